@@ -1,0 +1,1 @@
+"""pressfeed: an event-sourced publishing backend for a press office's statements."""

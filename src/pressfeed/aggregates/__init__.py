@@ -1,0 +1,30 @@
+"""Pure domain code: the Statement aggregate, its indexes and its rules. No I/O."""
+
+from pressfeed.aggregates.errors import (
+    AlreadyPublished,
+    ChangeNoteRequired,
+    EmbargoNotInFuture,
+    NothingToAmend,
+    NotScheduled,
+    PublicationInFuture,
+    StatementError,
+    StatementRetracted,
+)
+from pressfeed.aggregates.indexes import CommandReceipt, SlugIndex
+from pressfeed.aggregates.statement import AMENDABLE_FIELDS, ChangeNote, Statement
+
+__all__ = [
+    "AMENDABLE_FIELDS",
+    "AlreadyPublished",
+    "ChangeNote",
+    "ChangeNoteRequired",
+    "CommandReceipt",
+    "EmbargoNotInFuture",
+    "NotScheduled",
+    "NothingToAmend",
+    "PublicationInFuture",
+    "SlugIndex",
+    "Statement",
+    "StatementError",
+    "StatementRetracted",
+]

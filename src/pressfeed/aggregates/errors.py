@@ -1,0 +1,33 @@
+"""The press office's rules, each broken rule its own error."""
+
+
+class StatementError(Exception):
+    """A command the statement's rules refuse."""
+
+
+class StatementRetracted(StatementError):
+    """A retracted statement takes no further command."""
+
+
+class AlreadyPublished(StatementError):
+    """Only a draft or a scheduled statement can be published or scheduled."""
+
+
+class NotScheduled(StatementError):
+    """Only a scheduled statement has an embargo to cancel."""
+
+
+class ChangeNoteRequired(StatementError):
+    """Every amendment of a published statement says why."""
+
+
+class EmbargoNotInFuture(StatementError):
+    """An embargo time must lie in the future."""
+
+
+class PublicationInFuture(StatementError):
+    """A back-dated publication time must lie in the past."""
+
+
+class NothingToAmend(StatementError):
+    """An amendment must change at least one field."""

@@ -1,0 +1,213 @@
+"""The Statement aggregate: an official statement and everything that happened to it.
+
+Each public command method checks the press office's rules and then triggers an
+event through a private ``@event`` method; the event methods only change state,
+so replaying the log never re-checks rules against a later clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.domain import Aggregate, event
+
+from pressfeed.aggregates.errors import (
+    AlreadyPublished,
+    ChangeNoteRequired,
+    EmbargoNotInFuture,
+    NothingToAmend,
+    NotScheduled,
+    PublicationInFuture,
+    StatementRetracted,
+)
+
+DRAFT = "draft"
+SCHEDULED = "scheduled"
+PUBLISHED = "published"
+RETRACTED = "retracted"
+
+AMENDABLE_FIELDS = ("title", "body", "kind", "tags")
+
+
+@dataclass(frozen=True)
+class ChangeNote:
+    """Why a statement changed; public when the statement already was."""
+
+    version: int
+    at: datetime
+    note: str
+    minor: bool
+    public: bool
+
+
+class Statement(Aggregate):
+    """An official statement of the press office."""
+
+    @event("Drafted")
+    def __init__(
+        self,
+        *,
+        slug: str,
+        kind: str,
+        title: str,
+        body: str,
+        language: str,
+        tags: list[str],
+        actor: str,
+        at: datetime,
+    ) -> None:
+        self.slug = slug
+        self.kind = kind
+        self.title = title
+        self.body = body
+        self.language = language
+        self.tags = list(tags)
+        self.status = DRAFT
+        self.drafted_at = at
+        self.updated_at = at
+        self.publish_at: datetime | None = None
+        self.published_at: datetime | None = None
+        self.planned_publication_at: datetime | None = None
+        self.retracted_at: datetime | None = None
+        self.retraction_reason: str | None = None
+        self.change_notes: list[ChangeNote] = []
+        self.last_actor = actor
+
+    # Commands: each checks the rules, then records an event.
+
+    def schedule(self, *, publish_at: datetime, actor: str, now: datetime) -> None:
+        """Sets (or moves) the embargo: the statement publishes at publish_at."""
+        self._refuse_if_retracted()
+        if self.status == PUBLISHED:
+            raise AlreadyPublished("The statement is already published.")
+        if publish_at <= now:
+            raise EmbargoNotInFuture("publish_at must lie in the future.")
+        self._schedule(publish_at=publish_at, actor=actor)
+
+    def unschedule(self, *, actor: str) -> None:
+        """Cancels the embargo: the statement goes back to draft."""
+        self._refuse_if_retracted()
+        if self.status != SCHEDULED:
+            raise NotScheduled("The statement has no embargo to cancel.")
+        self._unschedule(actor=actor)
+
+    def publish(
+        self, *, actor: str, now: datetime, published_at: datetime | None = None
+    ) -> None:
+        """Makes the statement public: now, or at a past time for a back-dated import."""
+        self._refuse_if_retracted()
+        if self.status == PUBLISHED:
+            raise AlreadyPublished("The statement is already published.")
+        if published_at is not None and published_at > now:
+            raise PublicationInFuture("published_at must lie in the past.")
+        self._publish(
+            published_at=published_at or now,
+            planned_at=self.publish_at,
+            actor=actor,
+        )
+
+    def amend(
+        self,
+        *,
+        changes: dict[str, Any],
+        change_note: str | None,
+        minor: bool,
+        actor: str,
+        now: datetime,
+    ) -> None:
+        """Changes title, body, kind or tags, with a change note saying why."""
+        self._refuse_if_retracted()
+        unknown = set(changes) - set(AMENDABLE_FIELDS)
+        if unknown:
+            raise NothingToAmend(f"Fields cannot be amended: {sorted(unknown)}")
+        changed = {
+            name: value
+            for name, value in changes.items()
+            if getattr(self, name) != value
+        }
+        if not changed:
+            raise NothingToAmend("The amendment changes nothing.")
+        if self.status == PUBLISHED and not (change_note or "").strip():
+            raise ChangeNoteRequired(
+                "An amendment of a published statement needs a note."
+            )
+        self._amend(
+            changes=changed,
+            change_note=change_note or "",
+            minor=minor,
+            actor=actor,
+            at=now,
+        )
+
+    def retract(self, *, reason: str, actor: str, now: datetime) -> None:
+        """Withdraws the statement for good, with the reason."""
+        self._refuse_if_retracted()
+        self._retract(reason=reason, actor=actor, at=now)
+
+    # Events: they only change state.
+
+    @event("Scheduled")
+    def _schedule(self, *, publish_at: datetime, actor: str) -> None:
+        self.status = SCHEDULED
+        self.publish_at = publish_at
+        self.last_actor = actor
+
+    @event("Unscheduled")
+    def _unschedule(self, *, actor: str) -> None:
+        self.status = DRAFT
+        self.publish_at = None
+        self.last_actor = actor
+
+    @event("Published")
+    def _publish(
+        self, *, published_at: datetime, planned_at: datetime | None, actor: str
+    ) -> None:
+        self.status = PUBLISHED
+        self.published_at = published_at
+        self.planned_publication_at = planned_at
+        self.updated_at = published_at
+        self.last_actor = actor
+
+    @event("Amended")
+    def _amend(
+        self,
+        *,
+        changes: dict[str, Any],
+        change_note: str,
+        minor: bool,
+        actor: str,
+        at: datetime,
+    ) -> None:
+        for name, value in changes.items():
+            setattr(self, name, list(value) if name == "tags" else value)
+        public = self.status == PUBLISHED
+        if not (minor and public):
+            self.updated_at = at
+        if change_note:
+            self.change_notes.append(
+                ChangeNote(self.version + 1, at, change_note, minor, public)
+            )
+        self.last_actor = actor
+
+    @event("Retracted")
+    def _retract(self, *, reason: str, actor: str, at: datetime) -> None:
+        self.status = RETRACTED
+        self.retracted_at = at
+        self.retraction_reason = reason
+        self.publish_at = None
+        self.last_actor = actor
+
+    def _refuse_if_retracted(self) -> None:
+        if self.status == RETRACTED:
+            raise StatementRetracted("The statement is retracted.")
+
+    @property
+    def was_public(self) -> bool:
+        """True once the statement has been published, even if later retracted."""
+        return self.published_at is not None
+
+    @property
+    def public_change_notes(self) -> list[ChangeNote]:
+        return [note for note in self.change_notes if note.public]

@@ -1,0 +1,429 @@
+"""The press office's commands, one method each, on an eventsourcing Application."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.utils import EnvType
+
+from pressfeed.aggregates import (
+    ChangeNote,
+    CommandReceipt,
+    SlugIndex,
+    Statement,
+    StatementError,
+)
+from pressfeed.config import DEFAULT_KINDS
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+SLUG_MAX_LENGTH = 120
+SAVE_CHUNK = 1000  # aggregates per transaction in batch paths (see FIELD-NOTES)
+
+
+class StatementNotFound(Exception):
+    """No statement has that id or slug."""
+
+
+class UnknownKind(StatementError):
+    """The kind is not one the press office publishes."""
+
+
+class SlugTaken(StatementError):
+    """Another statement already has that slug."""
+
+
+class StaleVersion(Exception):
+    """The statement changed since the version the caller read."""
+
+    def __init__(self, current_version: int) -> None:
+        super().__init__(f"The statement is now at version {current_version}.")
+        self.current_version = current_version
+
+
+class IdempotencyKeyReused(Exception):
+    """The Idempotency-Key was already used for a different command."""
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """A caller's key for one command, with a fingerprint of that command."""
+
+    actor: str
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """The statement as a command left it; replayed when an idempotent retry."""
+
+    command: str
+    statement: Statement
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class NewStatement:
+    """What a press officer gives to create a statement."""
+
+    title: str
+    body: str
+    kind: str
+    language: str = "en"
+    tags: Sequence[str] = ()
+    slug: str | None = None
+    draft: bool = False
+    publish_at: datetime | None = None
+    published_at: datetime | None = None
+
+
+class ChangeNoteAsDict(Transcoding):
+    type = ChangeNote
+    name = "change_note"
+
+    def encode(self, obj: ChangeNote) -> dict[str, Any]:
+        return {
+            "version": obj.version,
+            "at": obj.at,
+            "note": obj.note,
+            "minor": obj.minor,
+            "public": obj.public,
+        }
+
+    def decode(self, data: dict[str, Any]) -> ChangeNote:
+        return ChangeNote(**data)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def slugify(text: str) -> str:
+    """An ASCII slug from a title: 'Visa Hours (2026)' -> 'visa-hours-2026'."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:80].rstrip("-")
+
+
+def is_uuid(text: str) -> bool:
+    try:
+        UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+class PressOffice(Application[UUID]):
+    """The commands a press office issues, and the reads that need the event store."""
+
+    log_section_size = 1000
+
+    def __init__(
+        self,
+        env: EnvType | None = None,
+        *,
+        kinds: Iterable[str] = DEFAULT_KINDS,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        super().__init__(env)
+        self.kinds = tuple(kinds)
+        self.clock = clock
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(ChangeNoteAsDict())
+
+    # Commands
+
+    def create_statement(
+        self,
+        new: NewStatement,
+        *,
+        actor: str,
+        idempotency: IdempotencyKey | None = None,
+    ) -> CommandResult:
+        """Drafts a statement, and schedules or publishes it as asked."""
+        if replay := self.recall(idempotency):
+            return replay
+        self._check_kind(new.kind)
+        for slug in self._slug_candidates(new):
+            statement = self._draft(new, slug, actor)
+            try:
+                self._save_command(
+                    "create", statement, idempotency, SlugIndex(slug, statement.id)
+                )
+            except IntegrityError:
+                if replay := self.recall(idempotency):
+                    return replay
+                if new.slug is not None:
+                    raise SlugTaken(f"The slug {slug!r} is taken.") from None
+                continue
+            return CommandResult("create", statement)
+        raise SlugTaken("No free slug could be derived from the title.")
+
+    def amend(
+        self,
+        statement_id: UUID,
+        *,
+        expected_version: int,
+        changes: dict[str, Any],
+        change_note: str | None,
+        minor: bool,
+        actor: str,
+        idempotency: IdempotencyKey | None = None,
+    ) -> CommandResult:
+        """Amends title, body, kind or tags of the version the caller read."""
+        if "kind" in changes:
+            self._check_kind(changes["kind"])
+        return self._change(
+            "amend",
+            statement_id,
+            expected_version,
+            idempotency,
+            lambda s: s.amend(
+                changes=changes,
+                change_note=change_note,
+                minor=minor,
+                actor=actor,
+                now=self.clock(),
+            ),
+        )
+
+    def publish(
+        self,
+        statement_id: UUID,
+        *,
+        actor: str,
+        idempotency: IdempotencyKey | None = None,
+    ) -> CommandResult:
+        """Publishes a draft or a scheduled statement now."""
+        return self._change(
+            "publish",
+            statement_id,
+            None,
+            idempotency,
+            lambda s: s.publish(actor=actor, now=self.clock()),
+        )
+
+    def schedule(
+        self, statement_id: UUID, *, publish_at: datetime, actor: str
+    ) -> CommandResult:
+        """Sets or moves the embargo of a draft or scheduled statement."""
+        return self._change(
+            "schedule",
+            statement_id,
+            None,
+            None,
+            lambda s: s.schedule(publish_at=publish_at, actor=actor, now=self.clock()),
+        )
+
+    def unschedule(self, statement_id: UUID, *, actor: str) -> CommandResult:
+        """Cancels the embargo: back to draft."""
+        return self._change(
+            "unschedule", statement_id, None, None, lambda s: s.unschedule(actor=actor)
+        )
+
+    def retract(
+        self,
+        statement_id: UUID,
+        *,
+        expected_version: int,
+        reason: str,
+        actor: str,
+        idempotency: IdempotencyKey | None = None,
+    ) -> CommandResult:
+        """Withdraws the statement for good."""
+        return self._change(
+            "retract",
+            statement_id,
+            expected_version,
+            idempotency,
+            lambda s: s.retract(reason=reason, actor=actor, now=self.clock()),
+        )
+
+    def import_statements(
+        self,
+        statements: Sequence[NewStatement],
+        *,
+        actor: str,
+        progress: Callable[[int], None] = lambda _: None,
+    ) -> list[Statement]:
+        """Saves many statements, SAVE_CHUNK per transaction; refuses taken slugs first."""
+        for new in statements:
+            self._check_kind(new.kind)
+        slugs = self._unique_import_slugs(statements)
+        drafted = [
+            self._draft(new, slug, actor)
+            for new, slug in zip(statements, slugs, strict=True)
+        ]
+        for start in range(0, len(drafted), SAVE_CHUNK):
+            chunk = drafted[start : start + SAVE_CHUNK]
+            indexes = [SlugIndex(s.slug, s.id) for s in chunk]
+            self.save(*chunk, *indexes)
+            progress(len(chunk))
+        return drafted
+
+    # Reads
+
+    def get_statement(
+        self, statement_id: UUID, version: int | None = None
+    ) -> Statement:
+        try:
+            statement = self.repository.get(statement_id, version=version)
+        except AggregateNotFoundError:
+            raise StatementNotFound(str(statement_id)) from None
+        if not isinstance(statement, Statement):
+            raise StatementNotFound(str(statement_id))
+        return statement
+
+    def find_statement(self, id_or_slug: str) -> Statement:
+        """A statement by its id or by its slug."""
+        if is_uuid(id_or_slug):
+            return self.get_statement(UUID(id_or_slug))
+        owner = self._slug_owner(id_or_slug)
+        if owner is None:
+            raise StatementNotFound(id_or_slug)
+        return self.get_statement(owner)
+
+    def recall(self, idempotency: IdempotencyKey | None) -> CommandResult | None:
+        """The first answer to a command sent again with the same Idempotency-Key."""
+        if idempotency is None:
+            return None
+        receipt_id = CommandReceipt.create_id(idempotency.actor, idempotency.key)
+        try:
+            receipt = self.repository.get(receipt_id)
+        except AggregateNotFoundError:
+            return None
+        if receipt.fingerprint != idempotency.fingerprint:
+            raise IdempotencyKeyReused(
+                "This Idempotency-Key was already used for a different request."
+            )
+        statement = self.get_statement(receipt.statement_id, receipt.statement_version)
+        return CommandResult(receipt.command, statement, replayed=True)
+
+    # Helpers
+
+    def _draft(self, new: NewStatement, slug: str, actor: str) -> Statement:
+        now = self.clock()
+        statement = Statement(
+            slug=slug,
+            kind=new.kind,
+            title=new.title,
+            body=new.body,
+            language=new.language,
+            tags=list(new.tags),
+            actor=actor,
+            at=now,
+        )
+        if new.publish_at is not None:
+            statement.schedule(publish_at=new.publish_at, actor=actor, now=now)
+        elif not new.draft:
+            statement.publish(actor=actor, now=now, published_at=new.published_at)
+        return statement
+
+    def _change(
+        self,
+        command: str,
+        statement_id: UUID,
+        expected_version: int | None,
+        idempotency: IdempotencyKey | None,
+        act: Callable[[Statement], None],
+    ) -> CommandResult:
+        """Loads, checks the version, acts, saves; retries a lost race when the
+        caller did not pin a version (the rules then decide on fresh state)."""
+        if replay := self.recall(idempotency):
+            return replay
+        while True:
+            statement = self.get_statement(statement_id)
+            if expected_version is not None and statement.version != expected_version:
+                raise StaleVersion(statement.version)
+            act(statement)
+            try:
+                self._save_command(command, statement, idempotency)
+            except IntegrityError:
+                if replay := self.recall(idempotency):
+                    return replay
+                if expected_version is not None:
+                    raise StaleVersion(
+                        self.get_statement(statement_id).version
+                    ) from None
+                continue
+            return CommandResult(command, statement)
+
+    def _save_command(
+        self,
+        command: str,
+        statement: Statement,
+        idempotency: IdempotencyKey | None,
+        *others: Any,
+    ) -> None:
+        """Saves the statement, its indexes and its receipt in one transaction."""
+        receipts = []
+        if idempotency is not None:
+            receipts.append(
+                CommandReceipt(
+                    idempotency.actor,
+                    idempotency.key,
+                    idempotency.fingerprint,
+                    command,
+                    statement.id,
+                    statement.version,
+                )
+            )
+        self.save(statement, *others, *receipts)
+
+    def _check_kind(self, kind: str) -> None:
+        if kind not in self.kinds:
+            raise UnknownKind(f"Unknown kind {kind!r}; known: {', '.join(self.kinds)}.")
+
+    def _slug_owner(self, slug: str) -> UUID | None:
+        try:
+            index = self.repository.get(SlugIndex.create_id(slug))
+        except AggregateNotFoundError:
+            return None
+        return index.statement_id
+
+    def _slug_candidates(self, new: NewStatement) -> Iterable[str]:
+        """The given slug; or the title's, then -2, -3... past the taken ones."""
+        if new.slug is not None:
+            yield new.slug
+            return
+        base = slugify(new.title) or "statement"
+        for n in range(1, 1000):
+            candidate = base if n == 1 else f"{base}-{n}"
+            if self._slug_owner(candidate) is None:
+                yield candidate
+
+    def _unique_import_slugs(self, statements: Sequence[NewStatement]) -> list[str]:
+        """Slugs for a batch: given ones must be unique and free; derived ones
+        get suffixes past those in the batch and in the store."""
+        counts = Counter(s.slug for s in statements if s.slug is not None)
+        duplicates = sorted(slug for slug, n in counts.items() if n > 1)
+        if duplicates:
+            raise SlugTaken(f"Slugs given twice: {', '.join(duplicates[:10])}")
+        taken = sorted(slug for slug in counts if self._slug_owner(slug) is not None)
+        if taken:
+            raise SlugTaken(f"Slugs already taken: {', '.join(taken[:10])}")
+        used = set(counts)
+        slugs = []
+        for new in statements:
+            if new.slug is not None:
+                slugs.append(new.slug)
+                continue
+            base = slugify(new.title) or "statement"
+            candidate, n = base, 1
+            while candidate in used or self._slug_owner(candidate) is not None:
+                n += 1
+                candidate = f"{base}-{n}"
+            used.add(candidate)
+            slugs.append(candidate)
+        return slugs

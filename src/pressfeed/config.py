@@ -1,0 +1,126 @@
+"""All configuration, read once from environment variables with sane defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo
+
+DEFAULT_KINDS = (
+    "press-release",
+    "news",
+    "interview",
+    "speech",
+    "media-reply",
+    "comment",
+)
+
+
+@dataclass(frozen=True)
+class Clock:
+    """A labelled clock on the front page, e.g. Moscow=Europe/Moscow."""
+
+    label: str
+    zone: ZoneInfo
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    instance_dir: Path
+    base_url: str = "http://127.0.0.1:5000"
+    site_title: str = "Press Office"
+    contact: str = ""
+    kinds: tuple[str, ...] = DEFAULT_KINDS
+    default_language: str = "en"
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    clocks: tuple[Clock, ...] = (Clock("UTC", ZoneInfo("UTC")),)
+    date_format: str = "%d.%m.%Y"
+    max_request_bytes: int = 1024 * 1024
+    poll_interval: float = 0.05
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Reads the PRESSFEED_* variables."""
+        env = os.environ if environ is None else environ
+        instance_dir = Path(env.get("PRESSFEED_INSTANCE_DIR", "instance")).resolve()
+        database_url = env.get(
+            "PRESSFEED_DATABASE_URL", f"sqlite:///{instance_dir / 'pressfeed.db'}"
+        )
+        kinds = tuple(
+            k.strip() for k in env.get("PRESSFEED_KINDS", "").split(",") if k.strip()
+        )
+        return cls(
+            database_url=database_url,
+            instance_dir=instance_dir,
+            base_url=env.get("PRESSFEED_BASE_URL", cls.base_url).rstrip("/"),
+            site_title=env.get("PRESSFEED_SITE_TITLE", cls.site_title),
+            contact=env.get("PRESSFEED_CONTACT", cls.contact),
+            kinds=kinds or DEFAULT_KINDS,
+            default_language=env.get("PRESSFEED_LANGUAGE", cls.default_language),
+            timezone=ZoneInfo(env.get("PRESSFEED_TIMEZONE", "UTC")),
+            clocks=parse_clocks(env.get("PRESSFEED_CLOCKS", "UTC=UTC")),
+            date_format=env.get("PRESSFEED_DATE_FORMAT", cls.date_format),
+            max_request_bytes=int(
+                env.get("PRESSFEED_MAX_REQUEST_BYTES", cls.max_request_bytes)
+            ),
+            poll_interval=float(env.get("PRESSFEED_POLL_INTERVAL", cls.poll_interval)),
+        )
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.database_url.startswith(("postgresql://", "postgres://"))
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The environment eventsourcing's infrastructure factory reads."""
+        if self.uses_postgres:
+            return postgres_env(self.database_url)
+        return sqlite_env(self.database_url)
+
+
+def parse_clocks(text: str) -> tuple[Clock, ...]:
+    """Parses 'Moscow=Europe/Moscow,London=Europe/London'."""
+    clocks = []
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        label, _, zone = item.partition("=")
+        zone = zone.strip() or label.strip()
+        clocks.append(Clock(label.strip(), ZoneInfo(zone)))
+    return tuple(clocks) or (Clock("UTC", ZoneInfo("UTC")),)
+
+
+def sqlite_env(database_url: str) -> dict[str, str]:
+    if not database_url.startswith("sqlite:///"):
+        raise ValueError(f"Unsupported database URL: {database_url!r}")
+    path = Path(database_url.removeprefix("sqlite:///"))
+    if not path.is_absolute():
+        path = Path("/") / path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(path),
+        "SQLITE_LOCK_TIMEOUT": "10",
+    }
+
+
+def postgres_env(database_url: str) -> dict[str, str]:
+    """postgresql://user:password@host:port/dbname?schema=name"""
+    url = urlsplit(database_url)
+    query = parse_qs(url.query)
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
+        "POSTGRES_HOST": url.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": unquote(url.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_POOL_SIZE": query.get("pool_size", ["5"])[0],
+        "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["10"])[0],
+    }
+    if "schema" in query:
+        env["POSTGRES_SCHEMA"] = query["schema"][0]
+    return env

@@ -1,0 +1,58 @@
+"""The statement as the API, the views and the audit show it (DESIGN.md, 'representation')."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pressfeed.aggregates import Statement
+from pressfeed.rendering import markdown_to_html
+
+
+def iso(moment: datetime | None) -> str | None:
+    """RFC 3339 in UTC, or None."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def statement_document(statement: Statement) -> dict[str, Any]:
+    """Everything about a statement except its URL, as JSON-ready values."""
+    return {
+        "id": str(statement.id),
+        "slug": statement.slug,
+        "kind": statement.kind,
+        "title": statement.title,
+        "body": statement.body,
+        "body_html": markdown_to_html(statement.body),
+        "language": statement.language,
+        "tags": list(statement.tags),
+        "status": statement.status,
+        "version": statement.version,
+        "created_at": iso(statement.drafted_at),
+        "published_at": iso(statement.published_at),
+        "updated_at": iso(statement.updated_at),
+        "publish_at": iso(statement.publish_at),
+        "planned_publication_at": iso(statement.planned_publication_at),
+        "retracted_at": iso(statement.retracted_at),
+        "retraction_reason": statement.retraction_reason,
+        "change_notes": [
+            {
+                "version": note.version,
+                "at": iso(note.at),
+                "note": note.note,
+                "minor": note.minor,
+                "public": note.public,
+            }
+            for note in statement.change_notes
+        ],
+    }
+
+
+def statement_url(base_url: str, slug: str) -> str:
+    return f"{base_url}/statements/{slug}"
+
+
+def with_url(document: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """The document plus its public URL."""
+    return {**document, "url": statement_url(base_url, document["slug"])}
