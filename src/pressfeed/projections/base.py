@@ -1,0 +1,277 @@
+"""The machinery every view shares: tables beside the event store, updated from the
+event log in batches, each batch in one transaction with its tracking position.
+
+A view is a small class with its tables and an ``apply`` for one change. The
+``ReadModel`` keeps the state of every statement (an eventsourcing snapshot), so a
+view sees each event together with the statement before and after it, without
+reading the log again. The same SQL runs on SQLite and PostgreSQL: it is written
+with ``?`` placeholders and ``{table}`` names, which ``Dialect`` adapts.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Snapshot
+from eventsourcing.persistence import StoredEvent, Tracking
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteTrackingRecorder
+from eventsourcing.utils import get_topic
+from psycopg import sql as pg_sql
+
+from pressfeed.aggregates import Statement
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The few differences between SQLite and PostgreSQL that views meet."""
+
+    postgres: bool
+    schema: str = ""
+
+    @property
+    def blob(self) -> str:
+        return "BYTEA" if self.postgres else "BLOB"
+
+    @property
+    def bigint(self) -> str:
+        return "BIGINT" if self.postgres else "INTEGER"
+
+    def table(self, name: str) -> str:
+        return f'"{self.schema}"."{name}"' if self.postgres else name
+
+    def sql(self, text: str, **tables: str) -> str:
+        """Formats {name} table names and turns ? into %s for psycopg."""
+        text = text.format(**{k: self.table(v) for k, v in tables.items()})
+        return text.replace("?", "%s") if self.postgres else text
+
+
+@dataclass(frozen=True)
+class Change:
+    """One event applied to one statement, at its position in the log."""
+
+    position: int
+    event: Any
+    before: Statement | None
+    after: Statement
+
+    @property
+    def event_type(self) -> str:
+        return type(self.event).__name__
+
+
+class View(ABC):
+    """A materialised view: its tables, and how one change updates them."""
+
+    tables: tuple[str, ...] = ()
+
+    @abstractmethod
+    def create_statements(self, dialect: Dialect) -> list[str]:
+        """CREATE TABLE / INDEX statements, idempotent."""
+
+    @abstractmethod
+    def apply(self, cursor: Any, dialect: Dialect, change: Change) -> None:
+        """Updates the view's tables for one change, inside the batch transaction."""
+
+
+class ReadModel:
+    """Mixed into an eventsourcing tracking recorder: the views plus their position.
+
+    ``apply_batch`` locks the tracking row first, so two processes following one
+    log never apply the same event twice: the second one skips what the first
+    committed, and the tracking insert refuses a position that did not advance.
+    """
+
+    dialect: Dialect
+    views: Sequence[View] = ()
+    STATES = "pf_statement_states"
+
+    def read_model_statements(self) -> list[str]:
+        d = self.dialect
+        statements = [
+            d.sql(
+                "CREATE TABLE IF NOT EXISTS {states} ("
+                "id TEXT PRIMARY KEY, version INTEGER NOT NULL, "
+                f"state {d.blob} NOT NULL)",
+                states=self.STATES,
+            )
+        ]
+        for view in self.views:
+            statements.extend(view.create_statements(d))
+        return statements
+
+    @contextmanager
+    def cursor(self, *, commit: bool = False) -> Iterator[Any]:
+        with self.datastore.transaction(commit=commit) as c:  # type: ignore[attr-defined]
+            yield c
+
+    def query(self, text: str, params: Sequence[Any] = (), **tables: str) -> list[Any]:
+        """Runs a read-only query on the views."""
+        with self.cursor() as c:
+            c.execute(self.dialect.sql(text, **tables), tuple(params))
+            return list(c.fetchall())
+
+    def position(self, application_name: str) -> int:
+        return self.max_tracking_id(application_name) or 0  # type: ignore[attr-defined]
+
+    def apply_batch(
+        self,
+        application_name: str,
+        events: Sequence[tuple[int, Any]],
+        last_position: int,
+        codec: StateCodec,
+    ) -> int:
+        """Applies (position, statement event) pairs and tracks last_position.
+
+        Returns how many events were applied (0 if another process got there first).
+        """
+        with self.cursor(commit=True) as c:
+            current = self._lock_position(c, application_name)
+            if current >= last_position:
+                return 0
+            pending = [(p, e) for p, e in events if p > current]
+            states = self._load_states(c, codec, {e.originator_id for _, e in pending})
+            dirty: dict[Any, Statement] = {}
+            for position, event in pending:
+                before = states.get(event.originator_id)
+                after = event.mutate(codec.copy(before) if before else None)
+                states[event.originator_id] = dirty[event.originator_id] = after
+                change = Change(position, event, before, after)
+                for view in self.views:
+                    view.apply(c, self.dialect, change)
+            self._save_states(c, codec, dirty.values())
+            self._insert_tracking(c, Tracking(application_name, last_position))  # type: ignore[attr-defined]
+            return len(pending)
+
+    def reset(self, application_name: str) -> None:
+        """Empties every view and rewinds the position to the start of the log."""
+        d = self.dialect
+        with self.cursor(commit=True) as c:
+            self._lock_position(c, application_name)
+            for table in (self.STATES, *(t for v in self.views for t in v.tables)):
+                c.execute(d.sql("DELETE FROM {t}", t=table))
+            c.execute(
+                d.sql(
+                    "UPDATE {t} SET notification_id = 0 WHERE application_name = ?",
+                    t=self.tracking_table,
+                ),
+                (application_name,),
+            )
+
+    # Internals
+
+    @property
+    def tracking_table(self) -> str:
+        return getattr(self, "tracking_table_name", "tracking")
+
+    def _lock_position(self, c: Any, application_name: str) -> int:
+        """Takes the write lock on the tracking row and reads it."""
+        d = self.dialect
+        c.execute(
+            d.sql(
+                "INSERT INTO {t} (application_name, notification_id) VALUES (?, 0) "
+                "ON CONFLICT (application_name) DO NOTHING",
+                t=self.tracking_table,
+            ),
+            (application_name,),
+        )
+        lock = " FOR UPDATE" if d.postgres else ""
+        c.execute(
+            d.sql(
+                "SELECT notification_id FROM {t} WHERE application_name = ?" + lock,
+                t=self.tracking_table,
+            ),
+            (application_name,),
+        )
+        return int(c.fetchone()["notification_id"])
+
+    def _load_states(
+        self, c: Any, codec: StateCodec, ids: set[Any]
+    ) -> dict[Any, Statement]:
+        states: dict[Any, Statement] = {}
+        id_list = [str(i) for i in ids]
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            c.execute(
+                self.dialect.sql(
+                    f"SELECT id, version, state FROM {{s}} WHERE id IN ({marks})",
+                    s=self.STATES,
+                ),
+                tuple(chunk),
+            )
+            for row in c.fetchall():
+                statement = codec.decode(row["id"], row["version"], bytes(row["state"]))
+                states[statement.id] = statement
+        return states
+
+    def _save_states(self, c: Any, codec: StateCodec, statements: Any) -> None:
+        c.executemany(
+            self.dialect.sql(
+                "INSERT INTO {s} (id, version, state) VALUES (?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
+                "state = excluded.state",
+                s=self.STATES,
+            ),
+            [(str(s.id), s.version, codec.encode(s)) for s in statements],
+        )
+
+
+class StateCodec:
+    """Turns a statement into bytes and back with the application's own mapper."""
+
+    def __init__(self, mapper: Any) -> None:
+        self.mapper = mapper
+
+    def encode(self, statement: Statement) -> bytes:
+        snapshot = Statement.Snapshot.take(statement)
+        return self.mapper.to_stored_event(snapshot).state
+
+    def decode(self, statement_id: str, version: int, state: bytes) -> Statement:
+        stored = StoredEvent(
+            originator_id=UUID(statement_id),
+            originator_version=version,
+            topic=SNAPSHOT_TOPIC,
+            state=state,
+        )
+        return self.mapper.to_domain_event(stored).mutate(None)
+
+    def copy(self, statement: Statement) -> Statement:
+        """A copy a view can keep as 'before' while the event changes the other."""
+        return self.decode(str(statement.id), statement.version, self.encode(statement))
+
+
+SNAPSHOT_TOPIC = get_topic(Snapshot)
+
+
+class SQLiteReadModel(ReadModel, SQLiteTrackingRecorder):
+    def __init__(self, datastore: Any, **kwargs: Any) -> None:
+        self.dialect = Dialect(postgres=False)
+        super().__init__(datastore, **kwargs)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            *self.read_model_statements(),
+        ]
+
+
+class PostgresReadModel(ReadModel, PostgresTrackingRecorder):
+    def __init__(self, datastore: Any, **kwargs: Any) -> None:
+        self.dialect = Dialect(postgres=True, schema=datastore.schema)
+        super().__init__(datastore, **kwargs)
+        self.sql_create_statements.extend(
+            pg_sql.SQL(s)
+            for s in self.read_model_statements()  # type: ignore[arg-type]
+        )
+
+
+def json_dumps(value: Any) -> str:
+    """Compact, stable JSON for view columns."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)

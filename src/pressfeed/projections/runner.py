@@ -1,0 +1,153 @@
+"""Follows the event log and applies it to the views, in batches, exactly once.
+
+The position always comes from the views' tracking table, never from memory,
+so a crash, a restart, a second worker or a rebuild all resume correctly.
+On PostgreSQL the worker wakes on the event store's NOTIFY; on SQLite (whose
+recorder cannot subscribe) it polls the notification log every poll_interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import psycopg
+from eventsourcing.persistence import IntegrityError
+
+from pressfeed.aggregates import Statement
+from pressfeed.application import PressOffice
+from pressfeed.projections.base import ReadModel, StateCodec
+
+log = logging.getLogger(__name__)
+
+STATEMENT_TOPIC_PREFIX = f"{Statement.__module__}:{Statement.__qualname__}."
+
+
+class ProjectionWorker:
+    """Keeps the views up to date with the press office's event log."""
+
+    def __init__(
+        self,
+        app: PressOffice,
+        views: ReadModel,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 0.05,
+    ) -> None:
+        self.app = app
+        self.views = views
+        self.codec = StateCodec(app.mapper)
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    @property
+    def position(self) -> int:
+        return self.views.position(self.app.name)
+
+    def lag(self) -> int:
+        """How many events of the log the views have not applied yet."""
+        return max(0, self.app.recorder.max_notification_id() or 0) - self.position
+
+    def process_batch(self) -> int:
+        """Applies the next batch; returns how many notifications it covered."""
+        start = self.position
+        notifications = self.app.recorder.select_notifications(
+            start=start, limit=self.batch_size, inclusive_of_start=False
+        )
+        if not notifications:
+            return 0
+        events = [
+            (n.id, self.app.mapper.to_domain_event(n))
+            for n in notifications
+            if n.topic.startswith(STATEMENT_TOPIC_PREFIX)
+        ]
+        try:
+            self.views.apply_batch(
+                self.app.name, events, notifications[-1].id, self.codec
+            )
+        except IntegrityError:
+            log.info("Another worker applied positions after %s first", start)
+        return len(notifications)
+
+    def catch_up(self, progress: Callable[[int], None] = lambda _: None) -> int:
+        """Applies everything recorded so far; returns how many notifications."""
+        total = 0
+        while count := self.process_batch():
+            total += count
+            progress(count)
+        return total
+
+    def wait_until(self, position: int, timeout: float = 5.0) -> bool:
+        """Blocks until the views reached position (or timeout); True if reached."""
+        deadline = time.monotonic() + timeout
+        while self.position < position:
+            if time.monotonic() > deadline:
+                return False
+            self.wake()
+            time.sleep(0.01)
+        return True
+
+    # Running in the background
+
+    def start(self) -> ProjectionWorker:
+        self._thread = threading.Thread(
+            target=self._run, name="pressfeed-projections", daemon=True
+        )
+        self._thread.start()
+        if self.app.factory.__class__.__module__ == "eventsourcing.postgres":
+            threading.Thread(
+                target=self._listen, name="pressfeed-listen", daemon=True
+            ).start()
+        return self
+
+    def wake(self) -> None:
+        """Asks the worker to look at the log now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.catch_up()
+            except Exception as error:  # keep following; report on /healthz
+                self.error = error
+                log.exception("Projection batch failed; retrying")
+                self._stop.wait(1.0)
+                continue
+            self.error = None
+            self._wake.wait(self.poll_interval)
+            self._wake.clear()
+
+    def _listen(self) -> None:
+        """Wakes the worker on each NOTIFY the PostgreSQL event store sends."""
+        recorder = self.app.recorder
+        datastore = recorder.datastore  # type: ignore[attr-defined]
+        channel = recorder.channel_name  # type: ignore[attr-defined]
+        while not self._stop.is_set():
+            try:
+                params = {
+                    k: v for k, v in datastore.pool.kwargs.items() if k != "row_factory"
+                }
+                with psycopg.connect(**params, autocommit=True) as conn:
+                    conn.execute(
+                        psycopg.sql.SQL("LISTEN {0}").format(
+                            psycopg.sql.Identifier(channel)
+                        )
+                    )
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=1.0):
+                            self.wake()
+            except psycopg.Error:
+                log.exception("LISTEN connection lost; reconnecting")
+                self._stop.wait(1.0)
