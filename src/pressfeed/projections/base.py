@@ -26,30 +26,7 @@ from eventsourcing.utils import get_topic
 from psycopg import sql as pg_sql
 
 from pressfeed.aggregates import Statement
-
-
-@dataclass(frozen=True)
-class Dialect:
-    """The few differences between SQLite and PostgreSQL that views meet."""
-
-    postgres: bool
-    schema: str = ""
-
-    @property
-    def blob(self) -> str:
-        return "BYTEA" if self.postgres else "BLOB"
-
-    @property
-    def bigint(self) -> str:
-        return "BIGINT" if self.postgres else "INTEGER"
-
-    def table(self, name: str) -> str:
-        return f'"{self.schema}"."{name}"' if self.postgres else name
-
-    def sql(self, text: str, **tables: str) -> str:
-        """Formats {name} table names and turns ? into %s for psycopg."""
-        text = text.format(**{k: self.table(v) for k, v in tables.items()})
-        return text.replace("?", "%s") if self.postgres else text
+from pressfeed.storage import Dialect
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pressfeed.projections.base import Change, Dialect, ReadModel, View, json_dumps
+from pressfeed.projections.base import Change, ReadModel, View, json_dumps
 from pressfeed.representation import statement_document
+from pressfeed.storage import Dialect
 
 TABLE = "pf_catalogue"
 

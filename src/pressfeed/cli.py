@@ -1,0 +1,178 @@
+"""The ``pressfeed`` command: serve | worker | token | import | rebuild | demo."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+from pydantic import ValidationError
+from tqdm import tqdm
+
+from pressfeed.application import NewStatement, PressOffice, SlugTaken
+from pressfeed.config import Settings
+from pressfeed.projections import open_views
+from pressfeed.projections.runner import ProjectionWorker
+from pressfeed.schemas import StatementCreate
+from pressfeed.storage import open_tables
+from pressfeed.tokens import ROLES, TokenNameTaken, TokenRegistry
+
+
+def press_office(settings: Settings) -> PressOffice:
+    return PressOffice(env=settings.eventsourcing_env(), kinds=settings.kinds)
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """pressfeed: the publishing backend of a press office."""
+    ctx.obj = Settings.from_env()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.pass_obj
+def serve(settings: Settings, host: str, port: int, threads: int) -> None:
+    """Web, projections and scheduler in one process (the embedded default)."""
+    from pressfeed.server import serve as run_server
+
+    click.echo(f"pressfeed serving on http://{host}:{port}  (store: {store(settings)})")
+    run_server(settings, host, port, threads)
+
+
+@main.command()
+@click.pass_obj
+def worker(settings: Settings) -> None:
+    """Projections (and scheduler) only, beside web processes on PostgreSQL."""
+    projection = ProjectionWorker(
+        press_office(settings),
+        open_views(settings),
+        poll_interval=settings.poll_interval,
+    )
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    projection.start()
+    click.echo(f"pressfeed worker following the log (store: {store(settings)})")
+    stopping.wait()
+    projection.stop()
+
+
+@main.group()
+def token() -> None:
+    """Bearer tokens for publishers and auditors."""
+
+
+@token.command("create")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--name", required=True, help="Who acts with it, e.g. press-office.")
+@click.pass_obj
+def token_create(settings: Settings, role: str, name: str) -> None:
+    """Creates a token; prints it alone on the last line (it is not stored)."""
+    try:
+        new_token = TokenRegistry(open_tables(settings)).create(name, role)
+    except TokenNameTaken as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Created a {role} token named {name!r}:")
+    click.echo(new_token)
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--actor", default="import", show_default=True)
+@click.pass_obj
+def import_command(settings: Settings, file: Path, actor: str) -> None:
+    """Imports statements from JSON lines, all or nothing."""
+    statements = read_statement_lines(file, settings)
+    app = press_office(settings)
+    with tqdm(total=len(statements), unit="statement", file=sys.stderr) as bar:
+        try:
+            app.import_statements(statements, actor=actor, progress=bar.update)
+        except SlugTaken as error:
+            raise click.ClickException(f"{error} Nothing was imported.") from None
+    click.echo(f"Imported {len(statements)} statements.")
+
+
+@main.command()
+@click.pass_obj
+def rebuild(settings: Settings) -> None:
+    """Empties the views and replays the whole log into them."""
+    app = press_office(settings)
+    views = open_views(settings)
+    projection = ProjectionWorker(app, views, batch_size=1000)
+    views.reset(app.name)
+    total = app.recorder.max_notification_id() or 0
+    with tqdm(total=total, unit="event", file=sys.stderr) as bar:
+        projection.catch_up(progress=bar.update)
+    click.echo(f"Rebuilt the views from {total} events.")
+
+
+@main.command()
+@click.option("--if-empty", is_flag=True, help="Do nothing if the store has events.")
+@click.pass_obj
+def demo(settings: Settings, if_empty: bool) -> None:
+    """Loads the sample press office, and prints a publisher token."""
+    from pressfeed.demo.loader import load_demo
+
+    app = press_office(settings)
+    if if_empty and app.recorder.max_notification_id():
+        click.echo("The store already has statements; the demo is not loaded again.")
+        click.echo(
+            "A publisher token: pressfeed token create --role publisher --name NAME"
+        )
+        return
+    count = load_demo(app)
+    name, new_token = create_demo_token(TokenRegistry(open_tables(settings)))
+    click.echo(f"Loaded the demo press office: {count} statements.")
+    click.echo(f"Site: {settings.base_url}/   API: {settings.base_url}/api/statements")
+    click.echo(f"A publisher token ({name}), for Authorization: Bearer <token>:")
+    click.echo(new_token)
+
+
+def read_statement_lines(file: Path, settings: Settings) -> list[NewStatement]:
+    """Validates every line with the API's schema; stops at the first bad one."""
+    statements = []
+    with file.open("rb") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                fields = StatementCreate.model_validate_json(line)
+            except ValidationError as error:
+                problems = "; ".join(
+                    f"{'.'.join(map(str, e['loc'])) or '(line)'}: {e['msg']}"
+                    for e in error.errors(include_url=False)
+                )
+                raise click.ClickException(
+                    f"{file}:{number}: {problems}. Nothing was imported."
+                ) from None
+            if fields.kind not in settings.kinds:
+                raise click.ClickException(
+                    f"{file}:{number}: unknown kind {fields.kind!r}. "
+                    "Nothing was imported."
+                )
+            statements.append(fields.as_new_statement(settings.default_language))
+    return statements
+
+
+def create_demo_token(registry: TokenRegistry) -> tuple[str, str]:
+    """A publisher token named demo-publisher (or -2, -3... if taken)."""
+    for n in range(1, 100):
+        name = "demo-publisher" if n == 1 else f"demo-publisher-{n}"
+        try:
+            return name, registry.create(name, "publisher")
+        except TokenNameTaken:
+            continue
+    raise click.ClickException("Could not name a demo token.")
+
+
+def store(settings: Settings) -> str:
+    return "PostgreSQL" if settings.uses_postgres else settings.database_url
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""The SQL store beside the event log (SQLite file or PostgreSQL), for views and tokens.
+
+SQL here is written once with ``?`` placeholders and ``{name}`` table names;
+``Dialect`` adapts it to the configured database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.utils import Environment
+
+from pressfeed.config import Settings
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The few differences between SQLite and PostgreSQL that our tables meet."""
+
+    postgres: bool
+    schema: str = ""
+
+    @property
+    def blob(self) -> str:
+        return "BYTEA" if self.postgres else "BLOB"
+
+    @property
+    def bigint(self) -> str:
+        return "BIGINT" if self.postgres else "INTEGER"
+
+    def table(self, name: str) -> str:
+        return f'"{self.schema}"."{name}"' if self.postgres else name
+
+    def sql(self, text: str, **tables: str) -> str:
+        """Formats {name} table names and turns ? into %s for psycopg."""
+        text = text.format(**{k: self.table(v) for k, v in tables.items()})
+        return text.replace("?", "%s") if self.postgres else text
+
+
+def dialect_of(datastore: Any) -> Dialect:
+    schema = getattr(datastore, "schema", "")
+    return Dialect(postgres=bool(schema), schema=schema)
+
+
+class Tables:
+    """Runs SQL on an eventsourcing datastore (SQLite or PostgreSQL)."""
+
+    def __init__(self, datastore: Any) -> None:
+        self.datastore = datastore
+        self.dialect = dialect_of(datastore)
+
+    @contextmanager
+    def cursor(self, *, commit: bool = False) -> Iterator[Any]:
+        with self.datastore.transaction(commit=commit) as c:
+            yield c
+
+    def query(self, text: str, params: Sequence[Any] = (), **tables: str) -> list[Any]:
+        with self.cursor() as c:
+            c.execute(self.dialect.sql(text, **tables), tuple(params))
+            return list(c.fetchall())
+
+    def execute(self, text: str, params: Sequence[Any] = (), **tables: str) -> int:
+        """Runs one statement in its own transaction; returns the rows it changed."""
+        with self.cursor(commit=True) as c:
+            c.execute(self.dialect.sql(text, **tables), tuple(params))
+            return c.rowcount if hasattr(c, "rowcount") else -1
+
+
+def open_tables(settings: Settings, name: str = "tables") -> Tables:
+    """A connection pool on the configured store."""
+    factory = InfrastructureFactory.construct(
+        Environment(name, settings.eventsourcing_env())
+    )
+    return Tables(factory.datastore)  # type: ignore[attr-defined]

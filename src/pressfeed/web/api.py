@@ -1,0 +1,302 @@
+"""The publisher's command API (DESIGN.md, 'Commands'): parse, call, answer."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from typing import TypeVar
+from uuid import UUID
+
+from flask import Blueprint, Response, request, url_for
+from pydantic import BaseModel
+
+from pressfeed.aggregates import (
+    AlreadyPublished,
+    ChangeNoteRequired,
+    EmbargoNotInFuture,
+    NothingToAmend,
+    NotScheduled,
+    PublicationInFuture,
+    Statement,
+    StatementRetracted,
+)
+from pressfeed.application import (
+    CommandResult,
+    IdempotencyKey,
+    IdempotencyKeyReused,
+    SlugTaken,
+    StaleVersion,
+    StatementNotFound,
+    UnknownKind,
+)
+from pressfeed.projections.catalogue import list_statements
+from pressfeed.representation import statement_document, with_url
+from pressfeed.schemas import (
+    ListQuery,
+    RetractionRequest,
+    ScheduleRequest,
+    StatementAmendment,
+    StatementCreate,
+)
+from pressfeed.web.auth import current_caller, require_role
+from pressfeed.web.problems import ProblemError, problem_response
+from pressfeed.web.services import services
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+Model = TypeVar("Model", bound=BaseModel)
+
+# Domain errors and the answer each gets: (status, problem name, title).
+DOMAIN_PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
+    StatementNotFound: (404, "not-found", "No such statement"),
+    StatementRetracted: (409, "retracted", "The statement is retracted"),
+    AlreadyPublished: (409, "already-published", "The statement is already published"),
+    NotScheduled: (409, "not-scheduled", "The statement is not scheduled"),
+    SlugTaken: (409, "slug-taken", "The slug is taken"),
+    ChangeNoteRequired: (422, "change-note-required", "A change note is required"),
+    EmbargoNotInFuture: (422, "embargo-not-in-future", "The embargo time has passed"),
+    PublicationInFuture: (
+        422,
+        "publication-in-future",
+        "published_at is in the future",
+    ),
+    NothingToAmend: (422, "nothing-to-amend", "The amendment changes nothing"),
+    UnknownKind: (422, "unknown-kind", "Unknown kind"),
+    StaleVersion: (412, "stale-version", "The statement has changed"),
+    IdempotencyKeyReused: (422, "idempotency-key-reused", "Idempotency-Key reused"),
+}
+
+STATUS_OF_COMMAND = {"create": 201}
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def domain_problem(error: Exception) -> Response:
+    """Answers a refused command with its problem."""
+    status, name, title = next(
+        answer for kind, answer in DOMAIN_PROBLEMS.items() if isinstance(error, kind)
+    )
+    headers = {}
+    if isinstance(error, StaleVersion):
+        headers["ETag"] = etag(error.current_version)
+    return problem_response(
+        ProblemError(status, name, title, str(error), headers=headers)
+    )
+
+
+for _error_type in DOMAIN_PROBLEMS:
+    bp.register_error_handler(_error_type, domain_problem)
+
+
+@bp.post("/statements")
+@require_role("publisher")
+def create_statement() -> Response:
+    fields = parse_body(StatementCreate)
+    new = fields.as_new_statement(services().settings.default_language)
+    result = services().press_office.create_statement(
+        new, actor=current_caller().name, idempotency=idempotency_key()
+    )
+    return command_answer(result)
+
+
+@bp.get("/statements/<id_or_slug>")
+@require_role("publisher")
+def get_statement(id_or_slug: str) -> Response:
+    statement = services().press_office.find_statement(id_or_slug)
+    if request.if_none_match.contains(str(statement.version)):
+        return Response(status=304, headers={"ETag": etag(statement.version)})
+    return statement_answer(statement, 200)
+
+
+@bp.get("/statements")
+@require_role("publisher")
+def list_all_statements() -> Response:
+    query = ListQuery.model_validate(request.args.to_dict())
+    before = decode_cursor(query.cursor) if query.cursor else None
+    services().await_views()
+    documents, next_position = list_statements(
+        services().views,
+        status=query.status,
+        kind=query.kind,
+        limit=query.limit,
+        before_position=before,
+    )
+    base_url = services().settings.base_url
+    body = {
+        "items": [with_url(d, base_url) for d in documents],
+        "next_cursor": encode_cursor(next_position) if next_position else None,
+    }
+    return Response(json.dumps(body), mimetype="application/json")
+
+
+@bp.post("/statements/<uuid:statement_id>/amendments")
+@require_role("publisher")
+def amend_statement(statement_id: UUID) -> Response:
+    expected = required_if_match()
+    fields = parse_body(StatementAmendment)
+    result = services().press_office.amend(
+        statement_id,
+        expected_version=expected
+        if expected is not None
+        else current_version(statement_id),
+        changes=fields.changes(),
+        change_note=fields.change_note,
+        minor=fields.minor,
+        actor=current_caller().name,
+        idempotency=idempotency_key(),
+    )
+    return command_answer(result)
+
+
+@bp.post("/statements/<uuid:statement_id>/publication")
+@require_role("publisher")
+def publish_statement(statement_id: UUID) -> Response:
+    result = services().press_office.publish(
+        statement_id, actor=current_caller().name, idempotency=idempotency_key()
+    )
+    return command_answer(result)
+
+
+@bp.put("/statements/<uuid:statement_id>/schedule")
+@require_role("publisher")
+def schedule_statement(statement_id: UUID) -> Response:
+    fields = parse_body(ScheduleRequest)
+    result = services().press_office.schedule(
+        statement_id, publish_at=fields.publish_at, actor=current_caller().name
+    )
+    return command_answer(result)
+
+
+@bp.delete("/statements/<uuid:statement_id>/schedule")
+@require_role("publisher")
+def unschedule_statement(statement_id: UUID) -> Response:
+    result = services().press_office.unschedule(
+        statement_id, actor=current_caller().name
+    )
+    return command_answer(result)
+
+
+@bp.post("/statements/<uuid:statement_id>/retraction")
+@require_role("publisher")
+def retract_statement(statement_id: UUID) -> Response:
+    expected = required_if_match()
+    fields = parse_body(RetractionRequest)
+    result = services().press_office.retract(
+        statement_id,
+        expected_version=expected
+        if expected is not None
+        else current_version(statement_id),
+        reason=fields.reason,
+        actor=current_caller().name,
+        idempotency=idempotency_key(),
+    )
+    return command_answer(result)
+
+
+# Request parsing
+
+
+def parse_body(model: type[Model]) -> Model:
+    """The JSON body validated by model: 415, 400 or 422 when it is not."""
+    if not request.is_json:
+        raise ProblemError(
+            415, "unsupported-media-type", "Unsupported media type",
+            "Send the body as application/json.",
+        )  # fmt: skip
+    raw = request.get_data(cache=True)
+    try:
+        json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ProblemError(
+            400, "malformed-json", "Malformed JSON",
+            "The request body is not valid UTF-8 JSON.",
+        ) from None  # fmt: skip
+    return model.model_validate_json(raw)
+
+
+def required_if_match() -> int | None:
+    """The version from If-Match: 428 without one; None for '*' (any version)."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        raise ProblemError(
+            428, "precondition-required", "If-Match required",
+            'Send If-Match: "<version>" with the version you read (its ETag).',
+        )  # fmt: skip
+    if header.strip() == "*":
+        return None
+    match = re.fullmatch(r'\s*(?:W/)?"(\d{1,9})"\s*', header)
+    if match is None:
+        raise ProblemError(
+            412, "stale-version", "The statement has changed",
+            f"If-Match {header!r} matches no version of this statement.",
+        )  # fmt: skip
+    return int(match.group(1))
+
+
+def current_version(statement_id: UUID) -> int:
+    return services().press_office.get_statement(statement_id).version
+
+
+def idempotency_key() -> IdempotencyKey | None:
+    """The caller's Idempotency-Key, with a fingerprint of this exact request."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY.fullmatch(key):
+        raise ProblemError(
+            400, "bad-idempotency-key", "Bad Idempotency-Key",
+            "An Idempotency-Key is 1 to 255 visible ASCII characters.",
+        )  # fmt: skip
+    raw = request.get_data(cache=True)
+    body = json.dumps(json.loads(raw), sort_keys=True) if raw.strip() else ""
+    request_line = f"{request.method} {request.path} {request.headers.get('If-Match')}"
+    fingerprint = hashlib.sha256(f"{request_line}\n{body}".encode()).hexdigest()
+    return IdempotencyKey(current_caller().name, key, fingerprint)
+
+
+def encode_cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(f"p{position}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not text.startswith("p") or not text[1:].isdigit():
+            raise ValueError(text)
+        return int(text[1:])
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ProblemError(
+            400, "bad-cursor", "Bad cursor", "Use the next_cursor of a previous page."
+        ) from None
+
+
+# Answers
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def statement_answer(statement: Statement, status: int) -> Response:
+    document = with_url(statement_document(statement), services().settings.base_url)
+    response = Response(
+        json.dumps(document), status=status, mimetype="application/json"
+    )
+    response.headers["ETag"] = etag(statement.version)
+    if status == 201:
+        response.headers["Location"] = url_for(
+            "api.get_statement", id_or_slug=str(statement.id), _external=False
+        )
+    return response
+
+
+def command_answer(result: CommandResult) -> Response:
+    services().command_recorded()
+    response = statement_answer(
+        result.statement, STATUS_OF_COMMAND.get(result.command, 200)
+    )
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response

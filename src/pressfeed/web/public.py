@@ -1,0 +1,33 @@
+"""Public endpoints that need no token: health and the API description."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, json
+
+from pressfeed.web.openapi import openapi_document
+from pressfeed.web.services import services
+
+bp = Blueprint("public", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """{status, store, projection_lag}; 503 when the store cannot be read."""
+    s = services()
+    store = "postgresql" if s.settings.uses_postgres else "sqlite"
+    try:
+        lag = s.views_lag()
+    except Exception:
+        body = {"status": "unavailable", "store": store, "projection_lag": None}
+        return Response(json.dumps(body), status=503, mimetype="application/json")
+    worker = s.worker
+    status = "degraded" if worker is not None and worker.error else "ok"
+    body = {"status": status, "store": store, "projection_lag": lag}
+    return Response(json.dumps(body), mimetype="application/json")
+
+
+@bp.get("/api/openapi.json")
+def openapi() -> Response:
+    return Response(
+        json.dumps(openapi_document(services().settings)), mimetype="application/json"
+    )

@@ -1,0 +1,43 @@
+"""What the blueprints use: the application, the views and the token registry."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from flask import current_app
+
+from pressfeed.application import PressOffice
+from pressfeed.config import Settings
+from pressfeed.projections.base import ReadModel
+from pressfeed.projections.runner import ProjectionWorker
+from pressfeed.tokens import TokenRegistry
+
+
+@dataclass
+class Services:
+    settings: Settings
+    press_office: PressOffice
+    views: ReadModel
+    tokens: TokenRegistry
+    worker: ProjectionWorker | None = field(default=None)
+
+    def command_recorded(self) -> None:
+        """Tells an in-process projection worker to look at the log now."""
+        if self.worker is not None:
+            self.worker.wake()
+
+    def views_lag(self) -> int:
+        head = self.press_office.recorder.max_notification_id() or 0
+        return max(0, head - self.views.position(self.press_office.name))
+
+    def await_views(self, timeout: float = 1.0) -> None:
+        """Waits briefly for the views to reach the log's head: read-your-writes."""
+        deadline = time.monotonic() + timeout
+        while self.views_lag() and time.monotonic() < deadline:
+            self.command_recorded()
+            time.sleep(0.01)
+
+
+def services() -> Services:
+    return current_app.extensions["pressfeed"]
