@@ -62,7 +62,7 @@ def http_problem(error: HTTPException) -> ProblemError:
         name,
         error.name or "Error",
         error.description or "",
-        headers=dict(error.get_headers()) if error.code == 405 else None,
+        headers={k: v for k, v in error.get_headers() if k.lower() == "allow"},
     )
 
 
