@@ -22,6 +22,7 @@ from pressfeed.aggregates import (
     Statement,
     StatementError,
 )
+from pressfeed.aggregates.statement import utc
 from pressfeed.config import DEFAULT_KINDS
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -322,7 +323,7 @@ class PressOffice(Application[UUID]):
             language=new.language,
             tags=list(new.tags),
             actor=actor,
-            at=now,
+            at=utc(now),
         )
         if new.publish_at is not None:
             statement.schedule(publish_at=new.publish_at, actor=actor, now=now)

@@ -8,7 +8,7 @@ so replaying the log never re-checks rules against a later clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
@@ -29,6 +29,13 @@ PUBLISHED = "published"
 RETRACTED = "retracted"
 
 AMENDABLE_FIELDS = ("title", "body", "kind", "tags")
+
+
+def utc(moment: datetime) -> datetime:
+    """The same instant in UTC; a time without an offset is a programming error."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"A time without a UTC offset: {moment!r}")
+    return moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,7 @@ class Statement(Aggregate):
             raise AlreadyPublished("The statement is already published.")
         if publish_at <= now:
             raise EmbargoNotInFuture("publish_at must lie in the future.")
-        self._schedule(publish_at=publish_at, actor=actor)
+        self._schedule(publish_at=utc(publish_at), actor=actor)
 
     def unschedule(self, *, actor: str) -> None:
         """Cancels the embargo: the statement goes back to draft."""
@@ -103,7 +110,7 @@ class Statement(Aggregate):
         if published_at is not None and published_at > now:
             raise PublicationInFuture("published_at must lie in the past.")
         self._publish(
-            published_at=published_at or now,
+            published_at=utc(published_at or now),
             planned_at=self.publish_at,
             actor=actor,
         )
@@ -138,13 +145,13 @@ class Statement(Aggregate):
             change_note=change_note or "",
             minor=minor,
             actor=actor,
-            at=now,
+            at=utc(now),
         )
 
     def retract(self, *, reason: str, actor: str, now: datetime) -> None:
         """Withdraws the statement for good, with the reason."""
         self._refuse_if_retracted()
-        self._retract(reason=reason, actor=actor, at=now)
+        self._retract(reason=reason, actor=actor, at=utc(now))
 
     # Events: they only change state.
 

@@ -1,0 +1,88 @@
+"""Running the real `pressfeed` command and server as subprocesses."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+PRESSFEED = str(Path(sys.executable).parent / "pressfeed")
+
+
+def env_for(settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRESSFEED_")}
+    env.update(
+        PRESSFEED_INSTANCE_DIR=str(settings.instance_dir),
+        PRESSFEED_DATABASE_URL=settings.database_url,
+    )
+    return env
+
+
+def run_cli(settings, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [PRESSFEED, *args],
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"pressfeed {' '.join(args)} failed:\n{result.stderr}")
+    return result
+
+
+def create_token(settings, role: str = "publisher", name: str = "press-office") -> str:
+    output = run_cli(settings, "token", "create", "--role", role, "--name", name).stdout
+    return output.strip().splitlines()[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A real `pressfeed serve` process on a free port."""
+
+    def __init__(self, settings, *extra: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = env_for(settings)
+        env["PRESSFEED_BASE_URL"] = self.url
+        self.process = subprocess.Popen(
+            [PRESSFEED, "serve", "--port", str(self.port), *extra],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        self.wait_until_up()
+
+    def wait_until_up(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(self.process.stderr.read().decode())
+            try:
+                requests.get(f"{self.url}/healthz", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise AssertionError("pressfeed serve did not come up")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()

@@ -1,0 +1,137 @@
+"""The pressfeed command, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pressfeed.application import PressOffice
+from pressfeed.projections import open_views
+from pressfeed.storage import open_tables
+from pressfeed.tokens import TokenRegistry
+from tests.helpers import create_token, run_cli
+
+
+@pytest.fixture
+def settings(sqlite_settings):
+    return sqlite_settings
+
+
+def log_head(settings) -> int:
+    app = PressOffice(env=settings.eventsourcing_env())
+    try:
+        return app.recorder.max_notification_id() or 0
+    finally:
+        app.close()
+
+
+def test_token_create_prints_the_token_alone_on_the_last_line(settings):
+    token = create_token(settings, "auditor", "audit-office")
+    caller = TokenRegistry(open_tables(settings)).authenticate(token)
+    assert (caller.name, caller.role) == ("audit-office", "auditor")
+    again = run_cli(
+        settings,
+        "token",
+        "create",
+        "--role",
+        "auditor",
+        "--name",
+        "audit-office",
+        check=False,
+    )
+    assert again.returncode != 0 and "already named" in again.stderr
+
+
+def test_only_a_hash_of_the_token_is_stored(settings):
+    token = create_token(settings)
+    database = (settings.instance_dir / "pressfeed.db").read_bytes()
+    assert token.encode() not in database
+    assert token.rsplit("_", 1)[1].encode() not in database
+
+
+def write_lines(path, lines) -> None:
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+
+
+def statement_line(i: int, **fields) -> dict:
+    line = {
+        "title": f"Archive statement {i}",
+        "body": f"Text {i}",
+        "kind": "press-release",
+        "published_at": f"2019-01-{i % 28 + 1:02d}T10:00:00+03:00",
+    }
+    return {**line, **fields}
+
+
+def test_import_saves_every_line_back_dated(settings, tmp_path):
+    path = tmp_path / "archive.jsonl"
+    write_lines(path, [statement_line(i) for i in range(50)])
+    result = run_cli(settings, "import", str(path))
+    assert "Imported 50 statements" in result.stdout
+    app = PressOffice(env=settings.eventsourcing_env())
+    statement = app.find_statement("archive-statement-7")
+    assert statement.status == "published"
+    assert statement.published_at.isoformat() == "2019-01-08T07:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"title": ""}, "title"),
+        ({"published_at": "2019-01-01T10:00:00"}, "timezone"),
+        ({"kind": "tweet"}, "unknown kind"),
+        ({"tags": [f"t{i}" for i in range(21)]}, "tags"),
+    ],
+)
+def test_a_bad_line_is_reported_by_number_and_nothing_is_imported(
+    settings, tmp_path, bad, message
+):
+    path = tmp_path / "archive.jsonl"
+    lines = [statement_line(i) for i in range(10)]
+    lines[6] = {**lines[6], **bad}
+    write_lines(path, lines)
+    head = log_head(settings)
+    result = run_cli(settings, "import", str(path), check=False)
+    assert result.returncode != 0
+    assert "archive.jsonl:7:" in result.stderr
+    assert message in result.stderr
+    assert "Nothing was imported" in result.stderr
+    assert log_head(settings) == head
+
+
+def test_demo_loads_once_and_prints_a_working_token(settings):
+    first = run_cli(settings, "demo", "--if-empty")
+    token = first.stdout.strip().splitlines()[-1]
+    assert TokenRegistry(open_tables(settings)).authenticate(token).role == "publisher"
+    head = log_head(settings)
+    assert head > 0
+    second = run_cli(settings, "demo", "--if-empty")
+    assert "not loaded again" in second.stdout
+    assert log_head(settings) == head
+
+
+def test_demo_press_office_has_what_a_new_user_should_see(settings):
+    run_cli(settings, "demo")
+    app = PressOffice(env=settings.eventsourcing_env())
+    views = open_views(settings)
+    run_cli(settings, "rebuild")
+    rows = views.query("SELECT document FROM {t}", t="pf_catalogue")
+    documents = [json.loads(row["document"]) for row in rows]
+    assert len(documents) >= 15
+    assert {d["kind"] for d in documents} == set(app.kinds)
+    assert sum(d["status"] == "retracted" for d in documents) == 1
+    assert sum(bool(d["change_notes"]) for d in documents) >= 3
+    published = sorted(d["published_at"] for d in documents)
+    assert published[0][:7] < published[-1][:7]
+
+
+def test_rebuild_reproduces_the_views(settings):
+    run_cli(settings, "demo")
+    views = open_views(settings)
+    run_cli(settings, "rebuild")
+    first = views.query("SELECT id, document FROM {t} ORDER BY id", t="pf_catalogue")
+    result = run_cli(settings, "rebuild")
+    assert "Rebuilt the views" in result.stdout
+    second = views.query("SELECT id, document FROM {t} ORDER BY id", t="pf_catalogue")
+    assert [tuple(r) for r in first] == [tuple(r) for r in second]
