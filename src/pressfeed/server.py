@@ -24,6 +24,7 @@ class EmbeddedServer(BaseApplication):  # type: ignore[misc]
             "worker_class": "gthread",
             "threads": threads,
             "accesslog": "-",
+            "control_socket_disable": True,  # gunicorn 25+: one socket per user clashes
             "post_worker_init": self._start_background_work,
             "worker_exit": self._stop_background_work,
         }
@@ -32,7 +33,8 @@ class EmbeddedServer(BaseApplication):  # type: ignore[misc]
 
     def load_config(self) -> None:
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # older gunicorns lack some settings
+                self.cfg.set(key, value)
 
     def load(self) -> Any:
         self.services = open_services(self.settings)
