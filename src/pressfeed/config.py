@@ -41,6 +41,7 @@ class Settings:
     date_format: str = "%d.%m.%Y"
     max_request_bytes: int = 1024 * 1024
     poll_interval: float = 0.05
+    websub_hubs: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -68,6 +69,11 @@ class Settings:
                 env.get("PRESSFEED_MAX_REQUEST_BYTES", cls.max_request_bytes)
             ),
             poll_interval=float(env.get("PRESSFEED_POLL_INTERVAL", cls.poll_interval)),
+            websub_hubs=tuple(
+                hub.strip()
+                for hub in env.get("PRESSFEED_WEBSUB_HUBS", "").split(",")
+                if hub.strip()
+            ),
         )
 
     @property

@@ -11,7 +11,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from pressfeed.config import Settings
-from pressfeed.projections.runner import ProjectionWorker
+from pressfeed.projections.runner import ProjectionWorker, make_worker
 from pressfeed.web import create_app, open_services
 
 
@@ -41,10 +41,8 @@ class EmbeddedServer(BaseApplication):  # type: ignore[misc]
         return create_app(services=self.services)
 
     def _start_background_work(self, _worker: Any) -> None:
-        self.worker = ProjectionWorker(
-            self.services.press_office,
-            self.services.views,
-            poll_interval=self.settings.poll_interval,
+        self.worker = make_worker(
+            self.settings, self.services.press_office, self.services.views
         ).start()
         self.services.worker = self.worker
 

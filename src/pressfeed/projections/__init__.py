@@ -5,11 +5,16 @@ from __future__ import annotations
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
+from pressfeed.application import PressOffice
 from pressfeed.config import Settings
+from pressfeed.projections.archive import ArchiveView
 from pressfeed.projections.base import PostgresReadModel, ReadModel, SQLiteReadModel
 from pressfeed.projections.catalogue import CatalogueView
+from pressfeed.projections.changes import PublicChangesView
+from pressfeed.projections.websub import WebSubOutboxView
 
-VIEWS = (CatalogueView(),)
+VIEWS = (CatalogueView(), PublicChangesView(), ArchiveView(), WebSubOutboxView())
+SCHEMA_VERSION = 2  # raise when a view's tables change: the views are then rebuilt
 
 
 class SQLiteViews(SQLiteReadModel):
@@ -26,4 +31,6 @@ def open_views(settings: Settings) -> ReadModel:
         Environment("views", settings.eventsourcing_env())
     )
     view_class = PostgresViews if settings.uses_postgres else SQLiteViews
-    return factory.tracking_recorder(view_class)  # type: ignore[arg-type]
+    views = factory.tracking_recorder(view_class)  # type: ignore[arg-type]
+    views.ensure_schema(PressOffice.name, SCHEMA_VERSION)
+    return views

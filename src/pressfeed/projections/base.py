@@ -94,6 +94,42 @@ class ReadModel:
             c.execute(self.dialect.sql(text, **tables), tuple(params))
             return list(c.fetchall())
 
+    def execute(self, text: str, params: Sequence[Any] = (), **tables: str) -> None:
+        """Runs one statement on the views in its own transaction."""
+        with self.cursor(commit=True) as c:
+            c.execute(self.dialect.sql(text, **tables), tuple(params))
+
+    def ensure_schema(self, application_name: str, version: int) -> bool:
+        """Drops and recreates the view tables when their layout changed (they are
+        rebuilt from the log by the worker). Returns True if it did."""
+        d = self.dialect
+        meta = "pf_views_meta"
+        self.execute(
+            "CREATE TABLE IF NOT EXISTS {m} (name TEXT PRIMARY KEY, value TEXT)", m=meta
+        )
+        rows = self.query("SELECT value FROM {m} WHERE name = 'schema'", m=meta)
+        if rows and rows[0]["value"] == str(version):
+            return False
+        with self.cursor(commit=True) as c:
+            self._lock_position(c, application_name)
+            for table in (self.STATES, *(t for v in self.views for t in v.tables)):
+                c.execute(d.sql("DROP TABLE IF EXISTS {t}", t=table))
+            for statement in self.read_model_statements():
+                c.execute(statement)
+            c.execute(
+                d.sql(
+                    "UPDATE {t} SET notification_id = 0 WHERE application_name = ?",
+                    t=self.tracking_table,
+                ),
+                (application_name,),
+            )
+            c.execute(d.sql("DELETE FROM {m} WHERE name = 'schema'", m=meta))
+            c.execute(
+                d.sql("INSERT INTO {m} (name, value) VALUES ('schema', ?)", m=meta),
+                (str(version),),
+            )
+        return True
+
     def position(self, application_name: str) -> int:
         return self.max_tracking_id(application_name) or 0  # type: ignore[attr-defined]
 

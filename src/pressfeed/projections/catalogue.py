@@ -1,12 +1,14 @@
 """The catalogue: one row per statement with its current representation.
 
-Serves the publisher's list of statements (any status) and, through the public
-queries, every published statement by slug.
+Serves the publisher's list (any status), and the public reads: a statement by
+slug, and the published ones newest first, filtered by kind or tag, for the
+feeds, the front page and the all-messages archive.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from pressfeed.projections.base import Change, ReadModel, View, json_dumps
@@ -14,10 +16,16 @@ from pressfeed.representation import statement_document
 from pressfeed.storage import Dialect
 
 TABLE = "pf_catalogue"
+TAGS = "pf_catalogue_tags"
+
+
+def micros(moment: datetime | None) -> int | None:
+    """A time as integer microseconds since the epoch: sortable in SQL."""
+    return None if moment is None else round(moment.timestamp() * 1_000_000)
 
 
 class CatalogueView(View):
-    tables = (TABLE,)
+    tables = (TABLE, TAGS)
 
     def create_statements(self, dialect: Dialect) -> list[str]:
         d = dialect
@@ -26,6 +34,7 @@ class CatalogueView(View):
                 "CREATE TABLE IF NOT EXISTS {t} ("
                 "id TEXT PRIMARY KEY, slug TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, "
                 f"status TEXT NOT NULL, created_position {d.bigint} NOT NULL, "
+                f"published_us {d.bigint}, retracted_us {d.bigint}, "
                 "version INTEGER NOT NULL, document TEXT NOT NULL)",
                 t=TABLE,
             ),
@@ -34,16 +43,45 @@ class CatalogueView(View):
                 "ON {t} (created_position)",
                 t=TABLE,
             ),
+            d.sql(
+                "CREATE INDEX IF NOT EXISTS pf_catalogue_by_publication "
+                "ON {t} (published_us, id)",
+                t=TABLE,
+            ),
+            d.sql(
+                "CREATE INDEX IF NOT EXISTS pf_catalogue_by_kind "
+                "ON {t} (kind, published_us, id)",
+                t=TABLE,
+            ),
+            d.sql(
+                "CREATE INDEX IF NOT EXISTS pf_catalogue_by_retraction "
+                "ON {t} (retracted_us)",
+                t=TABLE,
+            ),
+            d.sql(
+                "CREATE TABLE IF NOT EXISTS {t} (tag TEXT NOT NULL, "
+                f"statement_id TEXT NOT NULL, published_us {d.bigint}, "
+                "PRIMARY KEY (tag, statement_id))",
+                t=TAGS,
+            ),
+            d.sql(
+                "CREATE INDEX IF NOT EXISTS pf_catalogue_tags_by_publication "
+                "ON {t} (tag, published_us, statement_id)",
+                t=TAGS,
+            ),
         ]
 
     def apply(self, cursor: Any, dialect: Dialect, change: Change) -> None:
         after = change.after
+        published_us = micros(after.published_at)
         cursor.execute(
             dialect.sql(
-                "INSERT INTO {t} (id, slug, kind, status, created_position, version, "
-                "document) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "INSERT INTO {t} (id, slug, kind, status, created_position, "
+                "published_us, retracted_us, version, document) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, "
-                "status = excluded.status, version = excluded.version, "
+                "status = excluded.status, published_us = excluded.published_us, "
+                "retracted_us = excluded.retracted_us, version = excluded.version, "
                 "document = excluded.document",
                 t=TABLE,
             ),
@@ -53,9 +91,25 @@ class CatalogueView(View):
                 after.kind,
                 after.status,
                 change.position,
+                published_us,
+                micros(after.retracted_at),
                 after.version,
                 json_dumps(statement_document(after)),
             ),
+        )
+        before_tags = set(change.before.tags) if change.before else set()
+        if before_tags == set(after.tags) and change.event_type != "Published":
+            return
+        cursor.execute(
+            dialect.sql("DELETE FROM {t} WHERE statement_id = ?", t=TAGS),
+            (str(after.id),),
+        )
+        cursor.executemany(
+            dialect.sql(
+                "INSERT INTO {t} (tag, statement_id, published_us) VALUES (?, ?, ?)",
+                t=TAGS,
+            ),
+            [(tag, str(after.id), published_us) for tag in after.tags],
         )
 
 
@@ -86,3 +140,67 @@ def list_statements(
     page = [json.loads(row["document"]) for row in rows[:limit]]
     more = len(rows) > limit
     return page, (rows[limit - 1]["created_position"] if more else None)
+
+
+def public_statement(views: ReadModel, slug: str) -> dict[str, Any] | None:
+    """A statement that is or was public (published or retracted), by slug."""
+    rows = views.query(
+        "SELECT document FROM {t} WHERE slug = ? AND published_us IS NOT NULL",
+        [slug],
+        t=TABLE,
+    )
+    return json.loads(rows[0]["document"]) if rows else None
+
+
+def latest_public(
+    views: ReadModel,
+    *,
+    limit: int,
+    offset: int = 0,
+    kind: str | None = None,
+    tag: str | None = None,
+) -> list[dict[str, Any]]:
+    """Statements that were ever public, newest publication first (withdrawn ones
+    included: feeds turn them into withdrawal notices)."""
+    if tag is not None:
+        rows = views.query(
+            "SELECT c.document FROM {tags} g JOIN {t} c ON c.id = g.statement_id "
+            "WHERE g.tag = ? AND g.published_us IS NOT NULL "
+            "ORDER BY g.published_us DESC, g.statement_id DESC LIMIT ? OFFSET ?",
+            [tag, limit, offset],
+            t=TABLE,
+            tags=TAGS,
+        )
+    elif kind is not None:
+        rows = views.query(
+            "SELECT document FROM {t} WHERE kind = ? AND published_us IS NOT NULL "
+            "ORDER BY published_us DESC, id DESC LIMIT ? OFFSET ?",
+            [kind, limit, offset],
+            t=TABLE,
+        )
+    else:
+        rows = views.query(
+            "SELECT document FROM {t} WHERE published_us IS NOT NULL "
+            "ORDER BY published_us DESC, id DESC LIMIT ? OFFSET ?",
+            [limit, offset],
+            t=TABLE,
+        )
+    return [json.loads(row["document"]) for row in rows]
+
+
+def count_public(views: ReadModel) -> int:
+    rows = views.query(
+        "SELECT COUNT(*) AS n FROM {t} WHERE published_us IS NOT NULL", t=TABLE
+    )
+    return int(rows[0]["n"])
+
+
+def recent_retractions(views: ReadModel, since: datetime) -> list[dict[str, Any]]:
+    """Public statements retracted since a time, newest first: the tombstones."""
+    rows = views.query(
+        "SELECT document FROM {t} WHERE retracted_us >= ? AND published_us IS NOT NULL "
+        "ORDER BY retracted_us DESC, id DESC",
+        [micros(since)],
+        t=TABLE,
+    )
+    return [json.loads(row["document"]) for row in rows]

@@ -18,7 +18,10 @@ from eventsourcing.persistence import IntegrityError
 
 from pressfeed.aggregates import Statement
 from pressfeed.application import PressOffice
+from pressfeed.config import Settings
 from pressfeed.projections.base import ReadModel, StateCodec
+from pressfeed.projections.websub import TABLE as OUTBOX
+from pressfeed.projections.websub import HubPinger
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +38,10 @@ class ProjectionWorker:
         *,
         batch_size: int = 500,
         poll_interval: float = 0.05,
+        pinger: HubPinger | None = None,
     ) -> None:
         self.app = app
+        self.pinger = pinger
         self.views = views
         self.codec = StateCodec(app.mapper)
         self.batch_size = batch_size
@@ -119,7 +124,7 @@ class ProjectionWorker:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.catch_up()
+                self._tell_hubs(processed=self.catch_up())
             except Exception as error:  # keep following; report on /healthz
                 self.error = error
                 log.exception("Projection batch failed; retrying")
@@ -128,6 +133,13 @@ class ProjectionWorker:
             self.error = None
             self._wake.wait(self.poll_interval)
             self._wake.clear()
+
+    def _tell_hubs(self, processed: int) -> None:
+        """Pings WebSub hubs about changed feeds; without hubs, forgets them."""
+        if self.pinger is not None:
+            self.pinger.send_due()
+        elif processed:
+            self.views.execute("DELETE FROM {t}", t=OUTBOX)
 
     def _listen(self) -> None:
         """Wakes the worker on each NOTIFY the PostgreSQL event store sends."""
@@ -151,3 +163,15 @@ class ProjectionWorker:
             except psycopg.Error:
                 log.exception("LISTEN connection lost; reconnecting")
                 self._stop.wait(1.0)
+
+
+def make_worker(
+    settings: Settings, app: PressOffice, views: ReadModel
+) -> ProjectionWorker:
+    """The worker as configured: poll interval and WebSub hubs."""
+    pinger = None
+    if settings.websub_hubs:
+        pinger = HubPinger(views, settings.websub_hubs, settings.base_url)
+    return ProjectionWorker(
+        app, views, poll_interval=settings.poll_interval, pinger=pinger
+    )

@@ -1,0 +1,134 @@
+"""Public changes: one row per publication, major amendment or retraction of a
+public statement, with its change note or reason and the diff. Feeds
+/feeds/changes.atom, for those who follow corrections."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any
+
+from pressfeed.aggregates import Statement
+from pressfeed.projections.base import Change, ReadModel, View, json_dumps
+from pressfeed.projections.catalogue import micros
+from pressfeed.representation import statement_document
+from pressfeed.storage import Dialect
+
+TABLE = "pf_public_changes"
+
+
+def text_of(statement: Statement | None) -> list[str]:
+    if statement is None:
+        return []
+    return [f"# {statement.title}\n", "\n", *statement.body.splitlines(keepends=True)]
+
+
+def unified_diff(before: Statement | None, after: Statement, version: int) -> str:
+    """Title and body as a unified diff between two versions."""
+    lines = difflib.unified_diff(
+        text_of(before),
+        text_of(after),
+        fromfile=f"version {before.version}" if before else "nothing",
+        tofile=f"version {version}",
+    )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+def public_change(change: Change) -> tuple[str, str] | None:
+    """(what, note) if the event changed what the public sees, else None."""
+    event, before = change.event, change.before
+    kind = change.event_type
+    if kind == "Published":
+        return "published", ""
+    if kind == "Amended" and before is not None and before.status == "published":
+        return None if event.minor else ("amended", event.change_note)
+    if kind == "Retracted" and change.after.was_public:
+        return "retracted", event.reason
+    return None
+
+
+class PublicChangesView(View):
+    tables = (TABLE,)
+
+    def create_statements(self, dialect: Dialect) -> list[str]:
+        d = dialect
+        return [
+            d.sql(
+                "CREATE TABLE IF NOT EXISTS {t} ("
+                f"position {d.bigint} PRIMARY KEY, statement_id TEXT NOT NULL, "
+                f"version INTEGER NOT NULL, what TEXT NOT NULL, at_us {d.bigint} NOT NULL, "
+                "note TEXT NOT NULL, diff TEXT NOT NULL, document TEXT NOT NULL)",
+                t=TABLE,
+            ),
+        ]
+
+    def apply(self, cursor: Any, dialect: Dialect, change: Change) -> None:
+        found = public_change(change)
+        if found is None:
+            return
+        what, note = found
+        after = change.after
+        at = {
+            "published": after.published_at,
+            "amended": after.updated_at,
+            "retracted": after.retracted_at,
+        }[what]
+        diff = (
+            ""
+            if what == "retracted"
+            else unified_diff(
+                change.before if what == "amended" else None, after, after.version
+            )
+        )
+        document = json_dumps(statement_document(after))
+        if what == "retracted":
+            self._withdraw_earlier_changes(cursor, dialect, str(after.id), document)
+        cursor.execute(
+            dialect.sql(
+                "INSERT INTO {t} (position, statement_id, version, what, at_us, note, "
+                "diff, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                t=TABLE,
+            ),
+            (
+                change.position,
+                str(after.id),
+                after.version,
+                what,
+                micros(at),
+                note,
+                diff,
+                document,
+            ),
+        )
+
+    @staticmethod
+    def _withdraw_earlier_changes(
+        cursor: Any, dialect: Dialect, statement_id: str, document: str
+    ) -> None:
+        """A retraction takes the text out of the statement's earlier changes too."""
+        cursor.execute(
+            dialect.sql(
+                "UPDATE {t} SET diff = '', document = ? WHERE statement_id = ?", t=TABLE
+            ),
+            (document, statement_id),
+        )
+
+
+def latest_changes(views: ReadModel, limit: int = 50) -> list[dict[str, Any]]:
+    rows = views.query(
+        "SELECT position, version, what, note, diff, document FROM {t} "
+        "ORDER BY position DESC LIMIT ?",
+        [limit],
+        t=TABLE,
+    )
+    return [
+        {
+            "position": row["position"],
+            "version": row["version"],
+            "what": row["what"],
+            "note": row["note"],
+            "diff": row["diff"],
+            "statement": json.loads(row["document"]),
+        }
+        for row in rows
+    ]
