@@ -7,6 +7,12 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
+# The demo press office's look; set these in your environment to override.
+export PRESSFEED_SITE_TITLE ?= Embassy of the Republic of Valdoria in Paris
+export PRESSFEED_CONTACT ?= Press Office, 12 rue de l'Exemple, 75007 Paris\nTel. +33 1 00 00 00 00 · press@valdoria.example
+export PRESSFEED_CLOCKS ?= Paris=Europe/Paris,Aurenza=Asia/Tbilisi,UTC=UTC
+export PRESSFEED_TIMEZONE ?= Europe/Paris
+
 .PHONY: run test lint format install clean
 
 $(STAMP): pyproject.toml

@@ -52,7 +52,11 @@ def postgres_url() -> Iterator[str]:
 
 
 def make_settings(tmp_path, database_url: str | None = None, **env: str) -> Settings:
-    values = {"PRESSFEED_INSTANCE_DIR": str(tmp_path / "instance"), **env}
+    values = {
+        "PRESSFEED_INSTANCE_DIR": str(tmp_path / "instance"),
+        "PRESSFEED_BASE_URL": "http://localhost",
+        **env,
+    }
     if database_url:
         values["PRESSFEED_DATABASE_URL"] = database_url
     return Settings.from_env(values)

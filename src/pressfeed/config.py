@@ -59,7 +59,7 @@ class Settings:
             instance_dir=instance_dir,
             base_url=env.get("PRESSFEED_BASE_URL", cls.base_url).rstrip("/"),
             site_title=env.get("PRESSFEED_SITE_TITLE", cls.site_title),
-            contact=env.get("PRESSFEED_CONTACT", cls.contact),
+            contact=env.get("PRESSFEED_CONTACT", cls.contact).replace("\\n", "\n"),
             kinds=kinds or DEFAULT_KINDS,
             default_language=env.get("PRESSFEED_LANGUAGE", cls.default_language),
             timezone=ZoneInfo(env.get("PRESSFEED_TIMEZONE", "UTC")),

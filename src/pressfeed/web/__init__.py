@@ -3,16 +3,24 @@ WSGI entry point for gunicorn; ``pressfeed serve`` adds the workers itself."""
 
 from __future__ import annotations
 
-from flask import Flask
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, Response
 
 from pressfeed.application import PressOffice
 from pressfeed.config import Settings
 from pressfeed.projections import open_views
 from pressfeed.storage import open_tables
 from pressfeed.tokens import TokenRegistry
-from pressfeed.web import api, public
+from pressfeed.web import api, feeds, public, site
 from pressfeed.web.problems import register_problem_handlers
 from pressfeed.web.services import Services
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self' https: data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
 
 def open_services(settings: Settings) -> Services:
@@ -39,6 +47,34 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["pressfeed"] = services or open_services(settings)
     register_problem_handlers(app)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(public.bp)
+    register_templating(app, settings)
+    app.after_request(security_headers)
+    for blueprint in (api.bp, public.bp, feeds.bp, site.bp):
+        app.register_blueprint(blueprint)
     return app
+
+
+def register_templating(app: Flask, settings: Settings) -> None:
+    def local_date(value: str | datetime | None) -> str:
+        """A stored UTC time as a date in the configured zone and format."""
+        if value is None:
+            return ""
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return value.astimezone(settings.timezone).strftime(settings.date_format)
+
+    app.add_template_filter(local_date)
+    app.context_processor(lambda: {"settings": settings})
+
+
+def security_headers(response: Response) -> Response:
+    headers: dict[str, Any] = {
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "strict-origin-when-cross-origin",
+    }
+    if response.mimetype == "text/html":
+        headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        headers["X-Frame-Options"] = "DENY"
+    for name, value in headers.items():
+        response.headers.setdefault(name, value)
+    return response

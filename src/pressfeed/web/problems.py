@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, current_app, json
+from flask import Flask, Response, current_app, json, render_template, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -30,8 +30,23 @@ class ProblemError(Exception):
         self.headers = headers or {}
 
 
+def wants_html() -> bool:
+    """A browser asking for a page gets an HTML error page; everyone else a problem."""
+    if request.path.startswith(("/api/", "/feeds/", "/audit/")):
+        return False
+    best = request.accept_mimetypes.best_match(
+        [PROBLEM_TYPE, "application/json", "text/html"]
+    )
+    return best == "text/html"
+
+
 def problem_response(error: ProblemError) -> Response:
     base_url = current_app.config["PRESSFEED_BASE_URL"]
+    if wants_html():
+        page = render_template("error.html", problem=error)
+        response = Response(page, status=error.status, mimetype="text/html")
+        response.headers.update(error.headers)
+        return response
     body: dict[str, Any] = {
         "type": f"{base_url}/problems/{error.name}",
         "title": error.title,

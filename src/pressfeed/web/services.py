@@ -12,6 +12,7 @@ from pressfeed.config import Settings
 from pressfeed.projections.base import ReadModel
 from pressfeed.projections.runner import ProjectionWorker
 from pressfeed.tokens import TokenRegistry
+from pressfeed.web.caching import RenderedCache
 
 
 @dataclass
@@ -21,6 +22,10 @@ class Services:
     views: ReadModel
     tokens: TokenRegistry
     worker: ProjectionWorker | None = field(default=None)
+    cache: RenderedCache = field(default_factory=RenderedCache)
+
+    def views_position(self) -> int:
+        return self.views.position(self.press_office.name)
 
     def command_recorded(self) -> None:
         """Tells an in-process projection worker to look at the log now."""

@@ -1,0 +1,88 @@
+"""Rendered bytes kept until the views move, and conditional GET (ETag, 304).
+
+Every worker process keeps its own copy, keyed by the views' position in the
+database: a process never serves bytes older than the views it can read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import Response, request
+
+
+@dataclass(frozen=True)
+class Rendered:
+    body: bytes
+    etag: str
+    last_modified: datetime
+    expires_at: float | None = None  # wall-clock second after which to render again
+    status: int = 200
+
+
+def rendered(
+    body: bytes,
+    last_modified: datetime,
+    expires_at: float | None = None,
+    status: int = 200,
+) -> Rendered:
+    digest = hashlib.sha256(body).hexdigest()[:32]
+    return Rendered(body, f'"{digest}"', last_modified, expires_at, status)
+
+
+class RenderedCache:
+    """A bounded LRU of rendered documents, each valid for one views position."""
+
+    def __init__(self, max_entries: int = 1024) -> None:
+        self._entries: OrderedDict[str, tuple[int, Rendered]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_entries = max_entries
+
+    def get(self, key: str, position: int, render: Callable[[], Rendered]) -> Rendered:
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None and hit[0] == position and not _expired(hit[1]):
+                self._entries.move_to_end(key)
+                return hit[1]
+        fresh = render()
+        with self._lock:
+            self._entries[key] = (position, fresh)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return fresh
+
+
+def _expired(item: Rendered) -> bool:
+    return item.expires_at is not None and time.time() >= item.expires_at
+
+
+def conditional_response(item: Rendered, mimetype: str, cache_control: str) -> Response:
+    """200 with the bytes, or 304 when the client's copy is current."""
+    headers = {
+        "ETag": item.etag,
+        "Last-Modified": _http_date(item.last_modified),
+        "Cache-Control": cache_control,
+    }
+    if item.status == 200 and _not_modified(item):
+        return Response(status=304, headers=headers)
+    return Response(item.body, status=item.status, mimetype=mimetype, headers=headers)
+
+
+def _not_modified(item: Rendered) -> bool:
+    if request.if_none_match:
+        return request.if_none_match.contains_weak(item.etag.strip('"'))
+    since = request.if_modified_since
+    return since is not None and item.last_modified.replace(microsecond=0) <= since
+
+
+def _http_date(moment: datetime) -> str:
+    from werkzeug.http import http_date
+
+    return http_date(moment)

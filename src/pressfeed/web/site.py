@@ -1,0 +1,117 @@
+"""The public web site: front page, all messages, one statement. No JavaScript."""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, abort, render_template, request
+
+from pressfeed.projections.catalogue import (
+    count_public,
+    latest_public,
+    public_statement,
+)
+from pressfeed.web.caching import Rendered, conditional_response, rendered
+from pressfeed.web.problems import ProblemError
+from pressfeed.web.services import services
+from pressfeed.web.syndication import EPOCH, parse_time, public_notes
+
+bp = Blueprint("site", __name__)
+
+PAGE_SIZE = 20
+LATEST_COUNT = 10
+HTML = "text/html"
+PAGE_CACHE = "public, max-age=30"
+
+
+@bp.get("/")
+def front_page() -> Response:
+    """Today's date and clocks, contact, the newest statement in full, the latest."""
+    now = datetime.now(UTC)
+    minute_ends = (math.floor(time.time() / 60) + 1) * 60
+
+    def render() -> Rendered:
+        documents = [d for d in latest_public(services().views, limit=LATEST_COUNT + 1)]
+        current = [d for d in documents if d["status"] == "published"]
+        body = render_template(
+            "front.html",
+            now=now,
+            clocks=services().settings.clocks,
+            newest=current[0] if current else None,
+            latest=current[1:],
+        )
+        return rendered(
+            body.encode(), now.replace(second=0, microsecond=0), minute_ends
+        )
+
+    item = services().cache.get(
+        f"page:/:{int(minute_ends)}", services().views_position(), render
+    )
+    return conditional_response(item, HTML, PAGE_CACHE)
+
+
+@bp.get("/messages")
+def messages() -> Response:
+    """All messages, newest first, 20 a page."""
+    page = page_number()
+    views = services().views
+
+    def render() -> Rendered:
+        total = count_public(views)
+        pages = max(1, math.ceil(total / PAGE_SIZE))
+        if page > pages:
+            abort(404)
+        documents = latest_public(views, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        body = render_template(
+            "messages.html", documents=documents, page=page, pages=pages
+        )
+        return rendered(body.encode(), newest_time(documents))
+
+    item = services().cache.get(
+        f"page:/messages:{page}", services().views_position(), render
+    )
+    return conditional_response(item, HTML, PAGE_CACHE)
+
+
+@bp.get("/statements/<slug>")
+def statement(slug: str) -> Response:
+    """A published statement with its change notes; 410 once withdrawn."""
+    views = services().views
+
+    def render() -> Rendered:
+        document = public_statement(views, slug)
+        if document is None:
+            abort(404)
+        gone = document["status"] == "retracted"
+        template = "withdrawn.html" if gone else "statement.html"
+        body = render_template(
+            template, statement=document, notes=public_notes(document)
+        )
+        return rendered(
+            body.encode(), document_time(document), status=410 if gone else 200
+        )
+
+    item = services().cache.get(
+        f"page:/statements/{slug}", services().views_position(), render
+    )
+    return conditional_response(item, HTML, PAGE_CACHE)
+
+
+def page_number() -> int:
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        raise ProblemError(
+            400, "bad-page", "Bad page number", "page is a whole number from 1."
+        )
+    return int(raw)
+
+
+def document_time(document: dict[str, Any]) -> datetime:
+    return parse_time(document["retracted_at"] or document["updated_at"]) or EPOCH
+
+
+def newest_time(documents: list[dict[str, Any]]) -> datetime:
+    return max((document_time(d) for d in documents), default=EPOCH)
