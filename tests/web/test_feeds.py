@@ -160,7 +160,9 @@ def test_atom_has_what_rfc_4287_requires(client, desk):
         for entry in tree.findall("a:entry", NS):
             assert entry.findtext("a:title", namespaces=NS)
             datetime.fromisoformat(entry.findtext("a:updated", namespaces=NS))
-            alternate = "a:link[not(@rel) or @rel='alternate']/@href"  # RFC 4287 4.2.7.2
+            alternate = (
+                "a:link[not(@rel) or @rel='alternate']/@href"  # RFC 4287 4.2.7.2
+            )
             assert entry.xpath(alternate, namespaces=NS)
             assert entry.find("a:content", NS).get("type") == "html"
 
