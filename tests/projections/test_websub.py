@@ -1,0 +1,131 @@
+"""WebSub: every public change pings each hub for each feed it shows in, retried on failure."""
+
+from __future__ import annotations
+
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from pressfeed.application import NewStatement
+from pressfeed.projections.runner import make_worker
+from pressfeed.projections.websub import HubPinger
+from pressfeed.web import create_app, open_services
+from tests.conftest import make_settings
+
+
+class Hub:
+    """A small local hub endpoint that records pings and can refuse them."""
+
+    def __init__(self) -> None:
+        self.pings: list[dict[str, str]] = []
+        self.refuse = False
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers["Content-Length"])
+                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                if hub.refuse:
+                    self.send_response(503)
+                else:
+                    hub.pings.append({k: v[0] for k, v in form.items()})
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hub"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def feeds_pinged(self) -> set[str]:
+        return {p["hub.url"] for p in self.pings if p["hub.mode"] == "publish"}
+
+
+@pytest.fixture
+def hub():
+    hub = Hub()
+    yield hub
+    hub.server.shutdown()
+
+
+@pytest.fixture
+def hub_services(tmp_path, hub):
+    settings = make_settings(tmp_path, PRESSFEED_WEBSUB_HUBS=hub.url)
+    services = open_services(settings)
+    services.worker = make_worker(settings, services.press_office, services.views)
+    yield services
+    services.press_office.close()
+
+
+def publish(services, **fields):
+    return services.press_office.create_statement(
+        NewStatement(title="Exhibition", body="Opens soon.", kind="comment", **fields),
+        actor="po",
+    ).statement
+
+
+def test_a_publication_pings_the_hub_for_each_feed_it_appears_in(hub_services, hub):
+    publish(hub_services, tags=["culture"])
+    hub_services.worker.catch_up()
+    hub_services.worker.pinger.send_due()
+    base = "http://localhost"
+    assert hub.feeds_pinged() >= {
+        f"{base}/feeds/all.atom",
+        f"{base}/feeds/all.rss",
+        f"{base}/feeds/all.json",
+        f"{base}/feeds/changes.atom",
+        f"{base}/feeds/kind/comment.atom",
+        f"{base}/feeds/tag/culture.json",
+    }
+
+
+def test_drafts_ping_nobody(hub_services, hub):
+    publish(hub_services, draft=True)
+    hub_services.worker.catch_up()
+    hub_services.worker.pinger.send_due()
+    assert hub.pings == []
+
+
+def test_a_refused_ping_is_retried_later(hub_services, hub):
+    publish(hub_services)
+    hub_services.worker.catch_up()
+    hub.refuse = True
+    pinger: HubPinger = hub_services.worker.pinger
+    assert pinger.send_due() == 0
+    hub.refuse = False
+    assert pinger.send_due() == 0  # backing off: not due yet
+    far_future = 10**18
+    assert pinger.send_due(now_us=far_future) > 0
+    assert "http://localhost/feeds/all.atom" in hub.feeds_pinged()
+    assert pinger.send_due(now_us=far_future) == 0
+
+
+def test_feeds_name_the_hub(hub_services, hub):
+    publish(hub_services)
+    hub_services.worker.catch_up()
+    client = create_app(services=hub_services).test_client()
+    assert f'href="{hub.url}" rel="hub"' in client.get("/feeds/all.atom").get_data(
+        as_text=True
+    )
+    rss = client.get("/feeds/all.rss").get_data(as_text=True)
+    assert f'rel="hub" href="{hub.url}"' in rss
+    assert client.get("/feeds/all.json").get_json()["hubs"] == [
+        {"type": "WebSub", "url": hub.url}
+    ]
+
+
+def test_the_running_worker_pings_by_itself(hub_services, hub):
+    hub_services.worker.start()
+    try:
+        publish(hub_services)
+        for _ in range(200):
+            if hub.pings:
+                break
+            threading.Event().wait(0.02)
+    finally:
+        hub_services.worker.stop()
+    assert "http://localhost/feeds/all.atom" in hub.feeds_pinged()

@@ -1,0 +1,80 @@
+"""A reader in a real headless Chromium: front page, all messages, a statement and
+its change note. Screenshots are kept in test-artifacts/."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import UNDER_CI
+from tests.helpers import Server, run_cli
+
+ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser():
+    if not Path(CHROMIUM).exists():
+        message = "Debian's chromium is not installed (apt-get install chromium)"
+        if UNDER_CI:
+            pytest.fail(message + " and CI=true requires it")
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_FLAGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def demo_server(sqlite_settings):
+    run_cli(sqlite_settings, "demo")
+    server = Server(sqlite_settings)
+    yield server
+    server.stop()
+
+
+def test_a_reader_follows_the_site_to_a_change_note(browser, demo_server):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1100, "height": 1400})
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda m: (
+            violations.append(m.text) if "Content Security Policy" in m.text else None
+        ),
+    )
+    page.goto(demo_server.url + "/")
+    assert page.locator(".clocks li").count() >= 1
+    assert page.locator(".newest h1").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "front-page.png"), full_page=True)
+
+    page.get_by_role("link", name="All messages").first.click()
+    page.wait_for_url("**/messages")
+    assert page.locator(".messages li").count() >= 15
+    page.screenshot(path=str(ARTIFACTS / "all-messages.png"), full_page=True)
+
+    amended = "Consular Section opening hours over the winter holidays"
+    page.get_by_role("link", name=amended).click()
+    page.wait_for_url("**/statements/**")
+    note = page.locator(".change-notes li").first.inner_text()
+    assert note.startswith("Updated ")
+    assert "Added the opening hours of the Lyon consulate" in note
+    page.screenshot(path=str(ARTIFACTS / "statement.png"), full_page=True)
+    assert violations == []
