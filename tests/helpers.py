@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -60,6 +61,7 @@ class Server:
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            start_new_session=True,
         )
         self.wait_until_up()
 
@@ -84,5 +86,6 @@ class Server:
             self.process.wait()
 
     def kill(self) -> None:
-        self.process.kill()
+        """kill -9 of the server and its worker process, as a crash would."""
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
