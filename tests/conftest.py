@@ -90,8 +90,7 @@ def services(settings) -> Iterator[Services]:
         services.press_office, services.views, poll_interval=0.02
     ).start()
     yield services
-    services.worker.stop()
-    services.press_office.close()
+    services.close()
 
 
 @pytest.fixture

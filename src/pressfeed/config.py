@@ -124,8 +124,8 @@ def postgres_env(database_url: str) -> dict[str, str]:
         "POSTGRES_PORT": str(url.port or 5432),
         "POSTGRES_USER": unquote(url.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(url.password or ""),
-        "POSTGRES_POOL_SIZE": query.get("pool_size", ["5"])[0],
-        "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["10"])[0],
+        "POSTGRES_POOL_SIZE": query.get("pool_size", ["1"])[0],
+        "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["9"])[0],
     }
     if "schema" in query:
         env["POSTGRES_SCHEMA"] = query["schema"][0]

@@ -58,7 +58,7 @@ def hub_services(tmp_path, hub):
     services = open_services(settings)
     services.worker = make_worker(settings, services.press_office, services.views)
     yield services
-    services.press_office.close()
+    services.close()
 
 
 def publish(services, **fields):

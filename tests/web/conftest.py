@@ -5,13 +5,6 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.fixture
-def settings(sqlite_settings):
-    """The public side is tested on SQLite; PostgreSQL runs the same views in
-    tests/projections and tests/test_postgres_public.py."""
-    return sqlite_settings
-
-
 class Desk:
     """A press officer at the API, who waits for the views after each command."""
 

@@ -27,6 +27,12 @@ JSON_FEED_SCHEMA = json.loads(
 )
 
 
+@pytest.fixture
+def settings(sqlite_settings):
+    """Feeds are tested on SQLite; tests/test_postgres_public.py runs them on PostgreSQL."""
+    return sqlite_settings
+
+
 def read(client, path: str):
     """What a feed reader sees: the parsed feed, with bozo checked."""
     response = client.get(path)

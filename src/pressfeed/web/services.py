@@ -24,6 +24,13 @@ class Services:
     worker: ProjectionWorker | None = field(default=None)
     cache: RenderedCache = field(default_factory=RenderedCache)
 
+    def close(self) -> None:
+        """Stops the worker and closes the connection pools."""
+        if self.worker is not None:
+            self.worker.stop()
+        self.press_office.close()
+        self.views.datastore.close()  # type: ignore[attr-defined]
+
     def views_position(self) -> int:
         return self.views.position(self.press_office.name)
 
