@@ -16,11 +16,14 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcodin
 from eventsourcing.utils import EnvType
 
 from pressfeed.aggregates import (
+    AlreadyPublished,
     ChangeNote,
     CommandReceipt,
+    NotScheduled,
     SlugIndex,
     Statement,
     StatementError,
+    StatementRetracted,
 )
 from pressfeed.aggregates.statement import utc
 from pressfeed.config import DEFAULT_KINDS
@@ -214,6 +217,27 @@ class PressOffice(Application[UUID]):
             idempotency,
             lambda s: s.publish(actor=actor, now=self.clock()),
         )
+
+    def publish_embargoed(
+        self, statement_id: UUID, *, planned_at: datetime, actor: str = "scheduler"
+    ) -> CommandResult | None:
+        """Publishes a scheduled statement once its embargo is over (never before).
+
+        Returns None when there is nothing to do: another scheduler published it
+        first, or it was rescheduled, unscheduled or retracted meanwhile.
+        """
+        try:
+            return self._change(
+                "publish",
+                statement_id,
+                None,
+                None,
+                lambda s: s.publish_as_scheduled(
+                    planned_at=planned_at, actor=actor, now=self.clock()
+                ),
+            )
+        except (AlreadyPublished, NotScheduled, StatementRetracted):
+            return None
 
     def schedule(
         self, statement_id: UUID, *, publish_at: datetime, actor: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
@@ -14,7 +15,8 @@ from tqdm import tqdm
 from pressfeed.application import NewStatement, PressOffice, SlugTaken
 from pressfeed.config import Settings
 from pressfeed.projections import open_views
-from pressfeed.projections.runner import ProjectionWorker
+from pressfeed.projections.runner import ProjectionWorker, make_worker
+from pressfeed.scheduler import EmbargoScheduler
 from pressfeed.schemas import StatementCreate
 from pressfeed.storage import open_tables
 from pressfeed.tokens import ROLES, TokenNameTaken, TokenRegistry
@@ -28,6 +30,9 @@ def press_office(settings: Settings) -> PressOffice:
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """pressfeed: the publishing backend of a press office."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     ctx.obj = Settings.from_env()
 
 
@@ -47,19 +52,20 @@ def serve(settings: Settings, host: str, port: int, threads: int) -> None:
 @main.command()
 @click.pass_obj
 def worker(settings: Settings) -> None:
-    """Projections (and scheduler) only, beside web processes on PostgreSQL."""
-    projection = ProjectionWorker(
-        press_office(settings),
-        open_views(settings),
-        poll_interval=settings.poll_interval,
-    )
+    """Projections and the embargo scheduler, beside web processes."""
+    app, views = press_office(settings), open_views(settings)
+    projection = make_worker(settings, app, views)
+    embargoes = EmbargoScheduler(app, views)
+    projection.on_change.append(embargoes.sync)
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
+    embargoes.start()
     projection.start()
     click.echo(f"pressfeed worker following the log (store: {store(settings)})")
     stopping.wait()
     projection.stop()
+    embargoes.stop()
 
 
 @main.group()

@@ -12,6 +12,7 @@ from gunicorn.app.base import BaseApplication
 
 from pressfeed.config import Settings
 from pressfeed.projections.runner import ProjectionWorker, make_worker
+from pressfeed.scheduler import EmbargoScheduler
 from pressfeed.web import create_app, open_services
 
 
@@ -43,12 +44,19 @@ class EmbeddedServer(BaseApplication):  # type: ignore[misc]
     def _start_background_work(self, _worker: Any) -> None:
         self.worker = make_worker(
             self.settings, self.services.press_office, self.services.views
-        ).start()
+        )
+        self.embargoes = EmbargoScheduler(
+            self.services.press_office, self.services.views
+        )
+        self.worker.on_change.append(self.embargoes.sync)
+        self.embargoes.start()
+        self.worker.start()
         self.services.worker = self.worker
 
     def _stop_background_work(self, _server: Any, _worker: Any) -> None:
         if self.worker is not None:
             self.worker.stop()
+            self.embargoes.stop()
 
 
 def serve(settings: Settings, host: str, port: int, threads: int = 8) -> None:

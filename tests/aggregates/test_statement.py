@@ -9,6 +9,7 @@ import pytest
 from pressfeed.aggregates import (
     AlreadyPublished,
     ChangeNoteRequired,
+    EmbargoNotDue,
     EmbargoNotInFuture,
     NothingToAmend,
     NotScheduled,
@@ -184,3 +185,38 @@ def test_replaying_the_events_gives_the_same_state():
     for event in events:
         replayed = event.mutate(replayed)
     assert replayed.__dict__ == statement.__dict__
+
+
+def scheduled(hours: float = 1) -> Statement:
+    statement = draft()
+    statement.schedule(publish_at=NOW + timedelta(hours=hours), actor="a", now=NOW)
+    return statement
+
+
+def test_the_scheduler_never_publishes_before_the_embargo():
+    statement = scheduled()
+    embargo = statement.publish_at
+    with pytest.raises(EmbargoNotDue):
+        statement.publish_as_scheduled(
+            planned_at=embargo,
+            actor="scheduler",
+            now=embargo - timedelta(microseconds=1),
+        )
+    statement.publish_as_scheduled(planned_at=embargo, actor="scheduler", now=embargo)
+    assert (statement.published_at, statement.planned_publication_at) == (
+        embargo,
+        embargo,
+    )
+
+
+def test_the_scheduler_publishes_only_the_embargo_it_planned_for():
+    statement = scheduled()
+    moved = NOW + timedelta(hours=5)
+    statement.schedule(publish_at=moved, actor="a", now=NOW)
+    with pytest.raises(NotScheduled):
+        statement.publish_as_scheduled(
+            planned_at=NOW + timedelta(hours=1), actor="scheduler", now=moved
+        )
+    statement.unschedule(actor="a")
+    with pytest.raises(NotScheduled):
+        statement.publish_as_scheduled(planned_at=moved, actor="scheduler", now=moved)

@@ -3,6 +3,7 @@
 from pressfeed.aggregates.errors import (
     AlreadyPublished,
     ChangeNoteRequired,
+    EmbargoNotDue,
     EmbargoNotInFuture,
     NothingToAmend,
     NotScheduled,
@@ -19,6 +20,7 @@ __all__ = [
     "ChangeNote",
     "ChangeNoteRequired",
     "CommandReceipt",
+    "EmbargoNotDue",
     "EmbargoNotInFuture",
     "NotScheduled",
     "NothingToAmend",

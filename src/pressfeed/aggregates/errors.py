@@ -31,3 +31,7 @@ class PublicationInFuture(StatementError):
 
 class NothingToAmend(StatementError):
     """An amendment must change at least one field."""
+
+
+class EmbargoNotDue(StatementError):
+    """The scheduler never publishes before the embargo time."""

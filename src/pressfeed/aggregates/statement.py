@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate, event
 from pressfeed.aggregates.errors import (
     AlreadyPublished,
     ChangeNoteRequired,
+    EmbargoNotDue,
     EmbargoNotInFuture,
     NothingToAmend,
     NotScheduled,
@@ -114,6 +115,21 @@ class Statement(Aggregate):
             planned_at=self.publish_at,
             actor=actor,
         )
+
+    def publish_as_scheduled(
+        self, *, planned_at: datetime, actor: str, now: datetime
+    ) -> None:
+        """The scheduler's publication: only the embargo it was planned for, never early."""
+        self._refuse_if_retracted()
+        if self.status == PUBLISHED:
+            raise AlreadyPublished("The statement is already published.")
+        if self.status != SCHEDULED or self.publish_at != planned_at:
+            raise NotScheduled("The statement is no longer scheduled for that time.")
+        if now < self.publish_at:
+            raise EmbargoNotDue(
+                f"The embargo lasts until {self.publish_at.isoformat()}."
+            )
+        self._publish(published_at=utc(now), planned_at=self.publish_at, actor=actor)
 
     def amend(
         self,

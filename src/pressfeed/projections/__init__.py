@@ -11,10 +11,17 @@ from pressfeed.projections.archive import ArchiveView
 from pressfeed.projections.base import PostgresReadModel, ReadModel, SQLiteReadModel
 from pressfeed.projections.catalogue import CatalogueView
 from pressfeed.projections.changes import PublicChangesView
+from pressfeed.projections.schedule import ScheduleView
 from pressfeed.projections.websub import WebSubOutboxView
 
-VIEWS = (CatalogueView(), PublicChangesView(), ArchiveView(), WebSubOutboxView())
-SCHEMA_VERSION = 2  # raise when a view's tables change: the views are then rebuilt
+VIEWS = (
+    CatalogueView(),
+    PublicChangesView(),
+    ArchiveView(),
+    WebSubOutboxView(),
+    ScheduleView(),
+)
+SCHEMA_VERSION = 3  # raise when a view's tables change: the views are then rebuilt
 
 
 class SQLiteViews(SQLiteReadModel):

@@ -8,7 +8,7 @@ feeds, the front page and the all-messages archive.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pressfeed.projections.base import Change, ReadModel, View, json_dumps
@@ -19,9 +19,16 @@ TABLE = "pf_catalogue"
 TAGS = "pf_catalogue_tags"
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def micros(moment: datetime | None) -> int | None:
-    """A time as integer microseconds since the epoch: sortable in SQL."""
-    return None if moment is None else round(moment.timestamp() * 1_000_000)
+    """A time as integer microseconds since the epoch: exact, and sortable in SQL."""
+    return None if moment is None else (moment - EPOCH) // timedelta(microseconds=1)
+
+
+def from_micros(value: int) -> datetime:
+    return EPOCH + timedelta(microseconds=value)
 
 
 class CatalogueView(View):

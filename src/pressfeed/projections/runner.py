@@ -42,6 +42,7 @@ class ProjectionWorker:
     ) -> None:
         self.app = app
         self.pinger = pinger
+        self.on_change: list[Callable[[], None]] = []
         self.views = views
         self.codec = StateCodec(app.mapper)
         self.batch_size = batch_size
@@ -124,7 +125,11 @@ class ProjectionWorker:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self._tell_hubs(processed=self.catch_up())
+                processed = self.catch_up()
+                self._tell_hubs(processed)
+                if processed:
+                    for listener in self.on_change:
+                        listener()
             except Exception as error:  # keep following; report on /healthz
                 self.error = error
                 log.exception("Projection batch failed; retrying")

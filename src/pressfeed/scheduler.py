@@ -1,0 +1,104 @@
+"""Publishes embargoed statements when due: on time, never early, never missed,
+never twice.
+
+The jobs are not a store of their own: they mirror the schedule view (itself a
+projection of the events) and are re-synchronised whenever the views move, so
+rescheduling or cancelling moves or removes the job at once. A job whose time
+passed while nothing ran (downtime) fires as soon as the scheduler starts.
+Several schedulers may run: the event store's version check lets only one
+publication through, and the others find nothing to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+from uuid import UUID
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from pressfeed.aggregates import EmbargoNotDue
+from pressfeed.application import PressOffice
+from pressfeed.projections.base import ReadModel
+from pressfeed.projections.schedule import scheduled_statements
+
+log = logging.getLogger(__name__)
+
+ACTOR = "scheduler"
+
+
+class EmbargoScheduler:
+    def __init__(self, app: PressOffice, views: ReadModel) -> None:
+        self.app = app
+        self.views = views
+        self._sync_lock = threading.Lock()
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(4)},
+            job_defaults={
+                "misfire_grace_time": None,
+                "coalesce": True,
+                "max_instances": 1,
+            },
+        )
+
+    def start(self) -> EmbargoScheduler:
+        self.scheduler.start()
+        self.sync()
+        return self
+
+    def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+
+    def sync(self) -> None:
+        """Makes the jobs equal the schedule view: add, move, remove."""
+        with self._sync_lock:
+            wanted = scheduled_statements(self.views)
+            jobs = {job.id: job for job in self.scheduler.get_jobs()}
+            for statement_id, publish_at in wanted.items():
+                job = jobs.get(str(statement_id))
+                if job is not None and job.args[1] == publish_at:
+                    continue
+                self.scheduler.add_job(
+                    self.publish,
+                    trigger="date",
+                    run_date=publish_at,
+                    args=(statement_id, publish_at),
+                    id=str(statement_id),
+                    replace_existing=True,
+                )
+            for job_id in jobs.keys() - {str(i) for i in wanted}:
+                with contextlib.suppress(JobLookupError):  # it has just run
+                    self.scheduler.remove_job(job_id)
+
+    def publish(self, statement_id: UUID, planned_at: datetime) -> None:
+        """The job: publishes the statement if it is still due at planned_at."""
+        while True:
+            try:
+                result = self.app.publish_embargoed(
+                    statement_id, planned_at=planned_at, actor=ACTOR
+                )
+            except EmbargoNotDue:
+                time.sleep(max(0.001, (planned_at - self.app.clock()).total_seconds()))
+                continue
+            break
+        if result is None:
+            log.info(
+                "Nothing to publish for %s (done elsewhere or changed)", statement_id
+            )
+            return
+        late = (result.statement.published_at - planned_at).total_seconds()
+        level = logging.WARNING if late > 1 else logging.INFO
+        log.log(
+            level,
+            "Published %s %.3f s after its embargo of %s",
+            statement_id,
+            late,
+            planned_at.isoformat(),
+        )
