@@ -227,3 +227,30 @@ def test_the_api_shows_both_planned_and_actual_times(services, embargoes, publis
     assert shown["status"] == "published"
     assert shown["planned_publication_at"] == created["publish_at"]
     assert shown["published_at"] >= shown["planned_publication_at"]
+
+
+def test_two_serve_processes_on_one_sqlite_file_publish_once(sqlite_settings):
+    headers = {"Authorization": f"Bearer {create_token(sqlite_settings)}"}
+    servers = [Server(sqlite_settings), Server(sqlite_settings)]
+    try:
+        due = soon(2.0)
+        created = [
+            requests.post(
+                f"{servers[0].url}/api/statements",
+                json={"title": f"Twice scheduled {i}", "body": "x", "kind": "news",
+                      "publish_at": due.isoformat()},
+                headers=headers,
+                timeout=5,
+            ).json()
+            for i in range(3)
+        ]  # fmt: skip
+        sleep_until(due + timedelta(seconds=1.5))
+    finally:
+        for server in servers:
+            server.stop()
+    app = PressOffice(env=sqlite_settings.eventsourcing_env())
+    for statement in created:
+        from uuid import UUID
+
+        events = list(app.events.get(UUID(statement["id"])))
+        assert [type(e).__name__ for e in events].count("Published") == 1

@@ -396,3 +396,14 @@ def test_control_characters_are_stripped_on_the_way_in(client, desk):
     desk.create(title="Bell\x07 title", body="Text with \x0b vertical tab")
     parsed = read(client, "/feeds/all.atom")
     assert parsed.entries[0].title == "Bell title"
+
+
+def test_links_inside_content_are_absolute(client, desk):
+    desk.create(
+        body="See [the earlier statement](/statements/earlier) and [this](https://example.org/x)."
+    )
+    content = read(client, "/feeds/all.atom").entries[0].content[0].value
+    assert 'href="http://localhost/statements/earlier"' in content
+    assert 'href="https://example.org/x"' in content
+    item = json.loads(client.get("/feeds/all.json").data)["items"][0]
+    assert 'href="http://localhost/statements/earlier"' in item["content_html"]
