@@ -108,6 +108,7 @@ def sqlite_env(database_url: str) -> dict[str, str]:
     path.parent.mkdir(parents=True, exist_ok=True)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "APPLICATION_RECORDER_TOPIC": "pressfeed.ledger:ChainedSQLiteApplicationRecorder",
         "SQLITE_DBNAME": str(path),
         "SQLITE_LOCK_TIMEOUT": "10",
     }
@@ -119,6 +120,7 @@ def postgres_env(database_url: str) -> dict[str, str]:
     query = parse_qs(url.query)
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": "pressfeed.ledger:ChainedPostgresApplicationRecorder",
         "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
         "POSTGRES_HOST": url.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(url.port or 5432),

@@ -1,0 +1,260 @@
+"""A hash chain over the event log: tamper evidence for auditors.
+
+Every stored event gets a link in the chain table, written by the event store's
+own insert, in the same transaction, under the same write lock that orders the
+log: hash(n) = SHA-256(hash(n-1), position, statement id, version, type, state).
+Changing one byte of an event, deleting one or swapping two breaks the chain at
+that position. Someone able to rewrite both the events and the whole chain is
+caught by outsiders who kept an earlier head (/audit/head, also in the feeds):
+the rewritten chain no longer has that hash at that position.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg import sql as pg_sql
+
+from pressfeed.storage import Dialect, Tables
+
+CHAIN = "pf_chain"
+GENESIS = "0" * 64
+BATCH = 1000
+
+
+def chain_hash(
+    prev_hash: str,
+    position: int,
+    originator_id: UUID | str,
+    version: int,
+    topic: str,
+    state: bytes | str,
+) -> str:
+    """The link of one event: its canonical content and the link before it."""
+    digest = hashlib.sha256()
+    for part in (prev_hash, str(position), str(originator_id), str(version), topic):
+        digest.update(part.encode())
+        digest.update(b"\x00")
+    digest.update(state.encode() if isinstance(state, str) else bytes(state))
+    return digest.hexdigest()
+
+
+def chain_table_statements(dialect: Dialect) -> list[str]:
+    return [
+        dialect.sql(
+            "CREATE TABLE IF NOT EXISTS {c} ("
+            f"position {dialect.bigint} PRIMARY KEY, originator_id TEXT NOT NULL, "
+            "version INTEGER NOT NULL, hash TEXT NOT NULL, prev_hash TEXT NOT NULL)",
+            c=CHAIN,
+        ),
+        dialect.sql(
+            "CREATE INDEX IF NOT EXISTS pf_chain_by_statement "
+            "ON {c} (originator_id, version)",
+            c=CHAIN,
+        ),
+    ]
+
+
+def append_links(
+    cursor: Any,
+    dialect: Dialect,
+    stored_events: Sequence[StoredEvent],
+    positions: Sequence[int],
+) -> None:
+    """Writes the chain links of events just inserted (inside their transaction)."""
+    cursor.execute(
+        dialect.sql("SELECT hash FROM {c} ORDER BY position DESC LIMIT 1", c=CHAIN)
+    )
+    row = cursor.fetchone()
+    prev = row["hash"] if row else GENESIS
+    links = []
+    for event, position in zip(stored_events, positions, strict=True):
+        link = chain_hash(
+            prev,
+            position,
+            event.originator_id,
+            event.originator_version,
+            event.topic,
+            event.state,
+        )
+        links.append(
+            (position, str(event.originator_id), event.originator_version, link, prev)
+        )
+        prev = link
+    cursor.executemany(
+        dialect.sql(
+            "INSERT INTO {c} (position, originator_id, version, hash, prev_hash) "
+            "VALUES (?, ?, ?, ?, ?)",
+            c=CHAIN,
+        ),
+        links,
+    )
+
+
+class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+    """eventsourcing's SQLite recorder, plus the chain link of every event."""
+
+    dialect = Dialect(postgres=False)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            *chain_table_statements(self.dialect),
+        ]
+
+    def _insert_events(
+        self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        positions = super()._insert_events(c, stored_events, **kwargs)
+        append_links(c, self.dialect, stored_events, positions or [])
+        return positions
+
+
+class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
+    """eventsourcing's PostgreSQL recorder, plus the chain link of every event
+    (written after the table lock that orders the log)."""
+
+    def __init__(self, datastore: Any, **kwargs: Any) -> None:
+        if datastore.enable_db_functions:
+            raise ValueError("POSTGRES_ENABLE_DB_FUNCTIONS bypasses the hash chain")
+        super().__init__(datastore, **kwargs)
+        self.dialect = Dialect(postgres=True, schema=datastore.schema)
+        self.sql_create_statements.extend(
+            pg_sql.SQL(s)  # type: ignore[arg-type]
+            for s in chain_table_statements(self.dialect)
+        )
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        positions = super()._fetch_ids_after_insert_events(
+            curs, stored_events, **kwargs
+        )
+        append_links(curs, self.dialect, stored_events, positions or [])
+        return positions
+
+
+RECORDER_TOPICS = {
+    "sqlite": f"{__name__}:ChainedSQLiteApplicationRecorder",
+    "postgres": f"{__name__}:ChainedPostgresApplicationRecorder",
+}
+
+
+@dataclass(frozen=True)
+class Link:
+    position: int
+    originator_id: str
+    version: int
+    hash: str
+    prev_hash: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    events_checked: int
+    first_bad: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "events_checked": self.events_checked,
+            "first_bad": self.first_bad,
+        }
+
+
+class Ledger:
+    """Reads and checks the chain beside the application's event log."""
+
+    def __init__(self, recorder: Any, tables: Tables) -> None:
+        self.recorder = recorder
+        self.tables = tables
+
+    def head(self) -> Link | None:
+        rows = self.tables.query(
+            "SELECT * FROM {c} ORDER BY position DESC LIMIT 1", c=CHAIN
+        )
+        return _link(rows[0]) if rows else None
+
+    def links_of(self, originator_id: UUID) -> list[Link]:
+        rows = self.tables.query(
+            "SELECT * FROM {c} WHERE originator_id = ? ORDER BY version",
+            [str(originator_id)],
+            c=CHAIN,
+        )
+        return [_link(row) for row in rows]
+
+    def link_at(self, position: int) -> Link | None:
+        rows = self.tables.query(
+            "SELECT * FROM {c} WHERE position = ?", [position], c=CHAIN
+        )
+        return _link(rows[0]) if rows else None
+
+    def links(self, after: int = 0) -> Iterator[Link]:
+        """Every link after a position, in order, a batch at a time."""
+        while True:
+            rows = self.tables.query(
+                "SELECT * FROM {c} WHERE position > ? ORDER BY position LIMIT ?",
+                [after, BATCH],
+                c=CHAIN,
+            )
+            for row in rows:
+                yield _link(row)
+            if len(rows) < BATCH:
+                return
+            after = rows[-1]["position"]
+
+    def events(self, after: int = 0) -> Iterator[Any]:
+        """Every stored event after a position, in order, a batch at a time."""
+        while True:
+            batch = self.recorder.select_notifications(
+                start=after, limit=BATCH, inclusive_of_start=False
+            )
+            yield from batch
+            if len(batch) < BATCH:
+                return
+            after = batch[-1].id
+
+    def verify(self) -> Verification:
+        """Recomputes the chain over the stored events; names the first bad position."""
+        prev, checked = GENESIS, 0
+        events, links = self.events(), self.links()
+        while True:
+            event, link = next(events, None), next(links, None)
+            if event is None and link is None:
+                return Verification(True, checked, None)
+            if event is None or link is None or event.id != link.position:
+                positions = [
+                    x
+                    for x in (
+                        getattr(event, "id", None),
+                        getattr(link, "position", None),
+                    )
+                    if x
+                ]
+                return Verification(False, checked, min(positions))
+            expected = chain_hash(
+                prev, event.id, event.originator_id, event.originator_version,
+                event.topic, event.state,
+            )  # fmt: skip
+            if link.prev_hash != prev or link.hash != expected:
+                return Verification(False, checked, event.id)
+            prev = link.hash
+            checked += 1
+
+
+def _link(row: Any) -> Link:
+    return Link(
+        row["position"],
+        row["originator_id"],
+        row["version"],
+        row["hash"],
+        row["prev_hash"],
+    )
