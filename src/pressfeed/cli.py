@@ -1,7 +1,9 @@
-"""The ``pressfeed`` command: serve | worker | token | import | rebuild | demo."""
+"""The ``pressfeed`` command: serve | worker | token | import | rebuild | verify |
+export | demo."""
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
@@ -13,7 +15,9 @@ from pydantic import ValidationError
 from tqdm import tqdm
 
 from pressfeed.application import NewStatement, PressOffice, SlugTaken
+from pressfeed.audit import AuditTrail
 from pressfeed.config import Settings
+from pressfeed.ledger import Ledger
 from pressfeed.projections import open_views
 from pressfeed.projections.runner import ProjectionWorker, make_worker
 from pressfeed.scheduler import EmbargoScheduler
@@ -115,6 +119,36 @@ def rebuild(settings: Settings) -> None:
     with tqdm(total=total, unit="event", file=sys.stderr) as bar:
         projection.catch_up(progress=bar.update)
     click.echo(f"Rebuilt the views from {total} events.")
+
+
+@main.command()
+@click.pass_obj
+def verify(settings: Settings) -> None:
+    """Checks the hash chain over the stored events; exit code 1 if broken."""
+    app = press_office(settings)
+    report = Ledger(app.recorder).verify()
+    click.echo(json.dumps(report.as_dict()))
+    if not report.ok:
+        click.echo(f"The log is broken at position {report.first_bad}.", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--after", default=0, show_default=True, help="Start after this position."
+)
+@click.pass_obj
+def export(settings: Settings, file: Path, after: int) -> None:
+    """Writes the whole event log to FILE as NDJSON (as /audit/log serves it)."""
+    app = press_office(settings)
+    trail = AuditTrail(app, Ledger(app.recorder))
+    count = 0
+    with file.open("w", encoding="utf-8") as out:
+        for record in trail.log(after=after):
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    click.echo(f"Exported {count} events to {file}.")
 
 
 @main.command()

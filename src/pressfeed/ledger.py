@@ -173,9 +173,9 @@ class Verification:
 class Ledger:
     """Reads and checks the chain beside the application's event log."""
 
-    def __init__(self, recorder: Any, tables: Tables) -> None:
+    def __init__(self, recorder: Any) -> None:
         self.recorder = recorder
-        self.tables = tables
+        self.tables = Tables(recorder.datastore)
 
     def head(self) -> Link | None:
         rows = self.tables.query(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,3 +57,20 @@ def statement_url(base_url: str, slug: str) -> str:
 def with_url(document: dict[str, Any], base_url: str) -> dict[str, Any]:
     """The document plus its public URL."""
     return {**document, "url": statement_url(base_url, document["slug"])}
+
+
+def _text_lines(statement: Statement | None) -> list[str]:
+    if statement is None:
+        return []
+    return [f"# {statement.title}\n", "\n", *statement.body.splitlines(keepends=True)]
+
+
+def statement_diff(before: Statement | None, after: Statement, version: int) -> str:
+    """Title and body as a unified diff from one version to the next."""
+    lines = difflib.unified_diff(
+        _text_lines(before),
+        _text_lines(after),
+        fromfile=f"version {before.version}" if before else "nothing",
+        tofile=f"version {version}",
+    )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)

@@ -4,34 +4,15 @@ public statement, with its change note or reason and the diff. Feeds
 
 from __future__ import annotations
 
-import difflib
 import json
 from typing import Any
 
-from pressfeed.aggregates import Statement
 from pressfeed.projections.base import Change, ReadModel, View, json_dumps
 from pressfeed.projections.catalogue import micros
-from pressfeed.representation import statement_document
+from pressfeed.representation import statement_diff, statement_document
 from pressfeed.storage import Dialect
 
 TABLE = "pf_public_changes"
-
-
-def text_of(statement: Statement | None) -> list[str]:
-    if statement is None:
-        return []
-    return [f"# {statement.title}\n", "\n", *statement.body.splitlines(keepends=True)]
-
-
-def unified_diff(before: Statement | None, after: Statement, version: int) -> str:
-    """Title and body as a unified diff between two versions."""
-    lines = difflib.unified_diff(
-        text_of(before),
-        text_of(after),
-        fromfile=f"version {before.version}" if before else "nothing",
-        tofile=f"version {version}",
-    )
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
 def public_change(change: Change) -> tuple[str, str] | None:
@@ -76,7 +57,7 @@ class PublicChangesView(View):
         diff = (
             ""
             if what == "retracted"
-            else unified_diff(
+            else statement_diff(
                 change.before if what == "amended" else None, after, after.version
             )
         )

@@ -13,7 +13,7 @@ from pressfeed.config import Settings
 from pressfeed.projections import open_views
 from pressfeed.storage import Tables
 from pressfeed.tokens import TokenRegistry
-from pressfeed.web import api, feeds, public, site
+from pressfeed.web import api, audit, feeds, public, site
 from pressfeed.web.problems import register_problem_handlers
 from pressfeed.web.services import Services
 
@@ -50,7 +50,7 @@ def create_app(
     register_problem_handlers(app)
     register_templating(app, settings)
     app.after_request(security_headers)
-    for blueprint in (api.bp, public.bp, feeds.bp, site.bp):
+    for blueprint in (api.bp, audit.bp, public.bp, feeds.bp, site.bp):
         app.register_blueprint(blueprint)
     return app
 

@@ -74,7 +74,7 @@ def changes() -> Response:
 
     def render() -> Rendered:
         items = latest_changes(services().views, FEED_SIZE)
-        body = changes_feed(spec, items, settings)
+        body = changes_feed(spec, items, settings, FeedExtras(head=log_head()))
         return rendered(body, max((change_time(c) for c in items), default=EPOCH))
 
     item = cached("changes.atom", render)
@@ -123,6 +123,7 @@ def serve_feed(spec: FeedSpec, fmt: str, scope: dict[str, str]) -> Response:
         feed_spec = spec
         expires_at = None
         if fmt == "atom":
+            extras.head = log_head()
             extras.tombstones = tombstones(views, scope)
             if extras.tombstones:
                 expires_at = tombstone_expiry(extras.tombstones)
@@ -133,6 +134,15 @@ def serve_feed(spec: FeedSpec, fmt: str, scope: dict[str, str]) -> Response:
 
     item = cached(f"{spec.path}.{fmt}", render)
     return conditional_response(item, MEDIA_TYPES[fmt] + CHARSETS[fmt], FEED_CACHE)
+
+
+def log_head() -> dict[str, str] | None:
+    """The audit log's newest link, for readers to witness (see /audit/head)."""
+    link = services().ledger.head()
+    if link is None:
+        return None
+    href = f"{services().settings.base_url}/audit/head"
+    return {"position": str(link.position), "hash": link.hash, "href": href}
 
 
 def tombstones(views: Any, scope: dict[str, str]) -> list[dict[str, Any]]:

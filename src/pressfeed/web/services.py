@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from flask import current_app
 
 from pressfeed.application import PressOffice
+from pressfeed.audit import AuditTrail
 from pressfeed.config import Settings
+from pressfeed.ledger import Ledger
 from pressfeed.projections.base import ReadModel
 from pressfeed.projections.runner import ProjectionWorker
 from pressfeed.tokens import TokenRegistry
@@ -23,6 +25,12 @@ class Services:
     tokens: TokenRegistry
     worker: ProjectionWorker | None = field(default=None)
     cache: RenderedCache = field(default_factory=RenderedCache)
+    ledger: Ledger = field(init=False)
+    audit: AuditTrail = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ledger = Ledger(self.press_office.recorder)
+        self.audit = AuditTrail(self.press_office, self.ledger)
 
     def close(self) -> None:
         """Stops the worker and closes the connection pools."""

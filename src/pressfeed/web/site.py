@@ -6,16 +6,21 @@ import math
 import time
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from flask import Blueprint, Response, abort, render_template, request
+from werkzeug.http import http_date
 
+from pressfeed.application import StatementNotFound
 from pressfeed.projections.catalogue import (
     count_public,
     latest_public,
     public_statement,
 )
+from pressfeed.representation import statement_document
+from pressfeed.web.audit import parse_accept_datetime
 from pressfeed.web.caching import Rendered, conditional_response, rendered
-from pressfeed.web.problems import ProblemError
+from pressfeed.web.problems import ProblemError, problem_response
 from pressfeed.web.services import services
 from pressfeed.web.syndication import EPOCH, parse_time, public_notes
 
@@ -25,6 +30,15 @@ PAGE_SIZE = 20
 LATEST_COUNT = 10
 HTML = "text/html"
 PAGE_CACHE = "public, max-age=30"
+
+
+@bp.errorhandler(StatementNotFound)
+def no_such_version(error: StatementNotFound) -> Response:
+    return problem_response(
+        ProblemError(
+            404, "not-found", "Not found", "No public version of that statement."
+        )
+    )
 
 
 @bp.get("/")
@@ -78,7 +92,76 @@ def messages() -> Response:
 
 @bp.get("/statements/<slug>")
 def statement(slug: str) -> Response:
-    """A published statement with its change notes; 410 once withdrawn."""
+    """A published statement with its change notes; 410 once withdrawn.
+
+    Also a Memento TimeGate (RFC 7089): with Accept-Datetime, the state that was
+    public at that time.
+    """
+    if "Accept-Datetime" in request.headers:
+        return memento(slug, request.headers["Accept-Datetime"])
+    response = current_statement(slug)
+    response.headers["Vary"] = "Accept-Datetime"
+    response.headers["Link"] = f'<{original_url(slug)}>; rel="original timegate"'
+    return response
+
+
+@bp.get("/statements/<slug>/versions/<int:version>")
+def public_version(slug: str, version: int) -> Response:
+    """A version as it was published; never a draft, never a withdrawn text."""
+    document = withdrawn_or_public(slug)
+    if document["status"] == "retracted":
+        return withdrawn_page(document)
+    statement = services().audit.public_version(UUID(document["id"]), version)
+    return memento_page(slug, statement, statement.modified_on)
+
+
+def memento(slug: str, header: str) -> Response:
+    moment = parse_accept_datetime(header)
+    if moment is None:
+        raise ProblemError(
+            400, "bad-accept-datetime", "Bad Accept-Datetime",
+            "Accept-Datetime is an HTTP date, e.g. Tue, 20 Mar 2001 20:35:00 GMT.",
+        )  # fmt: skip
+    document = withdrawn_or_public(slug)
+    if document["status"] == "retracted":
+        return withdrawn_page(document)
+    statement, since = services().audit.public_as_of(UUID(document["id"]), moment)
+    response = memento_page(slug, statement, since)
+    response.headers["Vary"] = "Accept-Datetime"
+    return response
+
+
+def memento_page(slug: str, statement: Any, since: datetime) -> Response:
+    document = statement_document(statement)
+    body = render_template(
+        "statement.html",
+        statement=document,
+        notes=public_notes(document),
+        memento_of=since,
+    )
+    response = Response(body, mimetype=HTML)
+    response.headers["Memento-Datetime"] = http_date(since)
+    response.headers["Link"] = f'<{original_url(slug)}>; rel="original timegate"'
+    return response
+
+
+def withdrawn_or_public(slug: str) -> dict[str, Any]:
+    document = public_statement(services().views, slug)
+    if document is None:
+        abort(404)
+    return document
+
+
+def withdrawn_page(document: dict[str, Any]) -> Response:
+    body = render_template("withdrawn.html", statement=document, notes=[])
+    return Response(body, status=410, mimetype=HTML)
+
+
+def original_url(slug: str) -> str:
+    return f"{services().settings.base_url}/statements/{slug}"
+
+
+def current_statement(slug: str) -> Response:
     views = services().views
 
     def render() -> Rendered:

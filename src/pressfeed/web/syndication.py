@@ -30,6 +30,7 @@ from pressfeed.config import Settings
 TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
 HISTORY_NS = "http://purl.org/syndication/history/1.0"
 ATOM_NS = "http://www.w3.org/2005/Atom"
+AUDIT_NS = "tag:pressfeed,2026:audit"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 GENERATOR = "pressfeed"
 
@@ -61,7 +62,7 @@ class ArchiveLinks:
 class FeedExtras:
     tombstones: list[dict[str, Any]] = field(default_factory=list)
     hubs: Sequence[str] = ()
-    head: dict[str, Any] | None = None
+    head: dict[str, str] | None = None  # the audit log's newest {position, hash, href}
 
 
 def parse_time(text: str | None) -> datetime | None:
@@ -131,16 +132,16 @@ def feed_updated(documents: Sequence[dict[str, Any]], extras: FeedExtras) -> dat
 
 class HistoryAndTombstones(BaseExtension):
     """RFC 5005 fh:archive, RFC 6721 at:deleted-entry, hub links in RSS, and the
-    audit log's head."""
+    audit log's head (position and hash), so readers witness the log."""
 
     def __init__(self) -> None:
         self.tombstones: list[tuple[str, datetime, str, str]] = []
         self.is_archive = False
         self.rss_links: list[tuple[str, str]] = []
-        self.head: dict[str, Any] | None = None
+        self.head: dict[str, str] | None = None
 
     def extend_ns(self) -> dict[str, str]:
-        return {"at": TOMBSTONES_NS, "fh": HISTORY_NS}
+        return {"at": TOMBSTONES_NS, "fh": HISTORY_NS, "audit": AUDIT_NS}
 
     def extend_atom(self, feed: Any) -> Any:
         if self.is_archive:
@@ -154,7 +155,8 @@ class HistoryAndTombstones(BaseExtension):
             )
             etree.SubElement(tombstone, f"{{{ATOM_NS}}}link", href=link)
             etree.SubElement(tombstone, f"{{{TOMBSTONES_NS}}}comment").text = comment
-        self._add_head(feed, f"{{{ATOM_NS}}}")
+        if self.head is not None:
+            etree.SubElement(feed, f"{{{AUDIT_NS}}}log-head", **self.head)
         return feed
 
     def extend_rss(self, feed: Any) -> Any:
@@ -162,16 +164,6 @@ class HistoryAndTombstones(BaseExtension):
         for rel, href in self.rss_links:
             etree.SubElement(channel, f"{{{ATOM_NS}}}link", rel=rel, href=href)
         return feed
-
-    def _add_head(self, feed: Any, ns: str) -> None:
-        if self.head is not None:
-            etree.SubElement(
-                feed,
-                f"{ns}link",
-                rel="related",
-                href=self.head["href"],
-                title=f"audit log head {self.head['position']} {self.head['hash']}",
-            )
 
 
 def _generator(spec: FeedSpec, settings: Settings, fmt: str) -> FeedGenerator:
@@ -296,11 +288,15 @@ def json_item(document: dict[str, Any], settings: Settings) -> dict[str, Any]:
 
 
 def changes_feed(
-    spec: FeedSpec, changes: Sequence[dict[str, Any]], settings: Settings
+    spec: FeedSpec,
+    changes: Sequence[dict[str, Any]],
+    settings: Settings,
+    extras: FeedExtras | None = None,
 ) -> bytes:
     """/feeds/changes.atom: one entry per public change, with note and diff."""
     with _render_lock:
         fg = _generator(spec, settings, "atom")
+        fg.pressfeed.head = (extras or FeedExtras()).head
         times = [change_time(c) for c in changes]
         fg.updated(max(times, default=EPOCH))
         for change, at in zip(changes, times, strict=True):

@@ -1,0 +1,125 @@
+"""The auditor's endpoints: history, versions, time travel, export, verification.
+All need the auditor role, except /audit/head, which anyone may witness."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from uuid import UUID
+
+from flask import Blueprint, Response, render_template, request, stream_with_context
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from pressfeed.application import StatementNotFound
+from pressfeed.representation import statement_document, with_url
+from pressfeed.web.auth import require_role
+from pressfeed.web.problems import ProblemError, problem_response
+from pressfeed.web.services import services
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+NDJSON = "application/x-ndjson"
+
+
+class LogQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    after: int = Field(0, ge=0)
+    limit: int | None = Field(None, ge=1)
+
+
+class StateQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    as_of: AwareDatetime
+
+
+@bp.errorhandler(StatementNotFound)
+def not_found(error: StatementNotFound) -> Response:
+    return problem_response(
+        ProblemError(404, "not-found", "No such statement or version", str(error))
+    )
+
+
+@bp.get("/statements/<uuid:statement_id>")
+@require_role("auditor")
+def history(statement_id: UUID) -> Response:
+    entries = services().audit.history(statement_id)
+    if wants_json():
+        return json_response({"statement_id": str(statement_id), "events": entries})
+    current = services().press_office.get_statement(statement_id)
+    return Response(
+        render_template("audit.html", statement=current, entries=entries),
+        mimetype="text/html",
+    )
+
+
+@bp.get("/statements/<uuid:statement_id>/versions/<int:version>")
+@require_role("auditor")
+def version(statement_id: UUID, version: int) -> Response:
+    statement = services().audit.version(statement_id, version)
+    return representation(statement)
+
+
+@bp.get("/statements/<uuid:statement_id>/state")
+@require_role("auditor")
+def state(statement_id: UUID) -> Response:
+    query = StateQuery.model_validate(request.args.to_dict())
+    return representation(services().audit.as_of(statement_id, query.as_of))
+
+
+@bp.get("/log")
+@require_role("auditor")
+def log() -> Response:
+    """The whole event log as NDJSON, streamed a batch at a time."""
+    query = LogQuery.model_validate(request.args.to_dict())
+    trail = services().audit
+
+    def lines() -> Iterator[str]:
+        for record in trail.log(after=query.after, limit=query.limit):
+            yield json.dumps(record, ensure_ascii=False) + "\n"
+
+    return Response(stream_with_context(lines()), mimetype=NDJSON)
+
+
+@bp.get("/verify")
+@require_role("auditor")
+def verify() -> Response:
+    return json_response(services().ledger.verify().as_dict())
+
+
+@bp.get("/head")
+def head() -> Response:
+    """The newest {position, hash}: keep it, and later prove the log was not rewritten."""
+    link = services().ledger.head()
+    body = {"position": link.position, "hash": link.hash} if link else {
+        "position": 0, "hash": None
+    }  # fmt: skip
+    response = json_response(body)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best != "text/html"
+
+
+def representation(statement) -> Response:
+    document = with_url(statement_document(statement), services().settings.base_url)
+    response = json_response(document)
+    response.headers["ETag"] = f'"{statement.version}"'
+    return response
+
+
+def json_response(body: object) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False), mimetype="application/json")
+
+
+def parse_accept_datetime(value: str) -> datetime | None:
+    from email.utils import parsedate_to_datetime
+
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo else None
