@@ -1,0 +1,159 @@
+"""Tamper evidence: rows edited, deleted or swapped in the store itself are caught
+by `pressfeed verify` (exit 1, the first bad position); an untouched log verifies."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import psycopg
+import pytest
+
+from pressfeed.application import NewStatement, PressOffice
+from tests.conftest import POSTGRES_URL, make_settings
+from tests.helpers import run_cli
+
+
+def fill(settings, count: int = 6) -> PressOffice:
+    app = PressOffice(env=settings.eventsourcing_env())
+    for i in range(count):
+        result = app.create_statement(
+            NewStatement(title=f"Statement {i}", body=f"Body {i}", kind="news"),
+            actor="po",
+        )
+        app.amend(
+            result.statement.id, expected_version=2, changes={"body": f"Amended {i}"},
+            change_note="More", minor=False, actor="editor",
+        )  # fmt: skip
+    return app
+
+
+def verify(settings) -> tuple[int, dict]:
+    result = run_cli(settings, "verify", check=False)
+    return result.returncode, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+class SQLiteRows:
+    def __init__(self, settings) -> None:
+        self.db = sqlite3.connect(settings.instance_dir / "pressfeed.db")
+
+    def flip_byte(self, position: int) -> None:
+        (state,) = self.db.execute(
+            "SELECT state FROM stored_events WHERE rowid = ?", (position,)
+        ).fetchone()
+        state = bytearray(state)
+        state[len(state) // 2] ^= 0x01
+        self.db.execute(
+            "UPDATE stored_events SET state = ? WHERE rowid = ?",
+            (bytes(state), position),
+        )
+        self.db.commit()
+
+    def delete(self, position: int) -> None:
+        self.db.execute("DELETE FROM stored_events WHERE rowid = ?", (position,))
+        self.db.commit()
+
+    def swap(self, first: int, second: int) -> None:
+        rows = {
+            rowid: row
+            for rowid, *row in self.db.execute(
+                "SELECT rowid, originator_id, originator_version, topic, state "
+                "FROM stored_events WHERE rowid IN (?, ?)", (first, second)
+            )
+        }  # fmt: skip
+        self.db.execute(
+            "DELETE FROM stored_events WHERE rowid IN (?, ?)", (first, second)
+        )
+        for rowid, other in ((first, second), (second, first)):
+            self.db.execute(
+                "INSERT INTO stored_events (rowid, originator_id, originator_version, topic, state) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (rowid, *rows[other]),
+            )
+        self.db.commit()
+
+
+class PostgresRows:
+    def __init__(self, settings) -> None:
+        self.schema = settings.database_url.split("schema=")[1]
+        self.table = f'"{self.schema}".pressoffice_events'
+
+    def run(self, sql: str, params=()) -> None:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(sql, params)
+
+    def flip_byte(self, position: int) -> None:
+        self.run(
+            f"UPDATE {self.table} SET state = set_byte(state, length(state) / 2, "
+            f"get_byte(state, length(state) / 2) # 1) WHERE notification_id = %s",
+            (position,),
+        )
+
+    def delete(self, position: int) -> None:
+        self.run(f"DELETE FROM {self.table} WHERE notification_id = %s", (position,))
+
+    def swap(self, first: int, second: int) -> None:
+        self.run(
+            f"UPDATE {self.table} SET notification_id = -notification_id "
+            f"WHERE notification_id IN (%s, %s)", (first, second),
+        )  # fmt: skip
+        self.run(
+            f"UPDATE {self.table} SET notification_id = CASE notification_id "
+            f"WHEN %s THEN %s ELSE %s END WHERE notification_id < 0",
+            (-first, second, first),
+        )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request, tmp_path):
+    if request.param == "postgres":
+        settings = make_settings(tmp_path, request.getfixturevalue("postgres_url"))
+        return settings, PostgresRows
+    settings = make_settings(tmp_path)
+    return settings, SQLiteRows
+
+
+def test_an_untouched_log_verifies(store):
+    settings, _ = store
+    app = fill(settings)
+    code, report = verify(settings)
+    assert code == 0
+    assert report == {
+        "ok": True,
+        "events_checked": app.recorder.max_notification_id(),
+        "first_bad": None,
+    }
+
+
+def test_one_changed_byte_is_caught(store):
+    settings, rows = store
+    fill(settings)
+    rows(settings).flip_byte(7)
+    code, report = verify(settings)
+    assert code == 1
+    assert report == {"ok": False, "events_checked": 6, "first_bad": 7}
+
+
+def test_a_deleted_event_is_caught(store):
+    settings, rows = store
+    fill(settings)
+    rows(settings).delete(5)
+    code, report = verify(settings)
+    assert (code, report["ok"], report["first_bad"]) == (1, False, 5)
+
+
+def test_two_swapped_events_are_caught(store):
+    settings, rows = store
+    fill(settings)
+    rows(settings).swap(9, 13)
+    code, report = verify(settings)
+    assert (code, report["ok"], report["first_bad"]) == (1, False, 9)
+
+
+def test_the_newest_event_deleted_is_caught(store):
+    settings, rows = store
+    app = fill(settings)
+    newest = app.recorder.max_notification_id()
+    rows(settings).delete(newest)
+    code, report = verify(settings)
+    assert code == 1 and report["first_bad"] == newest
