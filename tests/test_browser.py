@@ -7,9 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.conftest import UNDER_CI
-from tests.helpers import Server, run_cli
+from tests.helpers import Server, create_token, run_cli
 
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -78,3 +79,50 @@ def test_a_reader_follows_the_site_to_a_change_note(browser, demo_server):
     assert "Added the opening hours of the Lyon consulate" in note
     page.screenshot(path=str(ARTIFACTS / "statement.png"), full_page=True)
     assert violations == []
+
+
+def test_an_auditor_reads_a_history_with_its_diff(browser, sqlite_settings):
+    publisher = run_cli(sqlite_settings, "demo").stdout.strip().splitlines()[-1]
+    auditor = create_token(sqlite_settings, "auditor", "auditor")
+    server = Server(sqlite_settings)
+    try:
+        listed = requests.get(
+            f"{server.url}/api/statements?limit=100",
+            headers={"Authorization": f"Bearer {publisher}"},
+            timeout=5,
+        ).json()
+        amended = next(
+            s for s in listed["items"] if any(n["public"] for n in s["change_notes"])
+        )
+        context = browser.new_context(
+            extra_http_headers={"Authorization": f"Bearer {auditor}"}
+        )
+        page = context.new_page()
+        violations: list[str] = []
+        page.on(
+            "console",
+            lambda m: (
+                violations.append(m.text)
+                if "Content Security Policy" in m.text
+                else None
+            ),
+        )
+        page.goto(f"{server.url}/audit/statements/{amended['id']}")
+        assert page.locator(".audit-event").count() == amended["version"]
+        assert page.locator(".audit-event .diff .added").count() >= 1
+        assert (
+            page.locator(".audit-event .actor").first.inner_text()
+            == "demo-press-office"
+        )
+        note = amended["change_notes"][0]["note"]
+        assert page.get_by_text(note).count() >= 1
+        page.screenshot(path=str(ARTIFACTS / "audit-history.png"), full_page=True)
+        page.locator(".audit-event h2 a").last.click()
+        page.wait_for_url("**/versions/*")
+        assert (
+            f'"version": {amended["version"]}' in page.content()
+            or str(amended["version"]) in page.content()
+        )
+        assert violations == []
+    finally:
+        server.stop()

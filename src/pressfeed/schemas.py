@@ -46,7 +46,7 @@ Title = Annotated[
 ]
 Body = Annotated[
     str,
-    AfterValidator(strip_xml_illegal),
+    AfterValidator(lambda text: strip_xml_illegal(text).strip()),
     Field(min_length=1, max_length=200_000),
 ]
 Note = Annotated[

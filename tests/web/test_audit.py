@@ -1,0 +1,260 @@
+"""The auditor's view: history, versions, time travel, export, verification; and the
+public versions and Memento, which never reveal a draft or a withdrawn text."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import lxml.html
+import pytest
+from lxml import etree
+
+
+@pytest.fixture
+def settings(sqlite_settings):
+    return sqlite_settings
+
+
+@pytest.fixture
+def audit_headers(auditor) -> dict[str, str]:
+    return {**auditor, "Accept": "application/json"}
+
+
+def history(client, audit_headers, statement) -> list[dict]:
+    response = client.get(f"/audit/statements/{statement['id']}", headers=audit_headers)
+    assert response.status_code == 200
+    return response.get_json()["events"]
+
+
+def test_history_shows_every_event_with_who_when_why_diff_and_hash(
+    client, desk, audit_headers, services
+):
+    statement = desk.create(title="Visa times", body="Ten days.")
+    statement = desk.amend(statement, "Faster now", body="Seven days.")
+    desk.retract(statement, reason="Superseded")
+    events = history(client, audit_headers, statement)
+    assert [e["type"] for e in events] == [
+        "Drafted",
+        "Published",
+        "Amended",
+        "Retracted",
+    ]
+    assert [e["version"] for e in events] == [1, 2, 3, 4]
+    assert all(e["actor"] == "press-office" for e in events)
+    amended = events[2]
+    assert amended["change_note"] == "Faster now"
+    assert amended["fields"]["body"] == {"from": "Ten days.", "to": "Seven days."}
+    assert "-Ten days.\n+Seven days." in amended["diff"]
+    assert events[3]["reason"] == "Superseded"
+    positions = [e["position"] for e in events]
+    assert positions == sorted(positions)
+    for entry in events:
+        before = services.ledger.link_at(entry["position"] - 1)
+        assert entry["prev_hash"] == (before.hash if before else "0" * 64)
+    for entry in events:
+        datetime.fromisoformat(entry["recorded_at"])
+        assert len(entry["hash"]) == 64
+
+
+def test_history_shows_the_embargo_kept(client, desk, audit_headers, services):
+    embargo = datetime.now(UTC) + timedelta(seconds=0.5)
+    statement = desk.create(title="Embargoed", publish_at=embargo.isoformat())
+    time.sleep(0.6)
+    services.press_office.publish_embargoed(
+        __import__("uuid").UUID(statement["id"]),
+        planned_at=embargo.replace(microsecond=embargo.microsecond),
+    )
+    events = history(client, audit_headers, statement)
+    scheduled = next(e for e in events if e["type"] == "Scheduled")
+    published = next(e for e in events if e["type"] == "Published")
+    assert datetime.fromisoformat(scheduled["fields"]["publish_at"]["to"]) == embargo
+    planned = datetime.fromisoformat(
+        published["fields"]["planned_publication_at"]["to"]
+    )
+    actual = datetime.fromisoformat(published["fields"]["published_at"]["to"])
+    assert planned == embargo <= actual
+    assert published["actor"] == "scheduler"
+
+
+def test_versions_and_as_of_reproduce_the_exact_earlier_text(
+    client, desk, audit_headers
+):
+    statement = desk.create(title="Original title", body="Original body.")
+    between = datetime.now(UTC)
+    time.sleep(0.01)
+    desk.amend(statement, "New", title="New title", body="New body.")
+    base = f"/audit/statements/{statement['id']}"
+    v2 = client.get(f"{base}/versions/2", headers=audit_headers).get_json()
+    assert (v2["title"], v2["body"], v2["version"]) == (
+        "Original title",
+        "Original body.",
+        2,
+    )
+    v3 = client.get(f"{base}/versions/3", headers=audit_headers).get_json()
+    assert (v3["title"], v3["body"]) == ("New title", "New body.")
+    then = client.get(
+        f"{base}/state",
+        query_string={"as_of": between.isoformat()},
+        headers=audit_headers,
+    )
+    assert (then.get_json()["title"], then.get_json()["body"]) == (
+        "Original title",
+        "Original body.",
+    )
+    assert client.get(f"{base}/versions/4", headers=audit_headers).status_code == 404
+    assert client.get(f"{base}/versions/0", headers=audit_headers).status_code == 404
+    before = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    assert (
+        client.get(
+            f"{base}/state", query_string={"as_of": before}, headers=audit_headers
+        ).status_code
+        == 404
+    )
+    naive = client.get(
+        f"{base}/state",
+        query_string={"as_of": "2026-01-01T10:00:00"},
+        headers=audit_headers,
+    )
+    assert naive.status_code == 422 and naive.mimetype == "application/problem+json"
+
+
+def test_public_versions_show_only_what_was_public(client, desk):
+    statement = desk.create(title="Draft title", body="Draft text.", draft=True)
+    statement = desk.amend(statement, "Ready", body="Published text.")
+    published = desk.client.post(
+        f"/api/statements/{statement['id']}/publication", headers=desk.headers
+    )
+    desk.settle()
+    statement = published.get_json()
+    desk.amend(statement, "Corrected", body="Corrected text.")
+    slug = statement["slug"]
+    for draft_version in (1, 2):
+        response = client.get(f"/statements/{slug}/versions/{draft_version}")
+        assert response.status_code == 404
+        assert b"Draft text" not in response.data
+    v3 = client.get(f"/statements/{slug}/versions/3")
+    assert v3.status_code == 200 and b"Published text." in v3.data
+    assert "Memento-Datetime" in v3.headers
+    assert b"Corrected text." in client.get(f"/statements/{slug}/versions/4").data
+
+
+def test_a_withdrawn_statement_has_no_public_versions(client, desk):
+    statement = desk.create(title="Advice", body="Withdrawn text.")
+    desk.retract(statement)
+    response = client.get(f"/statements/{statement['slug']}/versions/2")
+    assert response.status_code == 410
+    assert b"Withdrawn text." not in response.data
+    memento = client.get(
+        f"/statements/{statement['slug']}",
+        headers={"Accept-Datetime": format_datetime(datetime.now(UTC), usegmt=True)},
+    )
+    assert memento.status_code == 410 and b"Withdrawn text." not in memento.data
+
+
+def test_memento_gives_the_state_public_at_a_time(client, desk):
+    statement = desk.create(title="Hours", body="Open at nine.")
+    time.sleep(1.1)
+    first_public = datetime.now(UTC)
+    time.sleep(1.1)
+    desk.amend(statement, "Earlier", body="Open at eight.")
+    slug = statement["slug"]
+    then = client.get(
+        f"/statements/{slug}",
+        headers={"Accept-Datetime": format_datetime(first_public, usegmt=True)},
+    )
+    assert then.status_code == 200
+    assert b"Open at nine." in then.data and b"Open at eight." not in then.data
+    assert then.headers["Memento-Datetime"]
+    assert 'rel="original timegate"' in then.headers["Link"]
+    assert then.headers["Vary"] == "Accept-Datetime"
+    now = client.get(f"/statements/{slug}")
+    assert b"Open at eight." in now.data and now.headers["Vary"] == "Accept-Datetime"
+    long_ago = format_datetime(datetime.now(UTC) - timedelta(days=30), usegmt=True)
+    assert (
+        client.get(
+            f"/statements/{slug}", headers={"Accept-Datetime": long_ago}
+        ).status_code
+        == 404
+    )
+    assert (
+        client.get(
+            f"/statements/{slug}", headers={"Accept-Datetime": "yesterday"}
+        ).status_code
+        == 400
+    )
+
+
+def test_the_log_exports_as_ndjson_in_order_with_hashes(
+    client, desk, audit_headers, services
+):
+    for i in range(3):
+        desk.create(title=f"Export {i}")
+    response = client.get("/audit/log", headers=audit_headers)
+    assert response.mimetype == "application/x-ndjson"
+    records = [
+        json.loads(line) for line in response.get_data(as_text=True).splitlines()
+    ]
+    assert [r["position"] for r in records] == list(range(1, len(records) + 1))
+    assert len(records) == services.press_office.recorder.max_notification_id()
+    drafted = next(r for r in records if r["type"] == "Drafted")
+    assert (
+        drafted["payload"]["title"] == "Export 0" and drafted["actor"] == "press-office"
+    )
+    assert all(len(r["hash"]) == 64 for r in records)
+    page = client.get("/audit/log?after=2&limit=3", headers=audit_headers).get_data(
+        as_text=True
+    )
+    assert [json.loads(line)["position"] for line in page.splitlines()] == [3, 4, 5]
+    assert client.get("/audit/log?after=-1", headers=audit_headers).status_code == 422
+
+
+def test_verify_and_head(client, desk, audit_headers, services):
+    desk.create()
+    assert client.get("/audit/verify", headers=audit_headers).get_json()["ok"] is True
+    head = client.get("/audit/head").get_json()
+    assert head["position"] == services.press_office.recorder.max_notification_id()
+    assert len(head["hash"]) == 64
+    atom = etree.fromstring(client.get("/feeds/all.atom").data)
+    carried = atom.find("{tag:pressfeed,2026:audit}log-head")
+    assert carried.get("hash") == head["hash"]
+    assert carried.get("position") == str(head["position"])
+
+
+AUDIT_PATHS = [
+    "/audit/statements/{id}",
+    "/audit/statements/{id}/versions/1",
+    "/audit/statements/{id}/state?as_of=2030-01-01T00:00:00Z",
+    "/audit/log",
+    "/audit/verify",
+]
+
+
+def test_every_audit_path_needs_the_auditor_role(client, desk, publisher):
+    statement = desk.create()
+    for template in AUDIT_PATHS:
+        path = template.format(id=statement["id"])
+        assert client.get(path).status_code == 401, path
+        forbidden = client.get(path, headers=publisher)
+        assert forbidden.status_code == 403, path
+        assert forbidden.mimetype == "application/problem+json"
+    assert client.get("/audit/head").status_code == 200
+
+
+def test_the_auditor_history_page_in_html(client, desk, auditor):
+    statement = desk.create(title="Visa times", body="Ten days.")
+    desk.amend(statement, "Faster now", body="Seven days.")
+    response = client.get(
+        f"/audit/statements/{statement['id']}",
+        headers={**auditor, "Accept": "text/html"},
+    )
+    assert response.mimetype == "text/html"
+    tree = lxml.html.fromstring(response.data)
+    assert len(tree.cssselect(".audit-event")) == 3
+    amended = tree.cssselect(".audit-event")[2]
+    assert amended.cssselect(".note")[0].text_content() == "Faster now"
+    assert amended.cssselect(".diff .removed")[0].text_content() == "-Ten days."
+    assert amended.cssselect(".diff .added")[0].text_content() == "+Seven days."
+    assert tree.cssselect(f"a[href='/audit/statements/{statement['id']}/versions/3']")
