@@ -157,3 +157,44 @@ def test_the_newest_event_deleted_is_caught(store):
     rows(settings).delete(newest)
     code, report = verify(settings)
     assert code == 1 and report["first_bad"] == newest
+
+
+def test_a_witnessed_head_proves_a_rewrite_of_the_whole_chain(sqlite_settings):
+    app = fill(sqlite_settings, count=2)
+    from pressfeed.ledger import Ledger
+
+    head = Ledger(app.recorder).head()
+    ok = run_cli(sqlite_settings, "verify", "--head", str(head.position), head.hash)
+    assert json.loads(ok.stdout.splitlines()[-1])["head_matches"] is True
+    rows = SQLiteRows(sqlite_settings)
+    rows.flip_byte(3)
+    rows.db.execute("DELETE FROM pf_chain")  # a forger rebuilds the chain from scratch
+    rows.db.commit()
+    forged = PressOffice(env=sqlite_settings.eventsourcing_env())
+    links = []
+    from pressfeed.ledger import GENESIS, chain_hash
+
+    prev = GENESIS
+    for event in Ledger(forged.recorder).events():
+        link = chain_hash(
+            prev,
+            event.id,
+            event.originator_id,
+            event.originator_version,
+            event.topic,
+            event.state,
+        )
+        links.append(
+            (event.id, str(event.originator_id), event.originator_version, link, prev)
+        )
+        prev = link
+    rows.db.executemany("INSERT INTO pf_chain VALUES (?, ?, ?, ?, ?)", links)
+    rows.db.commit()
+    assert (
+        run_cli(sqlite_settings, "verify").returncode == 0
+    )  # consistent, but rewritten
+    caught = run_cli(
+        sqlite_settings, "verify", "--head", str(head.position), head.hash, check=False
+    )
+    assert caught.returncode == 1
+    assert json.loads(caught.stdout.splitlines()[-1])["head_matches"] is False

@@ -122,14 +122,29 @@ def rebuild(settings: Settings) -> None:
 
 
 @main.command()
+@click.option(
+    "--head",
+    "witnessed",
+    nargs=2,
+    type=(int, str),
+    help="A head saved earlier (POSITION HASH): check the log still has it.",
+)
 @click.pass_obj
-def verify(settings: Settings) -> None:
+def verify(settings: Settings, witnessed: tuple[int, str] | None) -> None:
     """Checks the hash chain over the stored events; exit code 1 if broken."""
-    app = press_office(settings)
-    report = Ledger(app.recorder).verify()
-    click.echo(json.dumps(report.as_dict()))
-    if not report.ok:
-        click.echo(f"The log is broken at position {report.first_bad}.", err=True)
+    app = press_office(settings)  # keep it: its pool closes when it is collected
+    ledger = Ledger(app.recorder)
+    report = ledger.verify().as_dict()
+    if witnessed:
+        position, expected = witnessed
+        link = ledger.link_at(position)
+        report["head_matches"] = link is not None and link.hash == expected
+    click.echo(json.dumps(report))
+    if not report["ok"]:
+        click.echo(f"The log is broken at position {report['first_bad']}.", err=True)
+        sys.exit(1)
+    if witnessed and not report["head_matches"]:
+        click.echo(f"The log no longer has that hash at position {position}.", err=True)
         sys.exit(1)
 
 
