@@ -57,7 +57,7 @@ class Server:
         env = env_for(settings)
         env["PRESSFEED_BASE_URL"] = self.url
         self.process = subprocess.Popen(
-            [PRESSFEED, "serve", "--port", str(self.port), *extra],
+            self.command(*extra),
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -65,15 +65,18 @@ class Server:
         )
         self.wait_until_up()
 
+    def command(self, *extra: str) -> list[str]:
+        return [PRESSFEED, "serve", "--port", str(self.port), *extra]
+
     def wait_until_up(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(self.process.stderr.read().decode())
             try:
-                requests.get(f"{self.url}/healthz", timeout=1)
+                requests.get(f"{self.url}/healthz", timeout=5)
                 return
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.1)
         raise AssertionError("pressfeed serve did not come up")
 
@@ -89,3 +92,62 @@ class Server:
         """kill -9 of the server and its worker process, as a crash would."""
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
+
+
+class Gunicorn(Server):
+    """The scale-out web tier: gunicorn with several workers on create_app()."""
+
+    def command(self, *extra: str) -> list[str]:
+        gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        return [
+            gunicorn, "-w", "4", "-b", f"127.0.0.1:{self.port}", "--no-control-socket",
+            *extra, "pressfeed.web:create_app()",
+        ]  # fmt: skip
+
+
+class Worker:
+    """A `pressfeed worker` process: projections and scheduler."""
+
+    def __init__(self, settings) -> None:
+        self.process = subprocess.Popen(
+            [PRESSFEED, "worker"],
+            env=env_for(settings),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def kill(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+def wait_for_views(url: str, timeout: float = 30.0) -> None:
+    """Until /healthz reports no projection lag."""
+    deadline = time.monotonic() + timeout
+    while requests.get(f"{url}/healthz", timeout=5).json()["projection_lag"]:
+        if time.monotonic() > deadline:
+            raise AssertionError("the views did not catch up")
+        time.sleep(0.05)
+
+
+def all_statement_ids(url: str, headers: dict[str, str]) -> set[str]:
+    """Every statement in the publisher's list, following the cursors."""
+    ids: set[str] = set()
+    cursor = None
+    while True:
+        query = "limit=100" + (f"&cursor={cursor}" if cursor else "")
+        page = requests.get(
+            f"{url}/api/statements?{query}", headers=headers, timeout=10
+        ).json()
+        ids |= {s["id"] for s in page["items"]}
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return ids

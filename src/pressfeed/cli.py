@@ -19,15 +19,27 @@ from pressfeed.audit import AuditTrail
 from pressfeed.config import Settings
 from pressfeed.ledger import Ledger
 from pressfeed.projections import open_views
+from pressfeed.projections.base import ReadModel
 from pressfeed.projections.runner import ProjectionWorker, make_worker
 from pressfeed.scheduler import EmbargoScheduler
 from pressfeed.schemas import StatementCreate
-from pressfeed.storage import open_tables
+from pressfeed.storage import open_tables, schema_lock
 from pressfeed.tokens import ROLES, TokenNameTaken, TokenRegistry
 
 
 def press_office(settings: Settings) -> PressOffice:
-    return PressOffice(env=settings.eventsourcing_env(), kinds=settings.kinds)
+    with schema_lock(settings):
+        return PressOffice(env=settings.eventsourcing_env(), kinds=settings.kinds)
+
+
+def views_of(settings: Settings) -> ReadModel:
+    with schema_lock(settings):
+        return open_views(settings)
+
+
+def token_registry(settings: Settings) -> TokenRegistry:
+    with schema_lock(settings):
+        return TokenRegistry(open_tables(settings))
 
 
 @click.group()
@@ -57,7 +69,7 @@ def serve(settings: Settings, host: str, port: int, threads: int) -> None:
 @click.pass_obj
 def worker(settings: Settings) -> None:
     """Projections and the embargo scheduler, beside web processes."""
-    app, views = press_office(settings), open_views(settings)
+    app, views = press_office(settings), views_of(settings)
     projection = make_worker(settings, app, views)
     embargoes = EmbargoScheduler(app, views)
     projection.on_change.append(embargoes.sync)
@@ -84,7 +96,7 @@ def token() -> None:
 def token_create(settings: Settings, role: str, name: str) -> None:
     """Creates a token; prints it alone on the last line (it is not stored)."""
     try:
-        new_token = TokenRegistry(open_tables(settings)).create(name, role)
+        new_token = token_registry(settings).create(name, role)
     except TokenNameTaken as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Created a {role} token named {name!r}:")
@@ -112,7 +124,7 @@ def import_command(settings: Settings, file: Path, actor: str) -> None:
 def rebuild(settings: Settings) -> None:
     """Empties the views and replays the whole log into them."""
     app = press_office(settings)
-    views = open_views(settings)
+    views = views_of(settings)
     projection = ProjectionWorker(app, views, batch_size=1000)
     views.reset(app.name)
     total = app.recorder.max_notification_id() or 0
@@ -181,7 +193,7 @@ def demo(settings: Settings, if_empty: bool) -> None:
         )
         return
     count = load_demo(app)
-    name, new_token = create_demo_token(TokenRegistry(open_tables(settings)))
+    name, new_token = create_demo_token(token_registry(settings))
     click.echo(f"Loaded the demo press office: {count} statements.")
     click.echo(f"Site: {settings.base_url}/   API: {settings.base_url}/api/statements")
     click.echo(f"A publisher token ({name}), for Authorization: Bearer <token>:")

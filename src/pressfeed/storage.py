@@ -70,6 +70,34 @@ class Tables:
             return c.rowcount if hasattr(c, "rowcount") else -1
 
 
+SCHEMA_LOCK_KEY = 7_202_611  # any fixed number: the advisory lock that guards DDL
+
+
+@contextmanager
+def schema_lock(settings: Settings) -> Iterator[None]:
+    """Serialises table creation across processes on PostgreSQL, where concurrent
+    CREATE TABLE IF NOT EXISTS can still collide. SQLite needs nothing."""
+    if not settings.uses_postgres:
+        yield
+        return
+    import psycopg
+
+    env = settings.eventsourcing_env()
+    with psycopg.connect(
+        dbname=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=env["POSTGRES_PORT"],
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"],
+        autocommit=True,
+    ) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
+
+
 def open_tables(settings: Settings, name: str = "tables") -> Tables:
     """A connection pool on the configured store."""
     factory = InfrastructureFactory.construct(

@@ -11,7 +11,7 @@ from flask import Flask, Response
 from pressfeed.application import PressOffice
 from pressfeed.config import Settings
 from pressfeed.projections import open_views
-from pressfeed.storage import Tables
+from pressfeed.storage import Tables, schema_lock
 from pressfeed.tokens import TokenRegistry
 from pressfeed.web import api, audit, feeds, public, site
 from pressfeed.web.problems import register_problem_handlers
@@ -25,15 +25,16 @@ CONTENT_SECURITY_POLICY = (
 
 def open_services(settings: Settings) -> Services:
     """The application, views and tokens on the configured store."""
-    views = open_views(settings)
-    return Services(
-        settings=settings,
-        press_office=PressOffice(
-            env=settings.eventsourcing_env(), kinds=settings.kinds
-        ),
-        views=views,
-        tokens=TokenRegistry(Tables(views.datastore)),  # type: ignore[attr-defined]
-    )
+    with schema_lock(settings):
+        views = open_views(settings)
+        return Services(
+            settings=settings,
+            press_office=PressOffice(
+                env=settings.eventsourcing_env(), kinds=settings.kinds
+            ),
+            views=views,
+            tokens=TokenRegistry(Tables(views.datastore)),  # type: ignore[attr-defined]
+        )
 
 
 def create_app(
