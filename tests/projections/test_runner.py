@@ -82,3 +82,29 @@ def test_a_worker_resumes_from_the_tracked_position(settings, press_office):
     second = ProjectionWorker(press_office, open_views(settings))
     assert second.position == position
     assert second.catch_up() == press_office.recorder.max_notification_id() - position
+
+
+def test_a_batch_read_before_a_rebuild_is_not_applied_after_it(settings, press_office):
+    create_some(press_office, 6)
+    worker = ProjectionWorker(press_office, open_views(settings))
+    worker.catch_up()
+    create_some(press_office, 2)
+    start = worker.position
+    stale = press_office.recorder.select_notifications(
+        start=start, limit=100, inclusive_of_start=False
+    )
+    events = [
+        (n.id, press_office.mapper.to_domain_event(n))
+        for n in stale
+        if "Statement." in n.topic
+    ]
+    worker.views.reset(press_office.name)
+    assert (
+        worker.views.apply_batch(
+            press_office.name, events, start, stale[-1].id, worker.codec
+        )
+        is None
+    )
+    assert worker.position == 0
+    worker.catch_up()
+    assert len(list_statements(worker.views, limit=100)[0]) == 8

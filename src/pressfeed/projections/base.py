@@ -137,18 +137,21 @@ class ReadModel:
         self,
         application_name: str,
         events: Sequence[tuple[int, Any]],
+        after: int,
         last_position: int,
         codec: StateCodec,
-    ) -> int:
-        """Applies (position, statement event) pairs and tracks last_position.
+    ) -> int | None:
+        """Applies (position, statement event) pairs read from the log after a
+        position, and tracks last_position.
 
-        Returns how many events were applied (0 if another process got there first).
+        Returns how many events were applied, or None when the views are no longer
+        at that position (another worker went first, or a rebuild rewound them):
+        the caller reads the position again and selects a fresh batch.
         """
         with self.cursor(commit=True) as c:
-            current = self._lock_position(c, application_name)
-            if current >= last_position:
-                return 0
-            pending = [(p, e) for p, e in events if p > current]
+            if self._lock_position(c, application_name) != after:
+                return None
+            pending = list(events)
             states = self._load_states(c, codec, {e.originator_id for _, e in pending})
             dirty: dict[Any, Statement] = {}
             for position, event in pending:

@@ -74,11 +74,13 @@ class ProjectionWorker:
             if n.topic.startswith(STATEMENT_TOPIC_PREFIX)
         ]
         try:
-            self.views.apply_batch(
-                self.app.name, events, notifications[-1].id, self.codec
+            applied = self.views.apply_batch(
+                self.app.name, events, start, notifications[-1].id, self.codec
             )
         except IntegrityError:
-            log.info("Another worker applied positions after %s first", start)
+            applied = None
+        if applied is None:
+            log.info("The views moved past %s meanwhile; reading them again", start)
         return len(notifications)
 
     def catch_up(self, progress: Callable[[int], None] = lambda _: None) -> int:
