@@ -51,16 +51,19 @@ def free_port() -> int:
 class Server:
     """A real `pressfeed serve` process on a free port."""
 
-    def __init__(self, settings, *extra: str) -> None:
+    def __init__(
+        self, settings, *extra: str, log_file=None, **env_overrides: str
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = env_for(settings)
         env["PRESSFEED_BASE_URL"] = self.url
+        env.update(env_overrides)
         self.process = subprocess.Popen(
             self.command(*extra),
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdout=log_file or subprocess.DEVNULL,
+            stderr=log_file or subprocess.PIPE,
             start_new_session=True,
         )
         self.wait_until_up()
@@ -72,7 +75,10 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(self.process.stderr.read().decode())
+                output = (
+                    self.process.stderr.read().decode() if self.process.stderr else ""
+                )
+                raise AssertionError(f"the server exited: {output}")
             try:
                 requests.get(f"{self.url}/healthz", timeout=5)
                 return

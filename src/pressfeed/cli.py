@@ -103,6 +103,27 @@ def token_create(settings: Settings, role: str, name: str) -> None:
     click.echo(new_token)
 
 
+@token.command("list")
+@click.pass_obj
+def token_list(settings: Settings) -> None:
+    """Lists tokens by name and role (the secrets are not stored)."""
+    for entry in token_registry(settings).list():
+        state = f"revoked {entry['revoked_at']}" if entry["revoked_at"] else "active"
+        click.echo(
+            f"{entry['name']}\t{entry['role']}\tcreated {entry['created_at']}\t{state}"
+        )
+
+
+@token.command("revoke")
+@click.argument("name")
+@click.pass_obj
+def token_revoke(settings: Settings, name: str) -> None:
+    """Revokes the active token NAME: refused at once by every process."""
+    if not token_registry(settings).revoke(name):
+        raise click.ClickException(f"No active token is named {name!r}.")
+    click.echo(f"Revoked the token named {name!r}.")
+
+
 @main.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--actor", default="import", show_default=True)

@@ -42,6 +42,8 @@ class Settings:
     max_request_bytes: int = 1024 * 1024
     poll_interval: float = 0.05
     websub_hubs: tuple[str, ...] = ()
+    auth_failures_per_minute: int = 20
+    proxy_hops: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -69,6 +71,12 @@ class Settings:
                 env.get("PRESSFEED_MAX_REQUEST_BYTES", cls.max_request_bytes)
             ),
             poll_interval=float(env.get("PRESSFEED_POLL_INTERVAL", cls.poll_interval)),
+            auth_failures_per_minute=int(
+                env.get(
+                    "PRESSFEED_AUTH_FAILURES_PER_MINUTE", cls.auth_failures_per_minute
+                )
+            ),
+            proxy_hops=int(env.get("PRESSFEED_PROXY_HOPS", cls.proxy_hops)),
             websub_hubs=tuple(
                 hub.strip()
                 for hub in env.get("PRESSFEED_WEBSUB_HUBS", "").split(",")

@@ -85,6 +85,34 @@ class TokenRegistry:
             return None
         return Caller(rows[0]["name"], rows[0]["role"])
 
+    def list(self) -> list[dict[str, str | None]]:
+        """Every token ever made (never the secret): name, role, created, revoked."""
+        rows = self.tables.query(
+            "SELECT name, role, created_at, revoked_at FROM {t} ORDER BY created_at",
+            t=TABLE,
+        )
+        return [
+            dict(
+                zip(
+                    ("name", "role", "created_at", "revoked_at"),
+                    tuple(row),
+                    strict=True,
+                )
+            )
+            for row in rows
+        ]
+
+    def revoke(self, name: str) -> bool:
+        """Revokes the active token with that name; False if there is none."""
+        if not self._active_with_name(name):
+            return False
+        self.tables.execute(
+            "UPDATE {t} SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+            (datetime.now(UTC).isoformat(), name),
+            t=TABLE,
+        )
+        return True
+
     def _active_with_name(self, name: str) -> bool:
         return bool(
             self.tables.query(

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, Response
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from pressfeed.application import PressOffice
 from pressfeed.config import Settings
@@ -14,6 +15,7 @@ from pressfeed.projections import open_views
 from pressfeed.storage import Tables, schema_lock
 from pressfeed.tokens import TokenRegistry
 from pressfeed.web import api, audit, feeds, public, site
+from pressfeed.web.auth import FailureLimiter
 from pressfeed.web.problems import register_problem_handlers
 from pressfeed.web.services import Services
 
@@ -48,6 +50,13 @@ def create_app(
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["pressfeed"] = services or open_services(settings)
+    app.extensions["pressfeed.auth_failures"] = FailureLimiter(
+        settings.auth_failures_per_minute
+    )
+    if settings.proxy_hops:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
+        )
     register_problem_handlers(app)
     register_templating(app, settings)
     app.after_request(security_headers)

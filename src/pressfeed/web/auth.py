@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import g, request
+from flask import current_app, g, request
 
 from pressfeed.tokens import Caller
 from pressfeed.web.problems import ProblemError
 from pressfeed.web.services import services
+
+log = logging.getLogger(__name__)
 
 
 def current_caller() -> Caller:
@@ -34,12 +40,63 @@ def require_role(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
     return decorate
 
 
+class FailureLimiter:
+    """Counts failed authentications per client address over a sliding minute.
+
+    Kept per process: with several processes a client gets at most that many
+    failures per process, which still turns guessing into a crawl.
+    """
+
+    def __init__(self, per_minute: int, max_clients: int = 10_000) -> None:
+        self.per_minute = per_minute
+        self.max_clients = max_clients
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def retry_after(self, client: str) -> int:
+        """Seconds the client must wait, 0 if it may try."""
+        with self._lock:
+            recent = self._recent(client, time.monotonic())
+            if len(recent) < self.per_minute:
+                return 0
+            return max(1, int(recent[0] + 60 - time.monotonic()) + 1)
+
+    def record(self, client: str) -> None:
+        with self._lock:
+            self._recent(client, time.monotonic()).append(time.monotonic())
+            self._failures.move_to_end(client)
+            while len(self._failures) > self.max_clients:
+                self._failures.popitem(last=False)
+
+    def _recent(self, client: str, now: float) -> deque[float]:
+        recent = self._failures.setdefault(client, deque())
+        while recent and recent[0] < now - 60:
+            recent.popleft()
+        return recent
+
+
 def authenticate() -> Caller:
+    client = request.remote_addr or "unknown"
+    limiter: FailureLimiter = current_app.extensions["pressfeed.auth_failures"]
+    wait = limiter.retry_after(client)
+    if wait:
+        raise ProblemError(
+            429, "too-many-failed-authentications", "Too many failed authentications",
+            f"Too many failed authentications from this address; retry in {wait} s.",
+            headers={"Retry-After": str(wait)},
+        )  # fmt: skip
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     caller = None
     if scheme.lower() == "bearer" and token.strip():
         caller = services().tokens.authenticate(token.strip())
     if caller is None:
+        limiter.record(client)
+        log.warning(
+            "Failed authentication from %s for %s %s",
+            client,
+            request.method,
+            request.path,
+        )
         raise ProblemError(
             401, "unauthorized", "Unauthorized",
             "Send a valid token: Authorization: Bearer <token>.",
