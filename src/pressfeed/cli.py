@@ -99,7 +99,8 @@ def token_create(settings: Settings, role: str, name: str) -> None:
         new_token = token_registry(settings).create(name, role)
     except TokenNameTaken as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"Created a {role} token named {name!r}:")
+    article = "an" if role[0] in "aeiou" else "a"
+    click.echo(f"Created {article} {role} token named {name!r}:")
     click.echo(new_token)
 
 

@@ -26,7 +26,15 @@ KIND_REGEX = r"^[a-z][a-z0-9-]*$"
 
 def _clean_line(text: str) -> str:
     """A one-line field: XML-illegal characters dropped, outer whitespace trimmed."""
-    return strip_xml_illegal(text).strip()
+    cleaned = strip_xml_illegal(text).strip()
+    if not cleaned:
+        raise ValueError("must not be empty or only spaces")
+    return cleaned
+
+
+def _clean_text(text: str) -> str:
+    """A body: XML-illegal characters dropped, outer whitespace trimmed."""
+    return _clean_line(text)
 
 
 def _not_uuid(slug: str) -> str:
@@ -40,19 +48,15 @@ def _not_uuid(slug: str) -> str:
 
 
 Title = Annotated[
-    str,
-    AfterValidator(_clean_line),
-    Field(min_length=1, max_length=300),
+    str, StringConstraints(min_length=1, max_length=300), AfterValidator(_clean_line)
 ]
 Body = Annotated[
     str,
-    AfterValidator(lambda text: strip_xml_illegal(text).strip()),
-    Field(min_length=1, max_length=200_000),
+    StringConstraints(min_length=1, max_length=200_000),
+    AfterValidator(_clean_text),
 ]
 Note = Annotated[
-    str,
-    AfterValidator(_clean_line),
-    Field(min_length=1, max_length=2000),
+    str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_clean_line)
 ]
 Kind = Annotated[str, StringConstraints(pattern=KIND_REGEX, max_length=40)]
 Tag = Annotated[

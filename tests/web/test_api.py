@@ -432,3 +432,11 @@ def test_openapi_describes_every_command(client):
     create_schema = document["components"]["schemas"]["StatementCreate"]
     assert create_schema["properties"]["title"]["maxLength"] == 300
     assert "news" in create_schema["properties"]["kind"]["enum"]
+
+
+def test_problem_types_lead_to_an_explanation(client, publisher):
+    problem = client.post("/api/statements", json={}, headers=publisher).get_json()
+    path = problem["type"].removeprefix("http://localhost")
+    page = client.get(path)
+    assert page.status_code == 200 and b"missing" in page.data
+    assert client.get("/problems/no-such-problem").status_code == 404

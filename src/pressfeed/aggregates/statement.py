@@ -217,7 +217,9 @@ class Statement(Aggregate):
     @event("Retracted")
     def _retract(self, *, reason: str, actor: str, at: datetime) -> None:
         if self.status == SCHEDULED:
-            self.publish_at = None  # the embargo is cancelled; a kept one stays as evidence
+            self.publish_at = (
+                None  # the embargo is cancelled; a kept one stays as evidence
+            )
         self.status = RETRACTED
         self.retracted_at = at
         self.retraction_reason = reason

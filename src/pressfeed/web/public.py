@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, json
+from flask import Blueprint, Response, abort, json, render_template
 
 from pressfeed.web.openapi import openapi_document
+from pressfeed.web.problem_types import PROBLEM_TYPES
 from pressfeed.web.services import services
 
 bp = Blueprint("public", __name__)
@@ -24,6 +25,15 @@ def healthz() -> Response:
     status = "degraded" if worker is not None and worker.error else "ok"
     body = {"status": status, "store": store, "projection_lag": lag}
     return Response(json.dumps(body), mimetype="application/json")
+
+
+@bp.get("/problems/<name>")
+def problem_type(name: str) -> Response:
+    """What a problem `type` URI means."""
+    if name not in PROBLEM_TYPES:
+        abort(404)
+    page = render_template("problem_type.html", name=name, meaning=PROBLEM_TYPES[name])
+    return Response(page, mimetype="text/html")
 
 
 @bp.get("/api/openapi.json")

@@ -78,8 +78,12 @@ def display_date(moment: datetime, settings: Settings) -> str:
     return moment.astimezone(settings.timezone).strftime(settings.date_format)
 
 
+BLOCK_TAGS = re.compile(r"</?(?:p|li|ul|ol|h\d|br|blockquote|pre|tr|td|th|hr)\b[^>]*>")
+
+
 def plain_summary(body_html: str, limit: int = 280) -> str:
-    text = html.unescape(re.sub(r"<[^>]+>", " ", body_html))
+    """The opening words as plain text: block tags become spaces, inline ones vanish."""
+    text = html.unescape(re.sub(r"<[^>]+>", "", BLOCK_TAGS.sub(" ", body_html)))
     text = re.sub(r"\s+", " ", text).strip()
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
