@@ -163,6 +163,9 @@ class RetractionRequest(Strict):
     reason: Note
 
 
+CURSOR_REGEX = r"^[0-9]{1,18}$"
+
+
 class ListQuery(BaseModel):
     """Query of GET /api/statements (from the query string, so not strict)."""
 
@@ -171,7 +174,7 @@ class ListQuery(BaseModel):
     status: Literal["draft", "scheduled", "published", "retracted"] | None = None
     kind: Kind | None = None
     limit: int = Field(20, ge=1, le=100)
-    cursor: str | None = Field(None, max_length=40)
+    cursor: Annotated[str, StringConstraints(pattern=CURSOR_REGEX)] | None = None
 
 
 class ChangeNoteOut(BaseModel):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import re
@@ -114,7 +112,7 @@ def get_statement(id_or_slug: str) -> Response:
 @require_role("publisher")
 def list_all_statements() -> Response:
     query = ListQuery.model_validate(request.args.to_dict())
-    before = decode_cursor(query.cursor) if query.cursor else None
+    before = int(query.cursor) if query.cursor else None
     services().await_views()
     documents, next_position = list_statements(
         services().views,
@@ -126,7 +124,7 @@ def list_all_statements() -> Response:
     base_url = services().settings.base_url
     body = {
         "items": [with_url(d, base_url) for d in documents],
-        "next_cursor": encode_cursor(next_position) if next_position else None,
+        "next_cursor": str(next_position) if next_position else None,
     }
     return Response(json.dumps(body), mimetype="application/json")
 
@@ -134,8 +132,8 @@ def list_all_statements() -> Response:
 @bp.post("/statements/<uuid:statement_id>/amendments")
 @require_role("publisher")
 def amend_statement(statement_id: UUID) -> Response:
-    expected = required_if_match()
     fields = parse_body(StatementAmendment)
+    expected = required_if_match()
     result = services().press_office.amend(
         statement_id,
         expected_version=expected
@@ -181,8 +179,8 @@ def unschedule_statement(statement_id: UUID) -> Response:
 @bp.post("/statements/<uuid:statement_id>/retraction")
 @require_role("publisher")
 def retract_statement(statement_id: UUID) -> Response:
-    expected = required_if_match()
     fields = parse_body(RetractionRequest)
+    expected = required_if_match()
     result = services().press_office.retract(
         statement_id,
         expected_version=expected
@@ -229,8 +227,8 @@ def required_if_match() -> int | None:
     match = re.fullmatch(r'\s*(?:W/)?"(\d{1,9})"\s*', header)
     if match is None:
         raise ProblemError(
-            412, "stale-version", "The statement has changed",
-            f"If-Match {header!r} matches no version of this statement.",
+            400, "bad-if-match", "Bad If-Match",
+            f'If-Match {header[:40]!r} is not an ETag like "3" (or *).',
         )  # fmt: skip
     return int(match.group(1))
 
@@ -254,22 +252,6 @@ def idempotency_key() -> IdempotencyKey | None:
     request_line = f"{request.method} {request.path} {request.headers.get('If-Match')}"
     fingerprint = hashlib.sha256(f"{request_line}\n{body}".encode()).hexdigest()
     return IdempotencyKey(current_caller().name, key, fingerprint)
-
-
-def encode_cursor(position: int) -> str:
-    return base64.urlsafe_b64encode(f"p{position}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not text.startswith("p") or not text[1:].isdigit():
-            raise ValueError(text)
-        return int(text[1:])
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ProblemError(
-            400, "bad-cursor", "Bad cursor", "Use the next_cursor of a previous page."
-        ) from None
 
 
 # Answers

@@ -9,6 +9,8 @@ from pydantic.json_schema import models_json_schema
 
 from pressfeed.config import Settings
 from pressfeed.schemas import (
+    CURSOR_REGEX,
+    KIND_REGEX,
     Problem,
     RetractionRequest,
     ScheduleRequest,
@@ -63,16 +65,17 @@ IF_MATCH = {
     "name": "If-Match",
     "in": "header",
     "required": True,
-    "description": 'The ETag ("<version>") of the version you read.',
-    "schema": {"type": "string"},
+    "description": 'The ETag ("<version>") of the version you read, or * for any.',
+    "schema": {"type": "string", "pattern": r'^(\*|(W/)?"[0-9]{1,9}")$'},
 }
 IDEMPOTENCY = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": "The same key and request again returns the first answer.",
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
 }
-AUTH_PROBLEMS = (401, 403)
+AUTH_PROBLEMS = (401, 403, 429)  # 429: too many failed authentications
 
 
 def paths() -> dict[str, Any]:
@@ -99,13 +102,25 @@ def paths() -> dict[str, Any]:
                             "enum": ["draft", "scheduled", "published", "retracted"],
                         },
                     },
-                    {"name": "kind", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "kind",
+                        "in": "query",
+                        "schema": {
+                            "type": "string",
+                            "pattern": KIND_REGEX,
+                            "maxLength": 40,
+                        },
+                    },
                     {
                         "name": "limit",
                         "in": "query",
                         "schema": {"type": "integer", "minimum": 1, "maximum": 100},
                     },
-                    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "cursor",
+                        "in": "query",
+                        "schema": {"type": "string", "pattern": CURSOR_REGEX},
+                    },
                 ],
                 "responses": {
                     "200": answer("A page, newest first", "StatementPage", etag=False),
@@ -142,7 +157,10 @@ def paths() -> dict[str, Any]:
             "post": {
                 "operationId": "publishStatement",
                 "parameters": [STATEMENT_ID, IDEMPOTENCY],
-                "responses": {"200": ok, **problems(*AUTH_PROBLEMS, 404, 409)},
+                "responses": {
+                    "200": ok,
+                    **problems(400, *AUTH_PROBLEMS, 404, 409, 422),
+                },
             }
         },
         "/api/statements/{statement_id}/schedule": {

@@ -10,6 +10,7 @@ PROBLEM_TYPES: dict[str, str] = {
     "payload-too-large": "The request body is over the limit (1 MiB by default).",
     "request-entity-too-large": "The request body is over the limit (1 MiB by default).",
     "precondition-required": 'This command needs If-Match: "<version>", the ETag of the version you read.',
+    "bad-if-match": 'If-Match is an ETag like "3" (the version you read), or *.',
     "stale-version": "The statement changed since the version you read; read it again (the answer's ETag names the current version) and retry.",
     "bad-idempotency-key": "An Idempotency-Key is 1 to 255 visible ASCII characters.",
     "idempotency-key-reused": "That Idempotency-Key was already used by you for a different request.",
