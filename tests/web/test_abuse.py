@@ -1,0 +1,247 @@
+"""Hostile and careless clients: every abuse gets a documented 4xx problem and
+leaves the store exactly as it was."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def settings(sqlite_settings):
+    return sqlite_settings
+
+
+@pytest.fixture
+def unchanged(services):
+    """Asserts, after the test, that the event log did not move."""
+    head = services.press_office.recorder.max_notification_id() or 0
+    yield
+    assert (services.press_office.recorder.max_notification_id() or 0) == head
+
+
+@pytest.fixture
+def statement(desk):
+    return desk.create(title="Target", body="Text")
+
+
+def post_json(client, path, body, headers, **extra_headers):
+    return client.post(
+        path, data=body if isinstance(body, bytes | str) else json.dumps(body),
+        content_type="application/json", headers={**headers, **extra_headers},
+    )  # fmt: skip
+
+
+def assert_4xx_problem(response, *statuses):
+    assert response.status_code in statuses, (
+        response.status_code,
+        response.get_data(as_text=True)[:300],
+    )
+    assert response.mimetype == PROBLEM
+
+
+LIMITS = [
+    ("title", "x" * 300, "x" * 301),
+    ("body", "x" * 200_000, "x" * 200_001),
+    ("tags", [f"t{i}" for i in range(20)], [f"t{i}" for i in range(21)]),
+]
+
+
+@pytest.mark.parametrize(("field", "at_limit", "over_limit"), LIMITS)
+def test_create_at_a_limit_passes_and_over_it_is_422(
+    client, publisher, services, field, at_limit, over_limit
+):
+    base = {"title": "t", "body": "b", "kind": "news"}
+    assert (
+        post_json(
+            client, "/api/statements", {**base, field: at_limit}, publisher
+        ).status_code
+        == 201
+    )
+    head = services.press_office.recorder.max_notification_id()
+    assert_4xx_problem(
+        post_json(client, "/api/statements", {**base, field: over_limit}, publisher),
+        422,
+    )
+    assert services.press_office.recorder.max_notification_id() == head
+
+
+@pytest.mark.parametrize("size", [2_000, 2_001])
+def test_change_notes_and_reasons_at_and_over_2000(
+    client, publisher, statement, size, services
+):
+    head = services.press_office.recorder.max_notification_id()
+    url = f"/api/statements/{statement['id']}"
+    amended = post_json(
+        client,
+        f"{url}/amendments",
+        {"title": "New", "change_note": "n" * size},
+        publisher,
+        **{"If-Match": '"2"'},
+    )
+    retracted = post_json(
+        client,
+        f"{url}/retraction",
+        {"reason": "r" * size},
+        publisher,
+        **{"If-Match": '"3"'},
+    )
+    if size == 2_000:
+        assert (amended.status_code, retracted.status_code) == (200, 200)
+    else:
+        assert_4xx_problem(amended, 422)
+        assert_4xx_problem(retracted, 422)
+        assert services.press_office.recorder.max_notification_id() == head
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"title": ' + "[" * 50_000 + "]" * 50_000 + ', "body": "b", "kind": "news"}',
+        '{"title": {"a": {"b": {"c": {"d": "deep"}}}}, "body": "b", "kind": "news"}',
+        b'{"title": "caf\xe9", "body": "b", "kind": "news"}',
+        b"\xff\xfe\x00{",
+        "null",
+        "[]",
+        '"a string"',
+        '{"title": "t", "body": "b", "kind": "news", "title": 5}',
+    ],
+)
+def test_nested_invalid_and_odd_json_is_refused(client, publisher, unchanged, body):
+    assert_4xx_problem(post_json(client, "/api/statements", body, publisher), 400, 422)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"slug": "a\r\nSet-Cookie: x=1"},
+        {"slug": "../../etc/passwd"},
+        {"slug": "a/b"},
+        {"tags": ["ok", "x\r\nSet-Cookie: y=1"]},
+        {"tags": ["../admin"]},
+        {"title": "Title", "language": "en\r\nX-Injected: 1"},
+    ],
+)
+def test_header_injection_and_traversal_in_fields_is_422(
+    client, publisher, unchanged, fields
+):
+    body = {"title": "t", "body": "b", "kind": "news", **fields}
+    assert_4xx_problem(post_json(client, "/api/statements", body, publisher), 422)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/statements/..%2F..%2Fetc%2Fpasswd",
+        "/statements/a%0d%0aSet-Cookie:%20x=1",
+        "/feeds/tag/a%0d%0aSet-Cookie:%20x=1.atom",
+        "/feeds/tag/..%2F..%2Fsecret.atom",
+        "/feeds/kind/..%2Fall.atom",
+        "/feeds/archive/..%2F1.atom",
+        "/static/..%2F..%2Fconfig.py",
+    ],
+)
+def test_traversal_and_injection_in_paths_finds_nothing(client, unchanged, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert "Set-Cookie" not in response.headers
+    assert b"root:" not in response.data
+
+
+def test_ten_thousand_tags_in_a_query_string(client, publisher, unchanged):
+    query = "&".join(f"tag=t{i}" for i in range(10_000))
+    assert_4xx_problem(
+        client.get(f"/api/statements?{query}", headers=publisher), 400, 413, 414, 422
+    )
+    assert_4xx_problem(
+        client.get(f"/api/statements?kind=news&{query}", headers=publisher),
+        400,
+        413,
+        414,
+        422,
+    )
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=99999999999999999999",
+        "limit=-1",
+        "limit=1e9",
+        "cursor=-5",
+        "cursor=99999999999999999999",
+    ],
+)
+def test_huge_and_negative_list_parameters(client, publisher, unchanged, query):
+    assert_4xx_problem(
+        client.get(f"/api/statements?{query}", headers=publisher), 400, 422
+    )
+
+
+@pytest.mark.parametrize("page", ["-1", "0", "99999999999999999999", "1;DROP TABLE"])
+def test_huge_and_negative_pages(client, unchanged, page):
+    assert_4xx_problem(client.get(f"/messages?page={page}"), 400)
+
+
+def test_a_flood_of_one_idempotency_key_with_other_bodies(client, publisher, services):
+    headers = {**publisher, "Idempotency-Key": "flood"}
+    first = post_json(
+        client,
+        "/api/statements",
+        {"title": "First", "body": "b", "kind": "news"},
+        headers,
+    )
+    assert first.status_code == 201
+    head = services.press_office.recorder.max_notification_id()
+    for n in range(50):
+        other = post_json(
+            client,
+            "/api/statements",
+            {"title": f"Other {n}", "body": "b", "kind": "news"},
+            headers,
+        )
+        assert_4xx_problem(other, 422)
+        assert other.get_json()["type"].endswith("/idempotency-key-reused")
+        assert "First" not in other.get_data(as_text=True)
+    assert services.press_office.recorder.max_notification_id() == head
+
+
+@pytest.mark.parametrize("key", ["", " ", "x" * 256, "tab\there", "é"])
+def test_malformed_idempotency_keys_are_400(client, publisher, unchanged, key):
+    response = post_json(
+        client, "/api/statements", {"title": "t", "body": "b", "kind": "news"}, publisher,
+        **{"Idempotency-Key": key},
+    )  # fmt: skip
+    assert_4xx_problem(response, 400)
+
+
+@pytest.mark.parametrize("if_match", ['"abc"', "W/", '"1", "2"', "3", '"99999999999"'])
+def test_malformed_if_match_is_400(client, publisher, statement, services, if_match):
+    head = services.press_office.recorder.max_notification_id()
+    response = post_json(
+        client, f"/api/statements/{statement['id']}/amendments",
+        {"title": "New", "change_note": "n"}, publisher, **{"If-Match": if_match},
+    )  # fmt: skip
+    assert_4xx_problem(response, 400)
+    assert services.press_office.recorder.max_notification_id() == head
+
+
+def test_a_wrong_content_type_and_a_huge_header(client, publisher, unchanged):
+    assert_4xx_problem(
+        client.post(
+            "/api/statements",
+            data="title=x",
+            content_type="text/plain",
+            headers=publisher,
+        ),
+        415,
+    )
+    huge = {**publisher, "X-Filler": "x" * 100_000}
+    response = post_json(
+        client, "/api/statements", {"title": "t", "body": "b", "kind": "tweet"}, huge
+    )
+    assert_4xx_problem(response, 422, 431)
