@@ -133,12 +133,9 @@ def list_all_statements() -> Response:
 @require_role("publisher")
 def amend_statement(statement_id: UUID) -> Response:
     fields = parse_body(StatementAmendment)
-    expected = required_if_match()
     result = services().press_office.amend(
         statement_id,
-        expected_version=expected
-        if expected is not None
-        else current_version(statement_id),
+        expected_version=if_match_version(statement_id),
         changes=fields.changes(),
         change_note=fields.change_note,
         minor=fields.minor,
@@ -180,12 +177,9 @@ def unschedule_statement(statement_id: UUID) -> Response:
 @require_role("publisher")
 def retract_statement(statement_id: UUID) -> Response:
     fields = parse_body(RetractionRequest)
-    expected = required_if_match()
     result = services().press_office.retract(
         statement_id,
-        expected_version=expected
-        if expected is not None
-        else current_version(statement_id),
+        expected_version=if_match_version(statement_id),
         reason=fields.reason,
         actor=current_caller().name,
         idempotency=idempotency_key(),
@@ -214,8 +208,9 @@ def parse_body(model: type[Model]) -> Model:
     return model.model_validate_json(raw)
 
 
-def required_if_match() -> int | None:
-    """The version from If-Match: 428 without one; None for '*' (any version)."""
+def if_match_version(statement_id: UUID) -> int:
+    """The version the caller read, from If-Match: 428 without one, 400 when it is
+    no ETag; '*' means whatever version is current."""
     header = request.headers.get("If-Match")
     if header is None:
         raise ProblemError(
@@ -223,7 +218,7 @@ def required_if_match() -> int | None:
             'Send If-Match: "<version>" with the version you read (its ETag).',
         )  # fmt: skip
     if header.strip() == "*":
-        return None
+        return services().press_office.get_statement(statement_id).version
     match = re.fullmatch(r'\s*(?:W/)?"(\d{1,9})"\s*', header)
     if match is None:
         raise ProblemError(
@@ -231,10 +226,6 @@ def required_if_match() -> int | None:
             f'If-Match {header[:40]!r} is not an ETag like "3" (or *).',
         )  # fmt: skip
     return int(match.group(1))
-
-
-def current_version(statement_id: UUID) -> int:
-    return services().press_office.get_statement(statement_id).version
 
 
 def idempotency_key() -> IdempotencyKey | None:
