@@ -63,11 +63,10 @@ class Tables:
             c.execute(self.dialect.sql(text, **tables), tuple(params))
             return list(c.fetchall())
 
-    def execute(self, text: str, params: Sequence[Any] = (), **tables: str) -> int:
-        """Runs one statement in its own transaction; returns the rows it changed."""
+    def execute(self, text: str, params: Sequence[Any] = (), **tables: str) -> None:
+        """Runs one statement in its own transaction."""
         with self.cursor(commit=True) as c:
             c.execute(self.dialect.sql(text, **tables), tuple(params))
-            return c.rowcount if hasattr(c, "rowcount") else -1
 
 
 SCHEMA_LOCK_KEY = 7_202_611  # any fixed number: the advisory lock that guards DDL

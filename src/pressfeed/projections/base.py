@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -26,7 +26,7 @@ from eventsourcing.utils import get_topic
 from psycopg import sql as pg_sql
 
 from pressfeed.aggregates import Statement
-from pressfeed.storage import Dialect
+from pressfeed.storage import Dialect, Tables
 
 
 @dataclass(frozen=True)
@@ -83,21 +83,20 @@ class ReadModel:
             statements.extend(view.create_statements(d))
         return statements
 
-    @contextmanager
-    def cursor(self, *, commit: bool = False) -> Iterator[Any]:
-        with self.datastore.transaction(commit=commit) as c:  # type: ignore[attr-defined]
-            yield c
+    @property
+    def tables(self) -> Tables:
+        return Tables(self.datastore)  # type: ignore[attr-defined]
+
+    def cursor(self, *, commit: bool = False) -> AbstractContextManager[Any]:
+        return self.tables.cursor(commit=commit)
 
     def query(self, text: str, params: Sequence[Any] = (), **tables: str) -> list[Any]:
         """Runs a read-only query on the views."""
-        with self.cursor() as c:
-            c.execute(self.dialect.sql(text, **tables), tuple(params))
-            return list(c.fetchall())
+        return self.tables.query(text, params, **tables)
 
     def execute(self, text: str, params: Sequence[Any] = (), **tables: str) -> None:
         """Runs one statement on the views in its own transaction."""
-        with self.cursor(commit=True) as c:
-            c.execute(self.dialect.sql(text, **tables), tuple(params))
+        self.tables.execute(text, params, **tables)
 
     def ensure_schema(self, application_name: str, version: int) -> bool:
         """Drops and recreates the view tables when their layout changed (they are
