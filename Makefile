@@ -13,7 +13,7 @@ export PRESSFEED_CONTACT ?= Press Office, 12 rue de l'Exemple, 75007 Paris\nTel.
 export PRESSFEED_CLOCKS ?= Paris=Europe/Paris,Aurenza=Asia/Tbilisi,UTC=UTC
 export PRESSFEED_TIMEZONE ?= Europe/Paris
 
-.PHONY: run test lint format install clean
+.PHONY: run test bench lint format install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/pytest
+
+bench: $(STAMP)
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m benchmarks.bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -33,3 +33,40 @@ def test_the_scale_out_benchmark_runs(tmp_path):
     report = json.loads(result.stdout)
     assert report["sqlite_serve"]["creates_per_second"] > 0
     assert report["postgres_gunicorn_w4_worker"]["lag_ms"]["median"] > 0
+
+
+def test_make_bench_runs_on_a_tiny_size(tmp_path):
+    import shutil
+
+    import pytest
+
+    from tests.conftest import UNDER_CI, require_postgres
+
+    if shutil.which("wrk") is None:
+        if UNDER_CI:
+            pytest.fail(
+                "wrk is not installed (apt-get install wrk) and CI=true requires it"
+            )
+        pytest.skip("wrk is not installed (apt-get install wrk)")
+    require_postgres()
+    output = tmp_path / "bench.json"
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench", "--size", "300", "--small", "60",
+         "--tiny", "30", "--runs", "1", "--seconds", "1", "--lag-samples", "3",
+         "--output", str(output)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=True,
+    )  # fmt: skip
+    report = json.loads(output.read_text())
+    assert set(report["ratios"]) == {
+        "publish_vs_raw_save", "import_vs_raw_batch", "feed_vs_constant",
+        "feed_304_vs_constant", "feed_100k_vs_1k", "rebuild_vs_raw_read",
+        "serve_rss_100k_vs_100", "export_rss_100k_vs_1k",
+    }  # fmt: skip
+    assert set(report["lag_ms"]) == {
+        "sqlite_p50",
+        "sqlite_p99",
+        "postgres_p50",
+        "postgres_p99",
+    }
+    assert all(value > 0 for value in report["ratios"].values())
+    assert {"cpu", "cores"} <= report["machine"].keys()

@@ -44,6 +44,7 @@ class Settings:
     websub_hubs: tuple[str, ...] = ()
     auth_failures_per_minute: int = 20
     proxy_hops: int = 0
+    benchmark_endpoints: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -77,6 +78,7 @@ class Settings:
                 )
             ),
             proxy_hops=int(env.get("PRESSFEED_PROXY_HOPS", cls.proxy_hops)),
+            benchmark_endpoints=env.get("PRESSFEED_BENCHMARK", "") == "1",
             websub_hubs=tuple(
                 hub.strip()
                 for hub in env.get("PRESSFEED_WEBSUB_HUBS", "").split(",")

@@ -62,6 +62,8 @@ def create_app(
     app.after_request(security_headers)
     for blueprint in (api.bp, audit.bp, public.bp, feeds.bp, site.bp):
         app.register_blueprint(blueprint)
+    if settings.benchmark_endpoints:
+        public.register_benchmark_endpoint(app)
     return app
 
 

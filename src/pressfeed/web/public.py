@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from flask import Blueprint, Response, abort, json, render_template
 
 from pressfeed.web.openapi import openapi_document
@@ -41,3 +43,19 @@ def openapi() -> Response:
     return Response(
         json.dumps(openapi_document(services().settings)), mimetype="application/json"
     )
+
+
+def register_benchmark_endpoint(app) -> None:
+    """GET /_bench/constant/<n>: n constant bytes, the baseline the feed benchmarks
+    compare with (only when PRESSFEED_BENCHMARK=1)."""
+
+    @app.get("/_bench/constant/<int:size>")
+    def constant(size: int) -> Response:
+        return Response(
+            constant_bytes(min(size, 10_000_000)), mimetype="application/atom+xml"
+        )
+
+
+@cache
+def constant_bytes(size: int) -> bytes:
+    return b"x" * size

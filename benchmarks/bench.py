@@ -1,0 +1,408 @@
+"""`make bench`: pressfeed's figures, each against a baseline measured in the same
+run on the same machine (shared machines drift; ratios do not). Prints one JSON
+document and writes it to benchmarks/results/latest.json.
+
+    .venv/bin/python -m benchmarks.bench [--size 100000] [--small 1000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+from tests.helpers import Gunicorn, Server, create_token
+
+from benchmarks.export_memory import build_store, peak_rss_of_export
+from benchmarks.scale_out import lag_ms, postgres_deployment, sqlite_serve, summary
+from pressfeed.application import PressOffice
+from pressfeed.config import Settings
+
+RESULTS = Path(__file__).parent / "results" / "latest.json"
+PRESSFEED = str(Path(sys.executable).parent / "pressfeed")
+BODY = "Lorem ipsum dolor sit amet. " * 70
+
+
+class BareStatement(Aggregate):
+    """The baseline: an aggregate with the same fields and no rules."""
+
+    @event("Drafted")
+    def __init__(
+        self, slug: str, kind: str, title: str, body: str, tags: list[str]
+    ) -> None:
+        self.slug, self.kind, self.title, self.body, self.tags = (
+            slug,
+            kind,
+            title,
+            body,
+            tags,
+        )
+
+
+def stats(values: list[float]) -> dict[str, float]:
+    return {
+        "median": round(statistics.median(values), 3),
+        "min": round(min(values), 3),
+        "max": round(max(values), 3),
+    }
+
+
+def repeat(runs: int, measure: Callable[[], float]) -> dict[str, float]:
+    return stats([measure() for _ in range(runs)])
+
+
+def settings_for(directory: Path, **env: str) -> Settings:
+    return Settings.from_env({"PRESSFEED_INSTANCE_DIR": str(directory), **env})
+
+
+# Baselines of eventsourcing itself
+
+
+def raw_saves_per_second(count: int, batch: int) -> float:
+    with tempfile.TemporaryDirectory() as directory:
+        app = Application(env=settings_for(Path(directory)).eventsourcing_env() | {
+            "APPLICATION_RECORDER_TOPIC": ""
+        })  # fmt: skip
+        items = [
+            BareStatement(f"s-{i}", "news", f"Statement {i}", BODY, ["archive"])
+            for i in range(count)
+        ]
+        started = time.perf_counter()
+        for start in range(0, count, batch):
+            app.save(*items[start : start + batch])
+        elapsed = time.perf_counter() - started
+        app.close()
+    return count / elapsed
+
+
+def raw_read_events_per_second(settings: Settings) -> float:
+    app = PressOffice(env=settings.eventsourcing_env())
+    started, count, position = time.perf_counter(), 0, 0
+    while True:
+        batch = app.recorder.select_notifications(
+            start=position, limit=1000, inclusive_of_start=False
+        )
+        if not batch:
+            break
+        for notification in batch:
+            app.mapper.to_domain_event(notification)
+        count += len(batch)
+        position = batch[-1].id
+    elapsed = time.perf_counter() - started
+    app.close()
+    return count / elapsed
+
+
+# pressfeed
+
+
+def import_file(directory: Path, count: int) -> Path:
+    path = directory / "statements.jsonl"
+    start = datetime(2015, 1, 1, tzinfo=UTC)
+    with path.open("w") as out:
+        for i in range(count):
+            line = {
+                "title": f"Statement {i}", "body": BODY, "kind": "news",
+                "tags": ["archive", f"t{i % 20}"],
+                "published_at": (start + timedelta(hours=i)).isoformat(),
+            }  # fmt: skip
+            out.write(json.dumps(line) + "\n")
+    return path
+
+
+def imports_per_second(settings: Settings, path: Path, count: int) -> float:
+    env = {**os.environ, "PRESSFEED_INSTANCE_DIR": str(settings.instance_dir)}
+    started = time.perf_counter()
+    subprocess.run(
+        [PRESSFEED, "import", str(path)], env=env, check=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    return count / (time.perf_counter() - started)
+
+
+def amend_some(settings: Settings, every: int = 10) -> None:
+    app = PressOffice(env=settings.eventsourcing_env())
+    rows = app.recorder.select_notifications(start=0, limit=10**9)
+    drafted = [n.originator_id for n in rows if n.topic.endswith("Statement.Drafted")]
+    for statement_id in drafted[::every]:
+        app.amend(
+            statement_id, expected_version=2, changes={"body": BODY + " Amended."},
+            change_note="Amended", minor=False, actor="benchmark",
+        )  # fmt: skip
+    app.close()
+
+
+def rebuild_events_per_second(settings: Settings) -> float:
+    env = {**os.environ, "PRESSFEED_INSTANCE_DIR": str(settings.instance_dir)}
+    app = PressOffice(env=settings.eventsourcing_env())
+    events = app.recorder.max_notification_id() or 0
+    app.close()
+    started = time.perf_counter()
+    subprocess.run(
+        [PRESSFEED, "rebuild"], env=env, check=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    return events / (time.perf_counter() - started)
+
+
+WRK_POST = """
+counter = 0
+request = function()
+  counter = counter + 1
+  local body = '{"title": "Benchmark ' .. math.random(1, 1e9) .. ' ' .. counter .. '", "body": "Text of the statement.", "kind": "news"}'
+  return wrk.format("POST", "/api/statements", {["Content-Type"] = "application/json", ["Authorization"] = "Bearer TOKEN"}, body)
+end
+"""
+
+
+def wrk(url: str, *, connections: int, seconds: int, script: Path | None = None,
+        headers: dict[str, str] | None = None) -> dict[str, float]:  # fmt: skip
+    """requests/s and median latency (ms) from one wrk run."""
+    threads = min(2, connections)
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    if script is not None:
+        command += ["-s", str(script)]
+    output = subprocess.run(
+        [*command, url], capture_output=True, text=True, check=True
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", output)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p50.group(2)]
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if non_2xx:
+        raise SystemExit(f"wrk saw {non_2xx.group(1)} error answers from {url}")
+    return {"rate": rate, "p50_ms": float(p50.group(1)) * scale}
+
+
+def http_creates_per_second(directory: Path, seconds: int) -> float:
+    settings = settings_for(directory)
+    token = create_token(settings, name=f"bench-{time.monotonic_ns()}")
+    script = directory / "post.lua"
+    script.write_text(WRK_POST.replace("TOKEN", token))
+    server = Server(settings)
+    try:
+        return wrk(server.url, connections=4, seconds=seconds, script=script)["rate"]
+    finally:
+        server.stop()
+
+
+def feed_figures(settings: Settings, seconds: int) -> dict[str, dict[str, float]]:
+    """Feed, 304 and constant endpoint through gunicorn with 2 workers."""
+    web = Gunicorn(settings, "-w", "2", PRESSFEED_BENCHMARK="1")
+    try:
+        feed = requests.get(f"{web.url}/feeds/all.atom", timeout=30)
+        constant_url = f"{web.url}/_bench/constant/{len(feed.content)}"
+        return {
+            "feed": wrk(f"{web.url}/feeds/all.atom", connections=16, seconds=seconds),
+            "feed_304": wrk(f"{web.url}/feeds/all.atom", connections=16, seconds=seconds,
+                            headers={"If-None-Match": feed.headers["ETag"]}),
+            "constant": wrk(constant_url, connections=16, seconds=seconds),
+            "feed_latency": wrk(f"{web.url}/feeds/all.atom", connections=1, seconds=seconds),
+        }  # fmt: skip
+    finally:
+        web.stop()
+
+
+def peak_rss_after_serving_everything(
+    settings: Settings, statement_pages: int
+) -> float:
+    """VmHWM (MiB) of the `serve` worker after every feed and listing page and a
+    sample of statement pages."""
+    server = Server(settings)
+    session = requests.Session()
+    try:
+        urls = [
+            "/",
+            "/feeds/all.atom",
+            "/feeds/all.rss",
+            "/feeds/all.json",
+            "/feeds/changes.atom",
+        ]
+        urls += [
+            f"/feeds/{k}.{f}"
+            for k in ("kind/news", "tag/archive")
+            for f in ("atom", "rss", "json")
+        ]
+        pages = int(
+            re.search(
+                r"Page 1 of (\d+)", session.get(f"{server.url}/messages").text
+            ).group(1)
+        )
+        urls += [f"/messages?page={n}" for n in range(1, pages + 1)]
+        urls += [f"/statements/statement-{n}" for n in range(statement_pages)]
+        archives = 1
+        while (
+            session.get(f"{server.url}/feeds/archive/{archives}.atom").status_code
+            == 200
+        ):
+            archives += 1
+        for url in urls:
+            session.get(f"{server.url}{url}")
+        children = subprocess.run(
+            ["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True
+        ).stdout.split()
+        peaks = []
+        for pid in [str(server.process.pid), *children]:
+            status = Path(f"/proc/{pid}/status").read_text()
+            peaks.append(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024)
+        return max(peaks)
+    finally:
+        server.stop()
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor(),
+    )  # fmt: skip
+    from importlib.metadata import version
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        **{
+            name: version(name)
+            for name in ("eventsourcing", "feedgen", "flask", "gunicorn")
+        },
+        "sqlite": __import__("sqlite3").sqlite_version,
+    }
+
+
+def ratio(a: dict[str, float], b: dict[str, float]) -> float:
+    return round(a["median"] / b["median"], 3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size", type=int, default=100_000)
+    parser.add_argument("--small", type=int, default=1_000)
+    parser.add_argument("--tiny", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--lag-samples", type=int, default=50)
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    figures: dict[str, Any] = {}
+    started = time.monotonic()
+
+    def log(step: str) -> None:
+        print(
+            f"[{time.monotonic() - started:6.1f} s] {step}", file=sys.stderr, flush=True
+        )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        log("raw saves")
+        figures["raw_save_per_s"] = repeat(
+            args.runs, lambda: raw_saves_per_second(500, 1)
+        )
+        log("HTTP creates through pressfeed serve (wrk, 4 connections)")
+        figures["http_creates_per_s"] = repeat(
+            args.runs,
+            lambda: http_creates_per_second(
+                Path(tempfile.mkdtemp(dir=root)), args.seconds
+            ),
+        )
+        log("raw batched saves")
+        figures["raw_batch_save_per_s"] = repeat(
+            1, lambda: raw_saves_per_second(args.size, 1000)
+        )
+        log(f"import of {args.size}")
+        big = settings_for(root / "big")
+        lines = import_file(root, args.size)
+        figures["import_per_s"] = repeat(
+            1, lambda: imports_per_second(big, lines, args.size)
+        )
+        log("amend 10% and rebuild")
+        amend_some(big)
+        figures["rebuild_events_per_s"] = repeat(
+            1, lambda: rebuild_events_per_second(big)
+        )
+        figures["raw_read_events_per_s"] = repeat(
+            args.runs, lambda: raw_read_events_per_second(big)
+        )
+        log("feeds through gunicorn -w 2 (big store)")
+        big_feeds = feed_figures(big, args.seconds)
+        small = settings_for(root / "small")
+        build_store(small.instance_dir, args.small * 3)
+        log("feeds (small store)")
+        small_feeds = feed_figures(small, args.seconds)
+        for name in ("feed", "feed_304", "constant"):
+            figures[f"{name}_req_per_s"] = stats([big_feeds[name]["rate"]])
+        figures["feed_latency_ms_big"] = stats([big_feeds["feed_latency"]["p50_ms"]])
+        figures["feed_latency_ms_small"] = stats(
+            [small_feeds["feed_latency"]["p50_ms"]]
+        )
+        log("serve RSS after serving pages (big and tiny)")
+        tiny = settings_for(root / "tiny")
+        build_store(tiny.instance_dir, args.tiny * 3)
+        figures["serve_rss_mib_big"] = stats(
+            [peak_rss_after_serving_everything(big, 1000)]
+        )
+        figures["serve_rss_mib_tiny"] = stats(
+            [peak_rss_after_serving_everything(tiny, args.tiny)]
+        )
+        log("export RSS (big and small)")
+        figures["export_rss_mib_big"] = stats([peak_rss_of_export(big)[0]])
+        figures["export_rss_mib_small"] = stats([peak_rss_of_export(small)[0]])
+        log("event to feed lag")
+        lag_sqlite = summary(_lag(sqlite_serve, args.lag_samples))
+        lag_postgres = (
+            None
+            if args.no_postgres
+            else summary(_lag(postgres_deployment, args.lag_samples))
+        )
+
+    result = {
+        "ratios": {
+            "publish_vs_raw_save": ratio(figures["http_creates_per_s"], figures["raw_save_per_s"]),
+            "import_vs_raw_batch": ratio(figures["import_per_s"], figures["raw_batch_save_per_s"]),
+            "feed_vs_constant": ratio(figures["feed_req_per_s"], figures["constant_req_per_s"]),
+            "feed_304_vs_constant": ratio(figures["feed_304_req_per_s"], figures["constant_req_per_s"]),
+            "feed_100k_vs_1k": ratio(figures["feed_latency_ms_big"], figures["feed_latency_ms_small"]),
+            "rebuild_vs_raw_read": ratio(figures["rebuild_events_per_s"], figures["raw_read_events_per_s"]),
+            "serve_rss_100k_vs_100": ratio(figures["serve_rss_mib_big"], figures["serve_rss_mib_tiny"]),
+            "export_rss_100k_vs_1k": ratio(figures["export_rss_mib_big"], figures["export_rss_mib_small"]),
+        },
+        "lag_ms": {
+            "sqlite_p50": lag_sqlite["median"],
+            "sqlite_p99": lag_sqlite["p99"],
+            "postgres_p50": lag_postgres["median"] if lag_postgres else None,
+            "postgres_p99": lag_postgres["p99"] if lag_postgres else None,
+        },
+        "figures": figures,
+        "sizes": {"size": args.size, "small": args.small, "tiny": args.tiny, "runs": args.runs},
+        "machine": machine(),
+        "seconds": round(time.monotonic() - started, 1),
+    }  # fmt: skip
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+def _lag(deployment, samples: int) -> list[float]:
+    with deployment() as (url, headers):
+        return lag_ms(url, headers, samples)
+
+
+if __name__ == "__main__":
+    main()
