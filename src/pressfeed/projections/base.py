@@ -52,9 +52,22 @@ class View(ABC):
     def create_statements(self, dialect: Dialect) -> list[str]:
         """CREATE TABLE / INDEX statements, idempotent."""
 
-    @abstractmethod
-    def apply(self, cursor: Any, dialect: Dialect, change: Change) -> None:
+    def apply(self, cursor: Any, dialect: Dialect, change: Change) -> None:  # noqa: B027
         """Updates the view's tables for one change, inside the batch transaction."""
+
+    def apply_final(self, cursor: Any, dialect: Dialect, batch: BatchOutcome) -> None:  # noqa: B027
+        """Once per batch, after every change: for views of current state, which
+        need each statement written once, not once per event."""
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """The statements a batch changed, as they now stand, and where the ones it
+    created were created."""
+
+    statements: dict[Any, Statement]
+    created_at: dict[Any, int]
+    changes: list[Change]
 
 
 class ReadModel:
@@ -153,13 +166,21 @@ class ReadModel:
             pending = list(events)
             states = self._load_states(c, codec, {e.originator_id for _, e in pending})
             dirty: dict[Any, Statement] = {}
+            created_at: dict[Any, int] = {}
+            changes: list[Change] = []
             for position, event in pending:
                 before = states.get(event.originator_id)
+                if before is None:
+                    created_at[event.originator_id] = position
                 after = event.mutate(codec.copy(before) if before else None)
                 states[event.originator_id] = dirty[event.originator_id] = after
                 change = Change(position, event, before, after)
+                changes.append(change)
                 for view in self.views:
                     view.apply(c, self.dialect, change)
+            outcome = BatchOutcome(dirty, created_at, changes)
+            for view in self.views:
+                view.apply_final(c, self.dialect, outcome)
             self._save_states(c, codec, dirty.values())
             self._insert_tracking(c, Tracking(application_name, last_position))  # type: ignore[attr-defined]
             return len(pending)

@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pressfeed.projections.base import Change, ReadModel, View, json_dumps
+from pressfeed.projections.base import BatchOutcome, ReadModel, View, json_dumps
 from pressfeed.representation import statement_document
 from pressfeed.storage import Dialect
 
@@ -78,10 +78,10 @@ class CatalogueView(View):
             ),
         ]
 
-    def apply(self, cursor: Any, dialect: Dialect, change: Change) -> None:
-        after = change.after
-        published_us = micros(after.published_at)
-        cursor.execute(
+    def apply_final(self, cursor: Any, dialect: Dialect, batch: BatchOutcome) -> None:
+        """Writes each statement the batch changed once, as it now stands."""
+        statements = batch.statements.values()
+        cursor.executemany(
             dialect.sql(
                 "INSERT INTO {t} (id, slug, kind, status, created_position, "
                 "published_us, retracted_us, version, document) "
@@ -92,31 +92,29 @@ class CatalogueView(View):
                 "document = excluded.document",
                 t=TABLE,
             ),
-            (
-                str(after.id),
-                after.slug,
-                after.kind,
-                after.status,
-                change.position,
-                published_us,
-                micros(after.retracted_at),
-                after.version,
-                json_dumps(statement_document(after)),
-            ),
-        )
-        before_tags = set(change.before.tags) if change.before else set()
-        if before_tags == set(after.tags) and change.event_type != "Published":
-            return
-        cursor.execute(
-            dialect.sql("DELETE FROM {t} WHERE statement_id = ?", t=TAGS),
-            (str(after.id),),
+            [
+                (
+                    str(s.id), s.slug, s.kind, s.status, batch.created_at.get(s.id, 0),
+                    micros(s.published_at), micros(s.retracted_at), s.version,
+                    json_dumps(statement_document(s)),
+                )
+                for s in statements
+            ],
+        )  # fmt: skip
+        ids = [(str(s.id),) for s in statements]
+        cursor.executemany(
+            dialect.sql("DELETE FROM {t} WHERE statement_id = ?", t=TAGS), ids
         )
         cursor.executemany(
             dialect.sql(
                 "INSERT INTO {t} (tag, statement_id, published_us) VALUES (?, ?, ?)",
                 t=TAGS,
             ),
-            [(tag, str(after.id), published_us) for tag in after.tags],
+            [
+                (tag, str(s.id), micros(s.published_at))
+                for s in statements
+                for tag in s.tags
+            ],
         )
 
 

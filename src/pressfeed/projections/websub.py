@@ -11,7 +11,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from pressfeed.projections.base import Change, ReadModel, View
+from pressfeed.projections.base import BatchOutcome, Change, ReadModel, View
 from pressfeed.projections.changes import public_change
 from pressfeed.storage import Dialect
 
@@ -47,8 +47,15 @@ class WebSubOutboxView(View):
             )
         ]
 
-    def apply(self, cursor: Any, dialect: Dialect, change: Change) -> None:
-        if public_change(change) is None:
+    def apply_final(self, cursor: Any, dialect: Dialect, batch: BatchOutcome) -> None:
+        """Every feed that a public change of the batch shows in, once."""
+        paths = {
+            path
+            for change in batch.changes
+            if public_change(change) is not None
+            for path in feed_paths_of(change)
+        }
+        if not paths:
             return
         cursor.executemany(
             dialect.sql(
@@ -56,7 +63,7 @@ class WebSubOutboxView(View):
                 "ON CONFLICT (path) DO UPDATE SET attempts = 0, due_us = 0",
                 t=TABLE,
             ),
-            [(path,) for path in feed_paths_of(change)],
+            [(path,) for path in sorted(paths)],
         )
 
 
