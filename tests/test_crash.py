@@ -13,7 +13,7 @@ from tests.helpers import Server, create_token, run_cli
 
 VIEW_TABLES = {
     "pf_catalogue": "id",
-    "pf_catalogue_tags": "tag, statement_id",
+    "pf_catalogue_tags": "statement_id, tag",
     "pf_public_changes": "position",
     "pf_archive": "seq",
 }

@@ -21,7 +21,7 @@ VIEWS = (
     WebSubOutboxView(),
     ScheduleView(),
 )
-SCHEMA_VERSION = 3  # raise when a view's tables change: the views are then rebuilt
+SCHEMA_VERSION = 4  # raise when a view's tables change: the views are then rebuilt
 
 
 class SQLiteViews(SQLiteReadModel):

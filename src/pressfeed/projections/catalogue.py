@@ -68,7 +68,7 @@ class CatalogueView(View):
             d.sql(
                 "CREATE TABLE IF NOT EXISTS {t} (tag TEXT NOT NULL, "
                 f"statement_id TEXT NOT NULL, published_us {d.bigint}, "
-                "PRIMARY KEY (tag, statement_id))",
+                "PRIMARY KEY (statement_id, tag))",  # deletes go by statement
                 t=TAGS,
             ),
             d.sql(
