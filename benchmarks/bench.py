@@ -27,7 +27,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from tests.helpers import Gunicorn, Server, create_token
 
-from benchmarks.export_memory import build_store, peak_rss_of_export
+from benchmarks.export_memory import build_store, isolated_peak_rss_of_export
 from benchmarks.scale_out import lag_ms, postgres_deployment, sqlite_serve, summary
 from pressfeed.application import PressOffice
 from pressfeed.config import Settings
@@ -362,8 +362,8 @@ def main() -> None:
             [peak_rss_after_serving_everything(tiny, args.tiny)]
         )
         log("export RSS (big and small)")
-        figures["export_rss_mib_big"] = stats([peak_rss_of_export(big)[0]])
-        figures["export_rss_mib_small"] = stats([peak_rss_of_export(small)[0]])
+        figures["export_rss_mib_big"] = stats([isolated_peak_rss_of_export(big)])
+        figures["export_rss_mib_small"] = stats([isolated_peak_rss_of_export(small)])
         log("event to feed lag")
         lag_sqlite = summary(_lag(sqlite_serve, args.lag_samples))
         lag_postgres = (

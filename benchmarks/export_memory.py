@@ -88,9 +88,14 @@ def main() -> None:
     parser.add_argument("--baseline", type=int, default=1_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--build", help=argparse.SUPPRESS)
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.build:
         build_store(Path(args.build), args.events)
+        return
+    if args.measure:
+        settings = Settings.from_env({"PRESSFEED_INSTANCE_DIR": args.measure})
+        print(json.dumps(peak_rss_of_export(settings)))
         return
     large = measure(args.events, args.runs)
     small = measure(args.baseline, args.runs)
@@ -107,3 +112,14 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def isolated_peak_rss_of_export(settings: Settings) -> float:
+    """peak_rss_of_export, measured from a small process: a big caller would
+    pass its own size at fork into the child's peak."""
+    output = subprocess.run(
+        [sys.executable, "-m", "benchmarks.export_memory", "--measure",
+         str(settings.instance_dir)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return json.loads(output)[0]

@@ -37,12 +37,17 @@ def rendered(
 
 
 class RenderedCache:
-    """A bounded LRU of rendered documents, each valid for one views position."""
+    """A bounded LRU of rendered documents, each valid for one views position.
 
-    def __init__(self, max_entries: int = 1024) -> None:
+    Bounded by bytes, not by count: archive pages weigh hundreds of kilobytes,
+    and a crawler walking every page must not grow the process.
+    """
+
+    def __init__(self, max_bytes: int = 32 * 1024 * 1024) -> None:
         self._entries: OrderedDict[str, tuple[int, Rendered]] = OrderedDict()
         self._lock = threading.Lock()
-        self.max_entries = max_entries
+        self._bytes = 0
+        self.max_bytes = max_bytes
 
     def get(self, key: str, position: int, render: Callable[[], Rendered]) -> Rendered:
         with self._lock:
@@ -52,11 +57,19 @@ class RenderedCache:
                 return hit[1]
         fresh = render()
         with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old[1].body)
             self._entries[key] = (position, fresh)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            self._bytes += len(fresh.body)
+            while self._bytes > self.max_bytes and len(self._entries) > 1:
+                _, (_, evicted) = self._entries.popitem(last=False)
+                self._bytes -= len(evicted.body)
         return fresh
+
+    @property
+    def size_in_bytes(self) -> int:
+        return self._bytes
 
 
 def _expired(item: Rendered) -> bool:

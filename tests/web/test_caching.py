@@ -1,0 +1,36 @@
+"""The rendered-bytes cache stays within its byte budget, evicting the least used."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pressfeed.web.caching import RenderedCache, rendered
+
+
+def page(size: int):
+    return rendered(b"x" * size, datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_the_cache_evicts_the_least_recently_used_beyond_its_budget():
+    cache = RenderedCache(max_bytes=1000)
+    renders = []
+
+    def render(size: int):
+        renders.append(size)
+        return page(size)
+
+    for n in range(10):
+        cache.get(f"page-{n}", 1, lambda n=n: render(300 + n))
+    assert cache.size_in_bytes <= 1000
+    cache.get("page-9", 1, lambda: render(0))
+    assert renders[-1] == 309  # page-9 was still cached
+    cache.get("page-0", 1, lambda: render(300))
+    assert renders[-1] == 300  # page-0 had been evicted and was rendered again
+
+
+def test_a_new_views_position_renders_again():
+    cache = RenderedCache()
+    first = cache.get("feed", 1, lambda: page(10))
+    assert cache.get("feed", 1, lambda: page(20)) is first
+    assert len(cache.get("feed", 2, lambda: page(20)).body) == 20
+    assert cache.size_in_bytes == 20
