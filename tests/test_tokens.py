@@ -73,10 +73,16 @@ def test_failed_authentications_are_logged_limited_and_tokens_never_logged(
             assert statuses[:5] == [401] * 5
             assert statuses[5:] == [429, 429]
             limited = requests.get(
-                f"{server.url}/api/statements", headers=good, timeout=5
+                f"{server.url}/api/statements",
+                headers={"Authorization": "Bearer pf_x_y"},
+                timeout=5,
             )
             assert limited.status_code == 429
             assert int(limited.headers["Retry-After"]) >= 1
+            still_works = requests.get(
+                f"{server.url}/api/statements", headers=good, timeout=5
+            )
+            assert still_works.status_code == 200  # a valid token is never locked out
             assert requests.get(f"{server.url}/healthz", timeout=5).status_code == 200
         finally:
             server.stop()

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -30,6 +30,7 @@ from pressfeed.projections.schedule import scheduled_statements
 log = logging.getLogger(__name__)
 
 ACTOR = "scheduler"
+RESYNC_SECONDS = 30
 
 
 class EmbargoScheduler:
@@ -50,7 +51,18 @@ class EmbargoScheduler:
     def start(self) -> EmbargoScheduler:
         self.scheduler.start()
         self.sync()
+        # A safety net besides the worker's nudges: a failed sync or a job that
+        # could not be re-added is repaired within this interval.
+        self.scheduler.add_job(
+            self._resync, "interval", seconds=RESYNC_SECONDS, id="resync"
+        )
         return self
+
+    def _resync(self) -> None:
+        try:
+            self.sync()
+        except Exception:
+            log.exception("Could not read the schedule; trying again later")
 
     def stop(self) -> None:
         if self.scheduler.running:
@@ -60,10 +72,12 @@ class EmbargoScheduler:
         """Makes the jobs equal the schedule view: add, move, remove."""
         with self._sync_lock:
             wanted = scheduled_statements(self.views)
-            jobs = {job.id: job for job in self.scheduler.get_jobs()}
+            jobs = {
+                job.id: job for job in self.scheduler.get_jobs() if job.id != "resync"
+            }
             for statement_id, publish_at in wanted.items():
                 job = jobs.get(str(statement_id))
-                if job is not None and job.args[1] == publish_at:
+                if job is not None and job.args[1] == publish_at:  # retries keep theirs
                     continue
                 self.scheduler.add_job(
                     self.publish,
@@ -77,8 +91,12 @@ class EmbargoScheduler:
                 with contextlib.suppress(JobLookupError):  # it has just run
                     self.scheduler.remove_job(job_id)
 
-    def publish(self, statement_id: UUID, planned_at: datetime) -> None:
-        """The job: publishes the statement if it is still due at planned_at."""
+    def publish(
+        self, statement_id: UUID, planned_at: datetime, attempt: int = 0
+    ) -> None:
+        """The job: publishes the statement if it is still due at planned_at. A
+        failure (a locked or unreachable store) is retried with back-off, never
+        dropped."""
         while True:
             try:
                 result = self.app.publish_embargoed(
@@ -87,6 +105,20 @@ class EmbargoScheduler:
             except EmbargoNotDue:
                 time.sleep(max(0.001, (planned_at - self.app.clock()).total_seconds()))
                 continue
+            except Exception:
+                delay = min(2**attempt, 60)
+                log.exception(
+                    "Publishing %s failed; retrying in %s s", statement_id, delay
+                )
+                self.scheduler.add_job(
+                    self.publish,
+                    trigger="date",
+                    run_date=datetime.now(UTC) + timedelta(seconds=delay),
+                    args=(statement_id, planned_at, attempt + 1),
+                    id=str(statement_id),
+                    replace_existing=True,
+                )
+                return
             break
         if result is None:
             log.info(

@@ -80,3 +80,15 @@ def archive_page(views: ReadModel, number: int) -> list[dict[str, Any]]:
         t=TABLE,
     )
     return [json.loads(row["document"]) for row in rows]
+
+
+def open_page(views: ReadModel) -> list[dict[str, Any]]:
+    """The statements published since the last closed page, oldest first: the
+    subscription feed must carry them (RFC 5005), whatever their dates."""
+    rows = views.query(
+        "SELECT document FROM {t} WHERE seq > "
+        f"(SELECT COALESCE(MAX(seq), 0) / {PAGE_SIZE} * {PAGE_SIZE} FROM {{t}}) "
+        "ORDER BY seq",
+        t=TABLE,
+    )
+    return [json.loads(row["document"]) for row in rows]

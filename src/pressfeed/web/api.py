@@ -238,10 +238,9 @@ def idempotency_key() -> IdempotencyKey | None:
             400, "bad-idempotency-key", "Bad Idempotency-Key",
             "An Idempotency-Key is 1 to 255 visible ASCII characters.",
         )  # fmt: skip
-    raw = request.get_data(cache=True)
-    body = json.dumps(json.loads(raw), sort_keys=True) if raw.strip() else ""
+    body_digest = hashlib.sha256(request.get_data(cache=True)).hexdigest()
     request_line = f"{request.method} {request.path} {request.headers.get('If-Match')}"
-    fingerprint = hashlib.sha256(f"{request_line}\n{body}".encode()).hexdigest()
+    fingerprint = hashlib.sha256(f"{request_line}\n{body_digest}".encode()).hexdigest()
     return IdempotencyKey(current_caller().name, key, fingerprint)
 
 

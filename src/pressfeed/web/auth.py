@@ -76,30 +76,30 @@ class FailureLimiter:
 
 
 def authenticate() -> Caller:
+    """The caller of a valid token. Invalid attempts are counted per address and,
+    past the limit, answered 429 instead of 401: a valid token always passes, so
+    strangers sharing an address (or a proxy) cannot lock the press office out."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    caller = None
+    if scheme.lower() == "bearer" and token.strip():
+        caller = services().tokens.authenticate(token.strip())
+    if caller is not None:
+        return caller
     client = request.remote_addr or "unknown"
     limiter: FailureLimiter = current_app.extensions["pressfeed.auth_failures"]
     wait = limiter.retry_after(client)
+    limiter.record(client)
+    log.warning(
+        "Failed authentication from %s for %s %s", client, request.method, request.path
+    )
     if wait:
         raise ProblemError(
             429, "too-many-failed-authentications", "Too many failed authentications",
             f"Too many failed authentications from this address; retry in {wait} s.",
             headers={"Retry-After": str(wait)},
         )  # fmt: skip
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    caller = None
-    if scheme.lower() == "bearer" and token.strip():
-        caller = services().tokens.authenticate(token.strip())
-    if caller is None:
-        limiter.record(client)
-        log.warning(
-            "Failed authentication from %s for %s %s",
-            client,
-            request.method,
-            request.path,
-        )
-        raise ProblemError(
-            401, "unauthorized", "Unauthorized",
-            "Send a valid token: Authorization: Bearer <token>.",
-            headers={"WWW-Authenticate": 'Bearer realm="pressfeed"'},
-        )  # fmt: skip
-    return caller
+    raise ProblemError(
+        401, "unauthorized", "Unauthorized",
+        "Send a valid token: Authorization: Bearer <token>.",
+        headers={"WWW-Authenticate": 'Bearer realm="pressfeed"'},
+    )  # fmt: skip

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort
 
-from pressfeed.projections.archive import archive_page, closed_page_count
+from pressfeed.projections.archive import archive_page, closed_page_count, open_page
 from pressfeed.projections.catalogue import latest_public, recent_retractions
 from pressfeed.projections.changes import latest_changes
 from pressfeed.schemas import TAG_REGEX
@@ -36,7 +36,9 @@ bp = Blueprint("feeds", __name__, url_prefix="/feeds")
 FEED_SIZE = 50
 TOMBSTONE_DAYS = 30
 FEED_CACHE = "public, max-age=60"
-ARCHIVE_CACHE = "public, max-age=86400, immutable"
+# A closed archive page changes only when a retraction removes a withdrawn text
+# from it, so caches keep it an hour and then revalidate (cheap: ETag, 304).
+ARCHIVE_CACHE = "public, max-age=3600"
 RENDERERS = {"atom": atom_feed, "rss": rss_feed, "json": json_feed}
 CHARSETS = {"atom": "; charset=utf-8", "rss": "; charset=utf-8", "json": ""}
 
@@ -129,6 +131,7 @@ def serve_feed(spec: FeedSpec, fmt: str, scope: dict[str, str]) -> Response:
                 expires_at = tombstone_expiry(extras.tombstones)
             if not scope:
                 feed_spec = with_archive_links(spec, closed_page_count(views))
+                documents = with_open_page(documents, open_page(views))
         body = RENDERERS[fmt](feed_spec, documents, settings, extras)
         return rendered(body, feed_updated(documents, extras), expires_at)
 
@@ -162,6 +165,18 @@ def tombstone_expiry(found: list[dict[str, Any]]) -> float:
         datetime.fromisoformat(d["retracted_at"].replace("Z", "+00:00")) for d in found
     )
     return (oldest + timedelta(days=TOMBSTONE_DAYS)).timestamp()
+
+
+def with_open_page(
+    newest: list[dict[str, Any]], open_entries: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The newest statements plus those not yet in a closed archive page, so the
+    subscription feed and the archive together hold the complete history even
+    when back-dated statements arrive out of order."""
+    seen = {d["id"] for d in newest}
+    extra = [d for d in open_entries if d["id"] not in seen]
+    combined = newest + extra
+    return sorted(combined, key=lambda d: (d["published_at"], d["id"]), reverse=True)
 
 
 def with_archive_links(spec: FeedSpec, closed_pages: int) -> FeedSpec:

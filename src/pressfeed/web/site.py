@@ -128,6 +128,9 @@ def memento(slug: str, header: str) -> Response:
     statement, since = services().audit.public_as_of(UUID(document["id"]), moment)
     response = memento_page(slug, statement, since)
     response.headers["Vary"] = "Accept-Datetime"
+    response.headers["Content-Location"] = (
+        f"/statements/{slug}/versions/{statement.version}"  # the memento (RFC 7089)
+    )
     return response
 
 
