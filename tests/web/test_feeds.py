@@ -422,3 +422,14 @@ def test_feed_and_archive_hold_every_statement_even_when_back_dated_out_of_order
     titles = {e.title for e in read(client, "/feeds/all.atom").entries}
     titles |= {e.title for e in read(client, "/feeds/archive/1.atom").entries}
     assert titles == {f"Back-dated {i:02d}" for i in range(60)}
+
+
+def test_last_modified_moves_with_every_change_even_a_minor_one(client, desk):
+    statement = desk.create(title="Hours", body="Nine.")
+    first = client.get("/feeds/all.atom")
+    desk.amend(statement, "Typo", minor=True, body="Nine!")
+    answer = client.get(
+        "/feeds/all.atom", headers={"If-Modified-Since": first.headers["Last-Modified"]}
+    )
+    assert answer.status_code == 200
+    assert b"Nine!" in answer.data

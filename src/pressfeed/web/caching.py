@@ -11,8 +11,8 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from flask import Response, request
 
@@ -58,6 +58,7 @@ class RenderedCache:
         fresh = render()
         with self._lock:
             old = self._entries.pop(key, None)
+            fresh = _dated(fresh, old[1] if old else None)
             if old is not None:
                 self._bytes -= len(old[1].body)
             self._entries[key] = (position, fresh)
@@ -70,6 +71,18 @@ class RenderedCache:
     @property
     def size_in_bytes(self) -> int:
         return self._bytes
+
+
+def _dated(fresh: Rendered, previous: Rendered | None) -> Rendered:
+    """Last-Modified is when this process first served these bytes, moving at
+    least a second with every change: a feed's own `updated` ignores minor
+    amendments and back-dated imports, which would answer 304 to a stale copy."""
+    if previous is not None and previous.etag == fresh.etag:
+        return replace(fresh, last_modified=previous.last_modified)
+    now = datetime.now(UTC).replace(microsecond=0)
+    if previous is not None:
+        now = max(now, previous.last_modified + timedelta(seconds=1))
+    return replace(fresh, last_modified=now)
 
 
 def _expired(item: Rendered) -> bool:
