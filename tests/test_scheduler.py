@@ -254,3 +254,23 @@ def test_two_serve_processes_on_one_sqlite_file_publish_once(sqlite_settings):
 
         events = list(app.events.get(UUID(statement["id"])))
         assert [type(e).__name__ for e in events].count("Published") == 1
+
+
+def test_a_failed_publication_is_retried_not_dropped(services, embargoes):
+    app = services.press_office
+    real = app.publish_embargoed
+    failures = []
+
+    def fail_once(*args, **kwargs):
+        if not failures:
+            failures.append("database is locked")
+            raise RuntimeError("database is locked")
+        return real(*args, **kwargs)
+
+    app.publish_embargoed = fail_once
+    statement = schedule_new(app, soon(0.5), "Retried")
+    sleep_until(soon(0) + timedelta(seconds=2.5))
+    assert failures == ["database is locked"]
+    published = app.get_statement(statement.id)
+    assert published.status == "published"
+    assert published.planned_publication_at == statement.publish_at
