@@ -160,11 +160,27 @@ def rebuild_events_per_second(settings: Settings) -> float:
 
 
 WRK_POST = """
-counter = 0
+-- Each wrk thread has its own Lua state: number the threads so that no two
+-- requests carry the same title (the same slug would be a 409).
+local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("thread_id", threads)
+end
+
+local counter = 0
 request = function()
   counter = counter + 1
-  local body = '{"title": "Benchmark ' .. math.random(1, 1e9) .. ' ' .. counter .. '", "body": "Text of the statement.", "kind": "news"}'
+  local body = '{"title": "Benchmark ' .. thread_id .. '-' .. counter .. '", "body": "Text of the statement.", "kind": "news"}'
   return wrk.format("POST", "/api/statements", {["Content-Type"] = "application/json", ["Authorization"] = "Bearer TOKEN"}, body)
+end
+
+local failures = {}
+response = function(status, headers, body)
+  if status >= 400 then
+    failures[status] = (failures[status] or 0) + 1
+    if failures[status] == 1 then io.stderr:write("status " .. status .. ": " .. body .. "\\n") end
+  end
 end
 """
 
@@ -178,15 +194,16 @@ def wrk(url: str, *, connections: int, seconds: int, script: Path | None = None,
         command += ["-H", f"{name}: {value}"]
     if script is not None:
         command += ["-s", str(script)]
-    output = subprocess.run(
-        [*command, url], capture_output=True, text=True, check=True
-    ).stdout
+    run = subprocess.run([*command, url], capture_output=True, text=True, check=True)
+    output = run.stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", output)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p50.group(2)]
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     if non_2xx:
-        raise SystemExit(f"wrk saw {non_2xx.group(1)} error answers from {url}")
+        raise SystemExit(
+            f"wrk saw {non_2xx.group(1)} error answers from {url}: {run.stderr[:2000]}"
+        )
     return {"rate": rate, "p50_ms": float(p50.group(1)) * scale}
 
 
