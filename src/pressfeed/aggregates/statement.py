@@ -3,6 +3,8 @@
 Each public command method checks the press office's rules and then triggers an
 event through a private ``@event`` method; the event methods only change state,
 so replaying the log never re-checks rules against a later clock.
+The event methods replace attributes rather than changing lists in place, so a
+shallow copy of a statement keeps the version it was copied from.
 """
 
 from __future__ import annotations
@@ -209,9 +211,8 @@ class Statement(Aggregate):
         if not (minor and public):
             self.updated_at = at
         if change_note:
-            self.change_notes.append(
-                ChangeNote(self.version + 1, at, change_note, minor, public)
-            )
+            note = ChangeNote(self.version + 1, at, change_note, minor, public)
+            self.change_notes = [*self.change_notes, note]
         self.last_actor = actor
 
     @event("Retracted")

@@ -8,8 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pressfeed.projections.base import Change, ReadModel, View, json_dumps
-from pressfeed.representation import statement_document
+from pressfeed.projections.base import Change, ReadModel, View
 from pressfeed.storage import Dialect
 
 TABLE = "pf_archive"
@@ -30,7 +29,6 @@ class ArchiveView(View):
 
     def apply(self, cursor: Any, dialect: Dialect, change: Change) -> None:
         kind, after = change.event_type, change.after
-        document = json_dumps(statement_document(after))
         if kind == "Published":
             cursor.execute(
                 dialect.sql(
@@ -38,12 +36,16 @@ class ArchiveView(View):
                     "SELECT COALESCE(MAX(seq), 0) + 1, ?, ? FROM {t}",
                     t=TABLE,
                 ),
-                (str(after.id), document),
+                (str(after.id), change.document),
             )
         elif kind == "Retracted":
-            self._update(cursor, dialect, str(after.id), document, closed_too=True)
+            self._update(
+                cursor, dialect, str(after.id), change.document, closed_too=True
+            )
         elif after.was_public:
-            self._update(cursor, dialect, str(after.id), document, closed_too=False)
+            self._update(
+                cursor, dialect, str(after.id), change.document, closed_too=False
+            )
 
     @staticmethod
     def _update(

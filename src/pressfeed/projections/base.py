@@ -10,11 +10,13 @@ with ``?`` placeholders and ``{table}`` names, which ``Dialect`` adapts.
 
 from __future__ import annotations
 
+import copy
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -26,6 +28,7 @@ from eventsourcing.utils import get_topic
 from psycopg import sql as pg_sql
 
 from pressfeed.aggregates import Statement
+from pressfeed.representation import statement_document
 from pressfeed.storage import Dialect, Tables
 
 
@@ -41,6 +44,11 @@ class Change:
     @property
     def event_type(self) -> str:
         return type(self.event).__name__
+
+    @cached_property
+    def document(self) -> str:
+        """The statement after the change as view JSON, made once for every view."""
+        return json_dumps(statement_document(self.after))
 
 
 class View(ABC):
@@ -68,6 +76,11 @@ class BatchOutcome:
     statements: dict[Any, Statement]
     created_at: dict[Any, int]
     changes: list[Change]
+    last_change: dict[Any, Change]
+
+    def document(self, statement_id: Any) -> str:
+        """The view JSON of a statement as the batch left it."""
+        return self.last_change[statement_id].document
 
 
 class ReadModel:
@@ -168,17 +181,19 @@ class ReadModel:
             dirty: dict[Any, Statement] = {}
             created_at: dict[Any, int] = {}
             changes: list[Change] = []
+            last_change: dict[Any, Change] = {}
             for position, event in pending:
                 before = states.get(event.originator_id)
                 if before is None:
                     created_at[event.originator_id] = position
-                after = event.mutate(codec.copy(before) if before else None)
+                after = event.mutate(copy.copy(before) if before else None)
                 states[event.originator_id] = dirty[event.originator_id] = after
                 change = Change(position, event, before, after)
                 changes.append(change)
+                last_change[event.originator_id] = change
                 for view in self.views:
                     view.apply(c, self.dialect, change)
-            outcome = BatchOutcome(dirty, created_at, changes)
+            outcome = BatchOutcome(dirty, created_at, changes, last_change)
             for view in self.views:
                 view.apply_final(c, self.dialect, outcome)
             self._save_states(c, codec, dirty.values())
@@ -277,10 +292,6 @@ class StateCodec:
             state=state,
         )
         return self.mapper.to_domain_event(stored).mutate(None)
-
-    def copy(self, statement: Statement) -> Statement:
-        """A copy a view can keep as 'before' while the event changes the other."""
-        return self.decode(str(statement.id), statement.version, self.encode(statement))
 
 
 SNAPSHOT_TOPIC = get_topic(Snapshot)

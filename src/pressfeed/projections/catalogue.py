@@ -11,8 +11,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pressfeed.projections.base import BatchOutcome, ReadModel, View, json_dumps
-from pressfeed.representation import statement_document
+from pressfeed.projections.base import BatchOutcome, ReadModel, View
 from pressfeed.storage import Dialect
 
 TABLE = "pf_catalogue"
@@ -96,7 +95,7 @@ class CatalogueView(View):
                 (
                     str(s.id), s.slug, s.kind, s.status, batch.created_at.get(s.id, 0),
                     micros(s.published_at), micros(s.retracted_at), s.version,
-                    json_dumps(statement_document(s)),
+                    batch.document(s.id),
                 )
                 for s in statements
             ],

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pressfeed.projections.base import Change, ReadModel, View, json_dumps
+from pressfeed.projections.base import Change, ReadModel, View
 from pressfeed.projections.catalogue import micros
-from pressfeed.representation import statement_diff, statement_document
+from pressfeed.representation import statement_diff
 from pressfeed.storage import Dialect
 
 TABLE = "pf_public_changes"
@@ -61,7 +61,7 @@ class PublicChangesView(View):
                 change.before if what == "amended" else None, after, after.version
             )
         )
-        document = json_dumps(statement_document(after))
+        document = change.document
         if what == "retracted":
             self._withdraw_earlier_changes(cursor, dialect, str(after.id), document)
         cursor.execute(
