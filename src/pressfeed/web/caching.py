@@ -13,8 +13,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 
 from flask import Response, request
+from werkzeug.http import http_date
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,10 @@ class Rendered:
     last_modified: datetime
     expires_at: float | None = None  # wall-clock second after which to render again
     status: int = 200
+
+    @cached_property
+    def last_modified_http(self) -> str:
+        return http_date(self.last_modified)
 
 
 def rendered(
@@ -93,7 +99,7 @@ def conditional_response(item: Rendered, mimetype: str, cache_control: str) -> R
     """200 with the bytes, or 304 when the client's copy is current."""
     headers = {
         "ETag": item.etag,
-        "Last-Modified": _http_date(item.last_modified),
+        "Last-Modified": item.last_modified_http,
         "Cache-Control": cache_control,
     }
     if item.status == 200 and _not_modified(item):
@@ -106,9 +112,3 @@ def _not_modified(item: Rendered) -> bool:
         return request.if_none_match.contains_weak(item.etag.strip('"'))
     since = request.if_modified_since
     return since is not None and item.last_modified.replace(microsecond=0) <= since
-
-
-def _http_date(moment: datetime) -> str:
-    from werkzeug.http import http_date
-
-    return http_date(moment)

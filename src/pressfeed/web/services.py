@@ -16,6 +16,8 @@ from pressfeed.projections.runner import ProjectionWorker
 from pressfeed.tokens import TokenRegistry
 from pressfeed.web.caching import RenderedCache
 
+POSITION_TTL = 0.01
+
 
 @dataclass
 class Services:
@@ -27,6 +29,8 @@ class Services:
     cache: RenderedCache = field(default_factory=RenderedCache)
     ledger: Ledger = field(init=False)
     audit: AuditTrail = field(init=False)
+    _position: int = field(init=False, default=0)
+    _position_read_at: float = field(init=False, default=float("-inf"))
 
     def __post_init__(self) -> None:
         self.ledger = Ledger(self.press_office.recorder)
@@ -40,7 +44,18 @@ class Services:
         self.views.datastore.close()  # type: ignore[attr-defined]
 
     def views_position(self) -> int:
-        return self.views.position(self.press_office.name)
+        """The views' position, read from the database at most every
+        POSITION_TTL seconds: a cached feed then costs no query, and a change
+        reaches readers at most that much later."""
+        now = time.monotonic()
+        if now - self._position_read_at > POSITION_TTL:
+            self._read_position()
+        return self._position
+
+    def _read_position(self) -> int:
+        self._position_read_at = time.monotonic()
+        self._position = self.views.position(self.press_office.name)
+        return self._position
 
     def command_recorded(self) -> None:
         """Tells an in-process projection worker to look at the log now."""
@@ -49,7 +64,7 @@ class Services:
 
     def views_lag(self) -> int:
         head = self.press_office.recorder.max_notification_id() or 0
-        return max(0, head - self.views.position(self.press_office.name))
+        return max(0, head - self._read_position())
 
     def await_views(self, timeout: float = 1.0) -> None:
         """Waits briefly for the views to reach the log's head: read-your-writes."""
