@@ -176,6 +176,19 @@ def test_batch_import_saves_every_statement_back_dated(press_office):
     assert (last.status, last.published_at) == ("published", when)
 
 
+def test_batch_import_derives_slugs_past_those_already_taken(press_office):
+    press_office.create_statement(new(title="Visa hours"), actor="po")
+    press_office.create_statement(new(slug="consular-fees-2"), actor="po")
+    batch = [new(title="Visa hours"), new(title="Consular fees")]
+    batch += [new(title="Consular fees")]
+    saved = press_office.import_statements(batch, actor="import")
+    assert [s.slug for s in saved] == [
+        "visa-hours-2",
+        "consular-fees",
+        "consular-fees-3",
+    ]
+
+
 def test_slugify_makes_ascii_slugs():
     assert slugify("Visite d'État à Paris (2026)!") == "visite-d-etat-a-paris-2026"
     assert slugify("Заявление") == ""

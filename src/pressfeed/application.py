@@ -27,6 +27,7 @@ from pressfeed.aggregates import (
 )
 from pressfeed.aggregates.statement import utc
 from pressfeed.config import DEFAULT_KINDS
+from pressfeed.ledger import Ledger
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SLUG_MAX_LENGTH = 120
@@ -435,20 +436,33 @@ class PressOffice(Application[UUID]):
         duplicates = sorted(slug for slug, n in counts.items() if n > 1)
         if duplicates:
             raise SlugTaken(f"Slugs given twice: {', '.join(duplicates[:10])}")
-        taken = sorted(slug for slug in counts if self._slug_owner(slug) is not None)
+        taken = sorted(self._taken_slugs(list(counts)))
         if taken:
             raise SlugTaken(f"Slugs already taken: {', '.join(taken[:10])}")
+        bases = [slugify(new.title) or "statement" for new in statements]
+        stored = self._taken_slugs(
+            [b for b, new in zip(bases, statements, strict=True) if new.slug is None]
+        )
         used = set(counts)
         slugs = []
-        for new in statements:
+        for new, base in zip(statements, bases, strict=True):
             if new.slug is not None:
                 slugs.append(new.slug)
                 continue
-            base = slugify(new.title) or "statement"
             candidate, n = base, 1
-            while candidate in used or self._slug_owner(candidate) is not None:
+            while candidate in used or (
+                base in stored
+                if candidate == base
+                else self._slug_owner(candidate) is not None
+            ):
                 n += 1
                 candidate = f"{base}-{n}"
             used.add(candidate)
             slugs.append(candidate)
         return slugs
+
+    def _taken_slugs(self, slugs: Sequence[str]) -> set[str]:
+        """Those of the slugs that some statement has, in a few queries."""
+        by_index_id = {SlugIndex.create_id(slug): slug for slug in set(slugs)}
+        found = Ledger(self.recorder).recorded(list(by_index_id))
+        return {by_index_id[index_id] for index_id in found}

@@ -191,6 +191,20 @@ class Ledger:
         )
         return [_link(row) for row in rows]
 
+    def recorded(self, originator_ids: Sequence[UUID]) -> set[UUID]:
+        """Those of the ids that have events in the log, BATCH ids per query."""
+        found: set[UUID] = set()
+        for start in range(0, len(originator_ids), BATCH):
+            chunk = [str(i) for i in originator_ids[start : start + BATCH]]
+            rows = self.tables.query(
+                "SELECT DISTINCT originator_id FROM {c} "
+                f"WHERE version = 1 AND originator_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+                c=CHAIN,
+            )
+            found.update(UUID(row["originator_id"]) for row in rows)
+        return found
+
     def link_at(self, position: int) -> Link | None:
         rows = self.tables.query(
             "SELECT * FROM {c} WHERE position = ?", [position], c=CHAIN
