@@ -59,18 +59,33 @@ def with_url(document: dict[str, Any], base_url: str) -> dict[str, Any]:
     return {**document, "url": statement_url(base_url, document["slug"])}
 
 
-def _text_lines(statement: Statement | None) -> list[str]:
-    if statement is None:
-        return []
-    return [f"# {statement.title}\n", "\n", *statement.body.splitlines(keepends=True)]
+def _text_lines(title: str, body: str) -> list[str]:
+    return [f"# {title}\n", "\n", *body.splitlines(keepends=True)]
+
+
+def _unified_diff(
+    before: list[str], after: list[str], fromfile: str, tofile: str
+) -> str:
+    lines = difflib.unified_diff(before, after, fromfile=fromfile, tofile=tofile)
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
 def statement_diff(before: Statement | None, after: Statement, version: int) -> str:
     """Title and body as a unified diff from one version to the next."""
-    lines = difflib.unified_diff(
-        _text_lines(before),
-        _text_lines(after),
-        fromfile=f"version {before.version}" if before else "nothing",
-        tofile=f"version {version}",
+    return _unified_diff(
+        _text_lines(before.title, before.body) if before else [],
+        _text_lines(after.title, after.body),
+        f"version {before.version}" if before else "nothing",
+        f"version {version}",
     )
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+def publication_diff(document: dict[str, Any]) -> str:
+    """A statement document's text as a diff from nothing: what its publication
+    made public."""
+    return _unified_diff(
+        [],
+        _text_lines(document["title"], document["body"]),
+        "nothing",
+        f"version {document['version']}",
+    )

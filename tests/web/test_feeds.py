@@ -251,16 +251,21 @@ def test_the_changes_feed_has_one_entry_per_public_change(client, desk):
     assert len({e.id for e in entries}) == 3
     for entry in entries:
         assert "Seven days" not in entry.content[0].value
+        assert "Ten days" not in entry.content[0].value
 
 
 def test_the_changes_feed_carries_the_note_and_the_diff(client, desk):
     statement = desk.create(title="Visa times", body="Ten days.")
     desk.amend(statement, "Processing is faster now", body="Seven days.")
-    amended = read(client, "/feeds/changes.atom").entries[0]
+    amended, published = read(client, "/feeds/changes.atom").entries
     assert amended.title == "Amended: Visa times"
     content = amended.content[0].value
     assert "Processing is faster now" in content
     assert "-Ten days." in content and "+Seven days." in content
+    assert published.title == "Published: Visa times"
+    content = published.content[0].value
+    assert "+# Visa times" in content and "+Ten days." in content
+    assert "Seven days" not in content
 
 
 def test_archive_pages_are_complete_linked_and_closed(client, desk, services):

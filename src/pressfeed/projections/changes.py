@@ -9,7 +9,7 @@ from typing import Any
 
 from pressfeed.projections.base import Change, ReadModel, View
 from pressfeed.projections.catalogue import micros
-from pressfeed.representation import statement_diff
+from pressfeed.representation import publication_diff, statement_diff
 from pressfeed.storage import Dialect
 
 TABLE = "pf_public_changes"
@@ -55,11 +55,9 @@ class PublicChangesView(View):
             "retracted": after.retracted_at,
         }[what]
         diff = (
-            ""
-            if what == "retracted"
-            else statement_diff(
-                change.before if what == "amended" else None, after, after.version
-            )
+            statement_diff(change.before, after, after.version)
+            if what == "amended"
+            else ""  # a publication's diff is its whole text: made when read
         )
         document = change.document
         if what == "retracted":
@@ -108,8 +106,16 @@ def latest_changes(views: ReadModel, limit: int = 50) -> list[dict[str, Any]]:
             "version": row["version"],
             "what": row["what"],
             "note": row["note"],
-            "diff": row["diff"],
-            "statement": json.loads(row["document"]),
+            "diff": _diff_of(row, document),
+            "statement": document,
         }
         for row in rows
+        for document in [json.loads(row["document"])]
     ]
+
+
+def _diff_of(row: Any, document: dict[str, Any]) -> str:
+    """The stored diff; a publication's is made from its text unless withdrawn."""
+    if row["what"] == "published" and document["status"] != "retracted":
+        return publication_diff(document)
+    return row["diff"]
