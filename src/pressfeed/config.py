@@ -45,6 +45,7 @@ class Settings:
     auth_failures_per_minute: int = 20
     proxy_hops: int = 0
     benchmark_endpoints: bool = False
+    render_cache_bytes: int = 16 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -79,6 +80,9 @@ class Settings:
             ),
             proxy_hops=int(env.get("PRESSFEED_PROXY_HOPS", cls.proxy_hops)),
             benchmark_endpoints=env.get("PRESSFEED_BENCHMARK", "") == "1",
+            render_cache_bytes=int(
+                float(env.get("PRESSFEED_RENDER_CACHE_MB", 16)) * 1024 * 1024
+            ),
             websub_hubs=tuple(
                 hub.strip()
                 for hub in env.get("PRESSFEED_WEBSUB_HUBS", "").split(",")

@@ -29,7 +29,7 @@ def test_the_cache_evicts_the_least_recently_used_beyond_its_budget():
 
 
 def test_a_new_views_position_renders_again():
-    cache = RenderedCache()
+    cache = RenderedCache(max_bytes=1_000_000)
     first = cache.get("feed", 1, lambda: page(10))
     assert cache.get("feed", 1, lambda: page(20)) is first
     assert len(cache.get("feed", 2, lambda: page(20)).body) == 20

@@ -49,7 +49,7 @@ class RenderedCache:
     and a crawler walking every page must not grow the process.
     """
 
-    def __init__(self, max_bytes: int = 32 * 1024 * 1024) -> None:
+    def __init__(self, max_bytes: int) -> None:
         self._entries: OrderedDict[str, tuple[int, Rendered]] = OrderedDict()
         self._lock = threading.Lock()
         self._bytes = 0

@@ -26,13 +26,14 @@ class Services:
     views: ReadModel
     tokens: TokenRegistry
     worker: ProjectionWorker | None = field(default=None)
-    cache: RenderedCache = field(default_factory=RenderedCache)
+    cache: RenderedCache = field(init=False)
     ledger: Ledger = field(init=False)
     audit: AuditTrail = field(init=False)
     _position: int = field(init=False, default=0)
     _position_read_at: float = field(init=False, default=float("-inf"))
 
     def __post_init__(self) -> None:
+        self.cache = RenderedCache(self.settings.render_cache_bytes)
         self.ledger = Ledger(self.press_office.recorder)
         self.audit = AuditTrail(self.press_office, self.ledger)
 
