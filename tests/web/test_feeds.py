@@ -211,7 +211,7 @@ def test_unchanged_views_render_identical_bytes_and_answer_conditional_gets(
     desk.create()
     for path in [*FEEDS, "/feeds/changes.atom", "/", "/messages"]:
         first = client.get(path)
-        services.cache = type(services.cache)()
+        services.cache = type(services.cache)(services.cache.max_bytes)
         second = client.get(path)
         if path != "/":
             assert first.data == second.data, path
