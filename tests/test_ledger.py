@@ -198,3 +198,27 @@ def test_a_witnessed_head_proves_a_rewrite_of_the_whole_chain(sqlite_settings):
     )
     assert caught.returncode == 1
     assert json.loads(caught.stdout.splitlines()[-1])["head_matches"] is False
+
+
+def test_a_failure_while_writing_the_chain_records_nothing(store, monkeypatch):
+    """Events and their links commit together or not at all: an error in the
+    chain write must not leave events without links (nor tell the caller that a
+    command failed which was in fact recorded)."""
+    import pressfeed.ledger
+
+    settings, _ = store
+    app = fill(settings, count=1)
+    head = app.recorder.max_notification_id()
+
+    def broken_links(*args, **kwargs):
+        raise RuntimeError("the chain could not be written")
+
+    monkeypatch.setattr(pressfeed.ledger, "append_links", broken_links)
+    with pytest.raises(RuntimeError):
+        app.create_statement(
+            NewStatement(title="Lost?", body="Body", kind="news"), actor="po"
+        )
+    monkeypatch.undo()
+    assert app.recorder.max_notification_id() == head
+    assert verify(settings) == (0, {"ok": True, "events_checked": head, "first_bad": None})
+    app.close()

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.utils import retry
 from psycopg import sql as pg_sql
 
 from pressfeed.storage import Dialect, Tables
@@ -131,14 +132,30 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             for s in chain_table_statements(self.dialect)
         )
 
-    def _fetch_ids_after_insert_events(
-        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        positions = super()._fetch_ids_after_insert_events(
-            curs, stored_events, **kwargs
-        )
-        append_links(curs, self.dialect, stored_events, positions or [])
-        return positions
+        """eventsourcing's insert plus the links, in one transaction that any error
+        rolls back. (eventsourcing's own insert_events catches errors inside its
+        transaction and commits before raising them: events without links.)"""
+        with (
+            self.datastore.get_connection() as conn,
+            conn.pipeline() as pipeline,
+            conn.transaction(),
+        ):
+            with conn.cursor() as curs:
+                self._insert_events(curs, stored_events, **kwargs)
+            if not stored_events:
+                return []
+            with conn.cursor() as curs:
+                self._insert_stored_events(curs, stored_events, **kwargs)
+                pipeline.sync()  # a version conflict raises here
+                positions = self._fetch_ids_after_insert_events(
+                    curs, stored_events, **kwargs
+                )
+                append_links(curs, self.dialect, stored_events, positions or [])
+                return positions
 
 
 RECORDER_TOPICS = {
