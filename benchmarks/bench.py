@@ -116,7 +116,7 @@ def import_file(directory: Path, count: int) -> Path:
     with path.open("w") as out:
         for i in range(count):
             line = {
-                "title": f"Statement {i}", "body": BODY, "kind": "news",
+                "title": f"Statement {i}", "body": f"Statement {i}. {BODY}", "kind": "news",
                 "tags": ["archive", f"t{i % 20}"],
                 "published_at": (start + timedelta(hours=i)).isoformat(),
             }  # fmt: skip

@@ -220,5 +220,8 @@ def test_a_failure_while_writing_the_chain_records_nothing(store, monkeypatch):
         )
     monkeypatch.undo()
     assert app.recorder.max_notification_id() == head
-    assert verify(settings) == (0, {"ok": True, "events_checked": head, "first_bad": None})
+    assert verify(settings) == (
+        0,
+        {"ok": True, "events_checked": head, "first_bad": None},
+    )
     app.close()

@@ -6,7 +6,6 @@ from the event log, must show exactly the state the aggregate replays to."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invaria
 from pressfeed.application import NewStatement, PressOffice, StaleVersion
 from pressfeed.config import Settings
 from pressfeed.projections import open_views
+from pressfeed.projections.base import load_document
 from pressfeed.projections.runner import ProjectionWorker
 from pressfeed.representation import statement_document
 
@@ -199,7 +199,7 @@ class PressOfficeMachine(RuleBasedStateMachine):
     def the_views_show_what_the_events_replay_to(self):
         self.worker.catch_up()
         rows = self.worker.views.query("SELECT id, document FROM {t}", t="pf_catalogue")
-        shown = {row["id"]: json.loads(row["document"]) for row in rows}
+        shown = {row["id"]: load_document(row["document"]) for row in rows}
         assert set(shown) == {str(i) for i in self.model}
         for statement_id in self.model:
             replayed = None

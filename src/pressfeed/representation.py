@@ -17,15 +17,15 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def statement_document(statement: Statement) -> dict[str, Any]:
-    """Everything about a statement except its URL, as JSON-ready values."""
-    return {
+def statement_document(statement: Statement, *, html: bool = True) -> dict[str, Any]:
+    """Everything about a statement except its URL, as JSON-ready values; the
+    views store it without body_html, which with_body_html adds when read."""
+    document = {
         "id": str(statement.id),
         "slug": statement.slug,
         "kind": statement.kind,
         "title": statement.title,
         "body": statement.body,
-        "body_html": markdown_to_html(statement.body),
         "language": statement.language,
         "tags": list(statement.tags),
         "status": statement.status,
@@ -48,6 +48,18 @@ def statement_document(statement: Statement) -> dict[str, Any]:
             for note in statement.change_notes
         ],
     }
+    return with_body_html(document) if html else document
+
+
+def with_body_html(document: dict[str, Any]) -> dict[str, Any]:
+    """The document with its body rendered to safe HTML, placed after the body."""
+    rendered: dict[str, Any] = {}
+    for key, value in document.items():
+        if key != "body_html":
+            rendered[key] = value
+        if key == "body":
+            rendered["body_html"] = markdown_to_html(value)
+    return rendered
 
 
 def statement_url(base_url: str, slug: str) -> str:

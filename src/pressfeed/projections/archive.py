@@ -5,10 +5,9 @@ still replaces a statement's text with the withdrawal notice."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from pressfeed.projections.base import Change, ReadModel, View
+from pressfeed.projections.base import Change, ReadModel, View, load_document
 from pressfeed.storage import Dialect
 
 TABLE = "pf_archive"
@@ -81,7 +80,7 @@ def archive_page(views: ReadModel, number: int) -> list[dict[str, Any]]:
         [first, first + PAGE_SIZE - 1],
         t=TABLE,
     )
-    return [json.loads(row["document"]) for row in rows]
+    return [load_document(row["document"]) for row in rows]
 
 
 def open_page(views: ReadModel) -> list[dict[str, Any]]:
@@ -93,4 +92,4 @@ def open_page(views: ReadModel) -> list[dict[str, Any]]:
         "ORDER BY seq",
         t=TABLE,
     )
-    return [json.loads(row["document"]) for row in rows]
+    return [load_document(row["document"]) for row in rows]

@@ -28,7 +28,7 @@ from eventsourcing.utils import get_topic
 from psycopg import sql as pg_sql
 
 from pressfeed.aggregates import Statement
-from pressfeed.representation import statement_document
+from pressfeed.representation import statement_document, with_body_html
 from pressfeed.storage import Dialect, Tables
 
 
@@ -48,7 +48,7 @@ class Change:
     @cached_property
     def document(self) -> str:
         """The statement after the change as view JSON, made once for every view."""
-        return json_dumps(statement_document(self.after))
+        return json_dumps(statement_document(self.after, html=False))
 
 
 class View(ABC):
@@ -322,3 +322,10 @@ class PostgresReadModel(ReadModel, PostgresTrackingRecorder):
 def json_dumps(value: Any) -> str:
     """Compact, stable JSON for view columns."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def load_document(text: str) -> dict[str, Any]:
+    """A statement document as a view stored it, with its body rendered (HTML
+    is made when read: rendering is the costliest part of applying an event,
+    and most stored versions are never read)."""
+    return with_body_html(json.loads(text))

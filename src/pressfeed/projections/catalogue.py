@@ -7,11 +7,10 @@ feeds, the front page and the all-messages archive.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pressfeed.projections.base import BatchOutcome, ReadModel, View
+from pressfeed.projections.base import BatchOutcome, ReadModel, View, load_document
 from pressfeed.storage import Dialect
 
 TABLE = "pf_catalogue"
@@ -141,7 +140,7 @@ def list_statements(
         [*params, limit + 1],
         t=TABLE,
     )
-    page = [json.loads(row["document"]) for row in rows[:limit]]
+    page = [load_document(row["document"]) for row in rows[:limit]]
     more = len(rows) > limit
     return page, (rows[limit - 1]["created_position"] if more else None)
 
@@ -153,7 +152,7 @@ def public_statement(views: ReadModel, slug: str) -> dict[str, Any] | None:
         [slug],
         t=TABLE,
     )
-    return json.loads(rows[0]["document"]) if rows else None
+    return load_document(rows[0]["document"]) if rows else None
 
 
 def latest_public(
@@ -189,7 +188,7 @@ def latest_public(
             [limit, offset],
             t=TABLE,
         )
-    return [json.loads(row["document"]) for row in rows]
+    return [load_document(row["document"]) for row in rows]
 
 
 def count_public(views: ReadModel) -> int:
@@ -207,4 +206,4 @@ def recent_retractions(views: ReadModel, since: datetime) -> list[dict[str, Any]
         [micros(since)],
         t=TABLE,
     )
-    return [json.loads(row["document"]) for row in rows]
+    return [load_document(row["document"]) for row in rows]

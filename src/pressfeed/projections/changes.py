@@ -4,10 +4,9 @@ public statement, with its change note or reason and the diff. Feeds
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from pressfeed.projections.base import Change, ReadModel, View
+from pressfeed.projections.base import Change, ReadModel, View, load_document
 from pressfeed.projections.catalogue import micros
 from pressfeed.representation import publication_diff, statement_diff
 from pressfeed.storage import Dialect
@@ -110,7 +109,7 @@ def latest_changes(views: ReadModel, limit: int = 50) -> list[dict[str, Any]]:
             "statement": document,
         }
         for row in rows
-        for document in [json.loads(row["document"])]
+        for document in [load_document(row["document"])]
     ]
 
 
