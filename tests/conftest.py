@@ -86,9 +86,10 @@ def press_office(settings) -> Iterator[PressOffice]:
 def services(settings) -> Iterator[Services]:
     """Application, views, tokens, and a running projection worker."""
     services = open_services(settings)
-    services.worker = ProjectionWorker(
-        services.press_office, services.views, poll_interval=0.02
-    ).start()
+    services.attach_worker(
+        ProjectionWorker(services.press_office, services.views, poll_interval=0.02)
+    )
+    services.worker.start()
     yield services
     services.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -444,20 +445,22 @@ class PressOffice(Application[UUID]):
             [b for b, new in zip(bases, statements, strict=True) if new.slug is None]
         )
         used = set(counts)
+        in_store = functools.cache(lambda slug: self._slug_owner(slug) is not None)
+        next_suffix: dict[str, int] = {}  # below it, every suffix of a base is used
         slugs = []
         for new, base in zip(statements, bases, strict=True):
             if new.slug is not None:
                 slugs.append(new.slug)
                 continue
-            candidate, n = base, 1
+            n = next_suffix.get(base, 1)
+            candidate = base if n == 1 else f"{base}-{n}"
             while candidate in used or (
-                base in stored
-                if candidate == base
-                else self._slug_owner(candidate) is not None
+                base in stored if candidate == base else in_store(candidate)
             ):
                 n += 1
                 candidate = f"{base}-{n}"
             used.add(candidate)
+            next_suffix[base] = n + 1
             slugs.append(candidate)
         return slugs
 

@@ -32,7 +32,7 @@ def strip_xml_illegal(text: str) -> str:
     return _XML_ILLEGAL.sub("", text)
 
 
-@lru_cache(maxsize=2048)
+@lru_cache(maxsize=512)
 def markdown_to_html(body: str) -> str:
     """Renders a statement body (CommonMark) to sanitised HTML."""
     html = _markdown.render(strip_xml_illegal(body))

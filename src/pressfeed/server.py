@@ -50,8 +50,8 @@ class EmbeddedServer(BaseApplication):  # type: ignore[misc]
         )
         self.worker.on_change.append(self.embargoes.sync)
         self.embargoes.start()
+        self.services.attach_worker(self.worker)
         self.worker.start()
-        self.services.worker = self.worker
 
     def _stop_background_work(self, _server: Any, _worker: Any) -> None:
         if self.worker is not None:

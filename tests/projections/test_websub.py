@@ -56,7 +56,7 @@ def hub():
 def hub_services(tmp_path, hub):
     settings = make_settings(tmp_path, PRESSFEED_WEBSUB_HUBS=hub.url)
     services = open_services(settings)
-    services.worker = make_worker(settings, services.press_office, services.views)
+    services.attach_worker(make_worker(settings, services.press_office, services.views))
     yield services
     services.close()
 

@@ -14,6 +14,7 @@ class Desk:
     def settle(self) -> None:
         head = self.services.press_office.recorder.max_notification_id() or 0
         assert self.services.worker.wait_until(head, timeout=10)
+        self.services.await_views()  # and this process sees it at once
 
     def create(self, title="Trade fair in Lyon", body="We will **attend**.", **fields):
         response = self.client.post(

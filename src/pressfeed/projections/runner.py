@@ -42,7 +42,8 @@ class ProjectionWorker:
     ) -> None:
         self.app = app
         self.pinger = pinger
-        self.on_change: list[Callable[[], None]] = []
+        self.on_change: list[Callable[[], None]] = []  # after catching up
+        self.on_batch: list[Callable[[], None]] = []  # after each committed batch
         self.views = views
         self.codec = StateCodec(app.mapper)
         self.batch_size = batch_size
@@ -81,6 +82,9 @@ class ProjectionWorker:
             applied = None
         if applied is None:
             log.info("The views moved past %s meanwhile; reading them again", start)
+        else:
+            for listener in self.on_batch:
+                listener()
         return len(notifications)
 
     def catch_up(self, progress: Callable[[int], None] = lambda _: None) -> int:
