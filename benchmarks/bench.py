@@ -134,6 +134,12 @@ def imports_per_second(settings: Settings, path: Path, count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
+def scratch_import(root: Path, path: Path, count: int) -> float:
+    """One more import of the same file into a store thrown away afterwards."""
+    with tempfile.TemporaryDirectory(dir=root) as directory:
+        return imports_per_second(settings_for(Path(directory)), path, count)
+
+
 def amend_some(settings: Settings, every: int = 10) -> None:
     app = PressOffice(env=settings.eventsourcing_env())
     rows = app.recorder.select_notifications(start=0, limit=10**9)
@@ -219,19 +225,30 @@ def http_creates_per_second(directory: Path, seconds: int) -> float:
         server.stop()
 
 
-def feed_figures(settings: Settings, seconds: int) -> dict[str, dict[str, float]]:
-    """Feed, 304 and constant endpoint through gunicorn with 2 workers."""
+def feed_figures(
+    settings: Settings, seconds: int, runs: int
+) -> dict[str, list[dict[str, float]]]:
+    """Feed, 304 and constant endpoint through gunicorn with 2 workers, in rounds
+    so that drift touches each of them alike."""
     web = Gunicorn(settings, "-w", "2", PRESSFEED_BENCHMARK="1")
     try:
         feed = requests.get(f"{web.url}/feeds/all.atom", timeout=30)
+        feed_url = f"{web.url}/feeds/all.atom"
         constant_url = f"{web.url}/_bench/constant/{len(feed.content)}"
-        return {
-            "feed": wrk(f"{web.url}/feeds/all.atom", connections=16, seconds=seconds),
-            "feed_304": wrk(f"{web.url}/feeds/all.atom", connections=16, seconds=seconds,
-                            headers={"If-None-Match": feed.headers["ETag"]}),
-            "constant": wrk(constant_url, connections=16, seconds=seconds),
-            "feed_latency": wrk(f"{web.url}/feeds/all.atom", connections=1, seconds=seconds),
+        not_modified = {"If-None-Match": feed.headers["ETag"]}
+        rounds: dict[str, list[dict[str, float]]] = {
+            "feed": [], "feed_304": [], "constant": [], "feed_latency": [],
         }  # fmt: skip
+        for _ in range(runs):
+            rounds["feed"].append(wrk(feed_url, connections=16, seconds=seconds))
+            rounds["feed_304"].append(
+                wrk(feed_url, connections=16, seconds=seconds, headers=not_modified)
+            )
+            rounds["constant"].append(
+                wrk(constant_url, connections=16, seconds=seconds)
+            )
+            rounds["feed_latency"].append(wrk(feed_url, connections=1, seconds=seconds))
+        return rounds
     finally:
         web.stop()
 
@@ -340,47 +357,55 @@ def main() -> None:
             ),
         )
         log("raw batched saves")
+        heavy = min(args.runs, 2)  # the 100,000-statement figures take minutes each
         figures["raw_batch_save_per_s"] = repeat(
-            1, lambda: raw_saves_per_second(args.size, 1000)
+            heavy, lambda: raw_saves_per_second(args.size, 1000)
         )
         log(f"import of {args.size}")
         big = settings_for(root / "big")
         lines = import_file(root, args.size)
-        figures["import_per_s"] = repeat(
-            1, lambda: imports_per_second(big, lines, args.size)
+        figures["import_per_s"] = stats(
+            [imports_per_second(big, lines, args.size)]
+            + [scratch_import(root, lines, args.size) for _ in range(heavy - 1)]
         )
         log("amend 10% and rebuild")
         amend_some(big)
         figures["rebuild_events_per_s"] = repeat(
-            1, lambda: rebuild_events_per_second(big)
+            heavy, lambda: rebuild_events_per_second(big)
         )
         figures["raw_read_events_per_s"] = repeat(
             args.runs, lambda: raw_read_events_per_second(big)
         )
         log("feeds through gunicorn -w 2 (big store)")
-        big_feeds = feed_figures(big, args.seconds)
+        big_feeds = feed_figures(big, args.seconds, args.runs)
         small = settings_for(root / "small")
         build_store(small.instance_dir, args.small * 3)
         log("feeds (small store)")
-        small_feeds = feed_figures(small, args.seconds)
+        small_feeds = feed_figures(small, args.seconds, args.runs)
         for name in ("feed", "feed_304", "constant"):
-            figures[f"{name}_req_per_s"] = stats([big_feeds[name]["rate"]])
-        figures["feed_latency_ms_big"] = stats([big_feeds["feed_latency"]["p50_ms"]])
+            figures[f"{name}_req_per_s"] = stats([r["rate"] for r in big_feeds[name]])
+        figures["feed_latency_ms_big"] = stats(
+            [r["p50_ms"] for r in big_feeds["feed_latency"]]
+        )
         figures["feed_latency_ms_small"] = stats(
-            [small_feeds["feed_latency"]["p50_ms"]]
+            [r["p50_ms"] for r in small_feeds["feed_latency"]]
         )
         log("serve RSS after serving pages (big and tiny)")
         tiny = settings_for(root / "tiny")
         build_store(tiny.instance_dir, args.tiny * 3)
-        figures["serve_rss_mib_big"] = stats(
-            [peak_rss_after_serving_everything(big, 1000)]
+        figures["serve_rss_mib_big"] = repeat(
+            heavy, lambda: peak_rss_after_serving_everything(big, 1000)
         )
-        figures["serve_rss_mib_tiny"] = stats(
-            [peak_rss_after_serving_everything(tiny, args.tiny)]
+        figures["serve_rss_mib_tiny"] = repeat(
+            args.runs, lambda: peak_rss_after_serving_everything(tiny, args.tiny)
         )
         log("export RSS (big and small)")
-        figures["export_rss_mib_big"] = stats([isolated_peak_rss_of_export(big)])
-        figures["export_rss_mib_small"] = stats([isolated_peak_rss_of_export(small)])
+        figures["export_rss_mib_big"] = repeat(
+            heavy, lambda: isolated_peak_rss_of_export(big)
+        )
+        figures["export_rss_mib_small"] = repeat(
+            args.runs, lambda: isolated_peak_rss_of_export(small)
+        )
         log("event to feed lag")
         lag_sqlite = summary(_lag(sqlite_serve, args.lag_samples))
         lag_postgres = (
