@@ -330,7 +330,7 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--tiny", type=int, default=100)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=4)
     parser.add_argument("--lag-samples", type=int, default=50)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--output", type=Path, default=RESULTS)

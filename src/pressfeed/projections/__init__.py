@@ -40,4 +40,6 @@ def open_views(settings: Settings) -> ReadModel:
     view_class = PostgresViews if settings.uses_postgres else SQLiteViews
     views = factory.tracking_recorder(view_class)  # type: ignore[arg-type]
     views.ensure_schema(PressOffice.name, SCHEMA_VERSION)
+    if not settings.websub_hubs:  # no hub to ping: keep no outbox
+        views.views = tuple(v for v in VIEWS if not isinstance(v, WebSubOutboxView))
     return views

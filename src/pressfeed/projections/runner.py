@@ -20,7 +20,6 @@ from pressfeed.aggregates import Statement
 from pressfeed.application import PressOffice
 from pressfeed.config import Settings
 from pressfeed.projections.base import ReadModel, StateCodec
-from pressfeed.projections.websub import TABLE as OUTBOX
 from pressfeed.projections.websub import HubPinger
 
 log = logging.getLogger(__name__)
@@ -132,7 +131,7 @@ class ProjectionWorker:
         while not self._stop.is_set():
             try:
                 processed = self.catch_up()
-                self._tell_hubs(processed)
+                self._tell_hubs()
                 if processed:
                     for listener in self.on_change:
                         listener()
@@ -145,12 +144,10 @@ class ProjectionWorker:
             self._wake.wait(self.poll_interval)
             self._wake.clear()
 
-    def _tell_hubs(self, processed: int) -> None:
-        """Pings WebSub hubs about changed feeds; without hubs, forgets them."""
+    def _tell_hubs(self) -> None:
+        """Pings WebSub hubs about changed feeds (without hubs there is no outbox)."""
         if self.pinger is not None:
             self.pinger.send_due()
-        elif processed:
-            self.views.execute("DELETE FROM {t}", t=OUTBOX)
 
     def _listen(self) -> None:
         """Wakes the worker on each NOTIFY the PostgreSQL event store sends."""
