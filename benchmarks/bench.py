@@ -27,7 +27,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from tests.helpers import Gunicorn, Server, create_token
 
-from benchmarks.export_memory import build_store, isolated_peak_rss_of_export
+from benchmarks.export_memory import isolated_peak_rss_of_export
 from benchmarks.scale_out import lag_ms, postgres_deployment, sqlite_serve, summary
 from pressfeed.application import PressOffice
 from pressfeed.config import Settings
@@ -140,6 +140,17 @@ def scratch_import(root: Path, path: Path, count: int) -> float:
         return imports_per_second(settings_for(Path(directory)), path, count)
 
 
+def press_office_of(directory: Path, count: int) -> Settings:
+    """A store like the big one, with count statements: imported, 10% amended,
+    views built."""
+    settings = settings_for(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    imports_per_second(settings, import_file(directory, count), count)
+    amend_some(settings)
+    rebuild_events_per_second(settings)
+    return settings
+
+
 def amend_some(settings: Settings, every: int = 10) -> None:
     app = PressOffice(env=settings.eventsourcing_env())
     rows = app.recorder.select_notifications(start=0, limit=10**9)
@@ -233,6 +244,8 @@ def feed_figures(
     web = Gunicorn(settings, "-w", "2", PRESSFEED_BENCHMARK="1")
     try:
         feed = requests.get(f"{web.url}/feeds/all.atom", timeout=30)
+        if b"<entry>" not in feed.content:
+            raise SystemExit(f"The feed of {settings.instance_dir} is empty")
         feed_url = f"{web.url}/feeds/all.atom"
         constant_url = f"{web.url}/_bench/constant/{len(feed.content)}"
         not_modified = {"If-None-Match": feed.headers["ETag"]}
@@ -378,8 +391,7 @@ def main() -> None:
         )
         log("feeds through gunicorn -w 2 (big store)")
         big_feeds = feed_figures(big, args.seconds, args.runs)
-        small = settings_for(root / "small")
-        build_store(small.instance_dir, args.small * 3)
+        small = press_office_of(root / "small", args.small)
         log("feeds (small store)")
         small_feeds = feed_figures(small, args.seconds, args.runs)
         for name in ("feed", "feed_304", "constant"):
@@ -391,8 +403,7 @@ def main() -> None:
             [r["p50_ms"] for r in small_feeds["feed_latency"]]
         )
         log("serve RSS after serving pages (big and tiny)")
-        tiny = settings_for(root / "tiny")
-        build_store(tiny.instance_dir, args.tiny * 3)
+        tiny = press_office_of(root / "tiny", args.tiny)
         figures["serve_rss_mib_big"] = repeat(
             heavy, lambda: peak_rss_after_serving_everything(big, 1000)
         )

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import requests
 
+from pressfeed.web.services import POSITION_TTL
+
 PRESSFEED = str(Path(sys.executable).parent / "pressfeed")
 
 
@@ -136,12 +138,14 @@ class Worker:
 
 
 def wait_for_views(url: str, timeout: float = 30.0) -> None:
-    """Until /healthz reports no projection lag."""
+    """Until /healthz reports no projection lag, and every web process's reuse
+    of the views' position it read before has expired."""
     deadline = time.monotonic() + timeout
     while requests.get(f"{url}/healthz", timeout=5).json()["projection_lag"]:
         if time.monotonic() > deadline:
             raise AssertionError("the views did not catch up")
         time.sleep(0.05)
+    time.sleep(2 * POSITION_TTL)
 
 
 def all_statement_ids(url: str, headers: dict[str, str]) -> set[str]:
