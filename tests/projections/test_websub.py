@@ -129,3 +129,12 @@ def test_the_running_worker_pings_by_itself(hub_services, hub):
     finally:
         hub_services.worker.stop()
     assert "http://localhost/feeds/all.atom" in hub.feeds_pinged()
+
+
+def test_without_hubs_the_worker_keeps_no_outbox(services):
+    from pressfeed.projections.websub import TABLE
+
+    publish(services)
+    head = services.press_office.recorder.max_notification_id()
+    assert services.worker.wait_until(head)
+    assert services.views.query("SELECT path FROM {t}", t=TABLE) == []
