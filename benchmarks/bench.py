@@ -74,9 +74,10 @@ def settings_for(directory: Path, **env: str) -> Settings:
 
 def raw_saves_per_second(count: int, batch: int) -> float:
     with tempfile.TemporaryDirectory() as directory:
-        app = Application(env=settings_for(Path(directory)).eventsourcing_env() | {
-            "APPLICATION_RECORDER_TOPIC": ""
-        })  # fmt: skip
+        app = Application(
+            env=settings_for(Path(directory)).eventsourcing_env()
+            | {"APPLICATION_RECORDER_TOPIC": ""}
+        )
         items = [
             BareStatement(f"s-{i}", "news", f"Statement {i}", BODY, ["archive"])
             for i in range(count)
@@ -116,10 +117,12 @@ def import_file(directory: Path, count: int) -> Path:
     with path.open("w") as out:
         for i in range(count):
             line = {
-                "title": f"Statement {i}", "body": f"Statement {i}. {BODY}", "kind": "news",
+                "title": f"Statement {i}",
+                "body": f"Statement {i}. {BODY}",
+                "kind": "news",
                 "tags": ["archive", f"t{i % 20}"],
                 "published_at": (start + timedelta(hours=i)).isoformat(),
-            }  # fmt: skip
+            }
             out.write(json.dumps(line) + "\n")
     return path
 
@@ -128,9 +131,12 @@ def imports_per_second(settings: Settings, path: Path, count: int) -> float:
     env = {**os.environ, "PRESSFEED_INSTANCE_DIR": str(settings.instance_dir)}
     started = time.perf_counter()
     subprocess.run(
-        [PRESSFEED, "import", str(path)], env=env, check=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [PRESSFEED, "import", str(path)],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return count / (time.perf_counter() - started)
 
 
@@ -157,9 +163,13 @@ def amend_some(settings: Settings, every: int = 10) -> None:
     drafted = [n.originator_id for n in rows if n.topic.endswith("Statement.Drafted")]
     for statement_id in drafted[::every]:
         app.amend(
-            statement_id, expected_version=2, changes={"body": BODY + " Amended."},
-            change_note="Amended", minor=False, actor="benchmark",
-        )  # fmt: skip
+            statement_id,
+            expected_version=2,
+            changes={"body": BODY + " Amended."},
+            change_note="Amended",
+            minor=False,
+            actor="benchmark",
+        )
     app.close()
 
 
@@ -170,9 +180,12 @@ def rebuild_events_per_second(settings: Settings) -> float:
     app.close()
     started = time.perf_counter()
     subprocess.run(
-        [PRESSFEED, "rebuild"], env=env, check=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [PRESSFEED, "rebuild"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return events / (time.perf_counter() - started)
 
 
@@ -202,8 +215,14 @@ end
 """
 
 
-def wrk(url: str, *, connections: int, seconds: int, script: Path | None = None,
-        headers: dict[str, str] | None = None) -> dict[str, float]:  # fmt: skip
+def wrk(
+    url: str,
+    *,
+    connections: int,
+    seconds: int,
+    script: Path | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, float]:
     """requests/s and median latency (ms) from one wrk run."""
     threads = min(2, connections)
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
@@ -250,8 +269,11 @@ def feed_figures(
         constant_url = f"{web.url}/_bench/constant/{len(feed.content)}"
         not_modified = {"If-None-Match": feed.headers["ETag"]}
         rounds: dict[str, list[dict[str, float]]] = {
-            "feed": [], "feed_304": [], "constant": [], "feed_latency": [],
-        }  # fmt: skip
+            "feed": [],
+            "feed_304": [],
+            "constant": [],
+            "feed_latency": [],
+        }
         for _ in range(runs):
             rounds["feed"].append(wrk(feed_url, connections=16, seconds=seconds))
             rounds["feed_304"].append(
@@ -315,10 +337,13 @@ def peak_rss_after_serving_everything(
 
 def machine() -> dict[str, Any]:
     cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")),
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
         platform.processor(),
-    )  # fmt: skip
+    )
     from importlib.metadata import version
 
     return {
@@ -427,14 +452,30 @@ def main() -> None:
 
     result = {
         "ratios": {
-            "publish_vs_raw_save": ratio(figures["http_creates_per_s"], figures["raw_save_per_s"]),
-            "import_vs_raw_batch": ratio(figures["import_per_s"], figures["raw_batch_save_per_s"]),
-            "feed_vs_constant": ratio(figures["feed_req_per_s"], figures["constant_req_per_s"]),
-            "feed_304_vs_constant": ratio(figures["feed_304_req_per_s"], figures["constant_req_per_s"]),
-            "feed_100k_vs_1k": ratio(figures["feed_latency_ms_big"], figures["feed_latency_ms_small"]),
-            "rebuild_vs_raw_read": ratio(figures["rebuild_events_per_s"], figures["raw_read_events_per_s"]),
-            "serve_rss_100k_vs_100": ratio(figures["serve_rss_mib_big"], figures["serve_rss_mib_tiny"]),
-            "export_rss_100k_vs_1k": ratio(figures["export_rss_mib_big"], figures["export_rss_mib_small"]),
+            "publish_vs_raw_save": ratio(
+                figures["http_creates_per_s"], figures["raw_save_per_s"]
+            ),
+            "import_vs_raw_batch": ratio(
+                figures["import_per_s"], figures["raw_batch_save_per_s"]
+            ),
+            "feed_vs_constant": ratio(
+                figures["feed_req_per_s"], figures["constant_req_per_s"]
+            ),
+            "feed_304_vs_constant": ratio(
+                figures["feed_304_req_per_s"], figures["constant_req_per_s"]
+            ),
+            "feed_100k_vs_1k": ratio(
+                figures["feed_latency_ms_big"], figures["feed_latency_ms_small"]
+            ),
+            "rebuild_vs_raw_read": ratio(
+                figures["rebuild_events_per_s"], figures["raw_read_events_per_s"]
+            ),
+            "serve_rss_100k_vs_100": ratio(
+                figures["serve_rss_mib_big"], figures["serve_rss_mib_tiny"]
+            ),
+            "export_rss_100k_vs_1k": ratio(
+                figures["export_rss_mib_big"], figures["export_rss_mib_small"]
+            ),
         },
         "lag_ms": {
             "sqlite_p50": lag_sqlite["median"],
@@ -443,10 +484,15 @@ def main() -> None:
             "postgres_p99": lag_postgres["p99"] if lag_postgres else None,
         },
         "figures": figures,
-        "sizes": {"size": args.size, "small": args.small, "tiny": args.tiny, "runs": args.runs},
+        "sizes": {
+            "size": args.size,
+            "small": args.small,
+            "tiny": args.tiny,
+            "runs": args.runs,
+        },
         "machine": machine(),
         "seconds": round(time.monotonic() - started, 1),
-    }  # fmt: skip
+    }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

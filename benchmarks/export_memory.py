@@ -31,11 +31,14 @@ def build_store(directory: Path, events: int) -> Settings:
     start = datetime(2015, 1, 1, tzinfo=UTC)
     statements = [
         NewStatement(
-            title=f"Statement {i}", body=body, kind="news", tags=["archive"],
+            title=f"Statement {i}",
+            body=body,
+            kind="news",
+            tags=["archive"],
             published_at=start + timedelta(hours=i),
         )
         for i in range(max(1, events // EVENTS_PER_STATEMENT))
-    ]  # fmt: skip
+    ]
     app.import_statements(statements, actor="benchmark")
     app.close()
     return settings
@@ -63,10 +66,17 @@ def measure(events: int, runs: int) -> dict:
         # Built in a child process: Linux counts a parent's size at fork in its
         # children's peak RSS, so this process must stay small.
         subprocess.run(
-            [sys.executable, "-m", "benchmarks.export_memory", "--build", directory,
-             "--events", str(events)],
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.export_memory",
+                "--build",
+                directory,
+                "--events",
+                str(events),
+            ],
             check=True,
-        )  # fmt: skip
+        )
         settings = Settings.from_env({"PRESSFEED_INSTANCE_DIR": directory})
         samples = [peak_rss_of_export(settings) for _ in range(runs)]
     rss = sorted(s[0] for s in samples)
@@ -118,8 +128,15 @@ def isolated_peak_rss_of_export(settings: Settings) -> float:
     """peak_rss_of_export, measured from a small process: a big caller would
     pass its own size at fork into the child's peak."""
     output = subprocess.run(
-        [sys.executable, "-m", "benchmarks.export_memory", "--measure",
-         str(settings.instance_dir)],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.export_memory",
+            "--measure",
+            str(settings.instance_dir),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return json.loads(output)[0]

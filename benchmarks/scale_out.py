@@ -85,9 +85,11 @@ def postgres_deployment():
         conn.execute(f'CREATE SCHEMA "{schema}"')
     with tempfile.TemporaryDirectory() as directory:
         settings = Settings.from_env(
-            {"PRESSFEED_INSTANCE_DIR": directory,
-             "PRESSFEED_DATABASE_URL": f"{POSTGRES_URL}?schema={schema}"}
-        )  # fmt: skip
+            {
+                "PRESSFEED_INSTANCE_DIR": directory,
+                "PRESSFEED_DATABASE_URL": f"{POSTGRES_URL}?schema={schema}",
+            }
+        )
         headers = {"Authorization": f"Bearer {create_token(settings)}"}
         web, worker = (
             Gunicorn(settings, "--worker-class", "gthread", "--threads", "4"),
@@ -128,18 +130,23 @@ def main() -> None:
     args = parser.parse_args()
     postgres = measure(postgres_deployment, args.lag_samples, args.creates)
     sqlite = measure(sqlite_serve, args.lag_samples, args.creates)
-    print(json.dumps({
-        "postgres_gunicorn_w4_worker": postgres,
-        "sqlite_serve": sqlite,
-        "ratios": {
-            "creates_postgres_vs_sqlite": round(
-                postgres["creates_per_second"] / sqlite["creates_per_second"], 3
-            ),
-            "lag_p50_postgres_vs_sqlite": round(
-                postgres["lag_ms"]["median"] / sqlite["lag_ms"]["median"], 3
-            ),
-        },
-    }, indent=2))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "postgres_gunicorn_w4_worker": postgres,
+                "sqlite_serve": sqlite,
+                "ratios": {
+                    "creates_postgres_vs_sqlite": round(
+                        postgres["creates_per_second"] / sqlite["creates_per_second"], 3
+                    ),
+                    "lag_p50_postgres_vs_sqlite": round(
+                        postgres["lag_ms"]["median"] / sqlite["lag_ms"]["median"], 3
+                    ),
+                },
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -10,10 +10,10 @@ import psycopg
 import pytest
 
 from pressfeed.application import PressOffice
+from pressfeed.assembly import Pressfeed
 from pressfeed.config import Settings
 from pressfeed.projections.runner import ProjectionWorker
-from pressfeed.web import create_app, open_services
-from pressfeed.web.services import Services
+from pressfeed.web import create_app
 
 POSTGRES_URL = os.environ.get(
     "PRESSFEED_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -83,9 +83,9 @@ def press_office(settings) -> Iterator[PressOffice]:
 
 
 @pytest.fixture
-def services(settings) -> Iterator[Services]:
+def services(settings) -> Iterator[Pressfeed]:
     """Application, views, tokens, and a running projection worker."""
-    services = open_services(settings)
+    services = Pressfeed(settings)
     services.attach_worker(
         ProjectionWorker(services.press_office, services.views, poll_interval=0.02)
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import requests
 
-from pressfeed.web.services import POSITION_TTL
+from pressfeed.assembly import POSITION_TTL
 
 PRESSFEED = str(Path(sys.executable).parent / "pressfeed")
 
@@ -108,9 +108,15 @@ class Gunicorn(Server):
     def command(self, *extra: str) -> list[str]:
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
         return [
-            gunicorn, "-w", "4", "-b", f"127.0.0.1:{self.port}", "--no-control-socket",
-            *extra, "pressfeed.web:create_app()",
-        ]  # fmt: skip
+            gunicorn,
+            "-w",
+            "4",
+            "-b",
+            f"127.0.0.1:{self.port}",
+            "--no-control-socket",
+            *extra,
+            "pressfeed.web:create_app()",
+        ]
 
 
 class Worker:

@@ -62,15 +62,23 @@ def test_unknown_kinds_are_refused(press_office):
 def test_amendments_need_the_current_version(press_office):
     statement = press_office.create_statement(new(), actor="po").statement
     amended = press_office.amend(
-        statement.id, expected_version=2, changes={"title": "New title"},
-        change_note="Clearer title", minor=False, actor="editor",
-    ).statement  # fmt: skip
+        statement.id,
+        expected_version=2,
+        changes={"title": "New title"},
+        change_note="Clearer title",
+        minor=False,
+        actor="editor",
+    ).statement
     assert (amended.version, amended.title) == (3, "New title")
     with pytest.raises(StaleVersion) as stale:
         press_office.amend(
-            statement.id, expected_version=2, changes={"title": "Lost"},
-            change_note="x", minor=False, actor="other",
-        )  # fmt: skip
+            statement.id,
+            expected_version=2,
+            changes={"title": "Lost"},
+            change_note="x",
+            minor=False,
+            actor="other",
+        )
     assert stale.value.current_version == 3
     assert press_office.get_statement(statement.id).title == "New title"
 
@@ -84,9 +92,13 @@ def test_two_editors_racing_from_one_version_one_wins_and_nothing_is_lost(press_
         barrier.wait()
         try:
             press_office.amend(
-                statement.id, expected_version=2, changes={"title": title},
-                change_note=title, minor=False, actor=title,
-            )  # fmt: skip
+                statement.id,
+                expected_version=2,
+                changes={"title": title},
+                change_note=title,
+                minor=False,
+                actor=title,
+            )
             outcomes.append("ok")
         except StaleVersion:
             outcomes.append("stale")

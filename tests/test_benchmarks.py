@@ -13,10 +13,23 @@ ROOT = Path(__file__).parent.parent
 
 def test_the_export_memory_benchmark_runs_and_reports_a_ratio():
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.export_memory",
-         "--events", "300", "--baseline", "30", "--runs", "1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.export_memory",
+            "--events",
+            "300",
+            "--baseline",
+            "30",
+            "--runs",
+            "1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     report = json.loads(result.stdout)
     assert report["figures"]["export_large"]["events"] >= 297
     assert report["ratios"]["export_rss_large_vs_small"] > 0
@@ -27,9 +40,21 @@ def test_the_scale_out_benchmark_runs(tmp_path):
 
     require_postgres()
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.scale_out", "--lag-samples", "3", "--creates", "16"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.scale_out",
+            "--lag-samples",
+            "3",
+            "--creates",
+            "16",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     report = json.loads(result.stdout)
     assert report["sqlite_serve"]["creates_per_second"] > 0
     assert report["postgres_gunicorn_w4_worker"]["lag_ms"]["median"] > 0
@@ -51,18 +76,42 @@ def test_make_bench_runs_on_a_tiny_size(tmp_path):
     require_postgres()
     output = tmp_path / "bench.json"
     run = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench", "--size", "300", "--small", "60",
-         "--tiny", "30", "--runs", "1", "--seconds", "1", "--lag-samples", "3",
-         "--output", str(output)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.bench",
+            "--size",
+            "300",
+            "--small",
+            "60",
+            "--tiny",
+            "30",
+            "--runs",
+            "1",
+            "--seconds",
+            "1",
+            "--lag-samples",
+            "3",
+            "--output",
+            str(output),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr[-4000:]
     report = json.loads(output.read_text())
     assert set(report["ratios"]) == {
-        "publish_vs_raw_save", "import_vs_raw_batch", "feed_vs_constant",
-        "feed_304_vs_constant", "feed_100k_vs_1k", "rebuild_vs_raw_read",
-        "serve_rss_100k_vs_100", "export_rss_100k_vs_1k",
-    }  # fmt: skip
+        "publish_vs_raw_save",
+        "import_vs_raw_batch",
+        "feed_vs_constant",
+        "feed_304_vs_constant",
+        "feed_100k_vs_1k",
+        "rebuild_vs_raw_read",
+        "serve_rss_100k_vs_100",
+        "export_rss_100k_vs_1k",
+    }
     assert set(report["lag_ms"]) == {
         "sqlite_p50",
         "sqlite_p99",

@@ -7,9 +7,8 @@ import json
 import pytest
 
 from pressfeed.application import PressOffice
+from pressfeed.assembly import Pressfeed
 from pressfeed.projections import open_views
-from pressfeed.storage import open_tables
-from pressfeed.tokens import TokenRegistry
 from tests.helpers import create_token, run_cli
 
 
@@ -28,7 +27,7 @@ def log_head(settings) -> int:
 
 def test_token_create_prints_the_token_alone_on_the_last_line(settings):
     token = create_token(settings, "auditor", "audit-office")
-    caller = TokenRegistry(open_tables(settings)).authenticate(token)
+    caller = Pressfeed(settings).tokens.authenticate(token)
     assert (caller.name, caller.role) == ("audit-office", "auditor")
     again = run_cli(
         settings,
@@ -103,7 +102,7 @@ def test_a_bad_line_is_reported_by_number_and_nothing_is_imported(
 def test_demo_loads_once_and_prints_a_working_token(settings):
     first = run_cli(settings, "demo", "--if-empty")
     token = first.stdout.strip().splitlines()[-1]
-    assert TokenRegistry(open_tables(settings)).authenticate(token).role == "publisher"
+    assert Pressfeed(settings).tokens.authenticate(token).role == "publisher"
     head = log_head(settings)
     assert head > 0
     second = run_cli(settings, "demo", "--if-empty")

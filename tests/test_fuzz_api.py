@@ -25,15 +25,25 @@ def test_schemathesis_finds_no_failure_in_any_operation(sqlite_settings, tmp_pat
         with report.open("w") as output:
             result = subprocess.run(
                 [
-                    SCHEMATHESIS, "--config-file", str(CONFIG), "run",
+                    SCHEMATHESIS,
+                    "--config-file",
+                    str(CONFIG),
+                    "run",
                     f"{server.url}/api/openapi.json",
-                    "--header", f"Authorization: Bearer {token}",
-                    "--max-examples", os.environ.get("PRESSFEED_FUZZ_EXAMPLES", "50"),
-                    "--seed", os.environ.get("PRESSFEED_FUZZ_SEED", "1"),
-                    "--request-timeout", "30",
+                    "--header",
+                    f"Authorization: Bearer {token}",
+                    "--max-examples",
+                    os.environ.get("PRESSFEED_FUZZ_EXAMPLES", "50"),
+                    "--seed",
+                    os.environ.get("PRESSFEED_FUZZ_SEED", "1"),
+                    "--request-timeout",
+                    "30",
                 ],
-                stdout=output, stderr=subprocess.STDOUT, timeout=600,
-            )  # fmt: skip
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                timeout=600,
+                cwd=tmp_path,  # its cache (.schemathesis/) stays out of the checkout
+            )
     finally:
         server.stop()
     text = report.read_text(errors="replace")

@@ -22,9 +22,13 @@ def fill(settings, count: int = 6) -> PressOffice:
             actor="po",
         )
         app.amend(
-            result.statement.id, expected_version=2, changes={"body": f"Amended {i}"},
-            change_note="More", minor=False, actor="editor",
-        )  # fmt: skip
+            result.statement.id,
+            expected_version=2,
+            changes={"body": f"Amended {i}"},
+            change_note="More",
+            minor=False,
+            actor="editor",
+        )
     return app
 
 
@@ -58,9 +62,10 @@ class SQLiteRows:
             rowid: row
             for rowid, *row in self.db.execute(
                 "SELECT rowid, originator_id, originator_version, topic, state "
-                "FROM stored_events WHERE rowid IN (?, ?)", (first, second)
+                "FROM stored_events WHERE rowid IN (?, ?)",
+                (first, second),
             )
-        }  # fmt: skip
+        }
         self.db.execute(
             "DELETE FROM stored_events WHERE rowid IN (?, ?)", (first, second)
         )
@@ -95,8 +100,9 @@ class PostgresRows:
     def swap(self, first: int, second: int) -> None:
         self.run(
             f"UPDATE {self.table} SET notification_id = -notification_id "
-            f"WHERE notification_id IN (%s, %s)", (first, second),
-        )  # fmt: skip
+            f"WHERE notification_id IN (%s, %s)",
+            (first, second),
+        )
         self.run(
             f"UPDATE {self.table} SET notification_id = CASE notification_id "
             f"WHEN %s THEN %s ELSE %s END WHERE notification_id < 0",

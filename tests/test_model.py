@@ -101,18 +101,29 @@ class PressOfficeMachine(RuleBasedStateMachine):
         )
         return statement.id
 
-    @rule(statement=statements, title=TEXT, body=TEXT, minor=st.booleans(),
-          stale=st.booleans(), note=st.sampled_from(["", "Corrected"]), actor=ACTORS)  # fmt: skip
+    @rule(
+        statement=statements,
+        title=TEXT,
+        body=TEXT,
+        minor=st.booleans(),
+        stale=st.booleans(),
+        note=st.sampled_from(["", "Corrected"]),
+        actor=ACTORS,
+    )
     def amend(self, statement, title, body, minor, stale, note, actor):
         expected = self.model[statement]
         version = expected.version - 1 if stale else expected.version
         changes = {"title": title, "body": body}
         outcome = self.attempt(
             lambda: self.app.amend(
-                statement, expected_version=version, changes=changes,
-                change_note=note or None, minor=minor, actor=actor,
+                statement,
+                expected_version=version,
+                changes=changes,
+                change_note=note or None,
+                minor=minor,
+                actor=actor,
             )
-        )  # fmt: skip
+        )
         if expected.status == "retracted":
             assert outcome in ("StaleVersion", "StatementRetracted")
         elif stale:
@@ -191,8 +202,11 @@ class PressOfficeMachine(RuleBasedStateMachine):
         for statement_id, expected in self.model.items():
             actual = self.app.get_statement(statement_id)
             assert (actual.status, actual.version, actual.title, actual.body) == (
-                expected.status, expected.version, expected.title, expected.body,
-            )  # fmt: skip
+                expected.status,
+                expected.version,
+                expected.title,
+                expected.body,
+            )
             assert actual.publish_at == expected.publish_at
 
     @invariant()

@@ -18,10 +18,15 @@ def settings(tmp_path, postgres_url):
 
 def test_feeds_pages_and_archive_on_postgresql(client, publisher, services):
     statements = [
-        NewStatement(title=f"Archive {i:02d}", body="Text", kind="news", tags=["archive"],
-                     published_at=datetime(2020, 1, 1, tzinfo=UTC) + timedelta(days=i))
+        NewStatement(
+            title=f"Archive {i:02d}",
+            body="Text",
+            kind="news",
+            tags=["archive"],
+            published_at=datetime(2020, 1, 1, tzinfo=UTC) + timedelta(days=i),
+        )
         for i in range(55)
-    ]  # fmt: skip
+    ]
     services.press_office.import_statements(statements, actor="import")
     created = client.post(
         "/api/statements",

@@ -237,13 +237,17 @@ def test_two_serve_processes_on_one_sqlite_file_publish_once(sqlite_settings):
         created = [
             requests.post(
                 f"{servers[0].url}/api/statements",
-                json={"title": f"Twice scheduled {i}", "body": "x", "kind": "news",
-                      "publish_at": due.isoformat()},
+                json={
+                    "title": f"Twice scheduled {i}",
+                    "body": "x",
+                    "kind": "news",
+                    "publish_at": due.isoformat(),
+                },
                 headers=headers,
                 timeout=5,
             ).json()
             for i in range(3)
-        ]  # fmt: skip
+        ]
         sleep_until(due + timedelta(seconds=1.5))
     finally:
         for server in servers:

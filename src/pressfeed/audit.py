@@ -10,13 +10,14 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
-from pressfeed.aggregates import Statement
+from pressfeed.aggregates import PUBLISHED, RETRACTED, Statement
 from pressfeed.application import PressOffice, StatementNotFound
 from pressfeed.ledger import Ledger
-from pressfeed.representation import iso, statement_diff, statement_document
+from pressfeed.representation import statement_diff, statement_document
+from pressfeed.times import iso
 
 COMPARED_FIELDS = (
     "slug", "kind", "title", "body", "language", "tags", "status", "publish_at",
@@ -48,8 +49,8 @@ def event_payload(event: Any) -> dict[str, Any]:
 
 
 def changed_fields(before: Statement | None, after: Statement) -> dict[str, Any]:
-    old = statement_document(before) if before else {}
-    new = statement_document(after)
+    old: dict[str, Any] = dict(statement_document(before)) if before else {}
+    new: dict[str, Any] = dict(statement_document(after))
     return {
         name: {"from": old.get(name), "to": new[name]}
         for name in COMPARED_FIELDS
@@ -62,13 +63,18 @@ class AuditTrail:
         self.app = app
         self.ledger = ledger
 
+    def _events_of(self, statement_id: UUID) -> list[Statement.Event]:
+        """The statement's events, oldest first."""
+        return cast(list[Statement.Event], list(self.app.events.get(statement_id)))
+
     def history(self, statement_id: UUID) -> list[dict[str, Any]]:
         """Every event of a statement, oldest first, with who, when, why and the diff."""
         self.app.get_statement(statement_id)  # 404 for anything not a statement
         links = {link.version: link for link in self.ledger.links_of(statement_id)}
-        entries, before = [], None
-        for event in self.app.events.get(statement_id):
-            after = event.mutate(copy.deepcopy(before))
+        entries: list[dict[str, Any]] = []
+        before: Statement | None = None
+        for event in self._events_of(statement_id):
+            after = cast(Statement, event.mutate(copy.deepcopy(before)))
             link = links.get(event.originator_version)
             payload = event_payload(event)
             entries.append(
@@ -99,7 +105,7 @@ class AuditTrail:
     def as_of(self, statement_id: UUID, moment: datetime) -> Statement:
         """The statement as it stood at a time (by when its events were recorded)."""
         version = 0
-        for event in self.app.events.get(statement_id):
+        for event in self._events_of(statement_id):
             if event.timestamp > moment:
                 break
             version = event.originator_version
@@ -110,11 +116,11 @@ class AuditTrail:
     def public_version(self, statement_id: UUID, version: int) -> Statement:
         """A version that was public, of a statement not withdrawn; else not found."""
         current = self.app.get_statement(statement_id)
-        if current.status == "retracted":
-            raise StatementNotFound("withdrawn")
+        if current.status == RETRACTED:
+            raise StatementNotFound("The statement was withdrawn.")
         found = self.version(statement_id, version)
-        if found.status != "published":
-            raise StatementNotFound(f"version {version} was never public")
+        if found.status != PUBLISHED:
+            raise StatementNotFound(f"Version {version} was never public.")
         return found
 
     def public_as_of(
@@ -122,8 +128,8 @@ class AuditTrail:
     ) -> tuple[Statement, datetime]:
         """The public state at a time, and when that state began (Memento)."""
         statement = self.as_of(statement_id, moment)
-        if statement.status != "published":
-            raise StatementNotFound(f"not public at {iso(moment)}")
+        if statement.status != PUBLISHED:
+            raise StatementNotFound(f"The statement was not public at {iso(moment)}.")
         return statement, statement.modified_on
 
     def log(self, after: int = 0, limit: int | None = None) -> Iterator[dict[str, Any]]:
@@ -133,7 +139,7 @@ class AuditTrail:
             if limit is not None and count >= limit:
                 return
             link = next(links, None)
-            event = self.app.mapper.to_domain_event(notification)
+            event: Any = self.app.mapper.to_domain_event(notification)
             payload = event_payload(event)
             yield {
                 "position": notification.id,

@@ -14,32 +14,11 @@ import click
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from pressfeed.application import NewStatement, PressOffice, SlugTaken
-from pressfeed.audit import AuditTrail
+from pressfeed.application import NewStatement, SlugTaken
+from pressfeed.assembly import Pressfeed
 from pressfeed.config import Settings
-from pressfeed.ledger import Ledger
-from pressfeed.projections import open_views
-from pressfeed.projections.base import ReadModel
-from pressfeed.projections.runner import ProjectionWorker, make_worker
-from pressfeed.scheduler import EmbargoScheduler
 from pressfeed.schemas import StatementCreate
-from pressfeed.storage import open_tables, schema_lock
 from pressfeed.tokens import ROLES, TokenNameTaken, TokenRegistry
-
-
-def press_office(settings: Settings) -> PressOffice:
-    with schema_lock(settings):
-        return PressOffice(env=settings.eventsourcing_env(), kinds=settings.kinds)
-
-
-def views_of(settings: Settings) -> ReadModel:
-    with schema_lock(settings):
-        return open_views(settings)
-
-
-def token_registry(settings: Settings) -> TokenRegistry:
-    with schema_lock(settings):
-        return TokenRegistry(open_tables(settings))
 
 
 @click.group()
@@ -49,7 +28,17 @@ def main(ctx: click.Context) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    ctx.obj = Settings.from_env()
+    try:
+        ctx.obj = Settings.from_env()
+    except ValueError as error:
+        raise click.ClickException(f"Configuration: {error}") from None
+
+
+def pressfeed_of(settings: Settings) -> Pressfeed:
+    """pressfeed on the configured store; its pools close when the command ends."""
+    pressfeed = Pressfeed(settings)
+    click.get_current_context().call_on_close(pressfeed.close)
+    return pressfeed
 
 
 @main.command()
@@ -69,19 +58,14 @@ def serve(settings: Settings, host: str, port: int, threads: int) -> None:
 @click.pass_obj
 def worker(settings: Settings) -> None:
     """Projections and the embargo scheduler, beside web processes."""
-    app, views = press_office(settings), views_of(settings)
-    projection = make_worker(settings, app, views)
-    embargoes = EmbargoScheduler(app, views)
-    projection.on_change.append(embargoes.sync)
+    pressfeed = pressfeed_of(settings)
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
-    embargoes.start()
-    projection.start()
+    pressfeed.start_background()
     click.echo(f"pressfeed worker following the log (store: {store(settings)})")
     stopping.wait()
-    projection.stop()
-    embargoes.stop()
+    pressfeed.stop_background()
 
 
 @main.group()
@@ -96,7 +80,7 @@ def token() -> None:
 def token_create(settings: Settings, role: str, name: str) -> None:
     """Creates a token; prints it alone on the last line (it is not stored)."""
     try:
-        new_token = token_registry(settings).create(name, role)
+        new_token = pressfeed_of(settings).tokens.create(name, role)
     except TokenNameTaken as error:
         raise click.ClickException(str(error)) from None
     article = "an" if role[0] in "aeiou" else "a"
@@ -108,7 +92,7 @@ def token_create(settings: Settings, role: str, name: str) -> None:
 @click.pass_obj
 def token_list(settings: Settings) -> None:
     """Lists tokens by name and role (the secrets are not stored)."""
-    for entry in token_registry(settings).list():
+    for entry in pressfeed_of(settings).tokens.list():
         state = f"revoked {entry['revoked_at']}" if entry["revoked_at"] else "active"
         click.echo(
             f"{entry['name']}\t{entry['role']}\tcreated {entry['created_at']}\t{state}"
@@ -120,7 +104,7 @@ def token_list(settings: Settings) -> None:
 @click.pass_obj
 def token_revoke(settings: Settings, name: str) -> None:
     """Revokes the active token NAME: refused at once by every process."""
-    if not token_registry(settings).revoke(name):
+    if not pressfeed_of(settings).tokens.revoke(name):
         raise click.ClickException(f"No active token is named {name!r}.")
     click.echo(f"Revoked the token named {name!r}.")
 
@@ -133,7 +117,7 @@ def import_command(settings: Settings, file: Path, actor: str) -> None:
     """Imports statements from JSON lines: a bad line or a taken slug imports
     nothing; the rest is saved 1,000 statements per transaction."""
     statements = read_statement_lines(file, settings)
-    app = press_office(settings)
+    app = pressfeed_of(settings).press_office
     with tqdm(total=len(statements), unit="statement", file=sys.stderr) as bar:
         try:
             app.import_statements(statements, actor=actor, progress=bar.update)
@@ -146,10 +130,10 @@ def import_command(settings: Settings, file: Path, actor: str) -> None:
 @click.pass_obj
 def rebuild(settings: Settings) -> None:
     """Empties the views and replays the whole log into them."""
-    app = press_office(settings)
-    views = views_of(settings)
-    projection = ProjectionWorker(app, views, batch_size=1000)
-    views.reset(app.name)
+    pressfeed = pressfeed_of(settings)
+    projection = pressfeed.projection_worker(batch_size=1000)
+    app = pressfeed.press_office
+    pressfeed.views.reset(app.name)
     total = app.recorder.max_notification_id() or 0
     with tqdm(total=total, unit="event", file=sys.stderr) as bar:
         projection.catch_up(progress=bar.update)
@@ -167,8 +151,7 @@ def rebuild(settings: Settings) -> None:
 @click.pass_obj
 def verify(settings: Settings, witnessed: tuple[int, str] | None) -> None:
     """Checks the hash chain over the stored events; exit code 1 if broken."""
-    app = press_office(settings)  # keep it: its pool closes when it is collected
-    ledger = Ledger(app.recorder)
+    ledger = pressfeed_of(settings).ledger
     report = ledger.verify().as_dict()
     if witnessed:
         position, expected = witnessed
@@ -191,8 +174,7 @@ def verify(settings: Settings, witnessed: tuple[int, str] | None) -> None:
 @click.pass_obj
 def export(settings: Settings, file: Path, after: int) -> None:
     """Writes the whole event log to FILE as NDJSON (as /audit/log serves it)."""
-    app = press_office(settings)
-    trail = AuditTrail(app, Ledger(app.recorder))
+    trail = pressfeed_of(settings).audit
     count = 0
     with file.open("w", encoding="utf-8") as out:
         for record in trail.log(after=after):
@@ -208,7 +190,8 @@ def demo(settings: Settings, if_empty: bool) -> None:
     """Loads the sample press office, and prints a publisher token."""
     from pressfeed.demo.loader import load_demo
 
-    app = press_office(settings)
+    pressfeed = pressfeed_of(settings)
+    app = pressfeed.press_office
     if if_empty and app.recorder.max_notification_id():
         click.echo("The store already has statements; the demo is not loaded again.")
         click.echo(
@@ -216,7 +199,7 @@ def demo(settings: Settings, if_empty: bool) -> None:
         )
         return
     count = load_demo(app)
-    name, new_token = create_demo_token(token_registry(settings))
+    name, new_token = create_demo_token(pressfeed.tokens)
     click.echo(f"Loaded the demo press office: {count} statements.")
     click.echo(f"Site: {settings.base_url}/   API: {settings.base_url}/api/statements")
     click.echo(f"A publisher token ({name}), for Authorization: Bearer <token>:")

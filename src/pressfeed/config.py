@@ -55,6 +55,8 @@ class Settings:
         database_url = env.get(
             "PRESSFEED_DATABASE_URL", f"sqlite:///{instance_dir / 'pressfeed.db'}"
         )
+        if not database_url.startswith(("postgresql://", "postgres://")):
+            database_url = f"sqlite:///{sqlite_path(database_url)}"  # now absolute
         kinds = tuple(
             k.strip() for k in env.get("PRESSFEED_KINDS", "").split(",") if k.strip()
         )
@@ -113,12 +115,20 @@ def parse_clocks(text: str) -> tuple[Clock, ...]:
     return tuple(clocks) or (Clock("UTC", ZoneInfo("UTC")),)
 
 
+def sqlite_path(database_url: str) -> Path:
+    """The file of a SQLite URL, read as SQLAlchemy does: ``sqlite:///pf.db`` is
+    relative to the working directory, ``sqlite:////srv/pf.db`` absolute."""
+    path = database_url.removeprefix("sqlite:///")
+    if path == database_url or not path or "?" in path or path == ":memory:":
+        raise ValueError(
+            f"Unsupported SQLite URL {database_url!r}: use sqlite:///relative.db "
+            "or sqlite:////absolute/path.db"
+        )
+    return Path(path).resolve()
+
+
 def sqlite_env(database_url: str) -> dict[str, str]:
-    if not database_url.startswith("sqlite:///"):
-        raise ValueError(f"Unsupported database URL: {database_url!r}")
-    path = Path(database_url.removeprefix("sqlite:///"))
-    if not path.is_absolute():
-        path = Path("/") / path
+    path = sqlite_path(database_url)
     path.parent.mkdir(parents=True, exist_ok=True)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",

@@ -23,7 +23,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
 from psycopg import sql as pg_sql
 
-from pressfeed.storage import Dialect, Tables
+from pressfeed.storage import Dialect, tables_of
 
 CHAIN = "pf_chain"
 GENESIS = "0" * 64
@@ -128,7 +128,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, **kwargs)
         self.dialect = Dialect(postgres=True, schema=datastore.schema)
         self.sql_create_statements.extend(
-            pg_sql.SQL(s)  # type: ignore[arg-type]
+            pg_sql.Composed([pg_sql.SQL(s)])
             for s in chain_table_statements(self.dialect)
         )
 
@@ -156,12 +156,6 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 )
                 append_links(curs, self.dialect, stored_events, positions or [])
                 return positions
-
-
-RECORDER_TOPICS = {
-    "sqlite": f"{__name__}:ChainedSQLiteApplicationRecorder",
-    "postgres": f"{__name__}:ChainedPostgresApplicationRecorder",
-}
 
 
 @dataclass(frozen=True)
@@ -192,7 +186,7 @@ class Ledger:
 
     def __init__(self, recorder: Any) -> None:
         self.recorder = recorder
-        self.tables = Tables(recorder.datastore)
+        self.tables = tables_of(recorder)
 
     def head(self) -> Link | None:
         rows = self.tables.query(
@@ -272,9 +266,13 @@ class Ledger:
                 ]
                 return Verification(False, checked, min(positions))
             expected = chain_hash(
-                prev, event.id, event.originator_id, event.originator_version,
-                event.topic, event.state,
-            )  # fmt: skip
+                prev,
+                event.id,
+                event.originator_id,
+                event.originator_version,
+                event.topic,
+                event.state,
+            )
             if link.prev_hash != prev or link.hash != expected:
                 return Verification(False, checked, event.id)
             prev = link.hash

@@ -1,26 +1,64 @@
-"""The statement as the API, the views and the audit show it (DESIGN.md, 'representation')."""
+"""The statement document: a statement as the API, the views, the feeds, the
+pages and the audit show it, as JSON-ready values."""
 
 from __future__ import annotations
 
 import difflib
-from datetime import UTC, datetime
-from typing import Any
+from typing import Literal, NotRequired, TypedDict, cast
 
-from pressfeed.aggregates import Statement
+from pressfeed.aggregates import RETRACTED, Statement, Status
 from pressfeed.rendering import markdown_to_html
+from pressfeed.times import iso
+from pressfeed.urls import absolute, statement_path
 
 
-def iso(moment: datetime | None) -> str | None:
-    """RFC 3339 in UTC, or None."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+class ChangeNoteDocument(TypedDict):
+    version: int
+    at: str
+    note: str
+    minor: bool
+    public: bool  # false for notes made before publication
 
 
-def statement_document(statement: Statement, *, html: bool = True) -> dict[str, Any]:
-    """Everything about a statement except its URL, as JSON-ready values; the
-    views store it without body_html, which with_body_html adds when read."""
-    document = {
+class StatementDocument(TypedDict):
+    """A statement at one version; times are RFC 3339 strings in UTC."""
+
+    id: str
+    slug: str
+    kind: str
+    title: str
+    body: str
+    body_html: NotRequired[str]  # rendered when read: the views store no HTML
+    language: str
+    tags: list[str]
+    status: Status
+    version: int
+    created_at: str
+    published_at: str | None
+    updated_at: str
+    publish_at: str | None
+    planned_publication_at: str | None
+    retracted_at: str | None
+    retraction_reason: str | None
+    change_notes: list[ChangeNoteDocument]
+    url: NotRequired[str]
+
+
+class PublicChange(TypedDict):
+    """A change the public saw: a publication, a major amendment, a withdrawal."""
+
+    position: int
+    version: int
+    what: Literal["published", "amended", "retracted"]
+    note: str  # the change note or the reason of the withdrawal
+    diff: str
+    statement: StatementDocument
+
+
+def statement_document(statement: Statement, *, html: bool = True) -> StatementDocument:
+    """Everything about a statement except its URL; the views store it without
+    body_html, which with_body_html adds when read."""
+    document: StatementDocument = {
         "id": str(statement.id),
         "slug": statement.slug,
         "kind": statement.kind,
@@ -51,24 +89,29 @@ def statement_document(statement: Statement, *, html: bool = True) -> dict[str, 
     return with_body_html(document) if html else document
 
 
-def with_body_html(document: dict[str, Any]) -> dict[str, Any]:
+def with_body_html(document: StatementDocument) -> StatementDocument:
     """The document with its body rendered to safe HTML, placed after the body."""
-    rendered: dict[str, Any] = {}
+    rendered: dict[str, object] = {}
     for key, value in document.items():
         if key != "body_html":
             rendered[key] = value
         if key == "body":
-            rendered["body_html"] = markdown_to_html(value)
-    return rendered
+            rendered["body_html"] = markdown_to_html(document["body"])
+    return cast(StatementDocument, rendered)
 
 
-def statement_url(base_url: str, slug: str) -> str:
-    return f"{base_url}/statements/{slug}"
-
-
-def with_url(document: dict[str, Any], base_url: str) -> dict[str, Any]:
+def with_url(document: StatementDocument, base_url: str) -> StatementDocument:
     """The document plus its public URL."""
-    return {**document, "url": statement_url(base_url, document["slug"])}
+    return {**document, "url": absolute(base_url, statement_path(document["slug"]))}
+
+
+def is_withdrawn(document: StatementDocument) -> bool:
+    return document["status"] == RETRACTED
+
+
+def public_notes(document: StatementDocument) -> list[ChangeNoteDocument]:
+    """Change notes the public sees: those of major amendments after publication."""
+    return [n for n in document["change_notes"] if n["public"] and not n["minor"]]
 
 
 def _text_lines(title: str, body: str) -> list[str]:
@@ -92,7 +135,7 @@ def statement_diff(before: Statement | None, after: Statement, version: int) -> 
     )
 
 
-def publication_diff(document: dict[str, Any]) -> str:
+def publication_diff(document: StatementDocument) -> str:
     """A statement document's text as a diff from nothing: what its publication
     made public."""
     return _unified_diff(

@@ -125,7 +125,8 @@ class EmbargoScheduler:
                 "Nothing to publish for %s (done elsewhere or changed)", statement_id
             )
             return
-        late = (result.statement.published_at - planned_at).total_seconds()
+        published_at = result.statement.published_at or planned_at
+        late = (published_at - planned_at).total_seconds()
         level = logging.WARNING if late > 1 else logging.INFO
         log.log(
             level,

@@ -24,17 +24,12 @@ LANGUAGE_REGEX = r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$"
 KIND_REGEX = r"^[a-z][a-z0-9-]*$"
 
 
-def _clean_line(text: str) -> str:
-    """A one-line field: XML-illegal characters dropped, outer whitespace trimmed."""
+def _cleaned(text: str) -> str:
+    """A text field: XML-illegal characters dropped, outer whitespace trimmed."""
     cleaned = strip_xml_illegal(text).strip()
     if not cleaned:
         raise ValueError("must not be empty or only spaces")
     return cleaned
-
-
-def _clean_text(text: str) -> str:
-    """A body: XML-illegal characters dropped, outer whitespace trimmed."""
-    return _clean_line(text)
 
 
 def _not_uuid(slug: str) -> str:
@@ -48,15 +43,15 @@ def _not_uuid(slug: str) -> str:
 
 
 Title = Annotated[
-    str, StringConstraints(min_length=1, max_length=300), AfterValidator(_clean_line)
+    str, StringConstraints(min_length=1, max_length=300), AfterValidator(_cleaned)
 ]
 Body = Annotated[
     str,
     StringConstraints(min_length=1, max_length=200_000),
-    AfterValidator(_clean_text),
+    AfterValidator(_cleaned),
 ]
 Note = Annotated[
-    str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_clean_line)
+    str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_cleaned)
 ]
 Kind = Annotated[str, StringConstraints(pattern=KIND_REGEX, max_length=40)]
 Tag = Annotated[
@@ -138,7 +133,9 @@ class StatementAmendment(Strict):
     body: Body | None = None
     kind: Kind | None = None
     tags: Tags | None = None
-    change_note: Note
+    change_note: Note | None = Field(
+        None, description="Why: required once the statement is published."
+    )
     minor: bool = Field(False, description="A typo fix: feeds keep the updated time.")
 
     @model_validator(mode="after")
@@ -186,7 +183,7 @@ class ChangeNoteOut(BaseModel):
 
 
 class StatementOut(BaseModel):
-    """The statement representation of DESIGN.md."""
+    """The statement representation the API answers with."""
 
     id: str
     slug: str

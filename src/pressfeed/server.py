@@ -1,4 +1,5 @@
-"""``pressfeed serve``: gunicorn with one process that also runs the projection worker.
+"""``pressfeed serve``: gunicorn with one process that also runs the projection
+worker and the embargo scheduler.
 
 One process, several threads: the embedded default on SQLite. For several web
 processes, run gunicorn on ``pressfeed.web:create_app()`` and ``pressfeed worker``.
@@ -8,15 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from pressfeed.assembly import Pressfeed
 from pressfeed.config import Settings
-from pressfeed.projections.runner import ProjectionWorker, make_worker
-from pressfeed.scheduler import EmbargoScheduler
-from pressfeed.web import create_app, open_services
+from pressfeed.web import create_app
 
 
-class EmbeddedServer(BaseApplication):  # type: ignore[misc]
+class EmbeddedServer(BaseApplication):
     def __init__(self, settings: Settings, host: str, port: int, threads: int) -> None:
         self.settings = settings
         self.options = {
@@ -29,7 +30,7 @@ class EmbeddedServer(BaseApplication):  # type: ignore[misc]
             "post_worker_init": self._start_background_work,
             "worker_exit": self._stop_background_work,
         }
-        self.worker: ProjectionWorker | None = None
+        self.pressfeed: Pressfeed | None = None
         super().__init__()
 
     def load_config(self) -> None:
@@ -37,26 +38,17 @@ class EmbeddedServer(BaseApplication):  # type: ignore[misc]
             if key in self.cfg.settings:  # older gunicorns lack some settings
                 self.cfg.set(key, value)
 
-    def load(self) -> Any:
-        self.services = open_services(self.settings)
-        return create_app(services=self.services)
+    def load(self) -> Flask:
+        self.pressfeed = Pressfeed(self.settings)
+        return create_app(services=self.pressfeed)
 
     def _start_background_work(self, _worker: Any) -> None:
-        self.worker = make_worker(
-            self.settings, self.services.press_office, self.services.views
-        )
-        self.embargoes = EmbargoScheduler(
-            self.services.press_office, self.services.views
-        )
-        self.worker.on_change.append(self.embargoes.sync)
-        self.embargoes.start()
-        self.services.attach_worker(self.worker)
-        self.worker.start()
+        if self.pressfeed is not None:
+            self.pressfeed.start_background()
 
     def _stop_background_work(self, _server: Any, _worker: Any) -> None:
-        if self.worker is not None:
-            self.worker.stop()
-            self.embargoes.stop()
+        if self.pressfeed is not None:
+            self.pressfeed.stop_background()
 
 
 def serve(settings: Settings, host: str, port: int, threads: int = 8) -> None:

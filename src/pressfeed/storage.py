@@ -11,9 +11,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.persistence import InfrastructureFactory
-from eventsourcing.utils import Environment
-
 from pressfeed.config import Settings
 
 
@@ -39,6 +36,12 @@ class Dialect:
         """Formats {name} table names and turns ? into %s for psycopg."""
         text = text.format(**{k: self.table(v) for k, v in tables.items()})
         return text.replace("?", "%s") if self.postgres else text
+
+
+def tables_of(recorder: object) -> Tables:
+    """The tables beside an eventsourcing SQLite or PostgreSQL recorder (both
+    have a datastore, which their common base class does not declare)."""
+    return Tables(getattr(recorder, "datastore"))  # noqa: B009
 
 
 def dialect_of(datastore: Any) -> Dialect:
@@ -95,11 +98,3 @@ def schema_lock(settings: Settings) -> Iterator[None]:
             yield
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
-
-
-def open_tables(settings: Settings, name: str = "tables") -> Tables:
-    """A connection pool on the configured store."""
-    factory = InfrastructureFactory.construct(
-        Environment(name, settings.eventsourcing_env())
-    )
-    return Tables(factory.datastore)  # type: ignore[attr-defined]

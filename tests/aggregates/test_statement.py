@@ -11,6 +11,7 @@ from pressfeed.aggregates import (
     ChangeNoteRequired,
     EmbargoNotDue,
     EmbargoNotInFuture,
+    FieldNotAmendable,
     NothingToAmend,
     NotScheduled,
     PublicationInFuture,
@@ -126,7 +127,7 @@ def test_an_amendment_that_changes_nothing_is_refused():
 
 
 def test_only_title_body_kind_and_tags_can_be_amended():
-    with pytest.raises(NothingToAmend):
+    with pytest.raises(FieldNotAmendable):
         published().amend(
             changes={"slug": "other"}, change_note="x", minor=False, actor="a", now=NOW
         )
@@ -140,9 +141,12 @@ def test_a_major_amendment_moves_updated_at_and_a_minor_one_does_not():
     )
     assert statement.updated_at == NOW
     statement.amend(
-        changes={"body": "New hours"}, change_note="New hours", minor=False, actor="a",
+        changes={"body": "New hours"},
+        change_note="New hours",
+        minor=False,
+        actor="a",
         now=later + timedelta(days=1),
-    )  # fmt: skip
+    )
     assert statement.updated_at == later + timedelta(days=1)
     assert [(n.version, n.note, n.minor, n.public) for n in statement.change_notes] == [
         (3, "Typo", True, True),

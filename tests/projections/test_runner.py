@@ -29,9 +29,13 @@ def create_some(app: PressOffice, count: int) -> None:
         )
         if i % 4 == 0:
             app.amend(
-                result.statement.id, expected_version=result.statement.version,
-                changes={"body": f"Text {i}"}, change_note="More", minor=False, actor="po",
-            )  # fmt: skip
+                result.statement.id,
+                expected_version=result.statement.version,
+                changes={"body": f"Text {i}"},
+                change_note="More",
+                minor=False,
+                actor="po",
+            )
 
 
 def test_the_worker_catches_up_and_reports_no_lag(settings, press_office):

@@ -9,9 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from pressfeed.application import NewStatement
-from pressfeed.projections.runner import make_worker
-from pressfeed.projections.websub import HubPinger
-from pressfeed.web import create_app, open_services
+from pressfeed.assembly import Pressfeed
+from pressfeed.syndication import FEED_FORMATS, FeedFormat, register_feed_format
+from pressfeed.web import create_app
+from pressfeed.websub import HubPinger
 from tests.conftest import make_settings
 
 
@@ -55,8 +56,8 @@ def hub():
 @pytest.fixture
 def hub_services(tmp_path, hub):
     settings = make_settings(tmp_path, PRESSFEED_WEBSUB_HUBS=hub.url)
-    services = open_services(settings)
-    services.attach_worker(make_worker(settings, services.press_office, services.views))
+    services = Pressfeed(settings)
+    services.attach_worker(services.projection_worker())
     yield services
     services.close()
 
@@ -71,7 +72,7 @@ def publish(services, **fields):
 def test_a_publication_pings_the_hub_for_each_feed_it_appears_in(hub_services, hub):
     publish(hub_services, tags=["culture"])
     hub_services.worker.catch_up()
-    hub_services.worker.pinger.send_due()
+    hub_services.pinger.send_due()
     base = "http://localhost"
     assert hub.feeds_pinged() >= {
         f"{base}/feeds/all.atom",
@@ -86,7 +87,7 @@ def test_a_publication_pings_the_hub_for_each_feed_it_appears_in(hub_services, h
 def test_drafts_ping_nobody(hub_services, hub):
     publish(hub_services, draft=True)
     hub_services.worker.catch_up()
-    hub_services.worker.pinger.send_due()
+    hub_services.pinger.send_due()
     assert hub.pings == []
 
 
@@ -94,7 +95,7 @@ def test_a_refused_ping_is_retried_later(hub_services, hub):
     publish(hub_services)
     hub_services.worker.catch_up()
     hub.refuse = True
-    pinger: HubPinger = hub_services.worker.pinger
+    pinger: HubPinger = hub_services.pinger
     assert pinger.send_due() == 0
     hub.refuse = False
     assert pinger.send_due() == 0  # backing off: not due yet
@@ -137,4 +138,32 @@ def test_without_hubs_the_worker_keeps_no_outbox(services):
     publish(services)
     head = services.press_office.recorder.max_notification_id()
     assert services.worker.wait_until(head)
-    assert services.views.query("SELECT path FROM {t}", t=TABLE) == []
+    assert services.pinger is None
+    assert services.views.query("SELECT what FROM {t}", t=TABLE) == []
+
+
+def plain_text(spec, documents, settings, extras=None) -> bytes:
+    """A throwaway feed format: one title a line."""
+    return "".join(f"{d['title']}\n" for d in documents).encode()
+
+
+@pytest.fixture
+def text_format():
+    text = FeedFormat("Plain text", "txt", "text/plain", "utf-8", plain_text)
+    register_feed_format(text)
+    yield text
+    del FEED_FORMATS[text.extension]
+
+
+def test_a_registered_format_is_served_and_pinged(hub_services, hub, text_format):
+    publish(hub_services, tags=["culture"])
+    hub_services.worker.catch_up()
+    hub_services.pinger.send_due()
+    client = create_app(services=hub_services).test_client()
+    for path in ("/feeds/all.txt", "/feeds/kind/comment.txt", "/feeds/tag/culture.txt"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+        assert response.get_data(as_text=True) == "Exhibition\n"
+        assert f"http://localhost{path}" in hub.feeds_pinged()
+    assert client.get("/feeds/all.xyz").status_code == 404

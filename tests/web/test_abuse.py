@@ -30,9 +30,11 @@ def statement(desk):
 
 def post_json(client, path, body, headers, **extra_headers):
     return client.post(
-        path, data=body if isinstance(body, bytes | str) else json.dumps(body),
-        content_type="application/json", headers={**headers, **extra_headers},
-    )  # fmt: skip
+        path,
+        data=body if isinstance(body, bytes | str) else json.dumps(body),
+        content_type="application/json",
+        headers={**headers, **extra_headers},
+    )
 
 
 def assert_4xx_problem(response, *statuses):
@@ -213,9 +215,12 @@ def test_a_flood_of_one_idempotency_key_with_other_bodies(client, publisher, ser
 @pytest.mark.parametrize("key", ["", " ", "x" * 256, "tab\there", "é"])
 def test_malformed_idempotency_keys_are_400(client, publisher, unchanged, key):
     response = post_json(
-        client, "/api/statements", {"title": "t", "body": "b", "kind": "news"}, publisher,
+        client,
+        "/api/statements",
+        {"title": "t", "body": "b", "kind": "news"},
+        publisher,
         **{"Idempotency-Key": key},
-    )  # fmt: skip
+    )
     assert_4xx_problem(response, 400)
 
 
@@ -223,9 +228,12 @@ def test_malformed_idempotency_keys_are_400(client, publisher, unchanged, key):
 def test_malformed_if_match_is_400(client, publisher, statement, services, if_match):
     head = services.press_office.recorder.max_notification_id()
     response = post_json(
-        client, f"/api/statements/{statement['id']}/amendments",
-        {"title": "New", "change_note": "n"}, publisher, **{"If-Match": if_match},
-    )  # fmt: skip
+        client,
+        f"/api/statements/{statement['id']}/amendments",
+        {"title": "New", "change_note": "n"},
+        publisher,
+        **{"If-Match": if_match},
+    )
     assert_4xx_problem(response, 400)
     assert services.press_office.recorder.max_notification_id() == head
 

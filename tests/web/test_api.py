@@ -1,4 +1,4 @@
-"""The command API, row by row of DESIGN.md's table, and every error it answers."""
+"""The command API, row by row of its table in docs/design.md, and every error it answers."""
 
 from __future__ import annotations
 
@@ -53,10 +53,24 @@ def test_create_answers_201_with_location_etag_and_the_representation(
     assert statement["body_html"] == "<p>We will <strong>attend</strong>.</p>\n"
     assert statement["url"].endswith("/statements/trade-fair-in-lyon")
     expected = {
-        "id", "slug", "kind", "title", "body", "body_html", "language", "tags",
-        "status", "version", "published_at", "updated_at", "publish_at",
-        "retracted_at", "retraction_reason", "url", "change_notes",
-    }  # fmt: skip
+        "id",
+        "slug",
+        "kind",
+        "title",
+        "body",
+        "body_html",
+        "language",
+        "tags",
+        "status",
+        "version",
+        "published_at",
+        "updated_at",
+        "publish_at",
+        "retracted_at",
+        "retraction_reason",
+        "url",
+        "change_notes",
+    }
     assert expected <= statement.keys()
 
 
@@ -106,14 +120,18 @@ def test_invalid_creations_get_a_problem_and_change_nothing(
 def test_malformed_json_is_400_and_changes_nothing(client, publisher, services):
     head = log_head(services)
     response = client.post(
-        "/api/statements", data=b'{"title": "x",', content_type="application/json",
+        "/api/statements",
+        data=b'{"title": "x",',
+        content_type="application/json",
         headers=publisher,
-    )  # fmt: skip
+    )
     assert_problem(response, 400)
     bad_utf8 = client.post(
-        "/api/statements", data=b'{"title": "\xff"}', content_type="application/json",
+        "/api/statements",
+        data=b'{"title": "\xff"}',
+        content_type="application/json",
         headers=publisher,
-    )  # fmt: skip
+    )
     assert_problem(bad_utf8, 400)
     assert log_head(services) == head
 

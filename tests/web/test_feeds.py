@@ -15,6 +15,7 @@ import pytest
 from lxml import etree
 
 from pressfeed.application import NewStatement
+from pressfeed.web.context import RENDERED_CACHE
 
 NS = {
     "a": "http://www.w3.org/2005/Atom",
@@ -205,13 +206,19 @@ def test_json_feed_matches_the_json_feed_1_1_schema(client, desk):
     assert any(i["id"] == f"urn:uuid:{statement['id']}" for i in feed["items"])
 
 
+def forget_rendered_bytes(client) -> None:
+    """Empties the app's cache of rendered bytes, as a fresh process has it."""
+    cache = client.application.extensions[RENDERED_CACHE]
+    client.application.extensions[RENDERED_CACHE] = type(cache)(cache.max_bytes)
+
+
 def test_unchanged_views_render_identical_bytes_and_answer_conditional_gets(
     client, desk, services
 ):
     desk.create()
     for path in [*FEEDS, "/feeds/changes.atom", "/", "/messages"]:
         first = client.get(path)
-        services.cache = type(services.cache)(services.cache.max_bytes)
+        forget_rendered_bytes(client)
         second = client.get(path)
         if path != "/":
             assert first.data == second.data, path
@@ -270,10 +277,14 @@ def test_the_changes_feed_carries_the_note_and_the_diff(client, desk):
 
 def test_archive_pages_are_complete_linked_and_closed(client, desk, services):
     statements = [
-        NewStatement(title=f"Archive {i:03d}", body=f"Text {i}", kind="news",
-                     published_at=datetime(2020, 1, 1, tzinfo=UTC) + timedelta(days=i))
+        NewStatement(
+            title=f"Archive {i:03d}",
+            body=f"Text {i}",
+            kind="news",
+            published_at=datetime(2020, 1, 1, tzinfo=UTC) + timedelta(days=i),
+        )
         for i in range(120)
-    ]  # fmt: skip
+    ]
     services.press_office.import_statements(statements, actor="import")
     desk.settle()
     current = atom_tree(client)
@@ -304,10 +315,14 @@ def test_a_closed_archive_page_keeps_its_text_but_not_a_retracted_one(
     client, desk, services
 ):
     statements = [
-        NewStatement(title=f"Archive {i:02d}", body=f"Original {i}", kind="news",
-                     published_at=datetime(2020, 1, 1, tzinfo=UTC) + timedelta(days=i))
+        NewStatement(
+            title=f"Archive {i:02d}",
+            body=f"Original {i}",
+            kind="news",
+            published_at=datetime(2020, 1, 1, tzinfo=UTC) + timedelta(days=i),
+        )
         for i in range(50)
-    ]  # fmt: skip
+    ]
     saved = services.press_office.import_statements(statements, actor="import")
     desk.settle()
     before = client.get("/feeds/archive/1.atom").data
@@ -327,10 +342,14 @@ def test_a_closed_archive_page_keeps_its_text_but_not_a_retracted_one(
 
 def test_feeds_hold_the_newest_fifty(client, desk, services):
     statements = [
-        NewStatement(title=f"Item {i:02d}", body="Text", kind="news",
-                     published_at=datetime(2021, 1, 1, tzinfo=UTC) + timedelta(hours=i))
+        NewStatement(
+            title=f"Item {i:02d}",
+            body="Text",
+            kind="news",
+            published_at=datetime(2021, 1, 1, tzinfo=UTC) + timedelta(hours=i),
+        )
         for i in range(60)
-    ]  # fmt: skip
+    ]
     services.press_office.import_statements(statements, actor="import")
     desk.settle()
     entries = read(client, "/feeds/all.atom").entries
@@ -418,10 +437,14 @@ def test_feed_and_archive_hold_every_statement_even_when_back_dated_out_of_order
     client, desk, services
 ):
     statements = [
-        NewStatement(title=f"Back-dated {i:02d}", body="Text", kind="news",
-                     published_at=datetime(2020, 1, 1, tzinfo=UTC) - timedelta(days=i))
+        NewStatement(
+            title=f"Back-dated {i:02d}",
+            body="Text",
+            kind="news",
+            published_at=datetime(2020, 1, 1, tzinfo=UTC) - timedelta(days=i),
+        )
         for i in range(60)
-    ]  # fmt: skip
+    ]
     services.press_office.import_statements(statements, actor="import")
     desk.settle()
     titles = {e.title for e in read(client, "/feeds/all.atom").entries}

@@ -77,10 +77,14 @@ def test_every_page_links_its_feeds_for_autodiscovery(client, desk):
 
 def test_all_messages_pages_twenty_at_a_time_newest_first(client, desk, services):
     statements = [
-        NewStatement(title=f"Message {i:02d}", body="Text", kind="news",
-                     published_at=datetime(2025, 3, 1, tzinfo=UTC) + timedelta(days=i))
+        NewStatement(
+            title=f"Message {i:02d}",
+            body="Text",
+            kind="news",
+            published_at=datetime(2025, 3, 1, tzinfo=UTC) + timedelta(days=i),
+        )
         for i in range(45)
-    ]  # fmt: skip
+    ]
     services.press_office.import_statements(statements, actor="import")
     desk.settle()
     first = page(client, "/messages")
@@ -169,10 +173,14 @@ def test_dates_follow_the_configured_zone_and_format(tmp_path, services):
     )
     services.settings = settings
     services.press_office.create_statement(
-        NewStatement(title="Late news", body="x", kind="news",
-                     published_at=datetime(2026, 3, 1, 20, 0, tzinfo=UTC)),
+        NewStatement(
+            title="Late news",
+            body="x",
+            kind="news",
+            published_at=datetime(2026, 3, 1, 20, 0, tzinfo=UTC),
+        ),
         actor="po",
-    )  # fmt: skip
+    )
     services.worker.wait_until(services.press_office.recorder.max_notification_id())
     client = create_app(services=services).test_client()
     text = text_of(page(client, "/messages"))

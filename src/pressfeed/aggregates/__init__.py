@@ -5,6 +5,7 @@ from pressfeed.aggregates.errors import (
     ChangeNoteRequired,
     EmbargoNotDue,
     EmbargoNotInFuture,
+    FieldNotAmendable,
     NothingToAmend,
     NotScheduled,
     PublicationInFuture,
@@ -12,16 +13,32 @@ from pressfeed.aggregates.errors import (
     StatementRetracted,
 )
 from pressfeed.aggregates.indexes import CommandReceipt, SlugIndex
-from pressfeed.aggregates.statement import AMENDABLE_FIELDS, ChangeNote, Statement
+from pressfeed.aggregates.statement import (
+    AMENDABLE_FIELDS,
+    DRAFT,
+    PUBLISHED,
+    RETRACTED,
+    SCHEDULED,
+    STATUSES,
+    ChangeNote,
+    Statement,
+    Status,
+)
 
 __all__ = [
     "AMENDABLE_FIELDS",
+    "DRAFT",
+    "PUBLISHED",
+    "RETRACTED",
+    "SCHEDULED",
+    "STATUSES",
     "AlreadyPublished",
     "ChangeNote",
     "ChangeNoteRequired",
     "CommandReceipt",
     "EmbargoNotDue",
     "EmbargoNotInFuture",
+    "FieldNotAmendable",
     "NotScheduled",
     "NothingToAmend",
     "PublicationInFuture",
@@ -29,4 +46,5 @@ __all__ = [
     "Statement",
     "StatementError",
     "StatementRetracted",
+    "Status",
 ]

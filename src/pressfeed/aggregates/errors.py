@@ -29,6 +29,10 @@ class PublicationInFuture(StatementError):
     """A back-dated publication time must lie in the past."""
 
 
+class FieldNotAmendable(StatementError):
+    """Only title, body, kind and tags can be amended (the API never sends others)."""
+
+
 class NothingToAmend(StatementError):
     """An amendment must change at least one field."""
 

@@ -12,7 +12,7 @@ class SlugIndex(Aggregate):
     """Reserves a slug for one statement, for good."""
 
     @staticmethod
-    def create_id(slug: str) -> UUID:  # type: ignore[override]
+    def create_id(slug: str) -> UUID:
         return uuid5(NAMESPACE_URL, f"/pressfeed/slugs/{slug}")
 
     @event("Reserved")
@@ -29,7 +29,7 @@ class CommandReceipt(Aggregate):
     """
 
     @staticmethod
-    def create_id(actor: str, key: str) -> UUID:  # type: ignore[override]
+    def create_id(actor: str, key: str) -> UUID:
         return uuid5(NAMESPACE_URL, f"/pressfeed/idempotency/{actor}/{key}")
 
     @event("Issued")

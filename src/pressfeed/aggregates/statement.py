@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final, Literal
 
 from eventsourcing.domain import Aggregate, event
 
@@ -20,16 +20,19 @@ from pressfeed.aggregates.errors import (
     ChangeNoteRequired,
     EmbargoNotDue,
     EmbargoNotInFuture,
+    FieldNotAmendable,
     NothingToAmend,
     NotScheduled,
     PublicationInFuture,
     StatementRetracted,
 )
 
-DRAFT = "draft"
-SCHEDULED = "scheduled"
-PUBLISHED = "published"
-RETRACTED = "retracted"
+Status = Literal["draft", "scheduled", "published", "retracted"]
+DRAFT: Final = "draft"
+SCHEDULED: Final = "scheduled"
+PUBLISHED: Final = "published"
+RETRACTED: Final = "retracted"
+STATUSES: tuple[Status, ...] = (DRAFT, SCHEDULED, PUBLISHED, RETRACTED)
 
 AMENDABLE_FIELDS = ("title", "body", "kind", "tags")
 
@@ -55,7 +58,43 @@ class ChangeNote:
 class Statement(Aggregate):
     """An official statement of the press office."""
 
-    @event("Drafted")
+    # The events, declared so that views and the audit can match them by type.
+
+    class Drafted(Aggregate.Created):
+        slug: str
+        kind: str
+        title: str
+        body: str
+        language: str
+        tags: list[str]
+        actor: str
+        at: datetime
+
+    class Scheduled(Aggregate.Event):
+        publish_at: datetime
+        actor: str
+
+    class Unscheduled(Aggregate.Event):
+        actor: str
+
+    class Published(Aggregate.Event):
+        published_at: datetime
+        planned_at: datetime | None
+        actor: str
+
+    class Amended(Aggregate.Event):
+        changes: dict[str, Any]
+        change_note: str
+        minor: bool
+        actor: str
+        at: datetime
+
+    class Retracted(Aggregate.Event):
+        reason: str
+        actor: str
+        at: datetime
+
+    @event(Drafted)
     def __init__(
         self,
         *,
@@ -74,7 +113,7 @@ class Statement(Aggregate):
         self.body = body
         self.language = language
         self.tags = list(tags)
-        self.status = DRAFT
+        self.status: Status = DRAFT
         self.drafted_at = at
         self.updated_at = at
         self.publish_at: datetime | None = None
@@ -146,7 +185,9 @@ class Statement(Aggregate):
         self._refuse_if_retracted()
         unknown = set(changes) - set(AMENDABLE_FIELDS)
         if unknown:
-            raise NothingToAmend(f"Fields cannot be amended: {sorted(unknown)}")
+            raise FieldNotAmendable(
+                f"Only {AMENDABLE_FIELDS} can be amended: {unknown}"
+            )
         changed = {
             name: value
             for name, value in changes.items()
@@ -173,19 +214,19 @@ class Statement(Aggregate):
 
     # Events: they only change state.
 
-    @event("Scheduled")
+    @event(Scheduled)
     def _schedule(self, *, publish_at: datetime, actor: str) -> None:
         self.status = SCHEDULED
         self.publish_at = publish_at
         self.last_actor = actor
 
-    @event("Unscheduled")
+    @event(Unscheduled)
     def _unschedule(self, *, actor: str) -> None:
         self.status = DRAFT
         self.publish_at = None
         self.last_actor = actor
 
-    @event("Published")
+    @event(Published)
     def _publish(
         self, *, published_at: datetime, planned_at: datetime | None, actor: str
     ) -> None:
@@ -195,7 +236,7 @@ class Statement(Aggregate):
         self.updated_at = published_at
         self.last_actor = actor
 
-    @event("Amended")
+    @event(Amended)
     def _amend(
         self,
         *,
@@ -215,12 +256,11 @@ class Statement(Aggregate):
             self.change_notes = [*self.change_notes, note]
         self.last_actor = actor
 
-    @event("Retracted")
+    @event(Retracted)
     def _retract(self, *, reason: str, actor: str, at: datetime) -> None:
         if self.status == SCHEDULED:
-            self.publish_at = (
-                None  # the embargo is cancelled; a kept one stays as evidence
-            )
+            # The embargo is cancelled; a kept one stays as evidence.
+            self.publish_at = None
         self.status = RETRACTED
         self.retracted_at = at
         self.retraction_reason = reason

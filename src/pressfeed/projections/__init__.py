@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
@@ -21,7 +23,7 @@ VIEWS = (
     WebSubOutboxView(),
     ScheduleView(),
 )
-SCHEMA_VERSION = 4  # raise when a view's tables change: the views are then rebuilt
+SCHEMA_VERSION = 5  # raise when a view's tables change: the views are then rebuilt
 
 
 class SQLiteViews(SQLiteReadModel):
@@ -38,7 +40,7 @@ def open_views(settings: Settings) -> ReadModel:
         Environment("views", settings.eventsourcing_env())
     )
     view_class = PostgresViews if settings.uses_postgres else SQLiteViews
-    views = factory.tracking_recorder(view_class)  # type: ignore[arg-type]
+    views = cast(ReadModel, factory.tracking_recorder(view_class))
     views.ensure_schema(PressOffice.name, SCHEMA_VERSION)
     if not settings.websub_hubs:  # no hub to ping: keep no outbox
         views.views = tuple(v for v in VIEWS if not isinstance(v, WebSubOutboxView))

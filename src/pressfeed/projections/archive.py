@@ -7,11 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from pressfeed.aggregates import Statement
 from pressfeed.projections.base import Change, ReadModel, View, load_document
+from pressfeed.representation import StatementDocument
 from pressfeed.storage import Dialect
 
 TABLE = "pf_archive"
 PAGE_SIZE = 50
+# The number of the last entry in a closed page, as SQL over the table.
+LAST_CLOSED_SEQ = (
+    f"(SELECT COALESCE(MAX(seq), 0) / {PAGE_SIZE} * {PAGE_SIZE} FROM {{t}})"
+)
 
 
 class ArchiveView(View):
@@ -27,8 +33,8 @@ class ArchiveView(View):
         ]
 
     def apply(self, cursor: Any, dialect: Dialect, change: Change) -> None:
-        kind, after = change.event_type, change.after
-        if kind == "Published":
+        event, after = change.event, change.after
+        if isinstance(event, Statement.Published):
             cursor.execute(
                 dialect.sql(
                     "INSERT INTO {t} (seq, statement_id, document) "
@@ -37,7 +43,7 @@ class ArchiveView(View):
                 ),
                 (str(after.id), change.document),
             )
-        elif kind == "Retracted":
+        elif isinstance(event, Statement.Retracted):
             self._update(
                 cursor, dialect, str(after.id), change.document, closed_too=True
             )
@@ -54,10 +60,7 @@ class ArchiveView(View):
         document: str,
         closed_too: bool,
     ) -> None:
-        open_page_only = (
-            "" if closed_too
-            else f" AND seq > (SELECT COALESCE(MAX(seq), 0) / {PAGE_SIZE} * {PAGE_SIZE} FROM {{t}})"
-        )  # fmt: skip
+        open_page_only = "" if closed_too else f" AND seq > {LAST_CLOSED_SEQ}"
         cursor.execute(
             dialect.sql(
                 "UPDATE {t} SET document = ? WHERE statement_id = ?" + open_page_only,
@@ -72,7 +75,7 @@ def closed_page_count(views: ReadModel) -> int:
     return int(rows[0]["n"]) // PAGE_SIZE
 
 
-def archive_page(views: ReadModel, number: int) -> list[dict[str, Any]]:
+def archive_page(views: ReadModel, number: int) -> list[StatementDocument]:
     """The statements of closed page number (1-based), oldest first."""
     first = (number - 1) * PAGE_SIZE + 1
     rows = views.query(
@@ -83,13 +86,11 @@ def archive_page(views: ReadModel, number: int) -> list[dict[str, Any]]:
     return [load_document(row["document"]) for row in rows]
 
 
-def open_page(views: ReadModel) -> list[dict[str, Any]]:
+def open_page(views: ReadModel) -> list[StatementDocument]:
     """The statements published since the last closed page, oldest first: the
     subscription feed must carry them (RFC 5005), whatever their dates."""
     rows = views.query(
-        "SELECT document FROM {t} WHERE seq > "
-        f"(SELECT COALESCE(MAX(seq), 0) / {PAGE_SIZE} * {PAGE_SIZE} FROM {{t}}) "
-        "ORDER BY seq",
+        f"SELECT document FROM {{t}} WHERE seq > {LAST_CLOSED_SEQ} ORDER BY seq",
         t=TABLE,
     )
     return [load_document(row["document"]) for row in rows]

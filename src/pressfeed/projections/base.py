@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cached_property
@@ -28,7 +28,11 @@ from eventsourcing.utils import get_topic
 from psycopg import sql as pg_sql
 
 from pressfeed.aggregates import Statement
-from pressfeed.representation import statement_document, with_body_html
+from pressfeed.representation import (
+    StatementDocument,
+    statement_document,
+    with_body_html,
+)
 from pressfeed.storage import Dialect, Tables
 
 
@@ -37,13 +41,9 @@ class Change:
     """One event applied to one statement, at its position in the log."""
 
     position: int
-    event: Any
+    event: Statement.Event
     before: Statement | None
     after: Statement
-
-    @property
-    def event_type(self) -> str:
-        return type(self.event).__name__
 
     @cached_property
     def document(self) -> str:
@@ -92,6 +92,10 @@ class ReadModel:
     """
 
     dialect: Dialect
+    # Provided by the eventsourcing tracking recorder this is mixed into:
+    datastore: Any
+    max_tracking_id: Callable[[str], int | None]
+    _insert_tracking: Callable[[Any, Tracking], None]
     views: Sequence[View] = ()
     STATES = "pf_statement_states"
 
@@ -111,7 +115,7 @@ class ReadModel:
 
     @property
     def tables(self) -> Tables:
-        return Tables(self.datastore)  # type: ignore[attr-defined]
+        return Tables(self.datastore)
 
     def cursor(self, *, commit: bool = False) -> AbstractContextManager[Any]:
         return self.tables.cursor(commit=commit)
@@ -156,7 +160,7 @@ class ReadModel:
         return True
 
     def position(self, application_name: str) -> int:
-        return self.max_tracking_id(application_name) or 0  # type: ignore[attr-defined]
+        return self.max_tracking_id(application_name) or 0
 
     def apply_batch(
         self,
@@ -186,9 +190,9 @@ class ReadModel:
                 before = states.get(event.originator_id)
                 if before is None:
                     created_at[event.originator_id] = position
-                after = event.mutate(copy.copy(before) if before else None)
-                states[event.originator_id] = dirty[event.originator_id] = after
-                change = Change(position, event, before, after)
+                now = event.mutate(copy.copy(before) if before else None)
+                states[event.originator_id] = dirty[event.originator_id] = now
+                change = Change(position, event, before, now)
                 changes.append(change)
                 last_change[event.originator_id] = change
                 for view in self.views:
@@ -197,7 +201,7 @@ class ReadModel:
             for view in self.views:
                 view.apply_final(c, self.dialect, outcome)
             self._save_states(c, codec, dirty.values())
-            self._insert_tracking(c, Tracking(application_name, last_position))  # type: ignore[attr-defined]
+            self._insert_tracking(c, Tracking(application_name, last_position))
             return len(pending)
 
     def reset(self, application_name: str) -> None:
@@ -314,8 +318,7 @@ class PostgresReadModel(ReadModel, PostgresTrackingRecorder):
         self.dialect = Dialect(postgres=True, schema=datastore.schema)
         super().__init__(datastore, **kwargs)
         self.sql_create_statements.extend(
-            pg_sql.SQL(s)
-            for s in self.read_model_statements()  # type: ignore[arg-type]
+            pg_sql.Composed([pg_sql.SQL(s)]) for s in self.read_model_statements()
         )
 
 
@@ -324,7 +327,7 @@ def json_dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
-def load_document(text: str) -> dict[str, Any]:
+def load_document(text: str) -> StatementDocument:
     """A statement document as a view stored it, with its body rendered (HTML
     is made when read: rendering is the costliest part of applying an event,
     and most stored versions are never read)."""

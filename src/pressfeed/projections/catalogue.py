@@ -7,26 +7,17 @@ feeds, the front page and the all-messages archive.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from pressfeed.aggregates import Status
 from pressfeed.projections.base import BatchOutcome, ReadModel, View, load_document
+from pressfeed.representation import StatementDocument
 from pressfeed.storage import Dialect
+from pressfeed.times import micros, optional_micros
 
 TABLE = "pf_catalogue"
 TAGS = "pf_catalogue_tags"
-
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def micros(moment: datetime | None) -> int | None:
-    """A time as integer microseconds since the epoch: exact, and sortable in SQL."""
-    return None if moment is None else (moment - EPOCH) // timedelta(microseconds=1)
-
-
-def from_micros(value: int) -> datetime:
-    return EPOCH + timedelta(microseconds=value)
 
 
 class CatalogueView(View):
@@ -92,13 +83,19 @@ class CatalogueView(View):
             ),
             [
                 (
-                    str(s.id), s.slug, s.kind, s.status, batch.created_at.get(s.id, 0),
-                    micros(s.published_at), micros(s.retracted_at), s.version,
+                    str(s.id),
+                    s.slug,
+                    s.kind,
+                    s.status,
+                    batch.created_at.get(s.id, 0),
+                    optional_micros(s.published_at),
+                    optional_micros(s.retracted_at),
+                    s.version,
                     batch.document(s.id),
                 )
                 for s in statements
             ],
-        )  # fmt: skip
+        )
         ids = [(str(s.id),) for s in statements]
         cursor.executemany(
             dialect.sql("DELETE FROM {t} WHERE statement_id = ?", t=TAGS), ids
@@ -109,7 +106,7 @@ class CatalogueView(View):
                 t=TAGS,
             ),
             [
-                (tag, str(s.id), micros(s.published_at))
+                (tag, str(s.id), optional_micros(s.published_at))
                 for s in statements
                 for tag in s.tags
             ],
@@ -119,13 +116,14 @@ class CatalogueView(View):
 def list_statements(
     views: ReadModel,
     *,
-    status: str | None = None,
+    status: Status | None = None,
     kind: str | None = None,
     limit: int = 20,
     before_position: int | None = None,
-) -> tuple[list[dict[str, Any]], int | None]:
+) -> tuple[list[StatementDocument], int | None]:
     """Newest first; returns the page and the position to continue before, if any."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     for column, value in (("status", status), ("kind", kind)):
         if value is not None:
             where.append(f"{column} = ?")
@@ -145,7 +143,7 @@ def list_statements(
     return page, (rows[limit - 1]["created_position"] if more else None)
 
 
-def public_statement(views: ReadModel, slug: str) -> dict[str, Any] | None:
+def public_statement(views: ReadModel, slug: str) -> StatementDocument | None:
     """A statement that is or was public (published or retracted), by slug."""
     rows = views.query(
         "SELECT document FROM {t} WHERE slug = ? AND published_us IS NOT NULL",
@@ -162,7 +160,7 @@ def latest_public(
     offset: int = 0,
     kind: str | None = None,
     tag: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[StatementDocument]:
     """Statements that were ever public, newest publication first (withdrawn ones
     included: feeds turn them into withdrawal notices)."""
     if tag is not None:
@@ -198,7 +196,7 @@ def count_public(views: ReadModel) -> int:
     return int(rows[0]["n"])
 
 
-def recent_retractions(views: ReadModel, since: datetime) -> list[dict[str, Any]]:
+def recent_retractions(views: ReadModel, since: datetime) -> list[StatementDocument]:
     """Public statements retracted since a time, newest first: the tombstones."""
     rows = views.query(
         "SELECT document FROM {t} WHERE retracted_us >= ? AND published_us IS NOT NULL "

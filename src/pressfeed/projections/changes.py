@@ -4,25 +4,37 @@ public statement, with its change note or reason and the diff. Feeds
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+from pressfeed.aggregates import PUBLISHED, Statement
 from pressfeed.projections.base import Change, ReadModel, View, load_document
-from pressfeed.projections.catalogue import micros
-from pressfeed.representation import publication_diff, statement_diff
+from pressfeed.representation import (
+    PublicChange,
+    StatementDocument,
+    is_withdrawn,
+    publication_diff,
+    statement_diff,
+)
 from pressfeed.storage import Dialect
+from pressfeed.times import micros
 
 TABLE = "pf_public_changes"
 
 
-def public_change(change: Change) -> tuple[str, str] | None:
+What = Literal["published", "amended", "retracted"]
+
+
+def public_change(change: Change) -> tuple[What, str] | None:
     """(what, note) if the event changed what the public sees, else None."""
     event, before = change.event, change.before
-    kind = change.event_type
-    if kind == "Published":
+    if isinstance(event, Statement.Published):
         return "published", ""
-    if kind == "Amended" and before is not None and before.status == "published":
-        return None if event.minor else ("amended", event.change_note)
-    if kind == "Retracted" and change.after.was_public:
+    if isinstance(event, Statement.Amended):
+        was_public = before is not None and before.status == PUBLISHED
+        return (
+            ("amended", event.change_note) if was_public and not event.minor else None
+        )
+    if isinstance(event, Statement.Retracted) and change.after.was_public:
         return "retracted", event.reason
     return None
 
@@ -52,7 +64,7 @@ class PublicChangesView(View):
             "published": after.published_at,
             "amended": after.updated_at,
             "retracted": after.retracted_at,
-        }[what]
+        }[what] or after.updated_at
         diff = (
             statement_diff(change.before, after, after.version)
             if what == "amended"
@@ -92,7 +104,7 @@ class PublicChangesView(View):
         )
 
 
-def latest_changes(views: ReadModel, limit: int = 50) -> list[dict[str, Any]]:
+def latest_changes(views: ReadModel, limit: int = 50) -> list[PublicChange]:
     rows = views.query(
         "SELECT position, version, what, note, diff, document FROM {t} "
         "ORDER BY position DESC LIMIT ?",
@@ -113,8 +125,8 @@ def latest_changes(views: ReadModel, limit: int = 50) -> list[dict[str, Any]]:
     ]
 
 
-def _diff_of(row: Any, document: dict[str, Any]) -> str:
+def _diff_of(row: Any, document: StatementDocument) -> str:
     """The stored diff; a publication's is made from its text unless withdrawn."""
-    if row["what"] == "published" and document["status"] != "retracted":
+    if row["what"] == "published" and not is_withdrawn(document):
         return publication_diff(document)
     return row["diff"]

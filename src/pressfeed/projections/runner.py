@@ -12,15 +12,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 from eventsourcing.persistence import IntegrityError
 
 from pressfeed.aggregates import Statement
 from pressfeed.application import PressOffice
-from pressfeed.config import Settings
 from pressfeed.projections.base import ReadModel, StateCodec
-from pressfeed.projections.websub import HubPinger
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +36,13 @@ class ProjectionWorker:
         *,
         batch_size: int = 500,
         poll_interval: float = 0.05,
-        pinger: HubPinger | None = None,
+        listen: bool = False,
     ) -> None:
         self.app = app
-        self.pinger = pinger
-        self.on_change: list[Callable[[], None]] = []  # after catching up
-        self.on_batch: list[Callable[[], None]] = []  # after each committed batch
+        self.listen = listen  # wake on the PostgreSQL event store's NOTIFY
+        self.on_change: list[Callable[[], object]] = []  # after catching up
+        self.on_batch: list[Callable[[], object]] = []  # after each committed batch
+        self.on_tick: list[Callable[[], object]] = []  # after every look at the log
         self.views = views
         self.codec = StateCodec(app.mapper)
         self.batch_size = batch_size
@@ -111,7 +111,7 @@ class ProjectionWorker:
             target=self._run, name="pressfeed-projections", daemon=True
         )
         self._thread.start()
-        if self.app.factory.__class__.__module__ == "eventsourcing.postgres":
+        if self.listen:
             threading.Thread(
                 target=self._listen, name="pressfeed-listen", daemon=True
             ).start()
@@ -131,7 +131,8 @@ class ProjectionWorker:
         while not self._stop.is_set():
             try:
                 processed = self.catch_up()
-                self._tell_hubs()
+                for listener in self.on_tick:
+                    listener()
                 if processed:
                     for listener in self.on_change:
                         listener()
@@ -144,16 +145,10 @@ class ProjectionWorker:
             self._wake.wait(self.poll_interval)
             self._wake.clear()
 
-    def _tell_hubs(self) -> None:
-        """Pings WebSub hubs about changed feeds (without hubs there is no outbox)."""
-        if self.pinger is not None:
-            self.pinger.send_due()
-
     def _listen(self) -> None:
         """Wakes the worker on each NOTIFY the PostgreSQL event store sends."""
-        recorder = self.app.recorder
-        datastore = recorder.datastore  # type: ignore[attr-defined]
-        channel = recorder.channel_name  # type: ignore[attr-defined]
+        recorder: Any = self.app.recorder  # PostgreSQL's: a datastore and a channel
+        datastore, channel = recorder.datastore, recorder.channel_name
         while not self._stop.is_set():
             try:
                 params = {
@@ -171,15 +166,3 @@ class ProjectionWorker:
             except psycopg.Error:
                 log.exception("LISTEN connection lost; reconnecting")
                 self._stop.wait(1.0)
-
-
-def make_worker(
-    settings: Settings, app: PressOffice, views: ReadModel
-) -> ProjectionWorker:
-    """The worker as configured: poll interval and WebSub hubs."""
-    pinger = None
-    if settings.websub_hubs:
-        pinger = HubPinger(views, settings.websub_hubs, settings.base_url)
-    return ProjectionWorker(
-        app, views, poll_interval=settings.poll_interval, pinger=pinger
-    )

@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from pressfeed.aggregates import SCHEDULED
 from pressfeed.projections.base import Change, ReadModel, View
-from pressfeed.projections.catalogue import from_micros, micros
 from pressfeed.storage import Dialect
+from pressfeed.times import from_micros, optional_micros
 
 TABLE = "pf_schedule"
 
@@ -29,7 +30,7 @@ class ScheduleView(View):
 
     def apply(self, cursor: Any, dialect: Dialect, change: Change) -> None:
         after = change.after
-        if after.status == "scheduled":
+        if after.status == SCHEDULED:
             cursor.execute(
                 dialect.sql(
                     "INSERT INTO {t} (statement_id, publish_at_us) VALUES (?, ?) "
@@ -37,9 +38,9 @@ class ScheduleView(View):
                     "SET publish_at_us = excluded.publish_at_us",
                     t=TABLE,
                 ),
-                (str(after.id), micros(after.publish_at)),
+                (str(after.id), optional_micros(after.publish_at)),
             )
-        elif change.before is not None and change.before.status == "scheduled":
+        elif change.before is not None and change.before.status == SCHEDULED:
             cursor.execute(
                 dialect.sql("DELETE FROM {t} WHERE statement_id = ?", t=TABLE),
                 (str(after.id),),

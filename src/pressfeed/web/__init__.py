@@ -1,5 +1,5 @@
 """The Flask app factory. ``create_app()`` starts no background work, so it is the
-WSGI entry point for gunicorn; ``pressfeed serve`` adds the workers itself."""
+WSGI entry point for gunicorn; ``pressfeed serve`` starts it beside the app."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ from typing import Any
 from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from pressfeed.application import PressOffice
+from pressfeed.assembly import Pressfeed
 from pressfeed.config import Settings
-from pressfeed.projections import open_views
-from pressfeed.storage import Tables, schema_lock
-from pressfeed.tokens import TokenRegistry
+from pressfeed.syndication import ATOM, FEED_FORMATS
+from pressfeed.times import parse_time
+from pressfeed.urls import ALL_STATEMENTS, KIND, FeedScope, absolute, feed_path
 from pressfeed.web import api, audit, feeds, public, site
-from pressfeed.web.auth import FailureLimiter
+from pressfeed.web.auth import FAILURES, FailureLimiter
+from pressfeed.web.caching import RenderedCache
+from pressfeed.web.context import PRESSFEED, RENDERED_CACHE
 from pressfeed.web.problems import register_problem_handlers
-from pressfeed.web.services import Services
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self' https: data:; "
@@ -25,38 +26,23 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def open_services(settings: Settings) -> Services:
-    """The application, views and tokens on the configured store."""
-    with schema_lock(settings):
-        views = open_views(settings)
-        return Services(
-            settings=settings,
-            press_office=PressOffice(
-                env=settings.eventsourcing_env(), kinds=settings.kinds
-            ),
-            views=views,
-            tokens=TokenRegistry(Tables(views.datastore)),  # type: ignore[attr-defined]
-        )
-
-
 def create_app(
-    settings: Settings | None = None, services: Services | None = None
+    settings: Settings | None = None, services: Pressfeed | None = None
 ) -> Flask:
-    settings = settings or (services.settings if services else Settings.from_env())
+    """The web app on an assembled pressfeed (or one assembled from settings)."""
+    services = services or Pressfeed(settings or Settings.from_env())
+    settings = services.settings
     app = Flask(__name__)
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         PRESSFEED_BASE_URL=settings.base_url,
     )
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["pressfeed"] = services or open_services(settings)
-    app.extensions["pressfeed.auth_failures"] = FailureLimiter(
-        settings.auth_failures_per_minute
-    )
+    app.extensions[PRESSFEED] = services
+    app.extensions[RENDERED_CACHE] = RenderedCache(settings.render_cache_bytes)
+    app.extensions[FAILURES] = FailureLimiter(settings.auth_failures_per_minute)
     if settings.proxy_hops:
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
-        )
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]  # as Flask's docs do
     register_problem_handlers(app)
     register_templating(app, settings)
     app.after_request(security_headers)
@@ -68,15 +54,30 @@ def create_app(
 
 
 def register_templating(app: Flask, settings: Settings) -> None:
+    base_url = settings.base_url
+
     def local_date(value: str | datetime | None) -> str:
         """A stored UTC time as a date in the configured zone and format."""
         if value is None:
             return ""
         if isinstance(value, str):
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            value = parse_time(value)
         return value.astimezone(settings.timezone).strftime(settings.date_format)
 
+    def autodiscovery() -> list[tuple[str, str, str]]:
+        """(media type, name, URL) of the feed of everything, in every format."""
+        return [
+            (f.media_type, f.name, absolute(base_url, feed_path(ALL_STATEMENTS, ext)))
+            for ext, f in FEED_FORMATS.items()
+        ]
+
     app.add_template_filter(local_date)
+
+    def kind_feed_url(kind: str) -> str:
+        return absolute(base_url, feed_path(FeedScope(KIND, kind), ATOM.extension))
+
+    app.add_template_global(autodiscovery)
+    app.add_template_global(kind_feed_url)
     app.context_processor(lambda: {"settings": settings})
 
 

@@ -1,4 +1,5 @@
-"""The publisher's command API (DESIGN.md, 'Commands'): parse, call, answer."""
+"""The publisher's command API: parse, call, answer. Refused commands answer with
+the problem the registry in problems.py names for their error."""
 
 from __future__ import annotations
 
@@ -11,28 +12,12 @@ from uuid import UUID
 from flask import Blueprint, Response, request, url_for
 from pydantic import BaseModel
 
-from pressfeed.aggregates import (
-    AlreadyPublished,
-    ChangeNoteRequired,
-    EmbargoNotInFuture,
-    NothingToAmend,
-    NotScheduled,
-    PublicationInFuture,
-    Statement,
-    StatementRetracted,
-)
-from pressfeed.application import (
-    CommandResult,
-    IdempotencyKey,
-    IdempotencyKeyReused,
-    SlugTaken,
-    StaleVersion,
-    StatementNotFound,
-    UnknownKind,
-)
+from pressfeed.aggregates import Statement
+from pressfeed.application import CommandResult, IdempotencyKey
 from pressfeed.projections.catalogue import list_statements
 from pressfeed.representation import statement_document, with_url
 from pressfeed.schemas import (
+    CURSOR_REGEX,
     ListQuery,
     RetractionRequest,
     ScheduleRequest,
@@ -40,52 +25,15 @@ from pressfeed.schemas import (
     StatementCreate,
 )
 from pressfeed.web.auth import current_caller, require_role
-from pressfeed.web.problems import ProblemError, problem_response
-from pressfeed.web.services import services
+from pressfeed.web.context import services
+from pressfeed.web.problems import ProblemError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 Model = TypeVar("Model", bound=BaseModel)
 
-# Domain errors and the answer each gets: (status, problem name, title).
-DOMAIN_PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
-    StatementNotFound: (404, "not-found", "No such statement"),
-    StatementRetracted: (409, "retracted", "The statement is retracted"),
-    AlreadyPublished: (409, "already-published", "The statement is already published"),
-    NotScheduled: (409, "not-scheduled", "The statement is not scheduled"),
-    SlugTaken: (409, "slug-taken", "The slug is taken"),
-    ChangeNoteRequired: (422, "change-note-required", "A change note is required"),
-    EmbargoNotInFuture: (422, "embargo-not-in-future", "The embargo time has passed"),
-    PublicationInFuture: (
-        422,
-        "publication-in-future",
-        "published_at is in the future",
-    ),
-    NothingToAmend: (422, "nothing-to-amend", "The amendment changes nothing"),
-    UnknownKind: (422, "unknown-kind", "Unknown kind"),
-    StaleVersion: (412, "stale-version", "The statement has changed"),
-    IdempotencyKeyReused: (422, "idempotency-key-reused", "Idempotency-Key reused"),
-}
-
 STATUS_OF_COMMAND = {"create": 201}
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-
-
-def domain_problem(error: Exception) -> Response:
-    """Answers a refused command with its problem."""
-    status, name, title = next(
-        answer for kind, answer in DOMAIN_PROBLEMS.items() if isinstance(error, kind)
-    )
-    headers = {}
-    if isinstance(error, StaleVersion):
-        headers["ETag"] = etag(error.current_version)
-    return problem_response(
-        ProblemError(status, name, title, str(error), headers=headers)
-    )
-
-
-for _error_type in DOMAIN_PROBLEMS:
-    bp.register_error_handler(_error_type, domain_problem)
 
 
 @bp.post("/statements")
@@ -111,7 +59,7 @@ def get_statement(id_or_slug: str) -> Response:
 @bp.get("/statements")
 @require_role("publisher")
 def list_all_statements() -> Response:
-    query = ListQuery.model_validate(request.args.to_dict())
+    query = list_query()
     before = int(query.cursor) if query.cursor else None
     services().await_views()
     documents, next_position = list_statements(
@@ -190,21 +138,30 @@ def retract_statement(statement_id: UUID) -> Response:
 # Request parsing
 
 
+def list_query() -> ListQuery:
+    """The list's query string; a cursor not made by us is a bad-cursor."""
+    args = request.args.to_dict()
+    cursor = args.get("cursor")
+    if cursor is not None and not re.fullmatch(CURSOR_REGEX, cursor):
+        raise ProblemError(
+            "bad-cursor", "Use the next_cursor of a previous page, unchanged."
+        )
+    return ListQuery.model_validate(args)
+
+
 def parse_body(model: type[Model]) -> Model:
     """The JSON body validated by model: 415, 400 or 422 when it is not."""
     if not request.is_json:
         raise ProblemError(
-            415, "unsupported-media-type", "Unsupported media type",
-            "Send the body as application/json.",
-        )  # fmt: skip
+            "unsupported-media-type", "Send the body as application/json."
+        )
     raw = request.get_data(cache=True)
     try:
         json.loads(raw)
     except (ValueError, RecursionError):
         raise ProblemError(
-            400, "malformed-json", "Malformed JSON",
-            "The request body is not valid UTF-8 JSON.",
-        ) from None  # fmt: skip
+            "malformed-json", "The request body is not valid UTF-8 JSON."
+        ) from None
     return model.model_validate_json(raw)
 
 
@@ -214,17 +171,16 @@ def if_match_version(statement_id: UUID) -> int:
     header = request.headers.get("If-Match")
     if header is None:
         raise ProblemError(
-            428, "precondition-required", "If-Match required",
+            "precondition-required",
             'Send If-Match: "<version>" with the version you read (its ETag).',
-        )  # fmt: skip
+        )
     if header.strip() == "*":
         return services().press_office.get_statement(statement_id).version
     match = re.fullmatch(r'\s*(?:W/)?"(\d{1,9})"\s*', header)
     if match is None:
         raise ProblemError(
-            400, "bad-if-match", "Bad If-Match",
-            f'If-Match {header[:40]!r} is not an ETag like "3" (or *).',
-        )  # fmt: skip
+            "bad-if-match", f'If-Match {header[:40]!r} is not an ETag like "3" (or *).'
+        )
     return int(match.group(1))
 
 
@@ -235,9 +191,9 @@ def idempotency_key() -> IdempotencyKey | None:
         return None
     if not IDEMPOTENCY_KEY.fullmatch(key):
         raise ProblemError(
-            400, "bad-idempotency-key", "Bad Idempotency-Key",
+            "bad-idempotency-key",
             "An Idempotency-Key is 1 to 255 visible ASCII characters.",
-        )  # fmt: skip
+        )
     body_digest = hashlib.sha256(request.get_data(cache=True)).hexdigest()
     request_line = f"{request.method} {request.path} {request.headers.get('If-Match')}"
     fingerprint = hashlib.sha256(f"{request_line}\n{body_digest}".encode()).hexdigest()

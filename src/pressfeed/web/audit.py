@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
 from uuid import UUID
 
 from flask import Blueprint, Response, render_template, request, stream_with_context
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from pressfeed.application import StatementNotFound
+from pressfeed.aggregates import Statement
 from pressfeed.representation import statement_document, with_url
 from pressfeed.web.auth import require_role
-from pressfeed.web.problems import ProblemError, problem_response
-from pressfeed.web.services import services
+from pressfeed.web.context import services
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -31,13 +29,6 @@ class LogQuery(BaseModel):
 class StateQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     as_of: AwareDatetime
-
-
-@bp.errorhandler(StatementNotFound)
-def not_found(error: StatementNotFound) -> Response:
-    return problem_response(
-        ProblemError(404, "not-found", "No such statement or version", str(error))
-    )
 
 
 @bp.get("/statements/<uuid:statement_id>")
@@ -91,9 +82,7 @@ def verify() -> Response:
 def head() -> Response:
     """The newest {position, hash}: keep it, and later prove the log was not rewritten."""
     link = services().ledger.head()
-    body = {"position": link.position, "hash": link.hash} if link else {
-        "position": 0, "hash": None
-    }  # fmt: skip
+    body = {"position": link.position if link else 0, "hash": link and link.hash}
     response = json_response(body)
     response.headers["Cache-Control"] = "no-cache"
     return response
@@ -104,7 +93,7 @@ def wants_json() -> bool:
     return best != "text/html"
 
 
-def representation(statement) -> Response:
+def representation(statement: Statement) -> Response:
     document = with_url(statement_document(statement), services().settings.base_url)
     response = json_response(document)
     response.headers["ETag"] = f'"{statement.version}"'
@@ -113,13 +102,3 @@ def representation(statement) -> Response:
 
 def json_response(body: object) -> Response:
     return Response(json.dumps(body, ensure_ascii=False), mimetype="application/json")
-
-
-def parse_accept_datetime(value: str) -> datetime | None:
-    from email.utils import parsedate_to_datetime
-
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return moment if moment.tzinfo else None

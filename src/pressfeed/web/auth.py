@@ -13,14 +13,17 @@ from typing import Any
 from flask import current_app, g, request
 
 from pressfeed.tokens import Caller
+from pressfeed.web.context import services
 from pressfeed.web.problems import ProblemError
-from pressfeed.web.services import services
 
 log = logging.getLogger(__name__)
 
+FAILURES = "pressfeed.auth_failures"  # the app's FailureLimiter
+
 
 def current_caller() -> Caller:
-    return g.caller
+    caller: Caller = g.caller
+    return caller
 
 
 def require_role(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -30,9 +33,9 @@ def require_role(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
             g.caller = authenticate()
             if g.caller.role != role:
                 raise ProblemError(
-                    403, "forbidden", "Forbidden",
+                    "forbidden",
                     f"This needs the {role} role; the token has {g.caller.role}.",
-                )  # fmt: skip
+                )
             return view(*args, **kwargs)
 
         return guarded
@@ -86,7 +89,7 @@ def authenticate() -> Caller:
     if caller is not None:
         return caller
     client = request.remote_addr or "unknown"
-    limiter: FailureLimiter = current_app.extensions["pressfeed.auth_failures"]
+    limiter: FailureLimiter = current_app.extensions[FAILURES]
     wait = limiter.retry_after(client)
     limiter.record(client)
     log.warning(
@@ -94,12 +97,12 @@ def authenticate() -> Caller:
     )
     if wait:
         raise ProblemError(
-            429, "too-many-failed-authentications", "Too many failed authentications",
+            "too-many-failed-authentications",
             f"Too many failed authentications from this address; retry in {wait} s.",
             headers={"Retry-After": str(wait)},
-        )  # fmt: skip
+        )
     raise ProblemError(
-        401, "unauthorized", "Unauthorized",
+        "unauthorized",
         "Send a valid token: Authorization: Bearer <token>.",
         headers={"WWW-Authenticate": 'Bearer realm="pressfeed"'},
-    )  # fmt: skip
+    )

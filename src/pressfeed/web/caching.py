@@ -95,7 +95,9 @@ def _expired(item: Rendered) -> bool:
     return item.expires_at is not None and time.time() >= item.expires_at
 
 
-def conditional_response(item: Rendered, mimetype: str, cache_control: str) -> Response:
+def conditional_response(
+    item: Rendered, content_type: str, cache_control: str
+) -> Response:
     """200 with the bytes, or 304 when the client's copy is current."""
     headers = {
         "ETag": item.etag,
@@ -104,7 +106,9 @@ def conditional_response(item: Rendered, mimetype: str, cache_control: str) -> R
     }
     if item.status == 200 and _not_modified(item):
         return Response(status=304, headers=headers)
-    return Response(item.body, status=item.status, mimetype=mimetype, headers=headers)
+    return Response(
+        item.body, status=item.status, content_type=content_type, headers=headers
+    )
 
 
 def _not_modified(item: Rendered) -> bool:

@@ -1,35 +1,47 @@
-"""Feeds: all, per kind and per tag (Atom, RSS, JSON Feed), the changes feed and
-the RFC 5005 archive, each rendered once per views position and served with
-conditional GET."""
+"""Feeds: all, per kind and per tag (in every registered format), the changes
+feed and the RFC 5005 archive, each rendered once per views position and
+served with conditional GET."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from flask import Blueprint, Response, abort
 
 from pressfeed.projections.archive import archive_page, closed_page_count, open_page
+from pressfeed.projections.base import ReadModel
 from pressfeed.projections.catalogue import latest_public, recent_retractions
 from pressfeed.projections.changes import latest_changes
+from pressfeed.representation import StatementDocument
 from pressfeed.schemas import TAG_REGEX
-from pressfeed.web.caching import Rendered, conditional_response, rendered
-from pressfeed.web.services import services
-from pressfeed.web.syndication import (
-    EPOCH,
-    MEDIA_TYPES,
+from pressfeed.syndication import (
+    ATOM,
+    FEED_FORMATS,
     ArchiveLinks,
     FeedExtras,
+    FeedFormat,
     FeedSpec,
-    atom_feed,
     change_time,
     changes_feed,
     feed_updated,
-    json_feed,
-    rss_feed,
 )
+from pressfeed.times import EPOCH, parse_time
+from pressfeed.urls import (
+    ALL_STATEMENTS,
+    KIND,
+    TAG,
+    FeedScope,
+    absolute,
+    archive_page_path,
+    audit_head_path,
+    changes_feed_path,
+    feed_path,
+    messages_path,
+)
+from pressfeed.web.caching import Rendered, conditional_response, rendered
+from pressfeed.web.context import rendered_cache, services
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
 
@@ -39,14 +51,11 @@ FEED_CACHE = "public, max-age=60"
 # A closed archive page changes only when a retraction removes a withdrawn text
 # from it, so caches keep it an hour and then revalidate (cheap: ETag, 304).
 ARCHIVE_CACHE = "public, max-age=3600"
-RENDERERS = {"atom": atom_feed, "rss": rss_feed, "json": json_feed}
-CHARSETS = {"atom": "; charset=utf-8", "rss": "; charset=utf-8", "json": ""}
 
 
 @bp.get("/all.<fmt>")
 def all_statements(fmt: str) -> Response:
-    spec = FeedSpec("/feeds/all", services().settings.site_title, "/messages")
-    return serve_feed(spec, fmt, {})
+    return serve_feed(ALL_STATEMENTS, fmt, services().settings.site_title)
 
 
 @bp.get("/kind/<kind>.<fmt>")
@@ -54,9 +63,7 @@ def by_kind(kind: str, fmt: str) -> Response:
     if kind not in services().settings.kinds:
         abort(404)
     title = f"{services().settings.site_title}: {kind.replace('-', ' ')}"
-    return serve_feed(
-        FeedSpec(f"/feeds/kind/{kind}", title, "/messages"), fmt, {"kind": kind}
-    )
+    return serve_feed(FeedScope(KIND, kind), fmt, title)
 
 
 @bp.get("/tag/<tag>.<fmt>")
@@ -64,15 +71,15 @@ def by_tag(tag: str, fmt: str) -> Response:
     if not re.fullmatch(TAG_REGEX, tag) or len(tag) > 50 or tag != tag.lower():
         abort(404)
     title = f"{services().settings.site_title}: #{tag}"
-    return serve_feed(
-        FeedSpec(f"/feeds/tag/{tag}", title, "/messages"), fmt, {"tag": tag}
-    )
+    return serve_feed(FeedScope(TAG, tag), fmt, title)
 
 
 @bp.get("/changes.atom")
 def changes() -> Response:
     settings = services().settings
-    spec = FeedSpec("/feeds/changes", f"{settings.site_title}: changes", "/messages")
+    spec = FeedSpec(
+        changes_feed_path(), f"{settings.site_title}: changes", messages_path()
+    )
 
     def render() -> Rendered:
         items = latest_changes(services().views, FEED_SIZE)
@@ -80,9 +87,7 @@ def changes() -> Response:
         return rendered(body, max((change_time(c) for c in items), default=EPOCH))
 
     item = cached("changes.atom", render)
-    return conditional_response(
-        item, MEDIA_TYPES["atom"] + CHARSETS["atom"], FEED_CACHE
-    )
+    return conditional_response(item, ATOM.content_type, FEED_CACHE)
 
 
 @bp.get("/archive/<int:number>.atom")
@@ -92,51 +97,57 @@ def archive(number: int) -> Response:
         abort(404)
     settings = services().settings
     links = ArchiveLinks(
-        prev_archive=f"/feeds/archive/{number - 1}.atom" if number > 1 else None,
-        next_archive=f"/feeds/archive/{number + 1}.atom" if number < closed else None,
-        current="/feeds/all.atom",
+        prev_archive=archive_page_path(number - 1) if number > 1 else None,
+        next_archive=archive_page_path(number + 1) if number < closed else None,
+        current=feed_path(ALL_STATEMENTS, ATOM.extension),
         is_archive=True,
     )
-    spec = FeedSpec(
-        f"/feeds/archive/{number}", f"{settings.site_title}: archive {number}",
-        "/messages", links,
-    )  # fmt: skip
+    title = f"{settings.site_title}: archive {number}"
+    spec = FeedSpec(archive_page_path(number), title, messages_path(), links)
 
     def render() -> Rendered:
         documents = archive_page(services().views, number)
-        body = atom_feed(spec, documents, settings)
+        body = ATOM.render(spec, documents, settings, None)
         return rendered(body, feed_updated(documents, FeedExtras()))
 
     item = cached(f"archive/{number}", render)
-    return conditional_response(
-        item, MEDIA_TYPES["atom"] + CHARSETS["atom"], ARCHIVE_CACHE
-    )
+    return conditional_response(item, ATOM.content_type, ARCHIVE_CACHE)
 
 
-def serve_feed(spec: FeedSpec, fmt: str, scope: dict[str, str]) -> Response:
-    if fmt not in RENDERERS:
+def serve_feed(scope: FeedScope, extension: str, title: str) -> Response:
+    """One feed of statements in one registered format."""
+    feed_format = FEED_FORMATS.get(extension)
+    if feed_format is None:
         abort(404)
-    settings = services().settings
+    path = feed_path(scope, extension)
 
     def render() -> Rendered:
-        views = services().views
-        documents = latest_public(views, limit=FEED_SIZE, **scope)
-        extras = FeedExtras(hubs=settings.websub_hubs)
-        feed_spec = spec
-        expires_at = None
-        if fmt == "atom":
-            extras.head = log_head()
-            extras.tombstones = tombstones(views, scope)
-            if extras.tombstones:
-                expires_at = tombstone_expiry(extras.tombstones)
-            if not scope:
-                feed_spec = with_archive_links(spec, closed_page_count(views))
-                documents = with_open_page(documents, open_page(views))
-        body = RENDERERS[fmt](feed_spec, documents, settings, extras)
-        return rendered(body, feed_updated(documents, extras), expires_at)
+        return render_feed(scope, feed_format, FeedSpec(path, title, messages_path()))
 
-    item = cached(f"{spec.path}.{fmt}", render)
-    return conditional_response(item, MEDIA_TYPES[fmt] + CHARSETS[fmt], FEED_CACHE)
+    item = cached(path, render)
+    return conditional_response(item, feed_format.content_type, FEED_CACHE)
+
+
+def render_feed(scope: FeedScope, feed_format: FeedFormat, spec: FeedSpec) -> Rendered:
+    settings, views = services().settings, services().views
+    documents = latest_public(
+        views,
+        limit=FEED_SIZE,
+        kind=scope.value if scope.what == KIND else None,
+        tag=scope.value if scope.what == TAG else None,
+    )
+    extras = FeedExtras(hubs=settings.websub_hubs)
+    expires_at = None
+    if feed_format.carries_tombstones:
+        extras.head = log_head()
+        extras.tombstones = tombstones(views, scope)
+        if extras.tombstones:
+            expires_at = tombstone_expiry(extras.tombstones)
+        if scope == ALL_STATEMENTS:
+            spec = with_archive_links(spec, closed_page_count(views))
+            documents = with_open_page(documents, open_page(views))
+    body = feed_format.render(spec, documents, settings, extras)
+    return rendered(body, feed_updated(documents, extras), expires_at)
 
 
 def log_head() -> dict[str, str] | None:
@@ -144,48 +155,47 @@ def log_head() -> dict[str, str] | None:
     link = services().ledger.head()
     if link is None:
         return None
-    href = f"{services().settings.base_url}/audit/head"
+    href = absolute(services().settings.base_url, audit_head_path())
     return {"position": str(link.position), "hash": link.hash, "href": href}
 
 
-def tombstones(views: Any, scope: dict[str, str]) -> list[dict[str, Any]]:
+def tombstones(views: ReadModel, scope: FeedScope) -> list[StatementDocument]:
     """Statements withdrawn in the last 30 days, within the feed's kind or tag."""
     since = datetime.now(UTC) - timedelta(days=TOMBSTONE_DAYS)
     found = recent_retractions(views, since)
-    if "kind" in scope:
-        found = [d for d in found if d["kind"] == scope["kind"]]
-    if "tag" in scope:
-        found = [d for d in found if scope["tag"] in d["tags"]]
+    if scope.what == KIND:
+        found = [d for d in found if d["kind"] == scope.value]
+    if scope.what == TAG:
+        found = [d for d in found if scope.value in d["tags"]]
     return found
 
 
-def tombstone_expiry(found: list[dict[str, Any]]) -> float:
+def tombstone_expiry(found: list[StatementDocument]) -> float:
     """When the oldest tombstone leaves the feed: the cached bytes expire then."""
-    oldest = min(
-        datetime.fromisoformat(d["retracted_at"].replace("Z", "+00:00")) for d in found
-    )
+    oldest = min(parse_time(d["retracted_at"] or "") for d in found)
     return (oldest + timedelta(days=TOMBSTONE_DAYS)).timestamp()
 
 
 def with_open_page(
-    newest: list[dict[str, Any]], open_entries: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
+    newest: list[StatementDocument], open_entries: list[StatementDocument]
+) -> list[StatementDocument]:
     """The newest statements plus those not yet in a closed archive page, so the
     subscription feed and the archive together hold the complete history even
     when back-dated statements arrive out of order."""
     seen = {d["id"] for d in newest}
     extra = [d for d in open_entries if d["id"] not in seen]
     combined = newest + extra
-    return sorted(combined, key=lambda d: (d["published_at"], d["id"]), reverse=True)
+    return sorted(
+        combined, key=lambda d: (d["published_at"] or "", d["id"]), reverse=True
+    )
 
 
 def with_archive_links(spec: FeedSpec, closed_pages: int) -> FeedSpec:
     if not closed_pages:
         return spec
-    links = ArchiveLinks(prev_archive=f"/feeds/archive/{closed_pages}.atom")
-    return FeedSpec(spec.path, spec.title, spec.page, links)
+    links = ArchiveLinks(prev_archive=archive_page_path(closed_pages))
+    return FeedSpec(spec.self_path, spec.title, spec.page, links)
 
 
 def cached(key: str, render: Callable[[], Rendered]) -> Rendered:
-    s = services()
-    return s.cache.get(key, s.views_position(), render)
+    return rendered_cache().get(key, services().views_position(), render)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from pydantic.json_schema import models_json_schema
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from pressfeed.aggregates import STATUSES
 from pressfeed.config import Settings
 from pressfeed.schemas import (
     CURSOR_REGEX,
@@ -19,6 +21,7 @@ from pressfeed.schemas import (
     StatementOut,
     StatementPage,
 )
+from pressfeed.web.problems import PROBLEM_TYPES
 
 REF = "#/components/schemas/{model}"
 MODELS = (
@@ -50,9 +53,31 @@ def answer(description: str, name: str, *, etag: bool = True) -> dict[str, Any]:
     return response
 
 
-def problems(*statuses: int) -> dict[str, Any]:
+def problems(*names: str) -> dict[str, Any]:
+    """The answers of an operation's problem types, grouped by status."""
     content = {"application/problem+json": {"schema": ref("Problem")}}
-    return {str(s): {"description": "Problem", "content": content} for s in statuses}
+    by_status: dict[int, list[str]] = {}
+    for name in names:
+        by_status.setdefault(PROBLEM_TYPES[name].status, []).append(name)
+    return {
+        str(status): {
+            "description": "Problem: " + ", ".join(sorted(found)),
+            "content": content,
+        }
+        for status, found in sorted(by_status.items())
+    }
+
+
+# The problem types each group of operations can answer with.
+AUTH = ("unauthorized", "forbidden", "too-many-failed-authentications")
+BODY = (
+    "malformed-json",
+    "payload-too-large",
+    "unsupported-media-type",
+    "invalid-fields",
+)
+IDEMPOTENT = ("bad-idempotency-key", "idempotency-key-reused")
+VERSIONED = ("precondition-required", "bad-if-match", "stale-version")
 
 
 STATEMENT_ID = {
@@ -75,7 +100,6 @@ IDEMPOTENCY = {
     "description": "The same key and request again returns the first answer.",
     "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
 }
-AUTH_PROBLEMS = (401, 403, 429)  # 429: too many failed authentications
 
 
 def paths() -> dict[str, Any]:
@@ -88,7 +112,15 @@ def paths() -> dict[str, Any]:
                 "requestBody": json_body("StatementCreate"),
                 "responses": {
                     "201": answer("Created", "StatementOut"),
-                    **problems(400, *AUTH_PROBLEMS, 409, 413, 415, 422),
+                    **problems(
+                        *AUTH,
+                        *BODY,
+                        *IDEMPOTENT,
+                        "slug-taken",
+                        "unknown-kind",
+                        "embargo-not-in-future",
+                        "publication-in-future",
+                    ),
                 },
             },
             "get": {
@@ -99,7 +131,7 @@ def paths() -> dict[str, Any]:
                         "in": "query",
                         "schema": {
                             "type": "string",
-                            "enum": ["draft", "scheduled", "published", "retracted"],
+                            "enum": list(STATUSES),
                         },
                     },
                     {
@@ -124,7 +156,7 @@ def paths() -> dict[str, Any]:
                 ],
                 "responses": {
                     "200": answer("A page, newest first", "StatementPage", etag=False),
-                    **problems(400, *AUTH_PROBLEMS, 422),
+                    **problems(*AUTH, "bad-cursor", "invalid-fields"),
                 },
             },
         },
@@ -139,7 +171,7 @@ def paths() -> dict[str, Any]:
                         "schema": {"type": "string"},
                     }
                 ],
-                "responses": {"200": ok, **problems(*AUTH_PROBLEMS, 404)},
+                "responses": {"200": ok, **problems(*AUTH, "not-found")},
             }
         },
         "/api/statements/{statement_id}/amendments": {
@@ -149,7 +181,17 @@ def paths() -> dict[str, Any]:
                 "requestBody": json_body("StatementAmendment"),
                 "responses": {
                     "200": ok,
-                    **problems(400, *AUTH_PROBLEMS, 404, 409, 412, 413, 415, 422, 428),
+                    **problems(
+                        *AUTH,
+                        *BODY,
+                        *IDEMPOTENT,
+                        *VERSIONED,
+                        "not-found",
+                        "retracted",
+                        "change-note-required",
+                        "nothing-to-amend",
+                        "unknown-kind",
+                    ),
                 },
             }
         },
@@ -159,7 +201,13 @@ def paths() -> dict[str, Any]:
                 "parameters": [STATEMENT_ID, IDEMPOTENCY],
                 "responses": {
                     "200": ok,
-                    **problems(400, *AUTH_PROBLEMS, 404, 409, 422),
+                    **problems(
+                        *AUTH,
+                        *IDEMPOTENT,
+                        "not-found",
+                        "already-published",
+                        "retracted",
+                    ),
                 },
             }
         },
@@ -170,13 +218,23 @@ def paths() -> dict[str, Any]:
                 "requestBody": json_body("ScheduleRequest"),
                 "responses": {
                     "200": ok,
-                    **problems(400, *AUTH_PROBLEMS, 404, 409, 413, 415, 422),
+                    **problems(
+                        *AUTH,
+                        *BODY,
+                        "not-found",
+                        "already-published",
+                        "retracted",
+                        "embargo-not-in-future",
+                    ),
                 },
             },
             "delete": {
                 "operationId": "unscheduleStatement",
                 "parameters": [STATEMENT_ID],
-                "responses": {"200": ok, **problems(*AUTH_PROBLEMS, 404, 409)},
+                "responses": {
+                    "200": ok,
+                    **problems(*AUTH, "not-found", "not-scheduled", "retracted"),
+                },
             },
         },
         "/api/statements/{statement_id}/retraction": {
@@ -186,7 +244,9 @@ def paths() -> dict[str, Any]:
                 "requestBody": json_body("RetractionRequest"),
                 "responses": {
                     "200": ok,
-                    **problems(400, *AUTH_PROBLEMS, 404, 409, 412, 413, 415, 422, 428),
+                    **problems(
+                        *AUTH, *BODY, *IDEMPOTENT, *VERSIONED, "not-found", "retracted"
+                    ),
                 },
             }
         },
@@ -195,11 +255,10 @@ def paths() -> dict[str, Any]:
 
 @cache
 def component_schemas() -> dict[str, Any]:
-    _, top = models_json_schema(
-        [(m, "validation" if m.__name__ != "StatementOut" else "serialization")
-         for m in MODELS],
-        ref_template=REF,
-    )  # fmt: skip
+    modes: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (m, "serialization" if m is StatementOut else "validation") for m in MODELS
+    ]
+    _, top = models_json_schema(modes, ref_template=REF)
     return top["$defs"]
 
 
@@ -208,9 +267,8 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
     kind_enum = {"type": "string", "enum": list(settings.kinds)}
     for name in ("StatementCreate", "StatementAmendment"):
         properties = dict(schemas[name]["properties"])
-        properties["kind"] = kind_enum if name == "StatementCreate" else {
-            "anyOf": [kind_enum, {"type": "null"}], "default": None
-        }  # fmt: skip
+        optional_kind = {"anyOf": [kind_enum, {"type": "null"}], "default": None}
+        properties["kind"] = kind_enum if name == "StatementCreate" else optional_kind
         schemas[name] = {**schemas[name], "properties": properties}
     return {
         "openapi": "3.1.0",

@@ -1,33 +1,215 @@
-"""Every error as RFC 9457 problem details: type, title, status, detail."""
+"""Every error as RFC 9457 problem details (type, title, status, detail), from
+one registry: each problem type names its status, title and meaning once, and
+the domain errors it answers. The handlers, the /problems/<name> pages and the
+OpenAPI document are all made from it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, current_app, json, render_template, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
-PROBLEM_TYPE = "application/problem+json"
+from pressfeed.aggregates import (
+    AlreadyPublished,
+    ChangeNoteRequired,
+    EmbargoNotInFuture,
+    NothingToAmend,
+    NotScheduled,
+    PublicationInFuture,
+    StatementRetracted,
+)
+from pressfeed.application import (
+    IdempotencyKeyReused,
+    SlugTaken,
+    StaleVersion,
+    StatementNotFound,
+    UnknownKind,
+)
+from pressfeed.urls import absolute, problem_type_path
+
+PROBLEM_JSON = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    """One kind of error: its `type` URI ends in name."""
+
+    name: str
+    status: int
+    title: str
+    meaning: str  # what it means and what to do, shown at /problems/<name>
+    raised_by: tuple[type[Exception], ...] = ()  # domain errors answered with it
+
+
+PROBLEM_TYPES: dict[str, ProblemType] = {
+    problem.name: problem
+    for problem in (
+        # The request itself
+        ProblemType(
+            "bad-request", 400, "Bad request",
+            "The request could not be understood as HTTP.",
+        ),
+        ProblemType(
+            "malformed-json", 400, "Malformed JSON",
+            "The body is not valid UTF-8 JSON.",
+        ),
+        ProblemType(
+            "bad-if-match", 400, "Bad If-Match",
+            'If-Match is an ETag like "3" (the version you read), or *.',
+        ),
+        ProblemType(
+            "bad-idempotency-key", 400, "Bad Idempotency-Key",
+            "An Idempotency-Key is 1 to 255 visible ASCII characters.",
+        ),
+        ProblemType(
+            "bad-cursor", 400, "Bad cursor",
+            "Use the next_cursor of a previous page, unchanged.",
+        ),
+        ProblemType("bad-page", 400, "Bad page number", "page is a whole number from 1."),
+        ProblemType(
+            "bad-accept-datetime", 400, "Bad Accept-Datetime",
+            "Accept-Datetime is an HTTP date, e.g. Tue, 20 Mar 2001 20:35:00 GMT.",
+        ),
+        ProblemType(
+            "payload-too-large", 413, "Payload too large",
+            "The request body is over the limit (1 MiB by default).",
+        ),
+        ProblemType(
+            "unsupported-media-type", 415, "Unsupported media type",
+            "Send the body as application/json.",
+        ),
+        ProblemType(
+            "invalid-fields", 422, "Invalid fields",
+            "One or more fields are missing, of the wrong type or out of bounds; "
+            "`errors` lists each.",
+        ),
+        ProblemType(
+            "precondition-required", 428, "If-Match required",
+            'This command needs If-Match: "<version>", the ETag of the version you '
+            "read.",
+        ),
+        # Who is asking
+        ProblemType(
+            "unauthorized", 401, "Unauthorized",
+            "Send a valid token: Authorization: Bearer <token>.",
+        ),
+        ProblemType(
+            "forbidden", 403, "Forbidden",
+            "The token's role may not do this (publisher: commands; auditor: /audit).",
+        ),
+        ProblemType(
+            "too-many-failed-authentications", 429, "Too many failed authentications",
+            "Too many failed authentications from your address; wait for Retry-After "
+            "seconds.",
+        ),
+        # What is asked for
+        ProblemType(
+            "not-found", 404, "Not found", "No such statement, version or page.",
+            (StatementNotFound,),
+        ),
+        ProblemType(
+            "method-not-allowed", 405, "Method not allowed",
+            "That method is not allowed on this path; see the Allow header.",
+        ),
+        # The press office's rules
+        ProblemType(
+            "stale-version", 412, "The statement has changed",
+            "The statement changed since the version you read; read it again (the "
+            "answer's ETag names the current version) and retry.",
+            (StaleVersion,),
+        ),
+        ProblemType(
+            "retracted", 409, "The statement is retracted",
+            "The statement is retracted: it takes no further command.",
+            (StatementRetracted,),
+        ),
+        ProblemType(
+            "already-published", 409, "The statement is already published",
+            "The statement is already published.",
+            (AlreadyPublished,),
+        ),
+        ProblemType(
+            "not-scheduled", 409, "The statement is not scheduled",
+            "The statement has no embargo to cancel.",
+            (NotScheduled,),
+        ),
+        ProblemType(
+            "slug-taken", 409, "The slug is taken",
+            "Another statement already has that slug.",
+            (SlugTaken,),
+        ),
+        ProblemType(
+            "change-note-required", 422, "A change note is required",
+            "Every amendment of a published statement needs a change note.",
+            (ChangeNoteRequired,),
+        ),
+        ProblemType(
+            "embargo-not-in-future", 422, "The embargo time has passed",
+            "An embargo time (publish_at) must lie in the future.",
+            (EmbargoNotInFuture,),
+        ),
+        ProblemType(
+            "publication-in-future", 422, "published_at is in the future",
+            "A back-dated published_at must lie in the past; use publish_at to "
+            "schedule.",
+            (PublicationInFuture,),
+        ),
+        ProblemType(
+            "nothing-to-amend", 422, "The amendment changes nothing",
+            "The amendment changes nothing.",
+            (NothingToAmend,),
+        ),
+        ProblemType(
+            "unknown-kind", 422, "Unknown kind",
+            "The kind is not one this press office publishes (see the OpenAPI "
+            "description).",
+            (UnknownKind,),
+        ),
+        ProblemType(
+            "idempotency-key-reused", 422, "Idempotency-Key reused",
+            "That Idempotency-Key was already used by you for a different request.",
+            (IdempotencyKeyReused,),
+        ),
+        # The server
+        ProblemType(
+            "internal-error", 500, "Internal error",
+            "The server failed; the press office's operators can find the cause in "
+            "its log.",
+        ),
+    )
+}  # fmt: skip
+
+# werkzeug's own errors (routing, size limit) by status; any other is bad-request.
+HTTP_STATUS_PROBLEMS = {
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "payload-too-large",
+}
 
 
 class ProblemError(Exception):
-    """Raised anywhere in a request to answer with a problem."""
+    """Raised anywhere in a request to answer with a problem of the registry."""
 
     def __init__(
         self,
-        status: int,
         name: str,
-        title: str,
         detail: str,
         *,
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
-        self.status, self.name, self.title, self.detail = status, name, title, detail
+        self.problem = PROBLEM_TYPES[name]
+        self.detail = detail
         self.errors = errors
         self.headers = headers or {}
+
+    @property
+    def status(self) -> int:
+        return self.problem.status
 
 
 def wants_html() -> bool:
@@ -35,27 +217,27 @@ def wants_html() -> bool:
     if request.path.startswith(("/api/", "/feeds/", "/audit/")):
         return False
     best = request.accept_mimetypes.best_match(
-        [PROBLEM_TYPE, "application/json", "text/html"]
+        [PROBLEM_JSON, "application/json", "text/html"]
     )
     return best == "text/html"
 
 
 def problem_response(error: ProblemError) -> Response:
-    base_url = current_app.config["PRESSFEED_BASE_URL"]
     if wants_html():
         page = render_template("error.html", problem=error)
         response = Response(page, status=error.status, mimetype="text/html")
         response.headers.update(error.headers)
         return response
+    base_url = current_app.config["PRESSFEED_BASE_URL"]
     body: dict[str, Any] = {
-        "type": f"{base_url}/problems/{error.name}",
-        "title": error.title,
+        "type": absolute(base_url, problem_type_path(error.problem.name)),
+        "title": error.problem.title,
         "status": error.status,
         "detail": error.detail,
     }
     if error.errors is not None:
         body["errors"] = error.errors
-    response = Response(json.dumps(body), status=error.status, mimetype=PROBLEM_TYPE)
+    response = Response(json.dumps(body), status=error.status, mimetype=PROBLEM_JSON)
     response.headers.update(error.headers)
     return response
 
@@ -67,18 +249,27 @@ def validation_problem(error: ValidationError) -> ProblemError:
         for e in error.errors(include_url=False, include_input=False)
     ]
     summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-    return ProblemError(422, "invalid-fields", "Invalid fields", summary, errors=errors)
+    return ProblemError("invalid-fields", summary, errors=errors)
 
 
 def http_problem(error: HTTPException) -> ProblemError:
-    name = (error.name or "error").lower().replace(" ", "-")
+    code = error.code or 500
+    name = HTTP_STATUS_PROBLEMS.get(code, "bad-request" if code < 500 else "")
     return ProblemError(
-        error.code or 500,
-        name,
-        error.name or "Error",
+        name or "internal-error",
         error.description or "",
         headers={k: v for k, v in error.get_headers() if k.lower() == "allow"},
     )
+
+
+def domain_problem(error: Exception) -> ProblemError:
+    """The problem a refused command answers with (stale versions name the current
+    one in ETag)."""
+    problem = next(p for p in PROBLEM_TYPES.values() if isinstance(error, p.raised_by))
+    headers = {}
+    if isinstance(error, StaleVersion):
+        headers["ETag"] = f'"{error.current_version}"'
+    return ProblemError(problem.name, str(error), headers=headers)
 
 
 def register_problem_handlers(app: Flask) -> None:
@@ -89,15 +280,15 @@ def register_problem_handlers(app: Flask) -> None:
     app.register_error_handler(
         HTTPException, lambda e: problem_response(http_problem(e))
     )
+    for problem in PROBLEM_TYPES.values():
+        for error_type in problem.raised_by:
+            app.register_error_handler(
+                error_type, lambda e: problem_response(domain_problem(e))
+            )
 
     @app.errorhandler(Exception)
     def internal_error(error: Exception) -> Response:
         current_app.logger.exception("Unhandled error")
         return problem_response(
-            ProblemError(
-                500,
-                "internal-error",
-                "Internal error",
-                "The server failed; see its log.",
-            )
+            ProblemError("internal-error", "The server failed; see its log.")
         )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from functools import cache
 
-from flask import Blueprint, Response, abort, json, render_template
+from flask import Blueprint, Flask, Response, abort, json, render_template
 
+from pressfeed.web.context import services
 from pressfeed.web.openapi import openapi_document
-from pressfeed.web.problem_types import PROBLEM_TYPES
-from pressfeed.web.services import services
+from pressfeed.web.problems import PROBLEM_TYPES
 
 bp = Blueprint("public", __name__)
 
@@ -21,8 +21,10 @@ def healthz() -> Response:
     try:
         lag = s.views_lag()
     except Exception:
-        body = {"status": "unavailable", "store": store, "projection_lag": None}
-        return Response(json.dumps(body), status=503, mimetype="application/json")
+        unavailable = {"status": "unavailable", "store": store, "projection_lag": None}
+        return Response(
+            json.dumps(unavailable), status=503, mimetype="application/json"
+        )
     worker = s.worker
     status = "degraded" if worker is not None and worker.error else "ok"
     body = {"status": status, "store": store, "projection_lag": lag}
@@ -34,7 +36,7 @@ def problem_type(name: str) -> Response:
     """What a problem `type` URI means."""
     if name not in PROBLEM_TYPES:
         abort(404)
-    page = render_template("problem_type.html", name=name, meaning=PROBLEM_TYPES[name])
+    page = render_template("problem_type.html", problem=PROBLEM_TYPES[name])
     return Response(page, mimetype="text/html")
 
 
@@ -45,7 +47,7 @@ def openapi() -> Response:
     )
 
 
-def register_benchmark_endpoint(app) -> None:
+def register_benchmark_endpoint(app: Flask) -> None:
     """GET /_bench/constant/<n>: n constant bytes, the baseline the feed benchmarks
     compare with (only when PRESSFEED_BENCHMARK=1)."""
 

@@ -4,41 +4,37 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 from flask import Blueprint, Response, abort, render_template, request
 from werkzeug.http import http_date
 
-from pressfeed.application import StatementNotFound
+from pressfeed.aggregates import PUBLISHED, Statement
 from pressfeed.projections.catalogue import (
     count_public,
     latest_public,
     public_statement,
 )
-from pressfeed.representation import statement_document
-from pressfeed.web.audit import parse_accept_datetime
+from pressfeed.representation import (
+    StatementDocument,
+    is_withdrawn,
+    public_notes,
+    statement_document,
+)
+from pressfeed.times import EPOCH, parse_http_date, parse_time
+from pressfeed.urls import absolute, statement_path, statement_version_path
 from pressfeed.web.caching import Rendered, conditional_response, rendered
-from pressfeed.web.problems import ProblemError, problem_response
-from pressfeed.web.services import services
-from pressfeed.web.syndication import EPOCH, parse_time, public_notes
+from pressfeed.web.context import rendered_cache, services
+from pressfeed.web.problems import ProblemError
 
 bp = Blueprint("site", __name__)
 
 PAGE_SIZE = 20
 LATEST_COUNT = 10
-HTML = "text/html"
+HTML = "text/html; charset=utf-8"
 PAGE_CACHE = "public, max-age=30"
-
-
-@bp.errorhandler(StatementNotFound)
-def no_such_version(error: StatementNotFound) -> Response:
-    return problem_response(
-        ProblemError(
-            404, "not-found", "Not found", "No public version of that statement."
-        )
-    )
 
 
 @bp.get("/")
@@ -48,8 +44,8 @@ def front_page() -> Response:
     minute_ends = (math.floor(time.time() / 60) + 1) * 60
 
     def render() -> Rendered:
-        documents = [d for d in latest_public(services().views, limit=LATEST_COUNT + 1)]
-        current = [d for d in documents if d["status"] == "published"]
+        documents = latest_public(services().views, limit=LATEST_COUNT + 1)
+        current = [d for d in documents if d["status"] == PUBLISHED]
         body = render_template(
             "front.html",
             now=now,
@@ -61,9 +57,7 @@ def front_page() -> Response:
             body.encode(), now.replace(second=0, microsecond=0), minute_ends
         )
 
-    item = services().cache.get(
-        f"page:/:{int(minute_ends)}", services().views_position(), render
-    )
+    item = cached(f"page:/:{int(minute_ends)}", render)
     return conditional_response(item, HTML, PAGE_CACHE)
 
 
@@ -84,9 +78,7 @@ def messages() -> Response:
         )
         return rendered(body.encode(), newest_time(documents))
 
-    item = services().cache.get(
-        f"page:/messages:{page}", services().views_position(), render
-    )
+    item = cached(f"page:/messages:{page}", render)
     return conditional_response(item, HTML, PAGE_CACHE)
 
 
@@ -109,32 +101,33 @@ def statement(slug: str) -> Response:
 def public_version(slug: str, version: int) -> Response:
     """A version as it was published; never a draft, never a withdrawn text."""
     document = withdrawn_or_public(slug)
-    if document["status"] == "retracted":
+    if is_withdrawn(document):
         return withdrawn_page(document)
     statement = services().audit.public_version(UUID(document["id"]), version)
     return memento_page(slug, statement, statement.modified_on)
 
 
 def memento(slug: str, header: str) -> Response:
-    moment = parse_accept_datetime(header)
+    moment = parse_http_date(header)
     if moment is None:
         raise ProblemError(
-            400, "bad-accept-datetime", "Bad Accept-Datetime",
+            "bad-accept-datetime",
             "Accept-Datetime is an HTTP date, e.g. Tue, 20 Mar 2001 20:35:00 GMT.",
-        )  # fmt: skip
+        )
     document = withdrawn_or_public(slug)
-    if document["status"] == "retracted":
+    if is_withdrawn(document):
         return withdrawn_page(document)
     statement, since = services().audit.public_as_of(UUID(document["id"]), moment)
     response = memento_page(slug, statement, since)
     response.headers["Vary"] = "Accept-Datetime"
-    response.headers["Content-Location"] = (
-        f"/statements/{slug}/versions/{statement.version}"  # the memento (RFC 7089)
+    # The memento's own URI (RFC 7089).
+    response.headers["Content-Location"] = statement_version_path(
+        slug, statement.version
     )
     return response
 
 
-def memento_page(slug: str, statement: Any, since: datetime) -> Response:
+def memento_page(slug: str, statement: Statement, since: datetime) -> Response:
     document = statement_document(statement)
     body = render_template(
         "statement.html",
@@ -142,26 +135,26 @@ def memento_page(slug: str, statement: Any, since: datetime) -> Response:
         notes=public_notes(document),
         memento_of=since,
     )
-    response = Response(body, mimetype=HTML)
+    response = Response(body, content_type=HTML)
     response.headers["Memento-Datetime"] = http_date(since)
     response.headers["Link"] = f'<{original_url(slug)}>; rel="original timegate"'
     return response
 
 
-def withdrawn_or_public(slug: str) -> dict[str, Any]:
+def withdrawn_or_public(slug: str) -> StatementDocument:
     document = public_statement(services().views, slug)
     if document is None:
         abort(404)
     return document
 
 
-def withdrawn_page(document: dict[str, Any]) -> Response:
+def withdrawn_page(document: StatementDocument) -> Response:
     body = render_template("withdrawn.html", statement=document, notes=[])
-    return Response(body, status=410, mimetype=HTML)
+    return Response(body, status=410, content_type=HTML)
 
 
 def original_url(slug: str) -> str:
-    return f"{services().settings.base_url}/statements/{slug}"
+    return absolute(services().settings.base_url, statement_path(slug))
 
 
 def current_statement(slug: str) -> Response:
@@ -171,7 +164,7 @@ def current_statement(slug: str) -> Response:
         document = public_statement(views, slug)
         if document is None:
             abort(404)
-        gone = document["status"] == "retracted"
+        gone = is_withdrawn(document)
         template = "withdrawn.html" if gone else "statement.html"
         body = render_template(
             template, statement=document, notes=public_notes(document)
@@ -180,24 +173,24 @@ def current_statement(slug: str) -> Response:
             body.encode(), document_time(document), status=410 if gone else 200
         )
 
-    item = services().cache.get(
-        f"page:/statements/{slug}", services().views_position(), render
-    )
+    item = cached(f"page:/statements/{slug}", render)
     return conditional_response(item, HTML, PAGE_CACHE)
 
 
 def page_number() -> int:
     raw = request.args.get("page", "1")
     if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
-        raise ProblemError(
-            400, "bad-page", "Bad page number", "page is a whole number from 1."
-        )
+        raise ProblemError("bad-page", "page is a whole number from 1.")
     return int(raw)
 
 
-def document_time(document: dict[str, Any]) -> datetime:
-    return parse_time(document["retracted_at"] or document["updated_at"]) or EPOCH
+def document_time(document: StatementDocument) -> datetime:
+    return parse_time(document["retracted_at"] or document["updated_at"])
 
 
-def newest_time(documents: list[dict[str, Any]]) -> datetime:
+def newest_time(documents: list[StatementDocument]) -> datetime:
     return max((document_time(d) for d in documents), default=EPOCH)
+
+
+def cached(key: str, render: Callable[[], Rendered]) -> Rendered:
+    return rendered_cache().get(key, services().views_position(), render)

@@ -1,4 +1,5 @@
-"""Atom 1.0, RSS 2.0 (feedgen) and JSON Feed 1.1 documents from view documents.
+"""Atom 1.0, RSS 2.0 (feedgen) and JSON Feed 1.1 documents from statement
+documents, and the registry of feed formats.
 
 Rendering is deterministic: the same documents give the same bytes (feed times
 come from the entries, never from the clock), so cached bytes and ETags stay
@@ -7,6 +8,9 @@ withdrawal notice (no original text) in every format; Atom feeds also carry an
 RFC 6721 tombstone for 30 days after the retraction, whose ``when`` equals the
 notice entry's ``updated``, so a tombstone-aware reader treats it as deleted and
 every other reader replaces the text in place.
+
+A feed format is one entry of ``FEED_FORMATS``: the web layer serves every
+registered format for every feed, and the WebSub pinger tells hubs about each.
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from feedgen.ext.base import BaseExtension
@@ -26,12 +30,19 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from pressfeed.config import Settings
+from pressfeed.representation import (
+    PublicChange,
+    StatementDocument,
+    is_withdrawn,
+    public_notes,
+)
+from pressfeed.times import EPOCH, parse_optional_time, parse_time
+from pressfeed.urls import absolute, statement_path
 
 TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
 HISTORY_NS = "http://purl.org/syndication/history/1.0"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 AUDIT_NS = "tag:pressfeed,2026:audit"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 GENERATOR = "pressfeed"
 
 # feedgen formats RFC 822 dates by switching the process-wide locale: one at a time.
@@ -42,7 +53,7 @@ _render_lock = threading.Lock()
 class FeedSpec:
     """One feed: where it lives, what it is called, which page it mirrors."""
 
-    path: str  # without extension, e.g. /feeds/kind/speech
+    self_path: str  # e.g. /feeds/kind/speech.atom
     title: str
     page: str  # the HTML page it mirrors (alternate link)
     archive: ArchiveLinks | None = None
@@ -60,13 +71,9 @@ class ArchiveLinks:
 
 @dataclass
 class FeedExtras:
-    tombstones: list[dict[str, Any]] = field(default_factory=list)
+    tombstones: list[StatementDocument] = field(default_factory=list)
     hubs: Sequence[str] = ()
     head: dict[str, str] | None = None  # the audit log's newest {position, hash, href}
-
-
-def parse_time(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def absolute_links(content: str, base_url: str) -> str:
@@ -88,29 +95,20 @@ def plain_summary(body_html: str, limit: int = 280) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-def withdrawn(document: dict[str, Any]) -> bool:
-    return document["status"] == "retracted"
-
-
-def withdrawal_notice(document: dict[str, Any], settings: Settings) -> str:
-    when = display_date(parse_time(document["retracted_at"]), settings)
+def withdrawal_notice(document: StatementDocument, settings: Settings) -> str:
+    when = display_date(parse_time(document["retracted_at"] or ""), settings)
     reason = html.escape(document["retraction_reason"] or "")
     return f"<p>This statement was withdrawn on {when}.</p><p>Reason: {reason}</p>"
 
 
-def public_notes(document: dict[str, Any]) -> list[dict[str, Any]]:
-    """Change notes the public sees: those of major amendments after publication."""
-    return [n for n in document["change_notes"] if n["public"] and not n["minor"]]
-
-
-def entry_title(document: dict[str, Any]) -> str:
-    prefix = "Withdrawn: " if withdrawn(document) else ""
+def entry_title(document: StatementDocument) -> str:
+    prefix = "Withdrawn: " if is_withdrawn(document) else ""
     return prefix + document["title"]
 
 
-def entry_content(document: dict[str, Any], settings: Settings) -> str:
+def entry_content(document: StatementDocument, settings: Settings) -> str:
     """The full sanitised text, ending with the public change notes."""
-    if withdrawn(document):
+    if is_withdrawn(document):
         return withdrawal_notice(document, settings)
     notes = "".join(
         f"<p><em>Updated {display_date(parse_time(n['at']), settings)}: "
@@ -120,17 +118,19 @@ def entry_content(document: dict[str, Any], settings: Settings) -> str:
     return absolute_links(document["body_html"], settings.base_url) + notes
 
 
-def entry_updated(document: dict[str, Any]) -> datetime:
+def entry_updated(document: StatementDocument) -> datetime:
     return parse_time(document["retracted_at"] or document["updated_at"])
 
 
-def entry_url(document: dict[str, Any], settings: Settings) -> str:
-    return f"{settings.base_url}/statements/{document['slug']}"
+def entry_url(document: StatementDocument, settings: Settings) -> str:
+    return absolute(settings.base_url, statement_path(document["slug"]))
 
 
-def feed_updated(documents: Sequence[dict[str, Any]], extras: FeedExtras) -> datetime:
+def feed_updated(
+    documents: Sequence[StatementDocument], extras: FeedExtras
+) -> datetime:
     times = [entry_updated(d) for d in documents]
-    times += [parse_time(t["retracted_at"]) for t in extras.tombstones]
+    times += [parse_time(t["retracted_at"] or "") for t in extras.tombstones]
     return max(times, default=EPOCH)
 
 
@@ -170,8 +170,8 @@ class HistoryAndTombstones(BaseExtension):
         return feed
 
 
-def _generator(spec: FeedSpec, settings: Settings, fmt: str) -> FeedGenerator:
-    feed_url = f"{settings.base_url}{spec.path}.{fmt}"
+def _generator(spec: FeedSpec, settings: Settings, media_type: str) -> FeedGenerator:
+    feed_url = absolute(settings.base_url, spec.self_path)
     fg = FeedGenerator()
     fg.register_extension("pressfeed", HistoryAndTombstones, atom=True, rss=True)
     fg.id(feed_url)
@@ -180,13 +180,15 @@ def _generator(spec: FeedSpec, settings: Settings, fmt: str) -> FeedGenerator:
     fg.description(f"Official statements: {spec.title}")
     fg.language(settings.default_language)
     fg.generator(GENERATOR)
-    fg.link(href=feed_url, rel="self", type=MEDIA_TYPES[fmt])
-    fg.link(href=f"{settings.base_url}{spec.page}", rel="alternate", type="text/html")
+    fg.link(href=feed_url, rel="self", type=media_type)
+    fg.link(
+        href=absolute(settings.base_url, spec.page), rel="alternate", type="text/html"
+    )
     return fg
 
 
 def _add_entries(
-    fg: FeedGenerator, documents: Sequence[dict[str, Any]], settings: Settings
+    fg: FeedGenerator, documents: Sequence[StatementDocument], settings: Settings
 ) -> None:
     for document in documents:
         entry = fg.add_entry(order="append")
@@ -194,12 +196,12 @@ def _add_entries(
         entry.guid(f"urn:uuid:{document['id']}", permalink=False)
         entry.title(entry_title(document))
         entry.link(href=entry_url(document, settings), rel="alternate")
-        entry.published(parse_time(document["published_at"]))
+        entry.published(parse_optional_time(document["published_at"]))
         entry.updated(entry_updated(document))
         content = entry_content(document, settings)
         entry.content(content, type="html")
         entry.summary(html.escape(plain_summary(content)), type="html")
-        if not withdrawn(document):
+        if not is_withdrawn(document):
             entry.category(term=document["kind"])
             for tag in document["tags"]:
                 entry.category(term=tag)
@@ -207,25 +209,25 @@ def _add_entries(
 
 def atom_feed(
     spec: FeedSpec,
-    documents: Sequence[dict[str, Any]],
+    documents: Sequence[StatementDocument],
     settings: Settings,
     extras: FeedExtras | None = None,
 ) -> bytes:
     extras = extras or FeedExtras()
     with _render_lock:
-        fg = _generator(spec, settings, "atom")
+        fg = _generator(spec, settings, ATOM.media_type)
         for hub in extras.hubs:
             fg.link(href=hub, rel="hub")
         if spec.archive is not None:
             for rel in ("prev-archive", "next-archive", "current"):
                 href = getattr(spec.archive, rel.replace("-", "_"))
                 if href:
-                    fg.link(href=f"{settings.base_url}{href}", rel=rel)
+                    fg.link(href=absolute(settings.base_url, href), rel=rel)
             fg.pressfeed.is_archive = spec.archive.is_archive
         fg.pressfeed.tombstones = [
             (
                 f"urn:uuid:{t['id']}",
-                parse_time(t["retracted_at"]),
+                entry_updated(t),
                 entry_url(t, settings),
                 t["retraction_reason"] or "",
             )
@@ -234,27 +236,27 @@ def atom_feed(
         fg.pressfeed.head = extras.head
         fg.updated(feed_updated(documents, extras))
         _add_entries(fg, documents, settings)
-        return fg.atom_str(pretty=False)
+        return bytes(fg.atom_str(pretty=False))
 
 
 def rss_feed(
     spec: FeedSpec,
-    documents: Sequence[dict[str, Any]],
+    documents: Sequence[StatementDocument],
     settings: Settings,
     extras: FeedExtras | None = None,
 ) -> bytes:
     extras = extras or FeedExtras()
     with _render_lock:
-        fg = _generator(spec, settings, "rss")
+        fg = _generator(spec, settings, RSS.media_type)
         fg.pressfeed.rss_links = [("hub", hub) for hub in extras.hubs]
         fg.updated(feed_updated(documents, extras))
         _add_entries(fg, documents, settings)
-        return fg.rss_str(pretty=False)
+        return bytes(fg.rss_str(pretty=False))
 
 
 def json_feed(
     spec: FeedSpec,
-    documents: Sequence[dict[str, Any]],
+    documents: Sequence[StatementDocument],
     settings: Settings,
     extras: FeedExtras | None = None,
 ) -> bytes:
@@ -262,8 +264,8 @@ def json_feed(
     feed: dict[str, Any] = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": spec.title,
-        "home_page_url": f"{settings.base_url}{spec.page}",
-        "feed_url": f"{settings.base_url}{spec.path}.json",
+        "home_page_url": absolute(settings.base_url, spec.page),
+        "feed_url": absolute(settings.base_url, spec.self_path),
         "description": f"Official statements: {spec.title}",
         "language": settings.default_language,
         "authors": [{"name": settings.site_title}],
@@ -274,32 +276,39 @@ def json_feed(
     return json.dumps(feed, ensure_ascii=False, indent=1).encode()
 
 
-def json_item(document: dict[str, Any], settings: Settings) -> dict[str, Any]:
+def json_item(document: StatementDocument, settings: Settings) -> dict[str, Any]:
     content = entry_content(document, settings)
-    item = {
+    item: dict[str, Any] = {
         "id": f"urn:uuid:{document['id']}",
         "url": entry_url(document, settings),
         "title": entry_title(document),
         "content_html": content,
         "summary": plain_summary(content),
-        "date_published": parse_time(document["published_at"]).isoformat(),
+        "date_published": parse_time(document["published_at"] or "").isoformat(),
         "date_modified": entry_updated(document).isoformat(),
         "language": document["language"],
     }
-    if not withdrawn(document):
+    if not is_withdrawn(document):
         item["tags"] = [document["kind"], *document["tags"]]
     return item
 
 
+CHANGE_LABELS = {
+    "published": "Published",
+    "amended": "Amended",
+    "retracted": "Withdrawn",
+}
+
+
 def changes_feed(
     spec: FeedSpec,
-    changes: Sequence[dict[str, Any]],
+    changes: Sequence[PublicChange],
     settings: Settings,
     extras: FeedExtras | None = None,
 ) -> bytes:
     """/feeds/changes.atom: one entry per public change, with note and diff."""
     with _render_lock:
-        fg = _generator(spec, settings, "atom")
+        fg = _generator(spec, settings, ATOM.media_type)
         fg.pressfeed.head = (extras or FeedExtras()).head
         times = [change_time(c) for c in changes]
         fg.updated(max(times, default=EPOCH))
@@ -310,45 +319,80 @@ def changes_feed(
                 uuid.NAMESPACE_URL, f"{document['id']}/{change['position']}"
             )
             entry.id(f"urn:uuid:{change_id}")
-            label = {
-                "published": "Published",
-                "amended": "Amended",
-                "retracted": "Withdrawn",
-            }
-            entry.title(f"{label[change['what']]}: {document['title']}")
+            entry.title(f"{CHANGE_LABELS[change['what']]}: {document['title']}")
             entry.link(href=entry_url(document, settings), rel="alternate")
             entry.published(at)
             entry.updated(at)
             entry.content(change_content(change, settings), type="html")
-        return fg.atom_str(pretty=False)
+        return bytes(fg.atom_str(pretty=False))
 
 
-def change_time(change: dict[str, Any]) -> datetime:
+def change_time(change: PublicChange) -> datetime:
     document = change["statement"]
-    field_name = {"published": "published_at", "amended": "updated_at"}.get(
-        change["what"], "retracted_at"
-    )
     if change["what"] == "amended":
         notes = [
             n for n in document["change_notes"] if n["version"] == change["version"]
         ]
         if notes:
             return parse_time(notes[0]["at"])
-    return parse_time(document[field_name])
+        return parse_time(document["updated_at"])
+    if change["what"] == "published":
+        return parse_time(document["published_at"] or "")
+    return parse_time(document["retracted_at"] or "")
 
 
-def change_content(change: dict[str, Any], settings: Settings) -> str:
+def change_content(change: PublicChange, settings: Settings) -> str:
     document = change["statement"]
     if change["what"] == "retracted":
         return withdrawal_notice(document, settings)
-    if withdrawn(document):
+    if is_withdrawn(document):
         return "<p>This statement was later withdrawn; its text is no longer shown.</p>"
     note = f"<p>{html.escape(change['note'])}</p>" if change["note"] else ""
     return f"{note}<pre>{html.escape(change['diff'])}</pre>"
 
 
-MEDIA_TYPES = {
-    "atom": "application/atom+xml",
-    "rss": "application/rss+xml",
-    "json": "application/feed+json",
-}
+# The feed formats
+
+Renderer = Callable[
+    [FeedSpec, Sequence[StatementDocument], Settings, FeedExtras | None], bytes
+]
+
+
+@dataclass(frozen=True)
+class FeedFormat:
+    """A format every feed is served in: /feeds/all.<extension> and so on."""
+
+    name: str  # as readers know it: "Atom"
+    extension: str
+    media_type: str
+    charset: str | None  # None where the media type defines its own (JSON)
+    render: Renderer
+    carries_tombstones: bool = False  # RFC 6721 tombstones and RFC 5005 archives
+
+    @property
+    def content_type(self) -> str:
+        charset = f"; charset={self.charset}" if self.charset else ""
+        return self.media_type + charset
+
+
+ATOM = FeedFormat(
+    "Atom",
+    "atom",
+    "application/atom+xml",
+    "utf-8",
+    atom_feed,
+    carries_tombstones=True,
+)
+RSS = FeedFormat("RSS", "rss", "application/rss+xml", "utf-8", rss_feed)
+JSON_FEED = FeedFormat("JSON Feed", "json", "application/feed+json", None, json_feed)
+
+FEED_FORMATS: dict[str, FeedFormat] = {}
+
+
+def register_feed_format(feed_format: FeedFormat) -> None:
+    """Serves and announces every feed in this format too (keyed by extension)."""
+    FEED_FORMATS[feed_format.extension] = feed_format
+
+
+for _format in (ATOM, RSS, JSON_FEED):
+    register_feed_format(_format)

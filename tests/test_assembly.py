@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from pressfeed.web.services import POSITION_TTL, RecentPosition
+from pressfeed.assembly import POSITION_TTL, RecentPosition
 
 
 class Views:

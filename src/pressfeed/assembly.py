@@ -1,0 +1,164 @@
+"""pressfeed put together from its settings: the application, the views, the
+ledger, the audit trail and the token registry, and the background work (the
+projection worker, the WebSub pinger and the embargo scheduler).
+
+The web app, ``pressfeed serve``, ``pressfeed worker`` and every other command
+build pressfeed here, and only here.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from functools import cached_property
+
+from pressfeed.application import PressOffice
+from pressfeed.audit import AuditTrail
+from pressfeed.config import Settings
+from pressfeed.ledger import Ledger
+from pressfeed.projections import open_views
+from pressfeed.projections.base import ReadModel
+from pressfeed.projections.runner import ProjectionWorker
+from pressfeed.scheduler import EmbargoScheduler
+from pressfeed.storage import schema_lock, tables_of
+from pressfeed.tokens import TokenRegistry
+from pressfeed.websub import HubPinger
+
+POSITION_TTL = 0.01  # seconds a read of the views' position is reused
+
+
+class RecentPosition:
+    """The views' position as last read, reused for POSITION_TTL seconds: a
+    cached feed then costs no query, and a change reaches readers at most that
+    much later. A read that began before a newer one, or before forget(), is
+    not kept."""
+
+    def __init__(self, read: Callable[[], int], ttl: float = POSITION_TTL) -> None:
+        self._read, self._ttl = read, ttl
+        self._lock = threading.Lock()
+        self._value, self._read_at, self._generation = 0, float("-inf"), 0
+
+    def get(self) -> int:
+        if time.monotonic() - self._read_at > self._ttl:
+            return self.refresh()
+        return self._value
+
+    def refresh(self) -> int:
+        with self._lock:
+            generation = self._generation
+        started = time.monotonic()
+        value = self._read()
+        with self._lock:
+            if generation == self._generation and started >= self._read_at:
+                self._value, self._read_at = value, started
+        return value
+
+    def forget(self) -> None:
+        """The views moved (an in-process worker applied a batch): read again."""
+        with self._lock:
+            self._generation += 1
+            self._read_at = float("-inf")
+
+
+class Pressfeed:
+    """One press office's pressfeed on the configured store. The parts other
+    than the application open on first use, so a command that needs only the
+    log (export, verify) never touches the views."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        with schema_lock(settings):
+            self.press_office = PressOffice(
+                env=settings.eventsourcing_env(), kinds=settings.kinds
+            )
+        self.position = RecentPosition(
+            lambda: self.views.position(self.press_office.name)
+        )
+        self.worker: ProjectionWorker | None = None
+        self.pinger: HubPinger | None = None
+        self.scheduler: EmbargoScheduler | None = None
+
+    @cached_property
+    def views(self) -> ReadModel:
+        with schema_lock(self.settings):
+            return open_views(self.settings)
+
+    @cached_property
+    def tokens(self) -> TokenRegistry:
+        with schema_lock(self.settings):
+            return TokenRegistry(tables_of(self.press_office.recorder))
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return Ledger(self.press_office.recorder)
+
+    @cached_property
+    def audit(self) -> AuditTrail:
+        return AuditTrail(self.press_office, self.ledger)
+
+    # Background work
+
+    def projection_worker(self, batch_size: int = 500) -> ProjectionWorker:
+        """A worker that follows the log into the views, as configured."""
+        return ProjectionWorker(
+            self.press_office,
+            self.views,
+            batch_size=batch_size,
+            poll_interval=self.settings.poll_interval,
+            listen=self.settings.uses_postgres,
+        )
+
+    def attach_worker(self, worker: ProjectionWorker) -> ProjectionWorker:
+        """Runs the projections in this process; each batch refreshes the position,
+        and with WebSub hubs each look at the log sends the pings that are due."""
+        worker.on_batch.append(self.position.forget)
+        if self.settings.websub_hubs:
+            self.pinger = HubPinger(
+                self.views, self.settings.websub_hubs, self.settings.base_url
+            )
+            worker.on_tick.append(self.pinger.send_due)
+        self.worker = worker
+        return worker
+
+    def start_background(self) -> None:
+        """Starts the projection worker, the pinger and the embargo scheduler."""
+        worker = self.attach_worker(self.projection_worker())
+        self.scheduler = EmbargoScheduler(self.press_office, self.views)
+        worker.on_change.append(self.scheduler.sync)
+        self.scheduler.start()
+        worker.start()
+
+    def stop_background(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+        if self.scheduler is not None:
+            self.scheduler.stop()
+
+    def close(self) -> None:
+        """Stops the background work and closes the connection pools."""
+        self.stop_background()
+        self.press_office.close()
+        if "views" in self.__dict__:
+            self.views.datastore.close()
+
+    # Reading the views' position
+
+    def views_position(self) -> int:
+        return self.position.get()
+
+    def command_recorded(self) -> None:
+        """Tells an in-process projection worker to look at the log now."""
+        if self.worker is not None:
+            self.worker.wake()
+
+    def views_lag(self) -> int:
+        head = self.press_office.recorder.max_notification_id() or 0
+        return max(0, head - self.position.refresh())
+
+    def await_views(self, timeout: float = 1.0) -> None:
+        """Waits briefly for the views to reach the log's head: read-your-writes."""
+        deadline = time.monotonic() + timeout
+        while self.views_lag() and time.monotonic() < deadline:
+            self.command_recorded()
+            time.sleep(0.01)

@@ -1,0 +1,68 @@
+"""Every public URL, built in one place: the site, the feeds, the API's `url`,
+the WebSub pings and the audit links all take their paths from here.
+
+The routes that answer them are declared in ``web/``; a test checks that each
+path built here is answered by the route meant for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+ALL, KIND, TAG = "all", "kind", "tag"
+
+
+@dataclass(frozen=True, order=True)
+class FeedScope:
+    """Which statements a feed holds: all of them, one kind, or one tag."""
+
+    what: str = ALL  # ALL, KIND or TAG
+    value: str = ""
+
+    @property
+    def stem(self) -> str:
+        """The feed's path without its extension, e.g. /feeds/kind/speech."""
+        if self.what == ALL:
+            return "/feeds/all"
+        return f"/feeds/{self.what}/{quote(self.value, safe='')}"
+
+
+ALL_STATEMENTS = FeedScope()
+
+
+def feed_path(scope: FeedScope, extension: str) -> str:
+    return f"{scope.stem}.{extension}"
+
+
+def changes_feed_path() -> str:
+    return "/feeds/changes.atom"
+
+
+def archive_page_path(number: int) -> str:
+    return f"/feeds/archive/{number}.atom"
+
+
+def statement_path(slug: str) -> str:
+    return f"/statements/{quote(slug, safe='')}"
+
+
+def statement_version_path(slug: str, version: int) -> str:
+    return f"{statement_path(slug)}/versions/{version}"
+
+
+def messages_path() -> str:
+    return "/messages"
+
+
+def audit_head_path() -> str:
+    return "/audit/head"
+
+
+def problem_type_path(name: str) -> str:
+    return f"/problems/{name}"
+
+
+def absolute(base_url: str, path: str) -> str:
+    """The full URL of a path on this press office's site."""
+    return f"{base_url}{path}"
