@@ -41,6 +41,7 @@ class StatementDocument(TypedDict):
     retracted_at: str | None
     retraction_reason: str | None
     change_notes: list[ChangeNoteDocument]
+    last_modified: NotRequired[str]  # the views' HTTP Last-Modified of this version
     url: NotRequired[str]
 
 
@@ -101,12 +102,24 @@ def with_body_html(document: StatementDocument) -> StatementDocument:
 
 
 def with_url(document: StatementDocument, base_url: str) -> StatementDocument:
-    """The document plus its public URL."""
-    return {**document, "url": absolute(base_url, statement_path(document["slug"]))}
+    """The document as the API shows it: its public URL added, the views' own
+    Last-Modified left out."""
+    shown: StatementDocument = {
+        **document,
+        "url": absolute(base_url, statement_path(document["slug"])),
+    }
+    shown.pop("last_modified", None)
+    return shown
 
 
 def is_withdrawn(document: StatementDocument) -> bool:
     return document["status"] == RETRACTED
+
+
+def public_change_time(document: StatementDocument) -> str:
+    """When the public last saw the statement change: its withdrawal, else its
+    publication or latest major amendment (the `updated` of feed entries)."""
+    return document["retracted_at"] or document["updated_at"]
 
 
 def public_notes(document: StatementDocument) -> list[ChangeNoteDocument]:

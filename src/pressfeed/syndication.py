@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from feedgen.ext.base import BaseExtension
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
@@ -42,7 +42,7 @@ from pressfeed.urls import absolute, statement_path
 TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
 HISTORY_NS = "http://purl.org/syndication/history/1.0"
 ATOM_NS = "http://www.w3.org/2005/Atom"
-AUDIT_NS = "tag:pressfeed,2026:audit"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 GENERATOR = "pressfeed"
 
 # feedgen formats RFC 822 dates by switching the process-wide locale: one at a time.
@@ -73,7 +73,7 @@ class ArchiveLinks:
 class FeedExtras:
     tombstones: list[StatementDocument] = field(default_factory=list)
     hubs: Sequence[str] = ()
-    head: dict[str, str] | None = None  # the audit log's newest {position, hash, href}
+    rewritten: list[PublicChange] = field(default_factory=list)  # changes feed
 
 
 def absolute_links(content: str, base_url: str) -> str:
@@ -122,6 +122,17 @@ def entry_updated(document: StatementDocument) -> datetime:
     return parse_time(document["retracted_at"] or document["updated_at"])
 
 
+def entry_id(document: StatementDocument) -> str:
+    """A statement's entry id in every feed: it never changes."""
+    return f"urn:uuid:{document['id']}"
+
+
+def change_entry_id(change: PublicChange) -> str:
+    """The id of one change's entry in the changes feed."""
+    name = f"{change['statement']['id']}/{change['position']}"
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, name)}"
+
+
 def entry_url(document: StatementDocument, settings: Settings) -> str:
     return absolute(settings.base_url, statement_path(document["slug"]))
 
@@ -135,32 +146,32 @@ def feed_updated(
 
 
 class HistoryAndTombstones(BaseExtension):
-    """RFC 5005 fh:archive, RFC 6721 at:deleted-entry, hub links in RSS, and the
-    audit log's head (position and hash), so readers witness the log."""
+    """RFC 5005 fh:archive, RFC 6721 at:deleted-entry, xml:lang on entries in
+    another language than the feed's, and hub links in RSS.
+
+    A tombstone carries its reason but no atom:link: feedparser (and every
+    reader built on it) takes a link inside at:deleted-entry for the feed's own.
+    """
 
     def __init__(self) -> None:
-        self.tombstones: list[tuple[str, datetime, str, str]] = []
+        self.tombstones: list[tuple[str, datetime, str]] = []  # ref, when, comment
         self.is_archive = False
         self.rss_links: list[tuple[str, str]] = []
-        self.head: dict[str, str] | None = None
 
     def extend_ns(self) -> dict[str, str]:
-        return {"at": TOMBSTONES_NS, "fh": HISTORY_NS, "audit": AUDIT_NS}
+        return {"at": TOMBSTONES_NS, "fh": HISTORY_NS}
 
     def extend_atom(self, feed: Any) -> Any:
         if self.is_archive:
             etree.SubElement(feed, f"{{{HISTORY_NS}}}archive")
-        for ref, when, link, comment in self.tombstones:
+        for ref, when, comment in self.tombstones:
             tombstone = etree.SubElement(
                 feed,
                 f"{{{TOMBSTONES_NS}}}deleted-entry",
                 ref=ref,
                 when=when.isoformat(),
             )
-            etree.SubElement(tombstone, f"{{{ATOM_NS}}}link", href=link)
             etree.SubElement(tombstone, f"{{{TOMBSTONES_NS}}}comment").text = comment
-        if self.head is not None:
-            etree.SubElement(feed, f"{{{AUDIT_NS}}}log-head", **self.head)
         return feed
 
     def extend_rss(self, feed: Any) -> Any:
@@ -170,10 +181,24 @@ class HistoryAndTombstones(BaseExtension):
         return feed
 
 
+class EntryLanguage(BaseEntryExtension):
+    """xml:lang on an Atom entry in another language than its feed's."""
+
+    def __init__(self) -> None:
+        self.language: str | None = None
+
+    def extend_atom(self, entry: Any) -> Any:
+        if self.language:
+            entry.set(XML_LANG, self.language)
+        return entry
+
+
 def _generator(spec: FeedSpec, settings: Settings, media_type: str) -> FeedGenerator:
     feed_url = absolute(settings.base_url, spec.self_path)
     fg = FeedGenerator()
-    fg.register_extension("pressfeed", HistoryAndTombstones, atom=True, rss=True)
+    fg.register_extension(
+        "pressfeed", HistoryAndTombstones, EntryLanguage, atom=True, rss=True
+    )
     fg.id(feed_url)
     fg.title(spec.title)
     fg.author({"name": settings.site_title})
@@ -192,12 +217,14 @@ def _add_entries(
 ) -> None:
     for document in documents:
         entry = fg.add_entry(order="append")
-        entry.id(f"urn:uuid:{document['id']}")
-        entry.guid(f"urn:uuid:{document['id']}", permalink=False)
+        entry.id(entry_id(document))
+        entry.guid(entry_id(document), permalink=False)
         entry.title(entry_title(document))
         entry.link(href=entry_url(document, settings), rel="alternate")
         entry.published(parse_optional_time(document["published_at"]))
         entry.updated(entry_updated(document))
+        if document["language"] != settings.default_language:
+            entry.pressfeed.language = document["language"]
         content = entry_content(document, settings)
         entry.content(content, type="html")
         entry.summary(html.escape(plain_summary(content)), type="html")
@@ -225,15 +252,9 @@ def atom_feed(
                     fg.link(href=absolute(settings.base_url, href), rel=rel)
             fg.pressfeed.is_archive = spec.archive.is_archive
         fg.pressfeed.tombstones = [
-            (
-                f"urn:uuid:{t['id']}",
-                entry_updated(t),
-                entry_url(t, settings),
-                t["retraction_reason"] or "",
-            )
+            (entry_id(t), entry_updated(t), t["retraction_reason"] or "")
             for t in extras.tombstones
         ]
-        fg.pressfeed.head = extras.head
         fg.updated(feed_updated(documents, extras))
         _add_entries(fg, documents, settings)
         return bytes(fg.atom_str(pretty=False))
@@ -279,7 +300,7 @@ def json_feed(
 def json_item(document: StatementDocument, settings: Settings) -> dict[str, Any]:
     content = entry_content(document, settings)
     item: dict[str, Any] = {
-        "id": f"urn:uuid:{document['id']}",
+        "id": entry_id(document),
         "url": entry_url(document, settings),
         "title": entry_title(document),
         "content_html": content,
@@ -306,25 +327,42 @@ def changes_feed(
     settings: Settings,
     extras: FeedExtras | None = None,
 ) -> bytes:
-    """/feeds/changes.atom: one entry per public change, with note and diff."""
+    """/feeds/changes.atom: one entry per public change, with note and diff.
+
+    A withdrawal rewrites the statement's earlier entries (their text and diff
+    give way to a notice), moves their `updated` to the withdrawal, and leaves a
+    tombstone for each in extras.rewritten."""
+    extras = extras or FeedExtras()
     with _render_lock:
         fg = _generator(spec, settings, ATOM.media_type)
-        fg.pressfeed.head = (extras or FeedExtras()).head
-        times = [change_time(c) for c in changes]
-        fg.updated(max(times, default=EPOCH))
-        for change, at in zip(changes, times, strict=True):
+        fg.pressfeed.tombstones = [
+            (change_entry_id(c), change_updated(c), "The statement was withdrawn.")
+            for c in extras.rewritten
+        ]
+        fg.updated(changes_updated(changes))
+        for change in changes:
             document = change["statement"]
             entry = fg.add_entry(order="append")
-            change_id = uuid.uuid5(
-                uuid.NAMESPACE_URL, f"{document['id']}/{change['position']}"
-            )
-            entry.id(f"urn:uuid:{change_id}")
+            entry.id(change_entry_id(change))
             entry.title(f"{CHANGE_LABELS[change['what']]}: {document['title']}")
             entry.link(href=entry_url(document, settings), rel="alternate")
-            entry.published(at)
-            entry.updated(at)
+            entry.published(change_time(change))
+            entry.updated(change_updated(change))
             entry.content(change_content(change, settings), type="html")
         return bytes(fg.atom_str(pretty=False))
+
+
+def change_updated(change: PublicChange) -> datetime:
+    """When the entry last changed: the change itself, or the withdrawal that
+    rewrote it."""
+    document = change["statement"]
+    if is_withdrawn(document):
+        return parse_time(document["retracted_at"] or "")
+    return change_time(change)
+
+
+def changes_updated(changes: Sequence[PublicChange]) -> datetime:
+    return max((change_updated(c) for c in changes), default=EPOCH)
 
 
 def change_time(change: PublicChange) -> datetime:

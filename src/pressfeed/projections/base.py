@@ -34,6 +34,7 @@ from pressfeed.representation import (
     with_body_html,
 )
 from pressfeed.storage import Dialect, Tables
+from pressfeed.times import from_micros, iso, micros
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,28 @@ class Change:
     event: Statement.Event
     before: Statement | None
     after: Statement
+    last_modified_us: int  # the statement's Last-Modified after it (see next_stamp)
 
     @cached_property
     def document(self) -> str:
         """The statement after the change as view JSON, made once for every view."""
-        return json_dumps(statement_document(self.after, html=False))
+        document = statement_document(self.after, html=False)
+        document["last_modified"] = iso(from_micros(self.last_modified_us))
+        return json_dumps(document)
+
+
+SECOND_US = 1_000_000
+
+
+def next_stamp(previous_us: int | None, recorded_us: int) -> int:
+    """A statement's Last-Modified after an event: when it was recorded, but at
+    least a whole second after the previous one, so that HTTP's second-grained
+    dates (If-Modified-Since) still tell two versions apart. Kept in the views,
+    so every process dates the same bytes alike, and a replay dates them again
+    the same way."""
+    if previous_us is None or recorded_us // SECOND_US > previous_us // SECOND_US:
+        return recorded_us
+    return (previous_us // SECOND_US + 1) * SECOND_US
 
 
 class View(ABC):
@@ -105,7 +123,7 @@ class ReadModel:
             d.sql(
                 "CREATE TABLE IF NOT EXISTS {states} ("
                 "id TEXT PRIMARY KEY, version INTEGER NOT NULL, "
-                f"state {d.blob} NOT NULL)",
+                f"state {d.blob} NOT NULL, last_modified_us {d.bigint} NOT NULL)",
                 states=self.STATES,
             )
         ]
@@ -181,7 +199,8 @@ class ReadModel:
             if self._lock_position(c, application_name) != after:
                 return None
             pending = list(events)
-            states = self._load_states(c, codec, {e.originator_id for _, e in pending})
+            ids = {e.originator_id for _, e in pending}
+            states, stamps = self._load_states(c, codec, ids)
             dirty: dict[Any, Statement] = {}
             created_at: dict[Any, int] = {}
             changes: list[Change] = []
@@ -192,7 +211,12 @@ class ReadModel:
                     created_at[event.originator_id] = position
                 now = event.mutate(copy.copy(before) if before else None)
                 states[event.originator_id] = dirty[event.originator_id] = now
-                change = Change(position, event, before, now)
+                previous = stamps.get(event.originator_id)
+                if before is None or not before.was_public:
+                    previous = None  # no reader has held an earlier version
+                stamp = next_stamp(previous, micros(event.timestamp))
+                stamps[event.originator_id] = stamp
+                change = Change(position, event, before, now, stamp)
                 changes.append(change)
                 last_change[event.originator_id] = change
                 for view in self.views:
@@ -200,7 +224,7 @@ class ReadModel:
             outcome = BatchOutcome(dirty, created_at, changes, last_change)
             for view in self.views:
                 view.apply_final(c, self.dialect, outcome)
-            self._save_states(c, codec, dirty.values())
+            self._save_states(c, codec, dirty.values(), stamps)
             self._insert_tracking(c, Tracking(application_name, last_position))
             return len(pending)
 
@@ -248,15 +272,18 @@ class ReadModel:
 
     def _load_states(
         self, c: Any, codec: StateCodec, ids: set[Any]
-    ) -> dict[Any, Statement]:
+    ) -> tuple[dict[Any, Statement], dict[Any, int]]:
+        """The statements as the views last left them, and their Last-Modified."""
         states: dict[Any, Statement] = {}
+        stamps: dict[Any, int] = {}
         id_list = [str(i) for i in ids]
         for start in range(0, len(id_list), 500):
             chunk = id_list[start : start + 500]
             marks = ",".join("?" * len(chunk))
             c.execute(
                 self.dialect.sql(
-                    f"SELECT id, version, state FROM {{s}} WHERE id IN ({marks})",
+                    "SELECT id, version, state, last_modified_us FROM {s} "
+                    f"WHERE id IN ({marks})",
                     s=self.STATES,
                 ),
                 tuple(chunk),
@@ -264,17 +291,22 @@ class ReadModel:
             for row in c.fetchall():
                 statement = codec.decode(row["id"], row["version"], bytes(row["state"]))
                 states[statement.id] = statement
-        return states
+                stamps[statement.id] = int(row["last_modified_us"])
+        return states, stamps
 
-    def _save_states(self, c: Any, codec: StateCodec, statements: Any) -> None:
+    def _save_states(
+        self, c: Any, codec: StateCodec, statements: Any, stamps: dict[Any, int]
+    ) -> None:
         c.executemany(
             self.dialect.sql(
-                "INSERT INTO {s} (id, version, state) VALUES (?, ?, ?) "
+                "INSERT INTO {s} (id, version, state, last_modified_us) "
+                "VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
+                "last_modified_us = excluded.last_modified_us, "
                 "state = excluded.state",
                 s=self.STATES,
             ),
-            [(str(s.id), s.version, codec.encode(s)) for s in statements],
+            [(str(s.id), s.version, codec.encode(s), stamps[s.id]) for s in statements],
         )
 
 

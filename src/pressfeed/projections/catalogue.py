@@ -1,8 +1,9 @@
 """The catalogue: one row per statement with its current representation.
 
 Serves the publisher's list (any status), and the public reads: a statement by
-slug, and the published ones newest first, filtered by kind or tag, for the
-feeds, the front page and the all-messages archive.
+slug; the public ones newest publication first for the front page and the
+all-messages pages; and, for the feeds, the public ones whose last public change
+(publication, major amendment, withdrawal) is newest, filtered by kind or tag.
 """
 
 from __future__ import annotations
@@ -10,14 +11,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pressfeed.aggregates import Status
+from pressfeed.aggregates import Statement, Status
 from pressfeed.projections.base import BatchOutcome, ReadModel, View, load_document
 from pressfeed.representation import StatementDocument
 from pressfeed.storage import Dialect
-from pressfeed.times import micros, optional_micros
+from pressfeed.times import EPOCH, from_micros, micros, optional_micros
 
 TABLE = "pf_catalogue"
 TAGS = "pf_catalogue_tags"
+
+
+def public_change_us(statement: Statement) -> int | None:
+    """When the public last saw it change (None while never public)."""
+    if statement.published_at is None:
+        return None
+    return micros(statement.retracted_at or statement.updated_at)
 
 
 class CatalogueView(View):
@@ -31,7 +39,18 @@ class CatalogueView(View):
                 "id TEXT PRIMARY KEY, slug TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, "
                 f"status TEXT NOT NULL, created_position {d.bigint} NOT NULL, "
                 f"published_us {d.bigint}, retracted_us {d.bigint}, "
+                f"changed_us {d.bigint}, modified_us {d.bigint} NOT NULL, "
                 "version INTEGER NOT NULL, document TEXT NOT NULL)",
+                t=TABLE,
+            ),
+            d.sql(
+                "CREATE INDEX IF NOT EXISTS pf_catalogue_by_change "
+                "ON {t} (changed_us, id)",
+                t=TABLE,
+            ),
+            d.sql(
+                "CREATE INDEX IF NOT EXISTS pf_catalogue_by_kind_and_change "
+                "ON {t} (kind, changed_us, id)",
                 t=TABLE,
             ),
             d.sql(
@@ -45,24 +64,19 @@ class CatalogueView(View):
                 t=TABLE,
             ),
             d.sql(
-                "CREATE INDEX IF NOT EXISTS pf_catalogue_by_kind "
-                "ON {t} (kind, published_us, id)",
-                t=TABLE,
-            ),
-            d.sql(
                 "CREATE INDEX IF NOT EXISTS pf_catalogue_by_retraction "
                 "ON {t} (retracted_us)",
                 t=TABLE,
             ),
             d.sql(
                 "CREATE TABLE IF NOT EXISTS {t} (tag TEXT NOT NULL, "
-                f"statement_id TEXT NOT NULL, published_us {d.bigint}, "
+                f"statement_id TEXT NOT NULL, changed_us {d.bigint}, "
                 "PRIMARY KEY (statement_id, tag))",  # deletes go by statement
                 t=TAGS,
             ),
             d.sql(
-                "CREATE INDEX IF NOT EXISTS pf_catalogue_tags_by_publication "
-                "ON {t} (tag, published_us, statement_id)",
+                "CREATE INDEX IF NOT EXISTS pf_catalogue_tags_by_change "
+                "ON {t} (tag, changed_us, statement_id)",
                 t=TAGS,
             ),
         ]
@@ -73,12 +87,13 @@ class CatalogueView(View):
         cursor.executemany(
             dialect.sql(
                 "INSERT INTO {t} (id, slug, kind, status, created_position, "
-                "published_us, retracted_us, version, document) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "published_us, retracted_us, changed_us, modified_us, version, "
+                "document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, "
                 "status = excluded.status, published_us = excluded.published_us, "
-                "retracted_us = excluded.retracted_us, version = excluded.version, "
-                "document = excluded.document",
+                "retracted_us = excluded.retracted_us, "
+                "changed_us = excluded.changed_us, modified_us = excluded.modified_us, "
+                "version = excluded.version, document = excluded.document",
                 t=TABLE,
             ),
             [
@@ -90,6 +105,8 @@ class CatalogueView(View):
                     batch.created_at.get(s.id, 0),
                     optional_micros(s.published_at),
                     optional_micros(s.retracted_at),
+                    public_change_us(s),
+                    batch.last_change[s.id].last_modified_us,
                     s.version,
                     batch.document(s.id),
                 )
@@ -102,11 +119,11 @@ class CatalogueView(View):
         )
         cursor.executemany(
             dialect.sql(
-                "INSERT INTO {t} (tag, statement_id, published_us) VALUES (?, ?, ?)",
+                "INSERT INTO {t} (tag, statement_id, changed_us) VALUES (?, ?, ?)",
                 t=TAGS,
             ),
             [
-                (tag, str(s.id), optional_micros(s.published_at))
+                (tag, str(s.id), public_change_us(s))
                 for s in statements
                 for tag in s.tags
             ],
@@ -154,38 +171,70 @@ def public_statement(views: ReadModel, slug: str) -> StatementDocument | None:
 
 
 def latest_public(
-    views: ReadModel,
-    *,
-    limit: int,
-    offset: int = 0,
-    kind: str | None = None,
-    tag: str | None = None,
+    views: ReadModel, *, limit: int, offset: int = 0
 ) -> list[StatementDocument]:
     """Statements that were ever public, newest publication first (withdrawn ones
-    included: feeds turn them into withdrawal notices)."""
+    included: the pages show their notices)."""
+    rows = views.query(
+        "SELECT document FROM {t} WHERE published_us IS NOT NULL "
+        "ORDER BY published_us DESC, id DESC LIMIT ? OFFSET ?",
+        [limit, offset],
+        t=TABLE,
+    )
+    return [load_document(row["document"]) for row in rows]
+
+
+def latest_public_changes(
+    views: ReadModel, *, limit: int, kind: str | None = None, tag: str | None = None
+) -> list[StatementDocument]:
+    """Statements that were ever public, the newest public change (publication,
+    major amendment, withdrawal) first: what the feeds carry, so a correction or
+    a withdrawal of any age comes back to the top."""
     if tag is not None:
         rows = views.query(
             "SELECT c.document FROM {tags} g JOIN {t} c ON c.id = g.statement_id "
-            "WHERE g.tag = ? AND g.published_us IS NOT NULL "
-            "ORDER BY g.published_us DESC, g.statement_id DESC LIMIT ? OFFSET ?",
-            [tag, limit, offset],
+            "WHERE g.tag = ? AND g.changed_us IS NOT NULL "
+            "ORDER BY g.changed_us DESC, g.statement_id DESC LIMIT ?",
+            [tag, limit],
             t=TABLE,
             tags=TAGS,
         )
     elif kind is not None:
         rows = views.query(
-            "SELECT document FROM {t} WHERE kind = ? AND published_us IS NOT NULL "
-            "ORDER BY published_us DESC, id DESC LIMIT ? OFFSET ?",
-            [kind, limit, offset],
+            "SELECT document FROM {t} WHERE kind = ? AND changed_us IS NOT NULL "
+            "ORDER BY changed_us DESC, id DESC LIMIT ?",
+            [kind, limit],
             t=TABLE,
         )
     else:
         rows = views.query(
-            "SELECT document FROM {t} WHERE published_us IS NOT NULL "
-            "ORDER BY published_us DESC, id DESC LIMIT ? OFFSET ?",
-            [limit, offset],
+            "SELECT document FROM {t} WHERE changed_us IS NOT NULL "
+            "ORDER BY changed_us DESC, id DESC LIMIT ?",
+            [limit],
             t=TABLE,
         )
+    return [load_document(row["document"]) for row in rows]
+
+
+def public_modified_at(views: ReadModel) -> datetime:
+    """When the newest event of any public statement was recorded: a public
+    list changes no later than that."""
+    rows = views.query(
+        "SELECT MAX(modified_us) AS m FROM {t} WHERE published_us IS NOT NULL",
+        t=TABLE,
+    )
+    value = rows[0]["m"]
+    return EPOCH if value is None else from_micros(int(value))
+
+
+def statements_by_id(views: ReadModel, ids: list[str]) -> list[StatementDocument]:
+    """The current documents of the given statements (in no particular order)."""
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = views.query(
+        f"SELECT document FROM {{t}} WHERE id IN ({marks})", ids, t=TABLE
+    )
     return [load_document(row["document"]) for row in rows]
 
 

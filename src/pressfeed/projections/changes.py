@@ -4,6 +4,7 @@ public statement, with its change note or reason and the diff. Feeds
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pressfeed.aggregates import PUBLISHED, Statement
@@ -130,3 +131,27 @@ def _diff_of(row: Any, document: StatementDocument) -> str:
     if row["what"] == "published" and not is_withdrawn(document):
         return publication_diff(document)
     return row["diff"]
+
+
+def rewritten_by_withdrawal(views: ReadModel, since: datetime) -> list[PublicChange]:
+    """The earlier changes of statements withdrawn since a time: the changes feed
+    rewrote them, and keeps a tombstone for each."""
+    rows = views.query(
+        "SELECT position, version, what, note, document FROM {t} "
+        "WHERE what <> 'retracted' AND statement_id IN "
+        "(SELECT statement_id FROM {t} WHERE what = 'retracted' AND at_us >= ?) "
+        "ORDER BY position DESC",
+        [micros(since)],
+        t=TABLE,
+    )
+    return [
+        {
+            "position": row["position"],
+            "version": row["version"],
+            "what": row["what"],
+            "note": row["note"],
+            "diff": "",
+            "statement": load_document(row["document"]),
+        }
+        for row in rows
+    ]

@@ -1,22 +1,30 @@
-"""Rendered bytes kept until the views move, and conditional GET (ETag, 304).
+"""Rendered bytes kept until the views move, compressed once, and served with
+conditional GET (ETag, Last-Modified, 304).
 
-Every worker process keeps its own copy, keyed by the views' position in the
-database: a process never serves bytes older than the views it can read.
+Every web process keeps its own copy, keyed by the views' position in the
+database: a process never serves bytes older than the views it can read. The
+validators come from the bytes and from the views, never from the process: one
+set of bytes has the same ETag and Last-Modified in every process.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from functools import cached_property
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from flask import Response, request
 from werkzeug.http import http_date
+
+from pressfeed.representation import StatementDocument
+from pressfeed.times import EPOCH, parse_time
+
+GZIP_MIN_BYTES = 512  # smaller bodies gain nothing from compression
 
 
 @dataclass(frozen=True)
@@ -26,10 +34,26 @@ class Rendered:
     last_modified: datetime
     expires_at: float | None = None  # wall-clock second after which to render again
     status: int = 200
+    gzipped: bytes | None = None  # the body compressed once, when worth it
 
-    @cached_property
-    def last_modified_http(self) -> str:
+    @property
+    def last_modified_http(self) -> str | None:
+        """The HTTP date, or None while it lies ahead: a version stamped a second
+        later than the one before it (to tell them apart) is sent with its ETag
+        alone until that second comes, in every process alike (RFC 9110 forbids
+        a Last-Modified later than the response's Date)."""
+        if self.last_modified > datetime.now(UTC):
+            return None
         return http_date(self.last_modified)
+
+    @property
+    def gzip_etag(self) -> str:
+        """The ETag of the gzip-coded bytes: another representation, another tag."""
+        return self.etag[:-1] + '-gzip"'
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + len(self.gzipped or b"")
 
 
 def rendered(
@@ -38,8 +62,20 @@ def rendered(
     expires_at: float | None = None,
     status: int = 200,
 ) -> Rendered:
+    """Bytes ready to serve: tagged by their hash, compressed once."""
     digest = hashlib.sha256(body).hexdigest()[:32]
-    return Rendered(body, f'"{digest}"', last_modified, expires_at, status)
+    gzipped = None
+    if len(body) >= GZIP_MIN_BYTES:
+        gzipped = gzip.compress(body, compresslevel=6, mtime=0)
+    return Rendered(body, f'"{digest}"', last_modified, expires_at, status, gzipped)
+
+
+def last_modified(documents: Iterable[StatementDocument]) -> datetime:
+    """The newest Last-Modified the views gave these documents."""
+    return max(
+        (parse_time(d["last_modified"]) for d in documents if "last_modified" in d),
+        default=EPOCH,
+    )
 
 
 class RenderedCache:
@@ -64,31 +100,18 @@ class RenderedCache:
         fresh = render()
         with self._lock:
             old = self._entries.pop(key, None)
-            fresh = _dated(fresh, old[1] if old else None)
             if old is not None:
-                self._bytes -= len(old[1].body)
+                self._bytes -= old[1].size
             self._entries[key] = (position, fresh)
-            self._bytes += len(fresh.body)
+            self._bytes += fresh.size
             while self._bytes > self.max_bytes and len(self._entries) > 1:
                 _, (_, evicted) = self._entries.popitem(last=False)
-                self._bytes -= len(evicted.body)
+                self._bytes -= evicted.size
         return fresh
 
     @property
     def size_in_bytes(self) -> int:
         return self._bytes
-
-
-def _dated(fresh: Rendered, previous: Rendered | None) -> Rendered:
-    """Last-Modified is when this process first served these bytes, moving at
-    least a second with every change: a feed's own `updated` ignores minor
-    amendments and back-dated imports, which would answer 304 to a stale copy."""
-    if previous is not None and previous.etag == fresh.etag:
-        return replace(fresh, last_modified=previous.last_modified)
-    now = datetime.now(UTC).replace(microsecond=0)
-    if previous is not None:
-        now = max(now, previous.last_modified + timedelta(seconds=1))
-    return replace(fresh, last_modified=now)
 
 
 def _expired(item: Rendered) -> bool:
@@ -98,21 +121,35 @@ def _expired(item: Rendered) -> bool:
 def conditional_response(
     item: Rendered, content_type: str, cache_control: str
 ) -> Response:
-    """200 with the bytes, or 304 when the client's copy is current."""
+    """200 with the bytes (gzip-coded when the client takes it), or 304 when the
+    client's copy is current."""
+    use_gzip = item.gzipped is not None and _accepts_gzip()
     headers = {
-        "ETag": item.etag,
-        "Last-Modified": item.last_modified_http,
+        "ETag": item.gzip_etag if use_gzip else item.etag,
         "Cache-Control": cache_control,
+        "Vary": "Accept-Encoding",
     }
+    if (modified := item.last_modified_http) is not None:
+        headers["Last-Modified"] = modified
+    if use_gzip:
+        headers["Content-Encoding"] = "gzip"
     if item.status == 200 and _not_modified(item):
+        headers.pop("Content-Encoding", None)
         return Response(status=304, headers=headers)
+    body = item.gzipped if use_gzip and item.gzipped is not None else item.body
     return Response(
-        item.body, status=item.status, content_type=content_type, headers=headers
+        body, status=item.status, content_type=content_type, headers=headers
     )
 
 
+def _accepts_gzip() -> bool:
+    return request.accept_encodings.quality("gzip") > 0
+
+
 def _not_modified(item: Rendered) -> bool:
+    """The client holds these bytes, in either coding (ETags first, then dates)."""
     if request.if_none_match:
-        return request.if_none_match.contains_weak(item.etag.strip('"'))
+        tags = (item.etag.strip('"'), item.gzip_etag.strip('"'))
+        return any(request.if_none_match.contains_weak(tag) for tag in tags)
     since = request.if_modified_since
     return since is not None and item.last_modified.replace(microsecond=0) <= since

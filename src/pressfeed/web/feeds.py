@@ -1,6 +1,12 @@
 """Feeds: all, per kind and per tag (in every registered format), the changes
 feed and the RFC 5005 archive, each rendered once per views position and
-served with conditional GET."""
+served with conditional GET.
+
+The feeds of statements carry the 50 whose last public change (publication,
+major amendment, withdrawal) is newest, so a correction or a withdrawal of a
+statement of any age reaches every subscriber. Their bytes, ETag and
+Last-Modified change only when the public sees a change.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +18,8 @@ from flask import Blueprint, Response, abort
 
 from pressfeed.projections.archive import archive_page, closed_page_count, open_page
 from pressfeed.projections.base import ReadModel
-from pressfeed.projections.catalogue import latest_public, recent_retractions
-from pressfeed.projections.changes import latest_changes
+from pressfeed.projections.catalogue import latest_public_changes, recent_retractions
+from pressfeed.projections.changes import latest_changes, rewritten_by_withdrawal
 from pressfeed.representation import StatementDocument
 from pressfeed.schemas import TAG_REGEX
 from pressfeed.syndication import (
@@ -23,24 +29,26 @@ from pressfeed.syndication import (
     FeedExtras,
     FeedFormat,
     FeedSpec,
-    change_time,
     changes_feed,
-    feed_updated,
+    entry_updated,
 )
-from pressfeed.times import EPOCH, parse_time
+from pressfeed.times import parse_time
 from pressfeed.urls import (
     ALL_STATEMENTS,
     KIND,
     TAG,
     FeedScope,
-    absolute,
     archive_page_path,
-    audit_head_path,
     changes_feed_path,
     feed_path,
     messages_path,
 )
-from pressfeed.web.caching import Rendered, conditional_response, rendered
+from pressfeed.web.caching import (
+    Rendered,
+    conditional_response,
+    last_modified,
+    rendered,
+)
 from pressfeed.web.context import rendered_cache, services
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
@@ -82,9 +90,14 @@ def changes() -> Response:
     )
 
     def render() -> Rendered:
-        items = latest_changes(services().views, FEED_SIZE)
-        body = changes_feed(spec, items, settings, FeedExtras(head=log_head()))
-        return rendered(body, max((change_time(c) for c in items), default=EPOCH))
+        views = services().views
+        items = latest_changes(views, FEED_SIZE)
+        rewritten = rewritten_by_withdrawal(views, tombstones_since())
+        body = changes_feed(spec, items, settings, FeedExtras(rewritten=rewritten))
+        shown = [c["statement"] for c in (*items, *rewritten)]
+        withdrawn = [c["statement"] for c in rewritten]
+        expires_at = tombstone_expiry(withdrawn) if withdrawn else None
+        return rendered(body, last_modified(shown), expires_at)
 
     item = cached("changes.atom", render)
     return conditional_response(item, ATOM.content_type, FEED_CACHE)
@@ -108,7 +121,7 @@ def archive(number: int) -> Response:
     def render() -> Rendered:
         documents = archive_page(services().views, number)
         body = ATOM.render(spec, documents, settings, None)
-        return rendered(body, feed_updated(documents, FeedExtras()))
+        return rendered(body, last_modified(documents))
 
     item = cached(f"archive/{number}", render)
     return conditional_response(item, ATOM.content_type, ARCHIVE_CACHE)
@@ -130,7 +143,7 @@ def serve_feed(scope: FeedScope, extension: str, title: str) -> Response:
 
 def render_feed(scope: FeedScope, feed_format: FeedFormat, spec: FeedSpec) -> Rendered:
     settings, views = services().settings, services().views
-    documents = latest_public(
+    documents = latest_public_changes(
         views,
         limit=FEED_SIZE,
         kind=scope.value if scope.what == KIND else None,
@@ -139,7 +152,6 @@ def render_feed(scope: FeedScope, feed_format: FeedFormat, spec: FeedSpec) -> Re
     extras = FeedExtras(hubs=settings.websub_hubs)
     expires_at = None
     if feed_format.carries_tombstones:
-        extras.head = log_head()
         extras.tombstones = tombstones(views, scope)
         if extras.tombstones:
             expires_at = tombstone_expiry(extras.tombstones)
@@ -147,22 +159,16 @@ def render_feed(scope: FeedScope, feed_format: FeedFormat, spec: FeedSpec) -> Re
             spec = with_archive_links(spec, closed_page_count(views))
             documents = with_open_page(documents, open_page(views))
     body = feed_format.render(spec, documents, settings, extras)
-    return rendered(body, feed_updated(documents, extras), expires_at)
+    return rendered(body, last_modified([*documents, *extras.tombstones]), expires_at)
 
 
-def log_head() -> dict[str, str] | None:
-    """The audit log's newest link, for readers to witness (see /audit/head)."""
-    link = services().ledger.head()
-    if link is None:
-        return None
-    href = absolute(services().settings.base_url, audit_head_path())
-    return {"position": str(link.position), "hash": link.hash, "href": href}
+def tombstones_since() -> datetime:
+    return datetime.now(UTC) - timedelta(days=TOMBSTONE_DAYS)
 
 
 def tombstones(views: ReadModel, scope: FeedScope) -> list[StatementDocument]:
     """Statements withdrawn in the last 30 days, within the feed's kind or tag."""
-    since = datetime.now(UTC) - timedelta(days=TOMBSTONE_DAYS)
-    found = recent_retractions(views, since)
+    found = recent_retractions(views, tombstones_since())
     if scope.what == KIND:
         found = [d for d in found if d["kind"] == scope.value]
     if scope.what == TAG:
@@ -172,21 +178,20 @@ def tombstones(views: ReadModel, scope: FeedScope) -> list[StatementDocument]:
 
 def tombstone_expiry(found: list[StatementDocument]) -> float:
     """When the oldest tombstone leaves the feed: the cached bytes expire then."""
-    oldest = min(parse_time(d["retracted_at"] or "") for d in found)
+    oldest = min(parse_time(d["retracted_at"]) for d in found if d["retracted_at"])
     return (oldest + timedelta(days=TOMBSTONE_DAYS)).timestamp()
 
 
 def with_open_page(
     newest: list[StatementDocument], open_entries: list[StatementDocument]
 ) -> list[StatementDocument]:
-    """The newest statements plus those not yet in a closed archive page, so the
-    subscription feed and the archive together hold the complete history even
-    when back-dated statements arrive out of order."""
+    """The newest changed statements plus those not yet in a closed archive page,
+    so the subscription feed and the archive together hold the complete history
+    even when back-dated statements arrive out of order; newest change first."""
     seen = {d["id"] for d in newest}
     extra = [d for d in open_entries if d["id"] not in seen]
-    combined = newest + extra
     return sorted(
-        combined, key=lambda d: (d["published_at"] or "", d["id"]), reverse=True
+        newest + extra, key=lambda d: (entry_updated(d), d["id"]), reverse=True
     )
 
 

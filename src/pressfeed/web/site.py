@@ -15,6 +15,7 @@ from pressfeed.aggregates import PUBLISHED, Statement
 from pressfeed.projections.catalogue import (
     count_public,
     latest_public,
+    public_modified_at,
     public_statement,
 )
 from pressfeed.representation import (
@@ -23,9 +24,14 @@ from pressfeed.representation import (
     public_notes,
     statement_document,
 )
-from pressfeed.times import EPOCH, parse_http_date, parse_time
+from pressfeed.times import parse_http_date
 from pressfeed.urls import absolute, statement_path, statement_version_path
-from pressfeed.web.caching import Rendered, conditional_response, rendered
+from pressfeed.web.caching import (
+    Rendered,
+    conditional_response,
+    last_modified,
+    rendered,
+)
 from pressfeed.web.context import rendered_cache, services
 from pressfeed.web.problems import ProblemError
 
@@ -76,7 +82,7 @@ def messages() -> Response:
         body = render_template(
             "messages.html", documents=documents, page=page, pages=pages
         )
-        return rendered(body.encode(), newest_time(documents))
+        return rendered(body.encode(), public_modified_at(views))
 
     item = cached(f"page:/messages:{page}", render)
     return conditional_response(item, HTML, PAGE_CACHE)
@@ -170,7 +176,7 @@ def current_statement(slug: str) -> Response:
             template, statement=document, notes=public_notes(document)
         )
         return rendered(
-            body.encode(), document_time(document), status=410 if gone else 200
+            body.encode(), last_modified([document]), status=410 if gone else 200
         )
 
     item = cached(f"page:/statements/{slug}", render)
@@ -182,14 +188,6 @@ def page_number() -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
         raise ProblemError("bad-page", "page is a whole number from 1.")
     return int(raw)
-
-
-def document_time(document: StatementDocument) -> datetime:
-    return parse_time(document["retracted_at"] or document["updated_at"])
-
-
-def newest_time(documents: list[StatementDocument]) -> datetime:
-    return max((document_time(d) for d in documents), default=EPOCH)
 
 
 def cached(key: str, render: Callable[[], Rendered]) -> Rendered:
