@@ -72,12 +72,25 @@ def register_templating(app: Flask, settings: Settings) -> None:
         """A stored UTC time as a date in the configured zone and format."""
         if value is None:
             return ""
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return value.astimezone(settings.timezone).strftime(settings.date_format)
+        local = as_datetime(value).astimezone(settings.timezone)
+        return local.strftime(settings.date_format)
+
+    def datetime_attr(value: str | datetime) -> str:
+        """A time for a <time datetime> attribute: whole seconds (HTML allows at
+        most three fractional digits), its own offset, UTC as Z."""
+        text = as_datetime(value).replace(microsecond=0).isoformat()
+        return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
 
     app.add_template_filter(local_date)
+    app.add_template_filter(datetime_attr)
     app.context_processor(lambda: {"settings": settings})
+
+
+def as_datetime(value: str | datetime) -> datetime:
+    """A stored ISO 8601 time (Z for UTC) or a datetime, as a datetime."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value
 
 
 def security_headers(response: Response) -> Response:
