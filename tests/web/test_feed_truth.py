@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import feedparser
+import lxml.html
 import pytest
 import requests
 from lxml import etree
@@ -179,6 +180,10 @@ def test_entries_in_another_language_say_so(desk, client):
         for e in atom.findall(f"{ATOM}entry")
     }
     assert languages == {"Communiqué": "fr", "Notice": None}
+    for path in ("/", "/messages"):
+        page = lxml.html.fromstring(client.get(path).data)
+        marked = {e.get("lang") for e in page.xpath("//article | //main//li[a]")}
+        assert marked == {"fr", "en"}, path
     assert feedparser.parse(etree.tostring(atom)).entries[1].content[0].language == (
         "fr"
     )

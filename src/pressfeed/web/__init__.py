@@ -60,9 +60,14 @@ def register_templating(app: Flask, settings: Settings) -> None:
         """A stored UTC time as a date in the configured zone and format."""
         if value is None:
             return ""
-        if isinstance(value, str):
-            value = parse_time(value)
-        return value.astimezone(settings.timezone).strftime(settings.date_format)
+        local = as_datetime(value).astimezone(settings.timezone)
+        return local.strftime(settings.date_format)
+
+    def datetime_attr(value: str | datetime) -> str:
+        """A time for a <time datetime> attribute: whole seconds (HTML allows at
+        most three fractional digits), its own offset, UTC as Z."""
+        text = as_datetime(value).replace(microsecond=0).isoformat()
+        return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
 
     def autodiscovery() -> list[tuple[str, str, str]]:
         """(media type, name, URL) of the feed of everything, in every format."""
@@ -72,6 +77,7 @@ def register_templating(app: Flask, settings: Settings) -> None:
         ]
 
     app.add_template_filter(local_date)
+    app.add_template_filter(datetime_attr)
 
     def kind_feed_url(kind: str) -> str:
         return absolute(base_url, feed_path(FeedScope(KIND, kind), ATOM.extension))
@@ -79,6 +85,11 @@ def register_templating(app: Flask, settings: Settings) -> None:
     app.add_template_global(autodiscovery)
     app.add_template_global(kind_feed_url)
     app.context_processor(lambda: {"settings": settings})
+
+
+def as_datetime(value: str | datetime) -> datetime:
+    """A stored ISO 8601 time (Z for UTC) or a datetime, as a datetime."""
+    return parse_time(value) if isinstance(value, str) else value
 
 
 def security_headers(response: Response) -> Response:
