@@ -112,46 +112,37 @@ def latest_changes(views: ReadModel, limit: int = 50) -> list[PublicChange]:
         [limit],
         t=TABLE,
     )
-    return [
-        {
-            "position": row["position"],
-            "version": row["version"],
-            "what": row["what"],
-            "note": row["note"],
-            "diff": _diff_of(row, document),
-            "statement": document,
-        }
-        for row in rows
-        for document in [load_document(row["document"])]
-    ]
-
-
-def _diff_of(row: Any, document: StatementDocument) -> str:
-    """The stored diff; a publication's is made from its text unless withdrawn."""
-    if row["what"] == "published" and not is_withdrawn(document):
-        return publication_diff(document)
-    return row["diff"]
+    return [_public_change(row) for row in rows]
 
 
 def rewritten_by_withdrawal(views: ReadModel, since: datetime) -> list[PublicChange]:
     """The earlier changes of statements withdrawn since a time: the changes feed
     rewrote them, and keeps a tombstone for each."""
     rows = views.query(
-        "SELECT position, version, what, note, document FROM {t} "
+        "SELECT position, version, what, note, diff, document FROM {t} "
         "WHERE what <> 'retracted' AND statement_id IN "
         "(SELECT statement_id FROM {t} WHERE what = 'retracted' AND at_us >= ?) "
         "ORDER BY position DESC",
         [micros(since)],
         t=TABLE,
     )
-    return [
-        {
-            "position": row["position"],
-            "version": row["version"],
-            "what": row["what"],
-            "note": row["note"],
-            "diff": "",
-            "statement": load_document(row["document"]),
-        }
-        for row in rows
-    ]
+    return [_public_change(row) for row in rows]
+
+
+def _public_change(row: Any) -> PublicChange:
+    document = load_document(row["document"])
+    return {
+        "position": row["position"],
+        "version": row["version"],
+        "what": row["what"],
+        "note": row["note"],
+        "diff": _diff_of(row, document),
+        "statement": document,
+    }
+
+
+def _diff_of(row: Any, document: StatementDocument) -> str:
+    """The stored diff; a publication's is made from its text unless withdrawn."""
+    if row["what"] == "published" and not is_withdrawn(document):
+        return publication_diff(document)
+    return str(row["diff"])
