@@ -46,6 +46,10 @@ class Settings:
     proxy_hops: int = 0
     benchmark_endpoints: bool = False
     render_cache_bytes: int = 16 * 1024 * 1024
+    secret_key: str = ""  # signs desk cookies; empty: generated into the instance
+    session_idle_hours: float = 8.0
+    sign_in_failures_per_minute: int = 5  # per account and per client address
+    second_pair_of_eyes: bool = False  # publishing needs a second publisher
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -85,6 +89,18 @@ class Settings:
             render_cache_bytes=int(
                 float(env.get("PRESSFEED_RENDER_CACHE_MB", 16)) * 1024 * 1024
             ),
+            secret_key=env.get("PRESSFEED_SECRET_KEY", ""),
+            session_idle_hours=float(
+                env.get("PRESSFEED_SESSION_IDLE_HOURS", cls.session_idle_hours)
+            ),
+            sign_in_failures_per_minute=int(
+                env.get(
+                    "PRESSFEED_SIGN_IN_FAILURES_PER_MINUTE",
+                    cls.sign_in_failures_per_minute,
+                )
+            ),
+            second_pair_of_eyes=env.get("PRESSFEED_SECOND_PAIR_OF_EYES", "").lower()
+            in ("1", "true", "yes"),
             websub_hubs=tuple(
                 hub.strip()
                 for hub in env.get("PRESSFEED_WEBSUB_HUBS", "").split(",")

@@ -1,0 +1,34 @@
+"""The press desk: where the people of the press office sign in and work in the
+browser. Server-rendered, no JavaScript needed; every action goes through the
+same PressOffice commands as the API, with the person as the actor.
+
+One blueprint, in a few modules: signin (accounts, sessions, sign-in), admin
+(people and API tokens), pages (the statements).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+
+bp = Blueprint("desk", __name__, url_prefix="/desk")
+
+# Forms post back to the desk: its pages allow that, and nothing else more
+# than the public site does.
+DESK_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' https: data:; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+@bp.after_request
+def private_pages(response: Response) -> Response:
+    """Desk pages are never kept by shared caches and may post their forms."""
+    response.headers["Cache-Control"] = "no-store, private"
+    if response.mimetype == "text/html":
+        response.headers["Content-Security-Policy"] = DESK_CSP
+    return response
+
+
+from pressfeed.web.desk import admin, pages, signin  # noqa: E402  (routes on bp)
+
+__all__ = ["admin", "bp", "pages", "signin"]

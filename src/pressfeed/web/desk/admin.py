@@ -1,0 +1,1 @@
+"""People and API tokens, for admins (being written)."""

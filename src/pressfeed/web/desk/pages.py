@@ -1,0 +1,1 @@
+"""The desk's pages for statements (being written)."""
