@@ -139,10 +139,12 @@ class PressOffice(Application[UUID]):
         *,
         kinds: Iterable[str] = DEFAULT_KINDS,
         clock: Callable[[], datetime] = utc_now,
+        second_pair_of_eyes: bool = False,
     ) -> None:
         super().__init__(env)
         self.kinds = tuple(kinds)
         self.clock = clock
+        self.second_pair_of_eyes = second_pair_of_eyes
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -217,7 +219,11 @@ class PressOffice(Application[UUID]):
             statement_id,
             None,
             idempotency,
-            lambda s: s.publish(actor=actor, now=self.clock()),
+            lambda s: s.publish(
+                actor=actor,
+                now=self.clock(),
+                second_pair_of_eyes=self.second_pair_of_eyes,
+            ),
         )
 
     def publish_embargoed(
@@ -250,7 +256,12 @@ class PressOffice(Application[UUID]):
             statement_id,
             None,
             None,
-            lambda s: s.schedule(publish_at=publish_at, actor=actor, now=self.clock()),
+            lambda s: s.schedule(
+                publish_at=publish_at,
+                actor=actor,
+                now=self.clock(),
+                second_pair_of_eyes=self.second_pair_of_eyes,
+            ),
         )
 
     def unschedule(self, statement_id: UUID, *, actor: str) -> CommandResult:
@@ -274,7 +285,54 @@ class PressOffice(Application[UUID]):
             statement_id,
             expected_version,
             idempotency,
-            lambda s: s.retract(reason=reason, actor=actor, now=self.clock()),
+            lambda s: s.retract(
+                reason=reason,
+                actor=actor,
+                now=self.clock(),
+                second_pair_of_eyes=self.second_pair_of_eyes,
+            ),
+        )
+
+    def submit_for_review(
+        self, statement_id: UUID, *, actor: str, expected_version: int | None = None
+    ) -> CommandResult:
+        """A writer asks a publisher to approve a draft."""
+        return self._change(
+            "submit",
+            statement_id,
+            expected_version,
+            None,
+            lambda s: s.submit_for_review(actor=actor, now=self.clock()),
+        )
+
+    def approve(
+        self,
+        statement_id: UUID,
+        *,
+        actor: str,
+        expected_version: int | None = None,
+        publish_at: datetime | None = None,
+    ) -> CommandResult:
+        """A publisher approves a statement in review and publishes it now, or
+        schedules it for publish_at: the approval and the publication (or
+        embargo) are two events saved together."""
+
+        def approve_and_release(statement: Statement) -> None:
+            now = self.clock()
+            eyes = self.second_pair_of_eyes
+            statement.approve(actor=actor, now=now, second_pair_of_eyes=eyes)
+            if publish_at is None:
+                statement.publish(actor=actor, now=now, second_pair_of_eyes=eyes)
+            else:
+                statement.schedule(
+                    publish_at=publish_at,
+                    actor=actor,
+                    now=now,
+                    second_pair_of_eyes=eyes,
+                )
+
+        return self._change(
+            "approve", statement_id, expected_version, None, approve_and_release
         )
 
     def import_statements(
@@ -289,7 +347,7 @@ class PressOffice(Application[UUID]):
             self._check_kind(new.kind)
         slugs = self._unique_import_slugs(statements)
         drafted = [
-            self._draft(new, slug, actor)
+            self._draft(new, slug, actor, imported=True)
             for new, slug in zip(statements, slugs, strict=True)
         ]
         for start in range(0, len(drafted), SAVE_CHUNK):
@@ -339,8 +397,13 @@ class PressOffice(Application[UUID]):
 
     # Helpers
 
-    def _draft(self, new: NewStatement, slug: str, actor: str) -> Statement:
+    def _draft(
+        self, new: NewStatement, slug: str, actor: str, *, imported: bool = False
+    ) -> Statement:
+        """A new statement, scheduled or published as asked (an import of past
+        statements needs no second pair of eyes: it records what was)."""
         now = self.clock()
+        eyes = self.second_pair_of_eyes and not imported
         statement = Statement(
             slug=slug,
             kind=new.kind,
@@ -352,9 +415,19 @@ class PressOffice(Application[UUID]):
             at=utc(now),
         )
         if new.publish_at is not None:
-            statement.schedule(publish_at=new.publish_at, actor=actor, now=now)
+            statement.schedule(
+                publish_at=new.publish_at,
+                actor=actor,
+                now=now,
+                second_pair_of_eyes=eyes,
+            )
         elif not new.draft:
-            statement.publish(actor=actor, now=now, published_at=new.published_at)
+            statement.publish(
+                actor=actor,
+                now=now,
+                published_at=new.published_at,
+                second_pair_of_eyes=eyes,
+            )
         return statement
 
     def _change(

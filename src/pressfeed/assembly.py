@@ -70,7 +70,9 @@ class Pressfeed:
         self.settings = settings
         with schema_lock(settings):
             self.press_office = PressOffice(
-                env=settings.eventsourcing_env(), kinds=settings.kinds
+                env=settings.eventsourcing_env(),
+                kinds=settings.kinds,
+                second_pair_of_eyes=settings.second_pair_of_eyes,
             )
         self.position = RecentPosition(
             lambda: self.views.position(self.press_office.name)

@@ -20,6 +20,16 @@ class ChangeNoteDocument(TypedDict):
     public: bool  # false for notes made before publication
 
 
+class ReviewDocument(TypedDict):
+    """Who wrote the current text, who asked for review, who approved it."""
+
+    text_author: str
+    requested_by: str | None
+    requested_at: str | None
+    approved_by: str | None
+    in_review: bool
+
+
 class StatementDocument(TypedDict):
     """A statement at one version; times are RFC 3339 strings in UTC."""
 
@@ -41,6 +51,7 @@ class StatementDocument(TypedDict):
     retracted_at: str | None
     retraction_reason: str | None
     change_notes: list[ChangeNoteDocument]
+    review: ReviewDocument
     last_modified: NotRequired[str]  # the views' HTTP Last-Modified of this version
     url: NotRequired[str]
 
@@ -86,6 +97,13 @@ def statement_document(statement: Statement, *, html: bool = True) -> StatementD
             }
             for note in statement.change_notes
         ],
+        "review": {
+            "text_author": statement.text_author,
+            "requested_by": statement.review_requested_by,
+            "requested_at": iso(statement.review_requested_at),
+            "approved_by": statement.approved_by,
+            "in_review": statement.in_review,
+        },
     }
     return with_body_html(document) if html else document
 

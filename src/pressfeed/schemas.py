@@ -156,6 +156,14 @@ class ScheduleRequest(Strict):
     publish_at: AwareDatetime
 
 
+class ApprovalRequest(Strict):
+    """Approve a statement in review: publish it now, or at publish_at."""
+
+    publish_at: AwareDatetime | None = Field(
+        None, description="A future time: approve and schedule instead of publishing."
+    )
+
+
 class RetractionRequest(Strict):
     reason: Note
 
@@ -182,6 +190,14 @@ class ChangeNoteOut(BaseModel):
     public: bool
 
 
+class ReviewOut(BaseModel):
+    text_author: str = Field(description="Who last changed the title or body.")
+    requested_by: str | None
+    requested_at: AwareDatetime | None
+    approved_by: str | None
+    in_review: bool
+
+
 class StatementOut(BaseModel):
     """The statement representation the API answers with."""
 
@@ -206,6 +222,7 @@ class StatementOut(BaseModel):
     retraction_reason: str | None
     url: str
     change_notes: list[ChangeNoteOut]
+    review: ReviewOut
 
 
 class StatementPage(BaseModel):

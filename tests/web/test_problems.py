@@ -101,6 +101,21 @@ def draft_scheduled_in_the_past(c: Caller):
     )
 
 
+def own_text_published(c: Caller):
+    """With a second pair of eyes required, the author publishes their own text."""
+    c.services.press_office.second_pair_of_eyes = True
+    return c.post(
+        "/api/statements", json={"title": "Mine", "body": "All mine.", "kind": "news"}
+    )
+
+
+def draft(c: Caller) -> dict:
+    return c.post(
+        "/api/statements",
+        json={"title": "a", "body": "b", "kind": "news", "draft": True},
+    ).get_json()
+
+
 def create(**fields) -> Callable[[Caller], object]:
     body = {"title": "Consulate closed", "body": "On Monday.", "kind": "news", **fields}
     return lambda c: c.post("/api/statements", json=body)
@@ -165,6 +180,9 @@ REQUESTS: dict[str, Callable[[Caller], object]] = {
     ),
     "unknown-kind": create(kind="tweet"),
     "idempotency-key-reused": key_reused,
+    "not-a-draft": lambda c: c.post(f"/api/statements/{c.published()['id']}/review"),
+    "not-in-review": lambda c: c.post(f"/api/statements/{draft(c)['id']}/approval"),
+    "second-pair-of-eyes-required": own_text_published,
     "internal-error": broken_views,
 }
 

@@ -37,5 +37,18 @@ class NothingToAmend(StatementError):
     """An amendment must change at least one field."""
 
 
+class NotADraft(StatementError):
+    """Only a draft is submitted for review."""
+
+
+class NotInReview(StatementError):
+    """Only a statement submitted for review can be approved."""
+
+
+class SecondPairOfEyesRequired(StatementError):
+    """With a second pair of eyes required, whoever last changed the text may
+    not also approve, publish, schedule or withdraw it."""
+
+
 class EmbargoNotDue(StatementError):
     """The scheduler never publishes before the embargo time."""

@@ -21,9 +21,12 @@ from pressfeed.aggregates.errors import (
     EmbargoNotDue,
     EmbargoNotInFuture,
     FieldNotAmendable,
+    NotADraft,
     NothingToAmend,
+    NotInReview,
     NotScheduled,
     PublicationInFuture,
+    SecondPairOfEyesRequired,
     StatementRetracted,
 )
 
@@ -35,6 +38,7 @@ RETRACTED: Final = "retracted"
 STATUSES: tuple[Status, ...] = (DRAFT, SCHEDULED, PUBLISHED, RETRACTED)
 
 AMENDABLE_FIELDS = ("title", "body", "kind", "tags")
+TEXT_FIELDS = ("title", "body")  # what a second pair of eyes checks
 
 
 def utc(moment: datetime) -> datetime:
@@ -94,6 +98,14 @@ class Statement(Aggregate):
         actor: str
         at: datetime
 
+    class SubmittedForReview(Aggregate.Event):
+        actor: str
+        at: datetime
+
+    class Approved(Aggregate.Event):
+        actor: str
+        at: datetime
+
     @event(Drafted)
     def __init__(
         self,
@@ -123,14 +135,41 @@ class Statement(Aggregate):
         self.retraction_reason: str | None = None
         self.change_notes: list[ChangeNote] = []
         self.last_actor = actor
+        self.text_author = actor  # who last changed the title or body
+        self.review_requested_by: str | None = None
+        self.review_requested_at: datetime | None = None
+        self.approved_by: str | None = None
 
     # Commands: each checks the rules, then records an event.
 
-    def schedule(self, *, publish_at: datetime, actor: str, now: datetime) -> None:
+    def submit_for_review(self, *, actor: str, now: datetime) -> None:
+        """Asks a publisher to approve the draft."""
+        self._refuse_if_retracted()
+        if self.status != DRAFT:
+            raise NotADraft("Only a draft is submitted for review.")
+        self._submit_for_review(actor=actor, at=utc(now))
+
+    def approve(self, *, actor: str, now: datetime, second_pair_of_eyes: bool) -> None:
+        """A publisher approves a statement in review (then publishes or schedules it)."""
+        self._refuse_if_retracted()
+        if not self.in_review:
+            raise NotInReview("The statement is not waiting for review.")
+        self._require_second_pair_of_eyes(actor, second_pair_of_eyes)
+        self._approve(actor=actor, at=utc(now))
+
+    def schedule(
+        self,
+        *,
+        publish_at: datetime,
+        actor: str,
+        now: datetime,
+        second_pair_of_eyes: bool = False,
+    ) -> None:
         """Sets (or moves) the embargo: the statement publishes at publish_at."""
         self._refuse_if_retracted()
         if self.status == PUBLISHED:
             raise AlreadyPublished("The statement is already published.")
+        self._require_second_pair_of_eyes(actor, second_pair_of_eyes)
         if publish_at <= now:
             raise EmbargoNotInFuture("publish_at must lie in the future.")
         self._schedule(publish_at=utc(publish_at), actor=actor)
@@ -143,12 +182,18 @@ class Statement(Aggregate):
         self._unschedule(actor=actor)
 
     def publish(
-        self, *, actor: str, now: datetime, published_at: datetime | None = None
+        self,
+        *,
+        actor: str,
+        now: datetime,
+        published_at: datetime | None = None,
+        second_pair_of_eyes: bool = False,
     ) -> None:
         """Makes the statement public: now, or at a past time for a back-dated import."""
         self._refuse_if_retracted()
         if self.status == PUBLISHED:
             raise AlreadyPublished("The statement is already published.")
+        self._require_second_pair_of_eyes(actor, second_pair_of_eyes)
         if published_at is not None and published_at > now:
             raise PublicationInFuture("published_at must lie in the past.")
         self._publish(
@@ -207,9 +252,17 @@ class Statement(Aggregate):
             at=utc(now),
         )
 
-    def retract(self, *, reason: str, actor: str, now: datetime) -> None:
+    def retract(
+        self,
+        *,
+        reason: str,
+        actor: str,
+        now: datetime,
+        second_pair_of_eyes: bool = False,
+    ) -> None:
         """Withdraws the statement for good, with the reason."""
         self._refuse_if_retracted()
+        self._require_second_pair_of_eyes(actor, second_pair_of_eyes)
         self._retract(reason=reason, actor=actor, at=utc(now))
 
     # Events: they only change state.
@@ -248,6 +301,9 @@ class Statement(Aggregate):
     ) -> None:
         for name, value in changes.items():
             setattr(self, name, list(value) if name == "tags" else value)
+        if any(name in TEXT_FIELDS for name in changes):
+            self.text_author = actor
+            self.approved_by = None  # an approval was of the text before
         public = self.status == PUBLISHED
         if not (minor and public):
             self.updated_at = at
@@ -265,6 +321,33 @@ class Statement(Aggregate):
         self.retracted_at = at
         self.retraction_reason = reason
         self.last_actor = actor
+
+    @event(SubmittedForReview)
+    def _submit_for_review(self, *, actor: str, at: datetime) -> None:
+        self.review_requested_by = actor
+        self.review_requested_at = at
+        self.approved_by = None
+        self.last_actor = actor
+
+    @event(Approved)
+    def _approve(self, *, actor: str, at: datetime) -> None:
+        self.approved_by = actor
+        self.last_actor = actor
+
+    def _require_second_pair_of_eyes(self, actor: str, required: bool) -> None:
+        if required and actor == self.text_author:
+            raise SecondPairOfEyesRequired(
+                f"{actor} last changed the text; another publisher must do this."
+            )
+
+    @property
+    def in_review(self) -> bool:
+        """Submitted for review, not yet approved, not yet public."""
+        return (
+            self.status in (DRAFT, SCHEDULED)
+            and self.review_requested_by is not None
+            and self.approved_by is None
+        )
 
     def _refuse_if_retracted(self) -> None:
         if self.status == RETRACTED:

@@ -18,6 +18,7 @@ from pressfeed.projections.catalogue import list_statements
 from pressfeed.representation import statement_document, with_url
 from pressfeed.schemas import (
     CURSOR_REGEX,
+    ApprovalRequest,
     ListQuery,
     RetractionRequest,
     ScheduleRequest,
@@ -117,6 +118,27 @@ def schedule_statement(statement_id: UUID) -> Response:
 def unschedule_statement(statement_id: UUID) -> Response:
     result = services().press_office.unschedule(
         statement_id, actor=current_caller().name
+    )
+    return command_answer(result)
+
+
+@bp.post("/statements/<uuid:statement_id>/review")
+@require_role("publisher")
+def submit_for_review(statement_id: UUID) -> Response:
+    result = services().press_office.submit_for_review(
+        statement_id, actor=current_caller().name
+    )
+    return command_answer(result)
+
+
+@bp.post("/statements/<uuid:statement_id>/approval")
+@require_role("publisher")
+def approve_statement(statement_id: UUID) -> Response:
+    fields = parse_body(ApprovalRequest) if request.content_length else None
+    result = services().press_office.approve(
+        statement_id,
+        actor=current_caller().name,
+        publish_at=fields.publish_at if fields else None,
     )
     return command_answer(result)
 

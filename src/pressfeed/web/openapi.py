@@ -11,6 +11,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from pressfeed.aggregates import STATUSES
 from pressfeed.config import Settings
 from pressfeed.schemas import (
+    ApprovalRequest,
     CURSOR_REGEX,
     KIND_REGEX,
     Problem,
@@ -25,6 +26,7 @@ from pressfeed.web.problems import PROBLEM_TYPES
 
 REF = "#/components/schemas/{model}"
 MODELS = (
+    ApprovalRequest,
     StatementCreate,
     StatementAmendment,
     ScheduleRequest,
@@ -113,6 +115,7 @@ def paths() -> dict[str, Any]:
                 "responses": {
                     "201": answer("Created", "StatementOut"),
                     **problems(
+                        "second-pair-of-eyes-required",
                         *AUTH,
                         *BODY,
                         *IDEMPOTENT,
@@ -202,6 +205,7 @@ def paths() -> dict[str, Any]:
                 "responses": {
                     "200": ok,
                     **problems(
+                        "second-pair-of-eyes-required",
                         *AUTH,
                         *IDEMPOTENT,
                         "not-found",
@@ -219,6 +223,7 @@ def paths() -> dict[str, Any]:
                 "responses": {
                     "200": ok,
                     **problems(
+                        "second-pair-of-eyes-required",
                         *AUTH,
                         *BODY,
                         "not-found",
@@ -237,6 +242,42 @@ def paths() -> dict[str, Any]:
                 },
             },
         },
+        "/api/statements/{statement_id}/review": {
+            "post": {
+                "operationId": "submitForReview",
+                "description": "Asks a publisher to approve the draft.",
+                "parameters": [STATEMENT_ID],
+                "responses": {
+                    "200": ok,
+                    **problems(*AUTH, "not-found", "not-a-draft", "retracted"),
+                },
+            }
+        },
+        "/api/statements/{statement_id}/approval": {
+            "post": {
+                "operationId": "approveStatement",
+                "description": "Approves a statement in review and publishes it, "
+                "or schedules it when the body gives publish_at.",
+                "parameters": [STATEMENT_ID],
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": ref("ApprovalRequest")}},
+                },
+                "responses": {
+                    "200": ok,
+                    **problems(
+                        *AUTH,
+                        *BODY,
+                        "not-found",
+                        "not-in-review",
+                        "retracted",
+                        "already-published",
+                        "embargo-not-in-future",
+                        "second-pair-of-eyes-required",
+                    ),
+                },
+            }
+        },
         "/api/statements/{statement_id}/retraction": {
             "post": {
                 "operationId": "retractStatement",
@@ -245,7 +286,13 @@ def paths() -> dict[str, Any]:
                 "responses": {
                     "200": ok,
                     **problems(
-                        *AUTH, *BODY, *IDEMPOTENT, *VERSIONED, "not-found", "retracted"
+                        "second-pair-of-eyes-required",
+                        *AUTH,
+                        *BODY,
+                        *IDEMPOTENT,
+                        *VERSIONED,
+                        "not-found",
+                        "retracted",
                     ),
                 },
             }

@@ -16,9 +16,12 @@ from pressfeed.aggregates import (
     AlreadyPublished,
     ChangeNoteRequired,
     EmbargoNotInFuture,
+    NotADraft,
     NothingToAmend,
+    NotInReview,
     NotScheduled,
     PublicationInFuture,
+    SecondPairOfEyesRequired,
     StatementRetracted,
 )
 from pressfeed.application import (
@@ -135,6 +138,22 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "not-scheduled", 409, "The statement is not scheduled",
             "The statement has no embargo to cancel.",
             (NotScheduled,),
+        ),
+        ProblemType(
+            "not-a-draft", 409, "The statement is not a draft",
+            "Only a draft is submitted for review.",
+            (NotADraft,),
+        ),
+        ProblemType(
+            "not-in-review", 409, "The statement is not in review",
+            "Only a statement submitted for review can be approved.",
+            (NotInReview,),
+        ),
+        ProblemType(
+            "second-pair-of-eyes-required", 409, "Another publisher must do this",
+            "This press office requires a second pair of eyes: whoever last changed "
+            "the text may not also approve, publish, schedule or withdraw it.",
+            (SecondPairOfEyesRequired,),
         ),
         ProblemType(
             "slug-taken", 409, "The slug is taken",
