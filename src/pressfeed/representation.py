@@ -134,12 +134,6 @@ def is_withdrawn(document: StatementDocument) -> bool:
     return document["status"] == RETRACTED
 
 
-def public_change_time(document: StatementDocument) -> str:
-    """When the public last saw the statement change: its withdrawal, else its
-    publication or latest major amendment (the `updated` of feed entries)."""
-    return document["retracted_at"] or document["updated_at"]
-
-
 def public_notes(document: StatementDocument) -> list[ChangeNoteDocument]:
     """Change notes the public sees: those of major amendments after publication."""
     return [n for n in document["change_notes"] if n["public"] and not n["minor"]]
@@ -174,4 +168,15 @@ def publication_diff(document: StatementDocument) -> str:
         _text_lines(document["title"], document["body"]),
         "nothing",
         f"version {document['version']}",
+    )
+
+
+def text_diff(before: StatementDocument, title: str, body: str, label: str) -> str:
+    """The unified diff from a document's title and body to new ones: what an
+    amendment about to be saved changes."""
+    return _unified_diff(
+        _text_lines(before["title"], before["body"]),
+        _text_lines(title, body),
+        f"version {before['version']}",
+        label,
     )

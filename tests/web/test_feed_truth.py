@@ -257,3 +257,52 @@ def test_every_web_process_gives_one_feed_the_same_validators(tmp_path):
             )
     finally:
         web.stop()
+
+
+def start_of_a_second() -> None:
+    """Waits for the next second to begin, so two changes fall into one."""
+    now = time.time()
+    time.sleep(int(now) + 1.05 - now)
+
+
+@pytest.mark.parametrize("path", ["/feeds/all.atom", "/feeds/changes.atom", "/"])
+def test_two_statements_in_one_second_never_share_a_dated_304(client, desk, path):
+    start_of_a_second()
+    desk.create(title="Alpha")
+    first = client.get(path)
+    desk.create(title="Beta")
+    second = client.get(path)
+    assert second.data != first.data
+    again = client.get(
+        path, headers={"If-Modified-Since": first.headers["Last-Modified"]}
+    )
+    assert again.status_code == 200
+
+
+def test_a_statement_leaving_a_kind_feed_moves_its_date_forward(client, desk):
+    desk.create(title="Alpha")
+    beta = desk.create(title="Beta")
+    time.sleep(1.1)
+    first = client.get("/feeds/kind/news.atom")
+    desk.amend(beta, "Reclassified", kind="interview")
+    second = client.get("/feeds/kind/news.atom")
+    assert second.data != first.data
+    since = first.headers["Last-Modified"]
+    assert (
+        client.get(
+            "/feeds/kind/news.atom", headers={"If-Modified-Since": since}
+        ).status_code
+        == 200
+    )
+
+
+def test_a_304_only_answers_the_tag_of_the_coding_chosen(client, desk):
+    statement = desk.create(title="Alpha", body="word " * 400)
+    plain = client.get("/feeds/all.atom")
+    asked = {"If-None-Match": plain.headers["ETag"], "Accept-Encoding": "gzip"}
+    answer = client.get("/feeds/all.atom", headers=asked)
+    assert answer.status_code == 200 and answer.headers["Content-Encoding"] == "gzip"
+    page = client.get(
+        f"/statements/{statement['slug']}", headers={"Accept-Encoding": "gzip"}
+    )
+    assert {"Accept-Encoding", "Accept-Datetime"} <= set(page.vary)

@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 from uuid import UUID
@@ -34,7 +35,7 @@ from pressfeed.representation import (
     with_body_html,
 )
 from pressfeed.storage import Dialect, Tables
-from pressfeed.times import from_micros, iso, micros
+from pressfeed.times import EPOCH, from_micros, iso, micros
 
 
 @dataclass(frozen=True)
@@ -59,13 +60,20 @@ SECOND_US = 1_000_000
 
 
 def next_stamp(previous_us: int | None, recorded_us: int) -> int:
-    """A statement's Last-Modified after an event: when it was recorded, but at
-    least a whole second after the previous one, so that HTTP's second-grained
-    dates (If-Modified-Since) still tell two versions apart. Kept in the views,
-    so every process dates the same bytes alike, and a replay dates them again
-    the same way."""
+    """A Last-Modified after a public change: when it was recorded, but in a
+    later whole second than the one before, so that HTTP's second-grained dates
+    (If-Modified-Since) still tell two versions apart. Kept in the views, so
+    every process dates the same bytes alike, and a replay dates them the same.
+
+    A burst of changes would push the stamp ever further ahead of the clock;
+    once it is two seconds ahead, the next change shares it instead. That is
+    safe because a Last-Modified is never sent before its time comes (see
+    web/caching.py), and by then the version sharing it has replaced the one
+    before."""
     if previous_us is None or recorded_us // SECOND_US > previous_us // SECOND_US:
         return recorded_us
+    if previous_us // SECOND_US >= recorded_us // SECOND_US + 2:
+        return previous_us
     return (previous_us // SECOND_US + 1) * SECOND_US
 
 
@@ -116,6 +124,7 @@ class ReadModel:
     _insert_tracking: Callable[[Any, Tracking], None]
     views: Sequence[View] = ()
     STATES = "pf_statement_states"
+    PUBLIC_STAMP = "pf_public_stamp"  # one row: the Last-Modified of public lists
 
     def read_model_statements(self) -> list[str]:
         d = self.dialect
@@ -125,7 +134,12 @@ class ReadModel:
                 "id TEXT PRIMARY KEY, version INTEGER NOT NULL, "
                 f"state {d.blob} NOT NULL, last_modified_us {d.bigint} NOT NULL)",
                 states=self.STATES,
-            )
+            ),
+            d.sql(
+                "CREATE TABLE IF NOT EXISTS {p} (id INTEGER PRIMARY KEY, "
+                f"stamp_us {d.bigint} NOT NULL)",
+                p=self.PUBLIC_STAMP,
+            ),
         ]
         for view in self.views:
             statements.extend(view.create_statements(d))
@@ -159,7 +173,11 @@ class ReadModel:
             return False
         with self.cursor(commit=True) as c:
             self._lock_position(c, application_name)
-            for table in (self.STATES, *(t for v in self.views for t in v.tables)):
+            for table in (
+                self.STATES,
+                self.PUBLIC_STAMP,
+                *(t for v in self.views for t in v.tables),
+            ):
                 c.execute(d.sql("DROP TABLE IF EXISTS {t}", t=table))
             for statement in self.read_model_statements():
                 c.execute(statement)
@@ -225,6 +243,10 @@ class ReadModel:
             for view in self.views:
                 view.apply_final(c, self.dialect, outcome)
             self._save_states(c, codec, dirty.values(), stamps)
+            public = [ch for ch in changes if ch.after.was_public]
+            if public:
+                recorded = max(micros(ch.event.timestamp) for ch in public)
+                self._advance_public_stamp(c, recorded)
             self._insert_tracking(c, Tracking(application_name, last_position))
             return len(pending)
 
@@ -233,7 +255,11 @@ class ReadModel:
         d = self.dialect
         with self.cursor(commit=True) as c:
             self._lock_position(c, application_name)
-            for table in (self.STATES, *(t for v in self.views for t in v.tables)):
+            for table in (
+                self.STATES,
+                self.PUBLIC_STAMP,
+                *(t for v in self.views for t in v.tables),
+            ):
                 c.execute(d.sql("DELETE FROM {t}", t=table))
             c.execute(
                 d.sql(
@@ -269,6 +295,26 @@ class ReadModel:
             (application_name,),
         )
         return int(c.fetchone()["notification_id"])
+
+    def public_stamp(self) -> datetime:
+        """The Last-Modified of every public list: it moves, a second at a time,
+        with each batch of changes the public can see."""
+        rows = self.query("SELECT stamp_us FROM {p} WHERE id = 1", p=self.PUBLIC_STAMP)
+        return from_micros(int(rows[0]["stamp_us"])) if rows else EPOCH
+
+    def _advance_public_stamp(self, c: Any, recorded_us: int) -> None:
+        d = self.dialect
+        c.execute(d.sql("SELECT stamp_us FROM {p} WHERE id = 1", p=self.PUBLIC_STAMP))
+        row = c.fetchone()
+        stamp = next_stamp(int(row["stamp_us"]) if row else None, recorded_us)
+        c.execute(
+            d.sql(
+                "INSERT INTO {p} (id, stamp_us) VALUES (1, ?) ON CONFLICT (id) "
+                "DO UPDATE SET stamp_us = excluded.stamp_us",
+                p=self.PUBLIC_STAMP,
+            ),
+            (stamp,),
+        )
 
     def _load_states(
         self, c: Any, codec: StateCodec, ids: set[Any]

@@ -15,7 +15,7 @@ from pressfeed.aggregates import Statement, Status
 from pressfeed.projections.base import BatchOutcome, ReadModel, View, load_document
 from pressfeed.representation import StatementDocument
 from pressfeed.storage import Dialect
-from pressfeed.times import EPOCH, from_micros, micros, optional_micros
+from pressfeed.times import from_micros, micros, optional_micros
 
 TABLE = "pf_catalogue"
 TAGS = "pf_catalogue_tags"
@@ -216,26 +216,17 @@ def latest_public_changes(
     return [load_document(row["document"]) for row in rows]
 
 
-def public_modified_at(views: ReadModel) -> datetime:
-    """When the newest event of any public statement was recorded: a public
-    list changes no later than that."""
+def last_tombstone_expiry(views: ReadModel, since: datetime) -> datetime | None:
+    """The newest retraction older than since (plus the tombstones' lifetime, it
+    is when a feed last lost a tombstone), or None."""
     rows = views.query(
-        "SELECT MAX(modified_us) AS m FROM {t} WHERE published_us IS NOT NULL",
+        "SELECT MAX(retracted_us) AS r FROM {t} "
+        "WHERE retracted_us < ? AND published_us IS NOT NULL",
+        [micros(since)],
         t=TABLE,
     )
-    value = rows[0]["m"]
-    return EPOCH if value is None else from_micros(int(value))
-
-
-def statements_by_id(views: ReadModel, ids: list[str]) -> list[StatementDocument]:
-    """The current documents of the given statements (in no particular order)."""
-    if not ids:
-        return []
-    marks = ",".join("?" * len(ids))
-    rows = views.query(
-        f"SELECT document FROM {{t}} WHERE id IN ({marks})", ids, t=TABLE
-    )
-    return [load_document(row["document"]) for row in rows]
+    value = rows[0]["r"]
+    return None if value is None else from_micros(int(value))
 
 
 def count_public(views: ReadModel) -> int:

@@ -53,6 +53,16 @@ class PublicChangesView(View):
                 "note TEXT NOT NULL, diff TEXT NOT NULL, document TEXT NOT NULL)",
                 t=TABLE,
             ),
+            d.sql(
+                "CREATE INDEX IF NOT EXISTS pf_public_changes_by_what "
+                "ON {t} (what, at_us)",
+                t=TABLE,
+            ),
+            d.sql(
+                "CREATE INDEX IF NOT EXISTS pf_public_changes_by_statement "
+                "ON {t} (statement_id)",
+                t=TABLE,
+            ),
         ]
 
     def apply(self, cursor: Any, dialect: Dialect, change: Change) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from pressfeed.projections.base import BatchOutcome, Change, ReadModel, View
 from pressfeed.projections.changes import public_change
 from pressfeed.storage import Dialect
-from pressfeed.urls import ALL, ALL_STATEMENTS, KIND, TAG, FeedScope
+from pressfeed.urls import ALL_STATEMENTS, KIND, TAG, FeedScope
 
 TABLE = "pf_websub_outbox"
 CHANGES = FeedScope("changes")  # the changes feed, beside the statement feeds
@@ -80,6 +80,3 @@ def postpone(views: ReadModel, feed: FeedScope, attempts: int, due_us: int) -> N
         [attempts, due_us, feed.what, feed.value],
         t=TABLE,
     )
-
-
-__all__ = ["ALL", "CHANGES", "WebSubOutboxView", "due_feeds", "feeds_of"]

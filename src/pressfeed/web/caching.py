@@ -133,7 +133,7 @@ def conditional_response(
         headers["Last-Modified"] = modified
     if use_gzip:
         headers["Content-Encoding"] = "gzip"
-    if item.status == 200 and _not_modified(item):
+    if item.status == 200 and _not_modified(item, headers["ETag"]):
         headers.pop("Content-Encoding", None)
         return Response(status=304, headers=headers)
     body = item.gzipped if use_gzip and item.gzipped is not None else item.body
@@ -146,10 +146,10 @@ def _accepts_gzip() -> bool:
     return request.accept_encodings.quality("gzip") > 0
 
 
-def _not_modified(item: Rendered) -> bool:
-    """The client holds these bytes, in either coding (ETags first, then dates)."""
+def _not_modified(item: Rendered, etag: str) -> bool:
+    """The client holds the representation it would get now (the ETag of the
+    coding chosen for it; then dates)."""
     if request.if_none_match:
-        tags = (item.etag.strip('"'), item.gzip_etag.strip('"'))
-        return any(request.if_none_match.contains_weak(tag) for tag in tags)
+        return request.if_none_match.contains_weak(etag.strip('"'))
     since = request.if_modified_since
     return since is not None and item.last_modified.replace(microsecond=0) <= since

@@ -18,7 +18,11 @@ from flask import Blueprint, Response, abort
 
 from pressfeed.projections.archive import archive_page, closed_page_count, open_page
 from pressfeed.projections.base import ReadModel
-from pressfeed.projections.catalogue import latest_public_changes, recent_retractions
+from pressfeed.projections.catalogue import (
+    last_tombstone_expiry,
+    latest_public_changes,
+    recent_retractions,
+)
 from pressfeed.projections.changes import latest_changes, rewritten_by_withdrawal
 from pressfeed.representation import StatementDocument
 from pressfeed.schemas import TAG_REGEX
@@ -94,10 +98,9 @@ def changes() -> Response:
         items = latest_changes(views, FEED_SIZE)
         rewritten = rewritten_by_withdrawal(views, tombstones_since())
         body = changes_feed(spec, items, settings, FeedExtras(rewritten=rewritten))
-        shown = [c["statement"] for c in (*items, *rewritten)]
         withdrawn = [c["statement"] for c in rewritten]
         expires_at = tombstone_expiry(withdrawn) if withdrawn else None
-        return rendered(body, last_modified(shown), expires_at)
+        return rendered(body, list_modified(), expires_at)
 
     item = cached("changes.atom", render)
     return conditional_response(item, ATOM.content_type, FEED_CACHE)
@@ -159,11 +162,22 @@ def render_feed(scope: FeedScope, feed_format: FeedFormat, spec: FeedSpec) -> Re
             spec = with_archive_links(spec, closed_page_count(views))
             documents = with_open_page(documents, open_page(views))
     body = feed_format.render(spec, documents, settings, extras)
-    return rendered(body, last_modified([*documents, *extras.tombstones]), expires_at)
+    return rendered(body, list_modified(), expires_at)
 
 
 def tombstones_since() -> datetime:
     return datetime.now(UTC) - timedelta(days=TOMBSTONE_DAYS)
+
+
+def list_modified() -> datetime:
+    """The Last-Modified of a feed: the views' public stamp, or when a tombstone
+    last expired from the feeds, whichever is later."""
+    views = services().views
+    stamp = views.public_stamp()
+    expired = last_tombstone_expiry(views, tombstones_since())
+    if expired is None:
+        return stamp
+    return max(stamp, expired + timedelta(days=TOMBSTONE_DAYS))
 
 
 def tombstones(views: ReadModel, scope: FeedScope) -> list[StatementDocument]:

@@ -15,7 +15,6 @@ from pressfeed.aggregates import PUBLISHED, Statement
 from pressfeed.projections.catalogue import (
     count_public,
     latest_public,
-    public_modified_at,
     public_statement,
 )
 from pressfeed.representation import (
@@ -59,9 +58,9 @@ def front_page() -> Response:
             newest=current[0] if current else None,
             latest=current[1:],
         )
-        return rendered(
-            body.encode(), now.replace(second=0, microsecond=0), minute_ends
-        )
+        minute = now.replace(second=0, microsecond=0)
+        modified = max(minute, services().views.public_stamp())
+        return rendered(body.encode(), modified, minute_ends)
 
     item = cached(f"page:/:{int(minute_ends)}", render)
     return conditional_response(item, HTML, PAGE_CACHE)
@@ -82,7 +81,7 @@ def messages() -> Response:
         body = render_template(
             "messages.html", documents=documents, page=page, pages=pages
         )
-        return rendered(body.encode(), public_modified_at(views))
+        return rendered(body.encode(), views.public_stamp())
 
     item = cached(f"page:/messages:{page}", render)
     return conditional_response(item, HTML, PAGE_CACHE)
@@ -98,7 +97,7 @@ def statement(slug: str) -> Response:
     if "Accept-Datetime" in request.headers:
         return memento(slug, request.headers["Accept-Datetime"])
     response = current_statement(slug)
-    response.headers["Vary"] = "Accept-Datetime"
+    response.vary.add("Accept-Datetime")
     response.headers["Link"] = f'<{original_url(slug)}>; rel="original timegate"'
     return response
 
@@ -125,7 +124,7 @@ def memento(slug: str, header: str) -> Response:
         return withdrawn_page(document)
     statement, since = services().audit.public_as_of(UUID(document["id"]), moment)
     response = memento_page(slug, statement, since)
-    response.headers["Vary"] = "Accept-Datetime"
+    response.vary.add("Accept-Datetime")
     # The memento's own URI (RFC 7089).
     response.headers["Content-Location"] = statement_version_path(
         slug, statement.version
