@@ -26,10 +26,13 @@ def env_for(settings) -> dict[str, str]:
     return env
 
 
-def run_cli(settings, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def run_cli(
+    settings, *args: str, check: bool = True, input: str | None = None
+) -> subprocess.CompletedProcess:
     result = subprocess.run(
         [PRESSFEED, *args],
         env=env_for(settings),
+        input=input,
         capture_output=True,
         text=True,
         timeout=300,

@@ -82,7 +82,8 @@ def test_a_reader_follows_the_site_to_a_change_note(browser, demo_server):
 
 
 def test_an_auditor_reads_a_history_with_its_diff(browser, sqlite_settings):
-    publisher = run_cli(sqlite_settings, "demo").stdout.strip().splitlines()[-1]
+    lines = run_cli(sqlite_settings, "demo").stdout.strip().splitlines()
+    publisher = [line for line in lines if line.startswith("pf_")][-1]
     auditor = create_token(sqlite_settings, "auditor", "auditor")
     server = Server(sqlite_settings)
     try:

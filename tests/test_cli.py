@@ -101,8 +101,12 @@ def test_a_bad_line_is_reported_by_number_and_nothing_is_imported(
 
 def test_demo_loads_once_and_prints_a_working_token(settings):
     first = run_cli(settings, "demo", "--if-empty")
-    token = first.stdout.strip().splitlines()[-1]
+    lines = first.stdout.strip().splitlines()
+    token = [line for line in lines if line.startswith("pf_")][-1]
     assert Pressfeed(settings).tokens.authenticate(token).role == "publisher"
+    assert "/desk/login with the one-time password:" in lines[-2]
+    person = Pressfeed(settings).people.verify_password("demo-publisher", lines[-1])
+    assert person.role == "publisher" and person.must_change_password
     head = log_head(settings)
     assert head > 0
     second = run_cli(settings, "demo", "--if-empty")
@@ -134,3 +138,65 @@ def test_rebuild_reproduces_the_views(settings):
     assert "Rebuilt the views" in result.stdout
     second = views.query("SELECT id, document FROM {t} ORDER BY id", t="pf_catalogue")
     assert [tuple(r) for r in first] == [tuple(r) for r in second]
+
+
+def test_user_create_with_a_password_from_standard_input(settings):
+    created = run_cli(
+        settings,
+        "user",
+        "create",
+        "--name",
+        "anna",
+        "--role",
+        "writer",
+        "--password-stdin",
+        input="correct horse battery\n",
+    )
+    assert "anna" in created.stdout
+    person = Pressfeed(settings).people.verify_password("anna", "correct horse battery")
+    assert person.role == "writer" and not person.must_change_password
+    again = run_cli(
+        settings, "user", "create", "--name", "anna", "--role", "admin", check=False
+    )
+    assert again.returncode != 0 and "already named" in again.stderr
+    short = run_cli(
+        settings,
+        "user",
+        "create",
+        *("--name", "bob", "--role", "writer", "--password-stdin"),
+        input="short\n",
+        check=False,
+    )
+    assert short.returncode != 0 and "characters" in short.stderr
+
+
+def test_user_create_prints_a_one_time_password_on_its_last_line(settings):
+    output = run_cli(settings, "user", "create", "--name", "bob", "--role", "admin")
+    password = output.stdout.strip().splitlines()[-1]
+    person = Pressfeed(settings).people.verify_password("bob", password)
+    assert person.role == "admin" and person.must_change_password
+    database = (settings.instance_dir / "pressfeed.db").read_bytes()
+    assert password.encode() not in database
+
+
+def test_user_list_role_disable_and_totp(settings):
+    run_cli(settings, "user", "create", "--name", "anna", "--role", "writer")
+    run_cli(settings, "user", "create", "--name", "bob", "--role", "auditor")
+    people = Pressfeed(settings).people
+    token = people.start_session("anna")
+    run_cli(settings, "user", "role", "anna", "publisher")
+    assert people.get("anna").role == "publisher"
+    assert people.session(token, 3600) is None
+    uri = run_cli(settings, "user", "totp", "bob").stdout.strip().splitlines()[-1]
+    assert uri.startswith("otpauth://totp/") and "bob" in uri
+    run_cli(settings, "user", "disable", "bob")
+    listing = run_cli(settings, "user", "list").stdout.splitlines()
+    assert listing[0].split("\t")[:2] == ["anna", "publisher"]
+    assert listing[1].split("\t")[:2] == ["bob", "auditor"]
+    assert "disabled" in listing[1] and "disabled" not in listing[0]
+    assert "correct" not in "".join(listing)
+    for args in (("disable", "nobody"), ("role", "nobody", "admin"), ("totp", "x")):
+        failed = run_cli(settings, "user", *args, check=False)
+        assert failed.returncode != 0 and "No account" in failed.stderr
+    bad_role = run_cli(settings, "user", "role", "anna", "emperor", check=False)
+    assert bad_role.returncode != 0

@@ -17,6 +17,7 @@ from pressfeed.application import PressOffice
 from pressfeed.audit import AuditTrail
 from pressfeed.config import Settings
 from pressfeed.ledger import Ledger
+from pressfeed.people import PeopleRegistry
 from pressfeed.projections import open_views
 from pressfeed.projections.base import ReadModel
 from pressfeed.projections.runner import ProjectionWorker
@@ -90,6 +91,11 @@ class Pressfeed:
     def tokens(self) -> TokenRegistry:
         with schema_lock(self.settings):
             return TokenRegistry(tables_of(self.press_office.recorder))
+
+    @cached_property
+    def people(self) -> PeopleRegistry:
+        with schema_lock(self.settings):
+            return PeopleRegistry(tables_of(self.press_office.recorder))
 
     @cached_property
     def ledger(self) -> Ledger:

@@ -1,5 +1,5 @@
-"""The ``pressfeed`` command: serve | worker | token | import | rebuild | verify |
-export | demo."""
+"""The ``pressfeed`` command: serve | worker | token | user | import | rebuild |
+verify | export | demo."""
 
 from __future__ import annotations
 
@@ -17,6 +17,12 @@ from tqdm import tqdm
 from pressfeed.application import NewStatement, SlugTaken
 from pressfeed.assembly import Pressfeed
 from pressfeed.config import Settings
+from pressfeed.people import (
+    PERSON_ROLES,
+    PeopleRegistry,
+    PersonNameTaken,
+    PersonNotFound,
+)
 from pressfeed.schemas import StatementCreate
 from pressfeed.tokens import ROLES, TokenNameTaken, TokenRegistry
 
@@ -109,6 +115,88 @@ def token_revoke(settings: Settings, name: str) -> None:
     click.echo(f"Revoked the token named {name!r}.")
 
 
+@main.group()
+def user() -> None:
+    """Accounts of the people who sign in to the desk."""
+
+
+@user.command("create")
+@click.option("--name", required=True, help="Who signs in, e.g. anna.keller.")
+@click.option("--role", type=click.Choice(PERSON_ROLES), required=True)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from one line of standard input.",
+)
+@click.pass_obj
+def user_create(settings: Settings, name: str, role: str, password_stdin: bool) -> None:
+    """Creates an account. Without --password-stdin, prints a one-time password
+    alone on the last line; it must be changed at the first sign-in."""
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    try:
+        one_time = pressfeed_of(settings).people.create(name, role, password)
+    except (PersonNameTaken, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    article = "an" if role[0] in "aeiou" else "a"
+    click.echo(f"Created {article} {role} account named {name!r}.")
+    if one_time is not None:
+        click.echo("Its one-time password, to be changed at the first sign-in:")
+        click.echo(one_time)
+
+
+@user.command("list")
+@click.pass_obj
+def user_list(settings: Settings) -> None:
+    """Lists accounts: name, role and state (never a password)."""
+    for person in pressfeed_of(settings).people.list():
+        state = ["disabled" if person.disabled else "active"]
+        if person.must_change_password and not person.disabled:
+            state.append("one-time password")
+        if person.totp_enabled:
+            state.append("TOTP")
+        click.echo(f"{person.name}\t{person.role}\t{', '.join(state)}")
+
+
+@user.command("disable")
+@click.argument("name")
+@click.pass_obj
+def user_disable(settings: Settings, name: str) -> None:
+    """Disables the account NAME and ends its sessions at once."""
+    try:
+        pressfeed_of(settings).people.disable(name)
+    except PersonNotFound as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Disabled the account named {name!r}; its sessions have ended.")
+
+
+@user.command("role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(PERSON_ROLES))
+@click.pass_obj
+def user_role(settings: Settings, name: str, role: str) -> None:
+    """Gives the account NAME the role ROLE and ends its sessions."""
+    try:
+        pressfeed_of(settings).people.set_role(name, role)
+    except PersonNotFound as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{name!r} is now {role}; its sessions have ended.")
+
+
+@user.command("totp")
+@click.argument("name")
+@click.pass_obj
+def user_totp(settings: Settings, name: str) -> None:
+    """Turns on the TOTP second factor of NAME (a new secret, replacing any
+    earlier one); prints the provisioning URI alone on the last line."""
+    try:
+        issuer = settings.site_title.replace(":", "")  # a colon ends the issuer
+        uri = pressfeed_of(settings).people.enable_totp(name, issuer)
+    except PersonNotFound as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Add this to {name}'s authenticator app (a QR code of it, or by hand):")
+    click.echo(uri)
+
+
 @main.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--actor", default="import", show_default=True)
@@ -197,13 +285,20 @@ def demo(settings: Settings, if_empty: bool) -> None:
         click.echo(
             "A publisher token: pressfeed token create --role publisher --name NAME"
         )
+        click.echo("A desk account: pressfeed user create --name NAME --role publisher")
         return
     count = load_demo(app)
     name, new_token = create_demo_token(pressfeed.tokens)
+    person, password = create_demo_person(pressfeed.people)
     click.echo(f"Loaded the demo press office: {count} statements.")
     click.echo(f"Site: {settings.base_url}/   API: {settings.base_url}/api/statements")
     click.echo(f"A publisher token ({name}), for Authorization: Bearer <token>:")
     click.echo(new_token)
+    click.echo(
+        f"A desk account ({person}), sign in at {settings.base_url}/desk/login "
+        "with the one-time password:"
+    )
+    click.echo(password)
 
 
 def read_statement_lines(file: Path, settings: Settings) -> list[NewStatement]:
@@ -241,6 +336,20 @@ def create_demo_token(registry: TokenRegistry) -> tuple[str, str]:
         except TokenNameTaken:
             continue
     raise click.ClickException("Could not name a demo token.")
+
+
+def create_demo_person(registry: PeopleRegistry) -> tuple[str, str]:
+    """A publisher account named demo-publisher (or -2, -3... if taken), with a
+    one-time password."""
+    for n in range(1, 100):
+        name = "demo-publisher" if n == 1 else f"demo-publisher-{n}"
+        try:
+            password = registry.create(name, "publisher", None)
+        except PersonNameTaken:
+            continue
+        assert password is not None  # no password given: a one-time one
+        return name, password
+    raise click.ClickException("Could not name a demo account.")
 
 
 def store(settings: Settings) -> str:

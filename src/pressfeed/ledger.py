@@ -5,7 +5,7 @@ own insert, in the same transaction, under the same write lock that orders the
 log: hash(n) = SHA-256(hash(n-1), position, statement id, version, type, state).
 Changing one byte of an event, deleting one or swapping two breaks the chain at
 that position. Someone able to rewrite both the events and the whole chain is
-caught by outsiders who kept an earlier head (/audit/head, also in the feeds):
+caught by outsiders who kept an earlier head (/audit/head):
 the rewritten chain no longer has that hash at that position.
 """
 

@@ -92,13 +92,7 @@ class TokenRegistry:
             t=TABLE,
         )
         return [
-            dict(
-                zip(
-                    ("name", "role", "created_at", "revoked_at"),
-                    tuple(row),
-                    strict=True,
-                )
-            )
+            {key: row[key] for key in ("name", "role", "created_at", "revoked_at")}
             for row in rows
         ]
 

@@ -92,3 +92,15 @@ def test_changing_the_text_makes_its_editor_the_author_and_voids_an_approval():
         now=NOW,
     )
     assert statement.text_author == "paul"  # tags are not the text
+
+
+def test_publishing_or_scheduling_a_statement_in_review_approves_it():
+    for release in (
+        lambda s: s.publish(actor="paul", now=NOW),
+        lambda s: s.schedule(publish_at=NOW + timedelta(days=1), actor="paul", now=NOW),
+    ):
+        statement = drafted()
+        statement.submit_for_review(actor="wanda", now=NOW)
+        release(statement)
+        assert statement.approved_by == "paul"
+        assert "Approved" in [type(e).__name__ for e in statement.collect_events()]

@@ -168,9 +168,9 @@ def test_memento_gives_the_state_public_at_a_time(client, desk):
     assert b"Open at nine." in then.data and b"Open at eight." not in then.data
     assert then.headers["Memento-Datetime"]
     assert 'rel="original timegate"' in then.headers["Link"]
-    assert then.headers["Vary"] == "Accept-Datetime"
+    assert "Accept-Datetime" in then.vary
     now = client.get(f"/statements/{slug}")
-    assert b"Open at eight." in now.data and now.headers["Vary"] == "Accept-Datetime"
+    assert b"Open at eight." in now.data and "Accept-Datetime" in now.vary
     long_ago = format_datetime(datetime.now(UTC) - timedelta(days=30), usegmt=True)
     assert (
         client.get(

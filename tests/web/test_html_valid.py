@@ -32,6 +32,7 @@ PAGES: dict[str, tuple[str, int]] = {
     "audit": ("/audit/statements/{id}", 200),
     "problem-type": ("/problems/not-found", 200),
     "error-404": ("/no-such-page", 404),
+    "desk-login": ("/desk/login", 200),
 }
 
 BODY = """An **important** reception, with [the programme](https://example.org/p).

@@ -172,6 +172,7 @@ class Statement(Aggregate):
         self._require_second_pair_of_eyes(actor, second_pair_of_eyes)
         if publish_at <= now:
             raise EmbargoNotInFuture("publish_at must lie in the future.")
+        self._approve_if_in_review(actor, now)
         self._schedule(publish_at=utc(publish_at), actor=actor)
 
     def unschedule(self, *, actor: str) -> None:
@@ -196,6 +197,7 @@ class Statement(Aggregate):
         self._require_second_pair_of_eyes(actor, second_pair_of_eyes)
         if published_at is not None and published_at > now:
             raise PublicationInFuture("published_at must lie in the past.")
+        self._approve_if_in_review(actor, now)
         self._publish(
             published_at=utc(published_at or now),
             planned_at=self.publish_at,
@@ -333,6 +335,12 @@ class Statement(Aggregate):
     def _approve(self, *, actor: str, at: datetime) -> None:
         self.approved_by = actor
         self.last_actor = actor
+
+    def _approve_if_in_review(self, actor: str, now: datetime) -> None:
+        """A publisher who publishes or schedules a statement in review approves
+        it by doing so: the history says so."""
+        if self.in_review:
+            self._approve(actor=actor, at=utc(now))
 
     def _require_second_pair_of_eyes(self, actor: str, required: bool) -> None:
         if required and actor == self.text_author:

@@ -48,7 +48,14 @@ def history(statement_id: UUID) -> Response:
 @require_role("auditor")
 def version(statement_id: UUID, version: int) -> Response:
     statement = services().audit.version(statement_id, version)
-    return representation(statement)
+    if wants_json():
+        return representation(statement)
+    page = render_template(
+        "audit_version.html",
+        statement=statement_document(statement),
+        latest=services().press_office.get_statement(statement_id).version,
+    )
+    return Response(page, mimetype="text/html")
 
 
 @bp.get("/statements/<uuid:statement_id>/state")
@@ -75,7 +82,12 @@ def log() -> Response:
 @bp.get("/verify")
 @require_role("auditor")
 def verify() -> Response:
-    return json_response(services().ledger.verify().as_dict())
+    report = services().ledger.verify().as_dict()
+    if wants_json():
+        return json_response(report)
+    return Response(
+        render_template("audit_verify.html", report=report), mimetype="text/html"
+    )
 
 
 @bp.get("/head")

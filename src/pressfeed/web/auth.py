@@ -1,4 +1,5 @@
-"""Bearer-token authentication and roles: 401 without a known token, 403 wrong role."""
+"""Bearer-token authentication and roles: 401 without a known token, 403 wrong role.
+The audit's routes also admit people signed in to the desk (web.sessions)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,23 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import current_app, g, request
+from flask import current_app, g, make_response, request
 
+from pressfeed.people import Person
 from pressfeed.tokens import Caller
 from pressfeed.web.context import services
 from pressfeed.web.problems import ProblemError
+from pressfeed.web.sessions import admit, current_person
 
 log = logging.getLogger(__name__)
 
 FAILURES = "pressfeed.auth_failures"  # the app's FailureLimiter
+
+# Token role -> the roles of desk people who may also use its routes. The API
+# (publisher) takes tokens only: a cookie there would need CSRF tokens too.
+SESSION_ROLES: dict[str, tuple[str, ...]] = {
+    "auditor": ("auditor", "publisher", "admin"),
+}
 
 
 def current_caller() -> Caller:
@@ -27,9 +36,21 @@ def current_caller() -> Caller:
 
 
 def require_role(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A bearer token with the role; for the routes of SESSION_ROLES, also a person
+    signed in to the desk (when the request has no Authorization header) with
+    one of the roles listed there. A browser with neither is sent to sign in."""
+
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
+            if by_session(role):
+                admitted = admit(SESSION_ROLES[role])
+                if not isinstance(admitted, Person):
+                    return admitted  # to sign in, or to change the password
+                g.caller = Caller(admitted.name, admitted.role)
+                response = make_response(view(*args, **kwargs))
+                response.headers["Cache-Control"] = "no-store, private"
+                return response
             g.caller = authenticate()
             if g.caller.role != role:
                 raise ProblemError(
@@ -41,6 +62,22 @@ def require_role(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
         return guarded
 
     return decorate
+
+
+def by_session(role: str) -> bool:
+    """Whether a desk session decides: a route that admits people, a request
+    without a token, and someone signed in or a browser (sent to sign in)."""
+    if role not in SESSION_ROLES or "Authorization" in request.headers:
+        return False
+    return current_person() is not None or asks_for_a_page()
+
+
+def asks_for_a_page() -> bool:
+    """A browser (it prefers HTML to JSON), which is better sent to sign in."""
+    best = request.accept_mimetypes.best_match(
+        ["application/problem+json", "application/json", "text/html"]
+    )
+    return best == "text/html"
 
 
 class FailureLimiter:

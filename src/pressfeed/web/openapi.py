@@ -11,9 +11,9 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from pressfeed.aggregates import STATUSES
 from pressfeed.config import Settings
 from pressfeed.schemas import (
-    ApprovalRequest,
     CURSOR_REGEX,
     KIND_REGEX,
+    ApprovalRequest,
     Problem,
     RetractionRequest,
     ScheduleRequest,

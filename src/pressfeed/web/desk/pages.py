@@ -1,1 +1,543 @@
-"""The desk's pages for statements (being written)."""
+"""The desk's statement pages: the lists, composing, one statement and what the
+person may do to it. Every action is a PressOffice command with the person as
+the actor, so the events, the audit and the feeds see a desk action as they
+see an API one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from flask import Response, redirect, render_template, request, url_for
+from pydantic import ValidationError
+from werkzeug.wrappers import Response as HttpResponse
+
+from pressfeed.aggregates import (
+    DRAFT,
+    PUBLISHED,
+    RETRACTED,
+    SCHEDULED,
+    StatementError,
+)
+from pressfeed.application import CommandResult, NewStatement, StaleVersion
+from pressfeed.people import Person
+from pressfeed.projections.catalogue import list_statements
+from pressfeed.rendering import markdown_to_html
+from pressfeed.representation import (
+    StatementDocument,
+    public_notes,
+    statement_document,
+    text_diff,
+)
+from pressfeed.schemas import StatementAmendment, StatementCreate
+from pressfeed.times import iso
+from pressfeed.web.context import services
+from pressfeed.web.desk import bp
+from pressfeed.web.problems import ProblemError
+from pressfeed.web.sessions import current_person, require_person
+
+EVERYONE = ("writer", "publisher", "auditor", "admin")
+AUTHORS = ("writer", "publisher")
+LIST_SIZE = 50
+
+
+@dataclass
+class Draft:
+    """What a person typed into a statement form."""
+
+    title: str = ""
+    kind: str = ""
+    language: str = ""
+    tags: str = ""
+    body: str = ""
+    publish_at: str = ""  # a local date and time in the office's zone
+    change_note: str = ""
+    minor: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_form(cls) -> Draft:
+        form = request.form
+        return cls(
+            title=form.get("title", ""),
+            kind=form.get("kind", ""),
+            language=form.get("language", ""),
+            tags=form.get("tags", ""),
+            body=form.get("body", ""),
+            publish_at=form.get("publish_at", ""),
+            change_note=form.get("change_note", ""),
+            minor=form.get("minor") == "on",
+        )
+
+    @classmethod
+    def of(cls, document: StatementDocument) -> Draft:
+        return cls(
+            title=document["title"],
+            kind=document["kind"],
+            language=document["language"],
+            tags=", ".join(document["tags"]),
+            body=document["body"],
+        )
+
+    @property
+    def tag_list(self) -> list[str]:
+        return [t.strip() for t in self.tags.split(",") if t.strip()]
+
+
+# What a person may do, by role and by the statement's state.
+
+
+def allowed_actions(person: Person, document: StatementDocument) -> set[str]:
+    status, role = document["status"], person.role
+    in_review = document["review"]["in_review"]
+    actions: set[str] = set()
+    if role in AUTHORS and status == DRAFT:
+        actions |= {"edit"}
+        if not in_review and document["review"]["requested_by"] is None:
+            actions.add("review")
+    if role == "publisher":
+        if status == DRAFT:
+            actions |= {"approve", "approve-schedule"} if in_review else set()
+            actions |= {"publish", "schedule"} if not in_review else set()
+        if status == SCHEDULED:
+            actions |= {"publish", "schedule", "unschedule"}
+        if status == PUBLISHED:
+            actions |= {"amend", "withdraw"}
+    return actions
+
+
+def require_action(person: Person, document: StatementDocument, action: str) -> None:
+    if action not in allowed_actions(person, document):
+        raise ProblemError(
+            "forbidden",
+            f"A {person.role} may not do that to a statement that is "
+            f"{document['status']}.",
+        )
+
+
+# Pages
+
+
+@bp.get("/")
+@require_person(*EVERYONE)
+def index() -> str:
+    """Drafts, statements in review, scheduled, latest published, withdrawn."""
+    services().await_views()
+    views = services().views
+    drafts, _ = list_statements(views, status=DRAFT, limit=LIST_SIZE)
+    scheduled, _ = list_statements(views, status=SCHEDULED, limit=LIST_SIZE)
+    published, _ = list_statements(views, status=PUBLISHED, limit=10)
+    withdrawn, _ = list_statements(views, status=RETRACTED, limit=10)
+    scheduled.sort(key=lambda d: d["publish_at"] or "")
+    return render_template(
+        "desk/index.html",
+        person=current_person(),
+        drafts=[d for d in drafts if not d["review"]["in_review"]],
+        in_review=[d for d in drafts if d["review"]["in_review"]],
+        scheduled=[(d, until(d["publish_at"])) for d in scheduled],
+        published=published,
+        withdrawn=withdrawn,
+    )
+
+
+@bp.route("/statements/new", methods=["GET", "POST"])
+@require_person(*AUTHORS)
+def compose() -> HttpResponse:
+    """Title, kind, language, tags and body; preview, save, publish or schedule."""
+    person = current_person_or_fail()
+    if request.method == "GET":
+        draft = Draft(language=services().settings.default_language)
+        return compose_page(draft)
+    draft, action = Draft.from_form(), request.form.get("action", "")
+    if action == "preview":
+        return compose_page(draft, preview=preview_of(draft))
+    if action not in ("save-draft", "publish", "schedule"):
+        raise ProblemError("bad-request", "Choose Save draft, Publish now or Schedule.")
+    if action != "save-draft" and person.role != "publisher":
+        raise ProblemError("forbidden", "Only a publisher publishes or schedules.")
+    try:
+        new = new_statement(draft, action)
+        result = services().press_office.create_statement(new, actor=person.name)
+    except (ValidationError, StatementError, ValueError) as error:
+        draft.errors = messages_of(error)
+        return compose_page(draft, status=422)
+    return after_command(result)
+
+
+@bp.get("/statements/<uuid:statement_id>")
+@require_person(*EVERYONE)
+def statement(statement_id: UUID) -> Response:
+    document = current_document(statement_id)
+    return statement_page(document, Draft.of(document))
+
+
+@bp.post("/statements/<uuid:statement_id>/edit")
+@require_person(*AUTHORS)
+def edit(statement_id: UUID) -> HttpResponse:
+    """Saves a draft's new text (no change note needed before publication)."""
+    person, document = acting_on(statement_id, "edit")
+    draft = Draft.from_form()
+    if request.form.get("action") == "preview":
+        return statement_page(document, draft, preview=preview_of(draft))
+    return amend_with(person, document, draft, note=None, minor=False)
+
+
+@bp.post("/statements/<uuid:statement_id>/review")
+@require_person(*AUTHORS)
+def submit_for_review(statement_id: UUID) -> HttpResponse:
+    person, document = acting_on(statement_id, "review")
+    return run(
+        document,
+        lambda: services().press_office.submit_for_review(
+            UUID(document["id"]),
+            actor=person.name,
+            expected_version=form_version(),
+        ),
+    )
+
+
+@bp.post("/statements/<uuid:statement_id>/publication")
+@require_person("publisher")
+def publish(statement_id: UUID) -> HttpResponse:
+    """Publish now (approving it first when it is in review)."""
+    document = current_document(statement_id)
+    person = current_person_or_fail()
+    app = services().press_office
+    if document["review"]["in_review"]:
+        acting_on(statement_id, "approve")
+        return run(
+            document,
+            lambda: app.approve(
+                UUID(document["id"]), actor=person.name, expected_version=form_version()
+            ),
+        )
+    acting_on(statement_id, "publish")
+    return run(document, lambda: app.publish(UUID(document["id"]), actor=person.name))
+
+
+@bp.post("/statements/<uuid:statement_id>/schedule")
+@require_person("publisher")
+def schedule(statement_id: UUID) -> HttpResponse:
+    """Schedule for "Publish at" (approving it first when it is in review)."""
+    document = current_document(statement_id)
+    person = current_person_or_fail()
+    app = services().press_office
+    draft = Draft.from_form()
+    try:
+        publish_at = local_time(draft.publish_at)
+    except ValueError as error:
+        return statement_page(document, draft, errors=[str(error)], status=422)
+    if document["review"]["in_review"]:
+        acting_on(statement_id, "approve-schedule")
+        return run(
+            document,
+            lambda: app.approve(
+                UUID(document["id"]),
+                actor=person.name,
+                expected_version=form_version(),
+                publish_at=publish_at,
+            ),
+        )
+    acting_on(statement_id, "schedule")
+    return run(
+        document,
+        lambda: app.schedule(
+            UUID(document["id"]), publish_at=publish_at, actor=person.name
+        ),
+    )
+
+
+@bp.post("/statements/<uuid:statement_id>/unschedule")
+@require_person("publisher")
+def unschedule(statement_id: UUID) -> HttpResponse:
+    person, document = acting_on(statement_id, "unschedule")
+    return run(
+        document,
+        lambda: services().press_office.unschedule(
+            UUID(document["id"]), actor=person.name
+        ),
+    )
+
+
+@bp.post("/statements/<uuid:statement_id>/amendment")
+@require_person("publisher")
+def amend(statement_id: UUID) -> HttpResponse:
+    """Preview changes (the diff against the published text), or save them."""
+    person, document = acting_on(statement_id, "amend")
+    draft = Draft.from_form()
+    if request.form.get("action") == "preview":
+        diff = text_diff(document, draft.title, draft.body, "your amendment")
+        return statement_page(
+            document, draft, preview=preview_of(draft), diff=diff, amending=True
+        )
+    return amend_with(
+        person, document, draft, note=draft.change_note, minor=draft.minor
+    )
+
+
+@bp.post("/statements/<uuid:statement_id>/withdrawal")
+@require_person("publisher")
+def withdraw(statement_id: UUID) -> HttpResponse:
+    """First shows what readers will see; withdraws once confirmed."""
+    person, document = acting_on(statement_id, "withdraw")
+    reason = request.form.get("reason", "").strip()
+    if not reason:
+        draft = Draft.of(document)
+        draft.errors = ["A withdrawal needs a reason."]
+        return statement_page(document, draft, status=422)
+    if request.form.get("confirmed") != "yes":
+        now = iso(datetime.now(UTC))
+        notice = {**document, "retracted_at": now, "retraction_reason": reason}
+        page = render_template(
+            "desk/withdraw.html",
+            person=person,
+            statement=document,
+            notice=notice,
+            reason=reason,
+            version=document["version"],
+        )
+        return Response(page, mimetype="text/html")
+    return run(
+        document,
+        lambda: services().press_office.retract(
+            UUID(document["id"]),
+            expected_version=form_version() or document["version"],
+            reason=reason,
+            actor=person.name,
+        ),
+    )
+
+
+# Helpers
+
+
+def current_person_or_fail() -> Person:
+    person = current_person()
+    if person is None:  # require_person has already sent strangers away
+        raise ProblemError("unauthorized", "Sign in first.")
+    return person
+
+
+def current_document(statement_id: UUID) -> StatementDocument:
+    """The statement as the event store has it now (not as the views do)."""
+    return statement_document(services().press_office.get_statement(statement_id))
+
+
+def acting_on(statement_id: UUID, action: str) -> tuple[Person, StatementDocument]:
+    person = current_person_or_fail()
+    document = current_document(statement_id)
+    require_action(person, document, action)
+    return person, document
+
+
+def form_version() -> int | None:
+    """The version the person's form was opened at."""
+    raw = request.form.get("version", "")
+    return int(raw) if raw.isdigit() else None
+
+
+def run(document: StatementDocument, command: Any) -> HttpResponse:
+    """Runs a command; a refusal is shown on the statement's page."""
+    try:
+        result: CommandResult = command()
+    except StaleVersion:
+        return conflict_page(document, Draft.of(document))
+    except (StatementError, ValueError) as error:
+        return statement_page(
+            document, Draft.of(document), errors=messages_of(error), status=409
+        )
+    return after_command(result)
+
+
+def amend_with(
+    person: Person,
+    document: StatementDocument,
+    draft: Draft,
+    *,
+    note: str | None,
+    minor: bool,
+) -> HttpResponse:
+    """Saves a draft's edit or an amendment of the version the form was opened at;
+    a stale form is never saved over another person's change."""
+    try:
+        fields = StatementAmendment.model_validate(
+            {
+                "title": draft.title,
+                "body": draft.body,
+                "kind": draft.kind,
+                "tags": draft.tag_list,
+                "change_note": note or None,
+                "minor": minor,
+            }
+        )
+        result = services().press_office.amend(
+            UUID(document["id"]),
+            expected_version=form_version() or document["version"],
+            changes=fields.changes(),
+            change_note=fields.change_note,
+            minor=fields.minor,
+            actor=person.name,
+        )
+    except StaleVersion:
+        return conflict_page(document, draft)
+    except (ValidationError, StatementError, ValueError) as error:
+        draft.errors = messages_of(error)
+        return statement_page(document, draft, status=422, amending=note is not None)
+    return after_command(result)
+
+
+def after_command(result: CommandResult) -> HttpResponse:
+    services().command_recorded()
+    return redirect(
+        url_for("desk.statement", statement_id=result.statement.id), code=303
+    )
+
+
+def new_statement(draft: Draft, action: str) -> NewStatement:
+    publish_at = local_time(draft.publish_at) if action == "schedule" else None
+    fields = StatementCreate.model_validate(
+        {
+            "title": draft.title,
+            "body": draft.body,
+            "kind": draft.kind,
+            "language": draft.language or None,
+            "tags": draft.tag_list,
+            "draft": action == "save-draft",
+            "publish_at": publish_at,
+        }
+    )
+    return fields.as_new_statement(services().settings.default_language)
+
+
+def local_time(text: str) -> datetime:
+    """A "Publish at" date and time, read in the office's zone."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError("Give Publish at as a date and a time.") from None
+    zone: ZoneInfo = services().settings.timezone
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+
+
+def until(publish_at: str | None) -> str:
+    """How long until a time, as people say it: 'in 2 h 05 min'."""
+    if publish_at is None:
+        return ""
+    seconds = int(
+        (datetime.fromisoformat(publish_at) - datetime.now(UTC)).total_seconds()
+    )
+    if seconds <= 0:
+        return "due now"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"in {days} d {hours} h"
+    if hours:
+        return f"in {hours} h {minutes:02d} min"
+    return f"in {minutes} min {seconds:02d} s"
+
+
+def messages_of(error: Exception) -> list[str]:
+    if isinstance(error, ValidationError):
+        return [
+            f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg']}"
+            for e in error.errors(include_url=False, include_input=False)
+        ]
+    return [str(error)]
+
+
+def preview_of(draft: Draft) -> dict[str, Any]:
+    """The draft as the public page will show it."""
+    return {
+        "title": draft.title,
+        "body_html": markdown_to_html(draft.body),
+        "kind": draft.kind or "news",
+        "language": draft.language or services().settings.default_language,
+        "tags": draft.tag_list,
+        "published_at": iso(datetime.now(UTC)),
+        "slug": "preview",
+    }
+
+
+def compose_page(
+    draft: Draft, *, preview: dict[str, Any] | None = None, status: int = 200
+) -> Response:
+    page = render_template(
+        "desk/compose.html",
+        person=current_person(),
+        draft=draft,
+        preview=preview,
+        kinds=services().settings.kinds,
+        zone=zone_name(),
+    )
+    return Response(page, status=status, mimetype="text/html")
+
+
+def statement_page(
+    document: StatementDocument,
+    draft: Draft,
+    *,
+    preview: dict[str, Any] | None = None,
+    diff: str | None = None,
+    errors: list[str] | None = None,
+    amending: bool = False,
+    status: int = 200,
+) -> Response:
+    person = current_person_or_fail()
+    page = render_template(
+        "desk/statement.html",
+        person=person,
+        statement=document,
+        notes=public_notes(document),
+        actions=allowed_actions(person, document),
+        draft=draft,
+        preview=preview,
+        diff=diff,
+        errors=errors or draft.errors,
+        amending=amending,
+        kinds=services().settings.kinds,
+        zone=zone_name(),
+        publish_at_local=local_text(document["publish_at"]),
+    )
+    return Response(page, status=status, mimetype="text/html")
+
+
+def conflict_page(document: StatementDocument, draft: Draft) -> Response:
+    """Someone changed the statement since the form was opened: who changed what,
+    and the person's own change, to apply on top of the current version."""
+    opened_at = form_version() or 0
+    current = current_document(UUID(document["id"]))
+    changes = [
+        entry
+        for entry in services().audit.history(UUID(document["id"]))
+        if entry["version"] > opened_at
+    ]
+    mine = text_diff(current, draft.title or current["title"], draft.body, "yours")
+    page = render_template(
+        "desk/conflict.html",
+        person=current_person_or_fail(),
+        statement=current,
+        changes=changes,
+        mine=mine,
+        draft=draft,
+        published=current["status"] == PUBLISHED,
+        kinds=services().settings.kinds,
+    )
+    return Response(page, status=409, mimetype="text/html")
+
+
+def zone_name() -> str:
+    zone = services().settings.timezone
+    return str(zone.key)
+
+
+def local_text(value: str | None) -> str:
+    """A stored time as the office reads it, with its zone's abbreviation."""
+    if value is None:
+        return ""
+    local = datetime.fromisoformat(value).astimezone(services().settings.timezone)
+    return local.strftime("%d.%m.%Y %H:%M %Z")

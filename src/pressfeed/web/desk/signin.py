@@ -1,1 +1,203 @@
-"""Signing in and out of the desk (being written)."""
+"""Signing in and out of the desk, the TOTP second step, changing one's password.
+
+Failed attempts (a password or a code) are counted per account and per client
+address over a sliding minute; past settings.sign_in_failures_per_minute the
+desk answers 429 with Retry-After, whatever the password. Every failure gets
+the same message, whether the name exists, is disabled or the password wrong.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import (
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+)
+from flask.sansio.blueprints import BlueprintSetupState
+from werkzeug.wrappers import Response
+
+from pressfeed.people import BadPassword, Person
+from pressfeed.web.auth import FailureLimiter
+from pressfeed.web.context import PRESSFEED, services
+from pressfeed.web.desk import bp
+from pressfeed.web.sessions import (
+    HOME_PATH,
+    LOGIN_PATH,
+    PASSWORD_PATH,
+    current_person,
+    safe_next,
+    sign_in,
+    sign_out,
+)
+
+SIGN_IN_FAILURES = "pressfeed.sign_in_failures"  # the app's FailureLimiter
+PENDING = "pending_sign_in"  # in Flask's signed cookie: password right, code due
+PENDING_SECONDS = 300
+WRONG = "Wrong name or password."
+WRONG_CODE = "Wrong code."
+
+
+# Desk templates show who is signed in (looked up once per request, if asked).
+bp.add_app_template_global(current_person, "desk_person")
+
+
+@bp.record_once
+def create_limiter(state: BlueprintSetupState) -> None:
+    settings = state.app.extensions[PRESSFEED].settings
+    state.app.extensions[SIGN_IN_FAILURES] = FailureLimiter(
+        settings.sign_in_failures_per_minute
+    )
+
+
+def limiter() -> FailureLimiter:
+    failures: FailureLimiter = current_app.extensions[SIGN_IN_FAILURES]
+    return failures
+
+
+def failure_keys(name: str) -> tuple[str, str]:
+    """What a failure counts against: the account (named or not) and the address."""
+    return f"account:{name.strip().lower()}", f"address:{request.remote_addr}"
+
+
+def wait_seconds(name: str) -> int:
+    return max(limiter().retry_after(key) for key in failure_keys(name))
+
+
+def record_failure(name: str) -> None:
+    for key in failure_keys(name):
+        limiter().record(key)
+
+
+def page(template: str, status: int = 200, **context: object) -> Response:
+    return make_response(render_template(template, **context), status)
+
+
+def too_many(template: str, wait: int, **context: object) -> Response:
+    response = page(
+        template,
+        429,
+        error=f"Too many failed attempts; try again in {wait} seconds.",
+        **context,
+    )
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+def redirect_to(path: str) -> Response:
+    return redirect(path, code=303)
+
+
+def signed_in(person: Person, target: str) -> Response:
+    """Starts the session; a one-time password is changed before anything else."""
+    sign_in(person)
+    if person.must_change_password:
+        return redirect_to(f"{PASSWORD_PATH}?{urlencode({'next': target})}")
+    return redirect_to(target)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response:
+    target = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        session.pop(PENDING, None)
+        if current_person() is not None:
+            return redirect_to(target)
+        return page("desk/login.html", next=target, name="")
+    name = request.form.get("name", "")
+    password = request.form.get("password", "")
+    wait = wait_seconds(name)
+    if wait:
+        return too_many("desk/login.html", wait, next=target, name=name)
+    person = services().people.verify_password(name, password)
+    if person is None:
+        record_failure(name)
+        return page("desk/login.html", error=WRONG, next=target, name=name)
+    if person.totp_enabled:
+        session[PENDING] = {"name": person.name, "at": time.time(), "next": target}
+        return redirect_to(f"{LOGIN_PATH}/code")
+    return signed_in(person, target)
+
+
+def pending_name() -> tuple[str, str] | None:
+    """(name, next) of a sign-in whose password was right, if still fresh."""
+    pending = session.get(PENDING)
+    if not isinstance(pending, dict):
+        return None
+    if time.time() - float(pending.get("at", 0)) > PENDING_SECONDS:
+        session.pop(PENDING, None)
+        return None
+    return str(pending["name"]), safe_next(pending.get("next"))
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def login_code() -> Response:
+    pending = pending_name()
+    if pending is None:
+        return redirect_to(LOGIN_PATH)
+    name, target = pending
+    if request.method == "GET":
+        return page("desk/code.html")
+    wait = wait_seconds(name)
+    if wait:
+        return too_many("desk/code.html", wait)
+    people = services().people
+    if not people.verify_totp(name, request.form.get("code", "")):
+        record_failure(name)
+        return page("desk/code.html", error=WRONG_CODE)
+    session.pop(PENDING, None)
+    person = people.get(name)
+    if person is None or person.disabled:
+        return redirect_to(LOGIN_PATH)
+    return signed_in(person, target)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    sign_out()
+    session.pop(PENDING, None)
+    return redirect_to(LOGIN_PATH)
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def password() -> Response:
+    """Changing one's own password; required after a one-time password."""
+    target = safe_next(request.values.get("next"))
+    person = current_person()
+    if person is None:
+        return redirect_to(f"{LOGIN_PATH}?{urlencode({'next': PASSWORD_PATH})}")
+    context: dict[str, Any] = {"next": target, "forced": person.must_change_password}
+    if request.method == "GET":
+        return page("desk/password.html", **context)
+    wait = wait_seconds(person.name)
+    if wait:
+        return too_many("desk/password.html", wait, **context)
+    people = services().people
+    current = request.form.get("current_password", "")
+    new = request.form.get("new_password", "")
+    if people.verify_password(person.name, current) is None:
+        record_failure(person.name)
+        return page(
+            "desk/password.html", error="The current password is wrong.", **context
+        )
+    if new == current:
+        return page(
+            "desk/password.html",
+            error="The new password must differ from the current one.",
+            **context,
+        )
+    try:
+        people.change_password(person.name, new)  # ends every session, this one too
+    except BadPassword as error:
+        return page("desk/password.html", error=str(error), **context)
+    changed = people.get(person.name)
+    if changed is None or changed.disabled:
+        return redirect_to(LOGIN_PATH)
+    sign_in(changed)
+    return redirect_to(target or HOME_PATH)

@@ -1,0 +1,233 @@
+"""The desk's session cookie, the app's secret key and the gate of desk views.
+
+A helper module, not a blueprint: any blueprint may import it. The cookie holds
+a random token, signed with the app's secret key; the server keeps only a hash
+of the token (pressfeed.people), so signing out, disabling an account or
+changing its role or password ends its sessions at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Callable, Collection
+from functools import wraps
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from flask import (
+    Flask,
+    Response,
+    after_this_request,
+    current_app,
+    g,
+    redirect,
+    request,
+    session,
+)
+from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.wrappers import Response as Redirect
+
+from pressfeed.config import Settings
+from pressfeed.people import Person
+from pressfeed.web.context import services
+from pressfeed.web.problems import ProblemError
+
+COOKIE = "pressfeed_desk"
+FORM_COOKIE = "pressfeed_form"  # Flask's own session: CSRF token, pending sign-in
+SALT = "pressfeed.desk-session"
+LOGIN_PATH = "/desk/login"
+PASSWORD_PATH = "/desk/password"
+HOME_PATH = "/desk/"
+NEXT_PREFIXES = ("/desk/", "/audit/")  # where a sign-in may lead back to
+CSRF_FIELD = "csrf_token"  # Flask-WTF's key in Flask's session
+_UNSET = object()
+
+
+def load_secret_key(settings: Settings) -> str:
+    """PRESSFEED_SECRET_KEY, else the key in <instance_dir>/secret_key, generated
+    there (mode 0600, in a folder 0700 if new) by the first process that needs it
+    and read by every other."""
+    if settings.secret_key:
+        return settings.secret_key
+    folder = settings.instance_dir
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = folder / "secret_key"
+    if not path.exists():
+        _write_once(path, secrets.token_hex(32))
+    key = path.read_text(encoding="ascii").strip()
+    if len(key) < 32:
+        raise RuntimeError(f"{path} holds no usable secret key; delete it.")
+    return key
+
+
+def _write_once(path: Path, key: str) -> None:
+    """Writes a new file whole, then links it into place: a concurrent process
+    either wins (and its key is used) or sees the complete file."""
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(key + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(FileExistsError):  # another process was first
+            os.link(draft, path)
+    finally:
+        draft.unlink(missing_ok=True)
+
+
+def configure(app: Flask, settings: Settings) -> None:
+    """The secret key and the cookies' attributes (both cookies: the desk's and
+    Flask's own, which carries the CSRF token)."""
+    app.secret_key = load_secret_key(settings)
+    app.config.update(
+        SESSION_COOKIE_NAME=FORM_COOKIE,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure_cookies(settings),
+        WTF_CSRF_TIME_LIMIT=None,  # the session's idle expiry governs
+    )
+
+
+def secure_cookies(settings: Settings) -> bool:
+    return settings.base_url.startswith("https://")
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key or "", salt=SALT)
+
+
+def _cookie_token() -> str | None:
+    value = request.cookies.get(COOKIE)
+    if not value:
+        return None
+    try:
+        token = _serializer().loads(value)
+    except BadSignature:
+        return None
+    return token if isinstance(token, str) else None
+
+
+def current_person() -> Person | None:
+    """The person signed in with this request's cookie, or None (no cookie, an
+    ended or idle session, a disabled account). Looked up once per request."""
+    person: Person | None = g.get("desk_person", _UNSET)
+    if person is _UNSET:
+        token = _cookie_token()
+        settings = services().settings
+        person = (
+            services().people.session(token, settings.session_idle_hours * 3600)
+            if token
+            else None
+        )
+        g.desk_person = person
+    return person
+
+
+def sign_in(person: Person) -> None:
+    """Starts a session of the person (ending the one this browser had) and sets
+    the cookie on this request's response."""
+    people, settings = services().people, services().settings
+    old = _cookie_token()
+    if old:
+        people.end_session(old)
+    people.end_idle_sessions(settings.session_idle_hours * 3600)  # abandoned ones
+    token = people.start_session(person.name)
+    value = _serializer().dumps(token)
+    session.pop(CSRF_FIELD, None)  # a new CSRF token for the signed-in pages
+    g.desk_person = person
+
+    @after_this_request
+    def set_cookie(response: Response) -> Response:
+        response.set_cookie(
+            COOKIE,
+            value,
+            httponly=True,
+            samesite="Lax",
+            secure=secure_cookies(settings),
+            path="/",
+        )
+        return response
+
+
+def sign_out() -> None:
+    """Ends this browser's session and deletes its cookie."""
+    token = _cookie_token()
+    if token:
+        services().people.end_session(token)
+    g.desk_person = None
+    settings = services().settings
+
+    @after_this_request
+    def delete_cookie(response: Response) -> Response:
+        response.delete_cookie(
+            COOKIE,
+            path="/",
+            httponly=True,
+            samesite="Lax",
+            secure=secure_cookies(settings),
+        )
+        return response
+
+
+def safe_next(target: str | None, default: str = HOME_PATH) -> str:
+    """target if it is a path of this site under /desk/ or /audit/, else default:
+    a sign-in never sends anyone elsewhere."""
+    if not target or "\\" in target or any(ord(ch) < 32 for ch in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return default
+    if not parts.path.startswith(NEXT_PREFIXES) or "/../" in parts.path:
+        return default
+    return target
+
+
+def login_redirect() -> Redirect:
+    """303 to the sign-in page, to come back here (a GET) afterwards."""
+    here = request.full_path.rstrip("?") if request.method == "GET" else HOME_PATH
+    return redirect(f"{LOGIN_PATH}?{urlencode({'next': here})}", code=303)
+
+
+def password_redirect() -> Redirect:
+    here = request.full_path.rstrip("?") if request.method == "GET" else HOME_PATH
+    return redirect(f"{PASSWORD_PATH}?{urlencode({'next': here})}", code=303)
+
+
+def admit(roles: Collection[str]) -> Person | Redirect:
+    """The signed-in person if their role is one of roles (any role when roles
+    is empty); else a redirect (to sign in, or to change a one-time password),
+    or ProblemError forbidden for a wrong role."""
+    person = current_person()
+    if person is None:
+        return login_redirect()
+    if person.must_change_password:
+        return password_redirect()
+    if roles and person.role not in roles:
+        raise ProblemError(
+            "forbidden",
+            f"This needs the role {' or '.join(roles)}; {person.name} is "
+            f"{person.role}.",
+        )
+    return person
+
+
+def require_person(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """For desk views: only a signed-in person with one of roles (any role when
+    none is given) gets through; strangers are sent to sign in (303), people
+    with a one-time password to change it, a wrong role gets 403."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            admitted = admit(roles)
+            if isinstance(admitted, Redirect):
+                return admitted
+            return view(*args, **kwargs)
+
+        return guarded
+
+    return decorate

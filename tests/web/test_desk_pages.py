@@ -1,0 +1,220 @@
+"""The desk's statement pages, as press officers use them: compose with preview,
+review and approval, embargoes in the office's zone, amendments with a diff and
+no lost update, withdrawal after a confirmation; roles decide what each may do."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from pressfeed.web import create_app
+from tests.conftest import make_settings
+
+PASSWORD = "correct horse battery staple"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class Officer:
+    """A person signed in to the desk with their own browser (cookie jar)."""
+
+    def __init__(self, app, name: str) -> None:
+        self.client = app.test_client()
+        self.name = name
+        page = self.client.get("/desk/login").get_data(as_text=True)
+        signed_in = self.client.post(
+            "/desk/login",
+            data={"name": name, "password": PASSWORD, "csrf_token": token_in(page)},
+        )
+        assert signed_in.status_code == 303, signed_in.get_data(as_text=True)[:500]
+        self.csrf = token_in(self.client.get("/desk/").get_data(as_text=True))
+
+    def get(self, path: str):
+        return self.client.get(path)
+
+    def post(self, path: str, **form):
+        return self.client.post(path, data={"csrf_token": self.csrf, **form})
+
+
+def token_in(page: str) -> str:
+    found = CSRF.search(page)
+    assert found, page[:500]
+    return found.group(1)
+
+
+@pytest.fixture
+def office(tmp_path):
+    """An office in Paris with a writer, two publishers and an auditor."""
+    from pressfeed.assembly import Pressfeed
+
+    services = Pressfeed(make_settings(tmp_path, PRESSFEED_TIMEZONE="Europe/Paris"))
+    services.attach_worker(services.projection_worker()).start()
+    for name, role in (
+        ("wanda", "writer"),
+        ("paul", "publisher"),
+        ("petra", "publisher"),
+        ("aude", "auditor"),
+    ):
+        services.people.create(name, role, PASSWORD)
+    app = create_app(services=services)
+    yield app, services
+    services.close()
+
+
+def compose(officer: Officer, action: str, **fields):
+    form = {
+        "title": "Consular hours in August",
+        "kind": "news",
+        "language": "en",
+        "tags": "visas, consulate",
+        "body": "The consulate is **closed** on Fridays.",
+        "action": action,
+        **fields,
+    }
+    return officer.post("/desk/statements/new", **form)
+
+
+def statement_id_of(response) -> str:
+    assert response.status_code == 303, response.get_data(as_text=True)[:800]
+    return response.headers["Location"].rsplit("/", 1)[-1]
+
+
+def test_a_writer_composes_previews_and_submits_and_cannot_publish(office):
+    app, services = office
+    writer = Officer(app, "wanda")
+    preview = compose(writer, "preview")
+    assert preview.status_code == 200
+    assert "<strong>closed</strong>" in preview.get_data(as_text=True)
+    assert "Publish now" not in preview.get_data(as_text=True)
+    statement_id = statement_id_of(compose(writer, "save-draft"))
+    page = writer.get(f"/desk/statements/{statement_id}").get_data(as_text=True)
+    assert "Submit for review" in page and "Publish now" not in page
+    assert writer.post(f"/desk/statements/{statement_id}/review").status_code == 303
+    for path in ("publication", "schedule"):
+        crafted = writer.post(f"/desk/statements/{statement_id}/{path}")
+        assert crafted.status_code == 403
+    assert compose(writer, "publish").status_code == 403
+    statement = services.press_office.find_statement(statement_id)
+    assert statement.status == "draft" and statement.in_review
+
+
+def test_a_publisher_approves_and_schedules_in_the_offices_zone(office):
+    app, services = office
+    writer, publisher = Officer(app, "wanda"), Officer(app, "paul")
+    statement_id = statement_id_of(compose(writer, "save-draft"))
+    writer.post(f"/desk/statements/{statement_id}/review")
+    desk = publisher.get("/desk/").get_data(as_text=True)
+    assert "In review" in desk and "Consular hours in August" in desk
+    page = publisher.get(f"/desk/statements/{statement_id}").get_data(as_text=True)
+    assert "Approve and publish" in page and "Approve and schedule" in page
+    paris = ZoneInfo("Europe/Paris")
+    local = (datetime.now(paris) + timedelta(days=2)).replace(second=0, microsecond=0)
+    scheduled = publisher.post(
+        f"/desk/statements/{statement_id}/schedule",
+        publish_at=local.strftime("%Y-%m-%dT%H:%M"),
+    )
+    assert scheduled.status_code == 303
+    statement = services.press_office.find_statement(statement_id)
+    assert statement.status == "scheduled"
+    assert statement.publish_at == local
+    assert (statement.approved_by, statement.review_requested_by) == ("paul", "wanda")
+    page = publisher.get(f"/desk/statements/{statement_id}").get_data(as_text=True)
+    assert local.strftime("%H:%M CE") in page  # CET or CEST, the zone's name
+
+
+def test_an_amendment_is_previewed_as_a_diff_and_a_stale_form_loses_nothing(office):
+    app, services = office
+    paul, petra = Officer(app, "paul"), Officer(app, "petra")
+    statement_id = statement_id_of(compose(paul, "publish"))
+    opened = services.press_office.find_statement(statement_id).version
+    form = {
+        "title": "Consular hours in August",
+        "kind": "news",
+        "tags": "visas",
+        "body": "The consulate is closed on Fridays and Saturdays.",
+        "change_note": "Saturdays too",
+        "version": str(opened),
+    }
+    preview = paul.post(
+        f"/desk/statements/{statement_id}/amendment", action="preview", **form
+    ).get_data(as_text=True)
+    assert "Changes against the published text" in preview
+    assert "+The consulate is closed on Fridays and Saturdays." in preview
+    saved = petra.post(
+        f"/desk/statements/{statement_id}/amendment",
+        action="save",
+        **{
+            **form,
+            "body": "The consulate is closed on Fridays only.",
+            "change_note": "Only",
+        },
+    )
+    assert saved.status_code == 303
+    stale = paul.post(
+        f"/desk/statements/{statement_id}/amendment", action="save", **form
+    )
+    assert stale.status_code == 409
+    text = stale.get_data(as_text=True)
+    assert "by petra" in text and "Apply mine on top" in text
+    assert services.press_office.find_statement(statement_id).body == (
+        "The consulate is closed on Fridays only."
+    )
+    current = services.press_office.find_statement(statement_id).version
+    again = paul.post(
+        f"/desk/statements/{statement_id}/amendment",
+        action="save",
+        **{**form, "version": str(current)},
+    )
+    assert again.status_code == 303
+    statement = services.press_office.find_statement(statement_id)
+    assert statement.body == "The consulate is closed on Fridays and Saturdays."
+    assert statement.last_actor == "paul"
+
+
+def test_a_withdrawal_is_confirmed_on_a_page_showing_what_readers_will_see(office):
+    app, services = office
+    paul = Officer(app, "paul")
+    statement_id = statement_id_of(compose(paul, "publish"))
+    confirm = paul.post(
+        f"/desk/statements/{statement_id}/withdrawal", reason="In error"
+    )
+    assert confirm.status_code == 200
+    text = confirm.get_data(as_text=True)
+    assert "Withdrawn: Consular hours in August" in text and "Reason: In error" in text
+    assert services.press_office.find_statement(statement_id).status == "published"
+    version = services.press_office.find_statement(statement_id).version
+    done = paul.post(
+        f"/desk/statements/{statement_id}/withdrawal",
+        reason="In error",
+        confirmed="yes",
+        version=str(version),
+    )
+    assert done.status_code == 303
+    statement = services.press_office.find_statement(statement_id)
+    assert (statement.status, statement.last_actor) == ("retracted", "paul")
+
+
+def test_with_a_second_pair_of_eyes_the_author_cannot_publish_from_the_desk(office):
+    app, services = office
+    services.press_office.second_pair_of_eyes = True
+    paul, petra = Officer(app, "paul"), Officer(app, "petra")
+    refused = compose(paul, "publish")
+    assert refused.status_code == 422
+    assert "another publisher must do this" in refused.get_data(as_text=True)
+    statement_id = statement_id_of(compose(paul, "save-draft"))
+    own = paul.post(f"/desk/statements/{statement_id}/publication")
+    assert own.status_code == 409
+    assert petra.post(f"/desk/statements/{statement_id}/publication").status_code == 303
+    assert services.press_office.find_statement(statement_id).status == "published"
+
+
+def test_the_desk_is_private_and_readable_by_every_role(office):
+    app, _ = office
+    for name in ("wanda", "paul", "aude"):
+        page = Officer(app, name).get("/desk/")
+        assert page.status_code == 200
+        assert page.headers["Cache-Control"] == "no-store, private"
+        assert "form-action 'self'" in page.headers["Content-Security-Policy"]
+    assert app.test_client().get("/desk/").status_code == 303  # to the login page

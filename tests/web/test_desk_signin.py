@@ -1,0 +1,358 @@
+"""Signing in to the desk: forms found by their labels, generic failures and their
+limit, CSRF tokens, cookies, sessions that end at once, TOTP, one-time passwords,
+the admin's pages, and the audit read by a signed-in auditor."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import lxml.html
+import pyotp
+import pytest
+
+from pressfeed.assembly import Pressfeed
+from pressfeed.web import create_app
+from pressfeed.web.sessions import COOKIE
+from tests.conftest import make_settings
+
+HTML = {"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"}
+PASSWORD = "correct horse battery"
+WRONG = "Wrong name or password."
+
+
+def form_of(response, button: str):
+    """The form holding the button, and {label text: field name} of its fields."""
+    tree = lxml.html.fromstring(response.get_data(as_text=True))
+    for form in tree.forms:
+        if button in [b.text_content().strip() for b in form.cssselect("button")]:
+            labels = {
+                label.text_content().strip(): tree.get_element_by_id(
+                    label.get("for")
+                ).get("name")
+                for label in form.cssselect("label")
+            }
+            return form, labels
+    raise AssertionError(f"no form with a {button!r} button")
+
+
+def submit(client, page_path: str, button: str, fields: dict[str, str], **kwargs):
+    """Opens the page, fills in the form's fields by their labels, presses button."""
+    page = client.get(page_path, headers=HTML, **kwargs)
+    assert page.status_code == 200, page.status_code
+    form, labels = form_of(page, button)
+    data = {i.get("name"): i.get("value", "") for i in form.inputs if i.get("type") == "hidden"}  # fmt: skip
+    for label, value in fields.items():
+        data[labels[label]] = value
+    return client.post(form.get("action"), data=data, headers=HTML, **kwargs)
+
+
+def sign_in(
+    client, name: str, password: str = PASSWORD, next_path: str = "", address=""
+):
+    path = "/desk/login" + (f"?next={next_path}" if next_path else "")
+    fields = {"Name": name, "Password": password}
+    if address:
+        return submit(client, path, "Sign in", fields, environ_base={"REMOTE_ADDR": address})  # fmt: skip
+    return submit(client, path, "Sign in", fields)
+
+
+def text_of(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def location(response) -> str:
+    return response.headers["Location"]
+
+
+@pytest.fixture
+def people(services):
+    return services.people
+
+
+@pytest.fixture
+def admin(people):
+    people.create("ada", "admin", PASSWORD)
+    return "ada"
+
+
+def test_sign_in_with_the_labelled_form_then_back_where_asked(client, people):
+    people.create("anna", "writer", PASSWORD)
+    response = sign_in(client, "anna")
+    assert response.status_code == 303
+    assert location(response) == "/desk/"
+    other = client.application.test_client()
+    response = sign_in(other, "anna", next_path="/audit/statements/x")
+    assert location(response) == "/audit/statements/x"
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/desk/", "/api/statements", "/desk\\..\\x"])  # fmt: skip
+def test_sign_in_never_leads_elsewhere(client, people, target):
+    people.create("anna", "writer", PASSWORD)
+    assert location(sign_in(client, "anna", next_path=target)) == "/desk/"
+
+
+def test_wrong_passwords_get_one_generic_message(client, people):
+    people.create("anna", "writer", PASSWORD)
+    people.create("bert", "writer", PASSWORD)
+    people.disable("bert")
+    for name, password in [("anna", "wrong"), ("nobody", PASSWORD), ("bert", PASSWORD)]:
+        response = sign_in(client, name, password)
+        assert response.status_code == 200
+        assert WRONG in text_of(response)
+        assert client.get_cookie(COOKIE) is None
+
+
+def test_failures_are_limited_per_account(client, people, services):
+    people.create("anna", "writer", PASSWORD)
+    limit = services.settings.sign_in_failures_per_minute
+    for n in range(limit):
+        failed = sign_in(client, "anna", "wrong", address=f"10.0.0.{n}")
+        assert WRONG in text_of(failed)
+    response = sign_in(client, "anna", address="10.0.1.1")
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) >= 1
+    assert response.mimetype == "text/html"
+    assert client.get_cookie(COOKIE) is None
+    people.create("bob", "writer", PASSWORD)
+    assert sign_in(client, "bob").status_code == 303  # other accounts sign in
+
+
+def test_failures_are_limited_per_address(client, people, services):
+    people.create("anna", "writer", PASSWORD)
+    for n in range(services.settings.sign_in_failures_per_minute):
+        assert WRONG in text_of(sign_in(client, f"guess-{n}", "wrong"))
+    response = sign_in(client, "anna")
+    assert response.status_code == 429
+    assert "Retry-After" in response.headers
+    assert sign_in(client, "anna", address="10.9.9.9").status_code == 303
+
+
+def test_a_post_without_a_csrf_token_is_refused_and_changes_nothing(
+    client, admin, people
+):
+    assert sign_in(client, admin).status_code == 303
+    before = people.list()
+    response = client.post("/desk/people", data={"name": "mallory", "role": "admin"})
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["type"].endswith("/problems/bad-request")
+    forged = client.post(
+        "/desk/people",
+        data={"name": "mallory", "role": "admin", "csrf_token": "forged"},
+        headers=HTML,
+    )
+    assert forged.status_code == 400 and forged.mimetype == "text/html"
+    assert people.list() == before
+    stranger = client.application.test_client()
+    response = stranger.post("/desk/login", data={"name": admin, "password": PASSWORD})
+    assert response.status_code == 400
+    assert stranger.get_cookie(COOKIE) is None
+
+
+def test_the_session_cookie_is_http_only_and_same_site(client, people):
+    people.create("anna", "writer", PASSWORD)
+    response = sign_in(client, "anna")
+    cookie = next(
+        c for c in response.headers.getlist("Set-Cookie") if c.startswith(COOKIE)
+    )
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # http://localhost
+    assert all("HttpOnly" in c for c in response.headers.getlist("Set-Cookie"))
+
+
+def test_with_an_https_base_url_cookies_are_secure(tmp_path):
+    settings = make_settings(tmp_path, PRESSFEED_BASE_URL="https://press.example")
+    services = Pressfeed(settings)
+    try:
+        services.people.create("anna", "writer", PASSWORD)
+        client = create_app(services=services).test_client()
+        https = {"base_url": "https://localhost"}
+        page = client.get("/desk/login", headers=HTML, **https)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', text_of(page))[1]
+        response = client.post(
+            "/desk/login",
+            data={"csrf_token": token, "name": "anna", "password": PASSWORD},
+            headers={**HTML, "Referer": "https://localhost/desk/login"},
+            **https,
+        )
+        assert response.status_code == 303, text_of(response)
+        cookies = response.headers.getlist("Set-Cookie")
+        assert any(c.startswith(COOKIE) for c in cookies)
+        assert all("Secure" in c and "SameSite=Lax" in c for c in cookies)
+    finally:
+        services.close()
+
+
+def test_the_secret_key_is_generated_once_in_the_instance_folder(tmp_path):
+    settings = make_settings(tmp_path)
+    services = Pressfeed(settings)
+    try:
+        first = create_app(services=services).secret_key
+        second = create_app(services=services).secret_key
+        path = settings.instance_dir / "secret_key"
+        assert first == second == path.read_text().strip()
+        assert path.stat().st_mode & 0o777 == 0o600
+    finally:
+        services.close()
+    given = make_settings(tmp_path, PRESSFEED_SECRET_KEY="k" * 40)
+    assert create_app(services=Pressfeed(given)).secret_key == "k" * 40
+
+
+def test_desk_pages_are_never_stored(client, admin):
+    assert client.get("/desk/login").headers["Cache-Control"] == "no-store, private"
+    sign_in(client, admin)
+    for path in ("/desk/people", "/desk/tokens", "/desk/password"):
+        response = client.get(path, headers=HTML)
+        assert response.status_code == 200, path
+        assert response.headers["Cache-Control"] == "no-store, private"
+
+
+def test_sign_out_ends_the_session(client, admin):
+    sign_in(client, admin)
+    assert client.get("/desk/people").status_code == 200
+    old = client.get_cookie(COOKIE).value
+    page = client.get("/desk/people", headers=HTML)
+    assert "ada" in text_of(page)
+    form, _ = form_of(page, "Sign out")
+    token = form.inputs["csrf_token"].value
+    response = client.post("/desk/logout", data={"csrf_token": token})
+    assert response.status_code == 303 and location(response) == "/desk/login"
+    assert client.get_cookie(COOKIE) is None
+    client.set_cookie(COOKIE, old)  # the old cookie, replayed
+    response = client.get("/desk/people")
+    assert response.status_code == 303
+    assert location(response) == "/desk/login?next=%2Fdesk%2Fpeople"
+
+
+def test_disabling_and_a_role_change_end_the_sessions_at_once(client, admin, people):
+    people.create("anna", "writer", PASSWORD)
+    people.create("bert", "writer", PASSWORD)
+    anna, bert = client.application.test_client(), client.application.test_client()
+    sign_in(anna, "anna")
+    sign_in(bert, "bert")
+    assert anna.get("/desk/password").status_code == 200
+    sign_in(client, admin)
+    disabled = submit(client, "/desk/people", "Disable", {})  # the first listed: anna
+    assert disabled.status_code == 303
+    assert people.get("anna").disabled
+    response = anna.get("/desk/password")
+    assert response.status_code == 303 and location(response).startswith("/desk/login")
+    page = client.get("/desk/people", headers=HTML)
+    form = next(f for f in lxml.html.fromstring(text_of(page)).forms if f.get("action") == "/desk/people/bert/role")  # fmt: skip
+    response = client.post(
+        form.get("action"),
+        data={"csrf_token": form.inputs["csrf_token"].value, "role": "publisher"},
+    )
+    assert response.status_code == 303
+    assert people.get("bert").role == "publisher"
+    assert location(bert.get("/desk/password")).startswith("/desk/login")
+    assert sign_in(bert, "bert").status_code == 303  # as a publisher now
+
+
+def test_admins_create_people_who_must_change_the_one_time_password(client, admin, people):  # fmt: skip
+    sign_in(client, admin)
+    created = submit(client, "/desk/people", "Create account", {"Name": "carla", "Role": "publisher"})  # fmt: skip
+    assert created.status_code == 201
+    one_time = lxml.html.fromstring(text_of(created)).get_element_by_id(
+        "one-time-password"
+    )
+    password = one_time.text_content()
+    assert people.get("carla").must_change_password
+    assert password not in text_of(client.get("/desk/people"))  # shown once
+    carla = client.application.test_client()
+    response = sign_in(carla, "carla", password, next_path="/desk/people")
+    assert location(response) == "/desk/password?next=%2Fdesk%2Fpeople"
+    assert location(carla.get("/desk/")) == "/desk/password?next=%2Fdesk%2F"
+    response = submit(carla, "/desk/password?next=/desk/", "Change password", {"Current password": password, "New password": "carla's own one"})  # fmt: skip
+    assert response.status_code == 303 and location(response) == "/desk/"
+    assert not people.get("carla").must_change_password
+    assert carla.get("/desk/password").status_code == 200  # still signed in
+    assert carla.get("/desk/people").status_code == 403  # a publisher, not an admin
+
+
+def test_only_admins_see_the_admin_pages(client, people):
+    people.create("anna", "publisher", PASSWORD)
+    assert location(client.get("/desk/people")).startswith("/desk/login")
+    sign_in(client, "anna")
+    for path in ("/desk/people", "/desk/tokens"):
+        response = client.get(path, headers=HTML)
+        assert response.status_code == 403 and response.mimetype == "text/html"
+    page = client.get("/desk/password", headers=HTML)
+    assert "API tokens" not in text_of(page)
+
+
+def test_admins_create_and_revoke_api_tokens(client, admin, services):
+    sign_in(client, admin)
+    created = submit(client, "/desk/tokens", "Create token", {"Name": "newsroom", "Role": "publisher"})  # fmt: skip
+    assert created.status_code == 201
+    token = lxml.html.fromstring(text_of(created)).get_element_by_id("new-token")
+    caller = services.tokens.authenticate(token.text_content())
+    assert (caller.name, caller.role) == ("newsroom", "publisher")
+    page = client.get("/desk/tokens", headers=HTML)
+    assert "newsroom" in text_of(page)
+    revoked = submit(client, "/desk/tokens", "Revoke", {})
+    assert revoked.status_code == 303
+    assert services.tokens.authenticate(token.text_content()) is None
+
+
+def test_a_totp_account_signs_in_in_two_steps(client, people):
+    people.create("anna", "auditor", PASSWORD)
+    uri = people.enable_totp("anna")
+    totp = pyotp.TOTP(parse_qs(urlsplit(uri).query)["secret"][0])
+    response = sign_in(client, "anna", next_path="/desk/password")
+    assert response.status_code == 303 and location(response) == "/desk/login/code"
+    assert client.get_cookie(COOKIE) is None  # no session before the code
+    assert location(client.get("/desk/password")).startswith("/desk/login")
+    wrong = "000000" if totp.now() != "000000" else "111111"
+    response = submit(client, "/desk/login/code", "Verify", {"Code": wrong})
+    assert "Wrong code." in text_of(response) and client.get_cookie(COOKIE) is None
+    response = submit(client, "/desk/login/code", "Verify", {"Code": totp.now()})
+    assert response.status_code == 303 and location(response) == "/desk/password"
+    assert client.get("/desk/password").status_code == 200
+    stranger = client.application.test_client()
+    assert location(stranger.get("/desk/login/code")) == "/desk/login"
+
+
+def test_an_auditor_session_reads_the_audit_in_html(client, desk, people):
+    statement = desk.create(title="Visa times")
+    path = f"/audit/statements/{statement['id']}"
+    response = client.get(path, headers=HTML)
+    assert response.status_code == 303
+    assert location(response) == f"/desk/login?next={path.replace('/', '%2F')}"
+    assert client.get(path).status_code == 401  # not a browser: as before
+    people.create("olga", "auditor", PASSWORD)
+    assert location(sign_in(client, "olga", next_path=path)) == path
+    response = client.get(path, headers=HTML)
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert "Visa times" in text_of(response)
+    assert response.headers["Cache-Control"] == "no-store, private"
+    assert client.get("/audit/verify").get_json()["ok"] is True
+    assert client.get("/api/statements").status_code == 401  # the API: tokens only
+
+
+def test_a_writer_session_may_not_read_the_audit(client, desk, people):
+    statement = desk.create()
+    people.create("anna", "writer", PASSWORD)
+    sign_in(client, "anna")
+    response = client.get(f"/audit/statements/{statement['id']}", headers=HTML)
+    assert response.status_code == 403
+
+
+def test_tokens_decide_when_sent(client, desk, people, publisher, auditor):
+    """A session beside a token changes nothing: the token is judged as before."""
+    statement = desk.create()
+    people.create("olga", "auditor", PASSWORD)
+    sign_in(client, "olga")
+    path = f"/audit/statements/{statement['id']}"
+    assert client.get(path, headers=publisher).status_code == 403
+    assert client.get(path, headers={"Authorization": "Bearer pf_x_y"}).status_code == 401  # fmt: skip
+    assert client.get(path, headers=auditor).status_code == 200
+    people.create("paul", "publisher", PASSWORD)
+    paul = client.application.test_client()
+    sign_in(paul, "paul")
+    assert paul.get("/api/statements").status_code == 401
+    response = paul.post(
+        "/api/statements", json={"title": "t", "body": "b", "kind": "news"}
+    )
+    assert response.status_code == 401
