@@ -32,7 +32,7 @@ class Officer:
         self.csrf = token_in(self.client.get("/desk/").get_data(as_text=True))
 
     def get(self, path: str):
-        return self.client.get(path)
+        return self.client.get(path, headers={"Accept": "text/html"})
 
     def post(self, path: str, **form):
         return self.client.post(path, data={"csrf_token": self.csrf, **form})
@@ -218,3 +218,26 @@ def test_the_desk_is_private_and_readable_by_every_role(office):
         assert page.headers["Cache-Control"] == "no-store, private"
         assert "form-action 'self'" in page.headers["Content-Security-Policy"]
     assert app.test_client().get("/desk/").status_code == 303  # to the login page
+
+
+def test_an_auditor_reads_the_history_in_the_browser_as_people_read_it(office):
+    app, services = office
+    paul = Officer(app, "paul")
+    statement_id = statement_id_of(compose(paul, "publish"))
+    version = services.press_office.find_statement(statement_id).version
+    paul.post(
+        f"/desk/statements/{statement_id}/amendment",
+        action="save",
+        title="Consular hours in August",
+        kind="news",
+        tags="visas, passports",
+        body="The consulate is closed on Fridays and Saturdays.",
+        change_note="Saturdays too",
+        version=str(version),
+    )
+    history = Officer(app, "aude").get(f"/audit/statements/{statement_id}")
+    assert history.status_code == 200
+    text = history.get_data(as_text=True)
+    assert "None" not in text and "['" not in text
+    assert "visas, consulate" in text and "visas, passports" in text
+    assert text.count('class="actor">paul<') >= 3
