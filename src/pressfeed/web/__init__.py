@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
-from flask_wtf.csrf import CSRFProtect  # type: ignore[import-untyped]
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from pressfeed.assembly import Pressfeed
