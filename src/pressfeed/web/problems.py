@@ -233,7 +233,7 @@ class ProblemError(Exception):
 
 def wants_html() -> bool:
     """A browser asking for a page gets an HTML error page; everyone else a problem."""
-    if request.path.startswith(("/api/", "/feeds/", "/audit/")):
+    if request.path.startswith(("/api/", "/feeds/")):
         return False
     best = request.accept_mimetypes.best_match(
         [PROBLEM_JSON, "application/json", "text/html"]
