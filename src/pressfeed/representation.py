@@ -140,7 +140,9 @@ def public_notes(document: StatementDocument) -> list[ChangeNoteDocument]:
 
 
 def _text_lines(title: str, body: str) -> list[str]:
-    return [f"# {title}\n", "\n", *body.splitlines(keepends=True)]
+    """Title and body as lines that each end in a newline, so text added after
+    the last line does not show that line as removed and added again."""
+    return [f"# {title}\n", "\n", *(f"{line}\n" for line in body.splitlines())]
 
 
 def _unified_diff(

@@ -25,7 +25,9 @@ KIND_REGEX = r"^[a-z][a-z0-9-]*$"
 
 
 def _cleaned(text: str) -> str:
-    """A text field: XML-illegal characters dropped, outer whitespace trimmed."""
+    """A text field: line ends as newlines (browsers send CRLF), XML-illegal
+    characters dropped, outer whitespace trimmed."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     cleaned = strip_xml_illegal(text).strip()
     if not cleaned:
         raise ValueError("must not be empty or only spaces")
