@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from functools import cached_property
+from typing import Any
 
 from pressfeed.application import PressOffice
 from pressfeed.audit import AuditTrail
@@ -75,6 +76,9 @@ class Pressfeed:
                 kinds=settings.kinds,
                 second_pair_of_eyes=settings.second_pair_of_eyes,
             )
+        if self.ledger.tree_is_behind():  # a store made before the Merkle tree
+            recorder: Any = self.press_office.recorder  # a ledger.Chained* recorder
+            recorder.catch_up_tree()
         self.position = RecentPosition(
             lambda: self.views.position(self.press_office.name)
         )
