@@ -16,6 +16,7 @@ from typing import Any
 
 from pressfeed.application import PressOffice
 from pressfeed.audit import AuditTrail
+from pressfeed.checkpoints import Checkpointer
 from pressfeed.config import Settings
 from pressfeed.ledger import Ledger
 from pressfeed.people import PeopleRegistry
@@ -104,6 +105,22 @@ class Pressfeed:
     @cached_property
     def ledger(self) -> Ledger:
         return Ledger(self.press_office.recorder)
+
+    @cached_property
+    def checkpoints(self) -> Checkpointer:
+        """Signs the tree's root at most every PRESSFEED_CHECKPOINT_SECONDS."""
+        tree = self.ledger.tree
+
+        def tree_head() -> tuple[int, bytes]:
+            size = tree.size()
+            return size, tree.root(size)
+
+        return Checkpointer(
+            tree_head,
+            self.settings.signing_key_path,
+            self.settings.origin,
+            self.settings.checkpoint_interval,
+        )
 
     @cached_property
     def audit(self) -> AuditTrail:

@@ -116,6 +116,34 @@ def token_revoke(settings: Settings, name: str) -> None:
 
 
 @main.group()
+def keys() -> None:
+    """The key that signs the log's checkpoints."""
+
+
+@keys.command("create")
+@click.option("--name", help="The key's name in signatures (default: the origin).")
+@click.pass_obj
+def keys_create(settings: Settings, name: str | None) -> None:
+    """Writes a new Ed25519 signing key (mode 0600) to PRESSFEED_SIGNING_KEY or
+    the instance folder; prints the verifier key alone on the last line."""
+    from pressfeed.checkpoints import NoteError, SigningKey, write_signing_key
+
+    path = settings.signing_key_path
+    try:
+        key = SigningKey.generate(name or settings.origin)
+        write_signing_key(path, key)
+    except FileExistsError:
+        raise click.ClickException(
+            f"{path} exists: a log keeps its key (witnesses know it)."
+        ) from None
+    except NoteError as error:
+        raise click.ClickException(f"{error}; choose one with --name.") from None
+    click.echo(f"Wrote the signing key to {path}; keep it secret and backed up.")
+    click.echo("The verifier key, for witnesses (also at /audit/key):")
+    click.echo(key.verifier.text())
+
+
+@main.group()
 def user() -> None:
     """Accounts of the people who sign in to the desk."""
 

@@ -187,6 +187,7 @@ REQUESTS: dict[str, Callable[[Caller], object]] = {
     "not-a-draft": lambda c: c.post(f"/api/statements/{c.published()['id']}/review"),
     "not-in-review": lambda c: c.post(f"/api/statements/{draft(c)['id']}/approval"),
     "second-pair-of-eyes-required": own_text_published,
+    "no-signing-key": lambda c: c.client.get("/audit/checkpoint"),
     "internal-error": broken_views,
 }
 

@@ -205,6 +205,11 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ),
         # The server
         ProblemType(
+            "no-signing-key", 503, "The log has no signing key yet",
+            "The press office has not created the key that signs its checkpoints "
+            "(pressfeed keys create); until it does, no checkpoint is served.",
+        ),
+        ProblemType(
             "internal-error", 500, "Internal error",
             "The server failed; the press office's operators can find the cause in "
             "its log.",

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, request
 
+from pressfeed.checkpoints import NoSigningKey
 from pressfeed.transparency import MerkleTree, TreeError
 from pressfeed.web.context import services
 from pressfeed.web.problems import ProblemError
@@ -51,6 +52,33 @@ def consistency() -> Response:
     within_tree(new)
     hashes = proof(lambda tree: tree.consistency_proof(old, new))
     return json_response({"hashes": hashes})
+
+
+@bp.get("/checkpoint")
+def checkpoint() -> Response:
+    """The latest signed checkpoint (C2SP tlog-checkpoint, signed-note Ed25519)."""
+    return text_response(signing(lambda: services().checkpoints.latest()))
+
+
+@bp.get("/key")
+def key() -> Response:
+    """The verifier key of the checkpoints, in the note format."""
+    return text_response(
+        signing(lambda: services().checkpoints.key().verifier.text() + "\n")
+    )
+
+
+def signing(make: Callable[[], str]) -> str:
+    try:
+        return make()
+    except NoSigningKey as error:
+        raise ProblemError("no-signing-key", str(error)) from None
+
+
+def text_response(body: str) -> Response:
+    response = Response(body, content_type="text/plain; charset=utf-8")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 def whole(name: str, default: int | None = None) -> int:
