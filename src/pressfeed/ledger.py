@@ -27,6 +27,7 @@ from pressfeed.storage import Dialect, tables_of
 from pressfeed.transparency import (
     TREE,
     MerkleTree,
+    RunningRoot,
     append_leaves,
     tree_head,
     tree_table_statements,
@@ -324,6 +325,18 @@ class Ledger:
             if len(batch) < BATCH:
                 return
             after = batch[-1].id
+
+    def chain_root(self, size: int) -> bytes | None:
+        """The Merkle root of the first size links, computed from the chain
+        (not from the stored subtrees); None if the chain is shorter."""
+        running = RunningRoot()
+        if size == 0:
+            return running.root()
+        for link in self.links():
+            running.append(bytes.fromhex(link.hash))
+            if running.size == size:
+                return running.root()
+        return None
 
     def verify(self) -> Verification:
         """Recomputes the chain over the stored events; names the first bad position."""
