@@ -339,9 +339,14 @@ class Ledger:
         return None
 
     def verify(self) -> Verification:
-        """Recomputes the chain over the stored events; names the first bad position."""
+        """Recomputes the chain over the stored events and checks that each
+        link's own columns are its event's, that every aggregate's versions run
+        1, 2, 3... once each in log order, and (SQLite) that every stored id is
+        in the one spelling eventsourcing writes; names the first bad position."""
         prev, checked = GENESIS, 0
         events, links = self.events(), self.links()
+        noncanonical = self.first_noncanonical_id()
+        versions: dict[str, int] = {}
         while True:
             event, link = next(events, None), next(links, None)
             if event is None and link is None:
@@ -364,10 +369,33 @@ class Ledger:
                 event.topic,
                 event.state,
             )
-            if link.prev_hash != prev or link.hash != expected:
+            originator = str(event.originator_id)
+            if (
+                link.prev_hash != prev
+                or link.hash != expected
+                or link.originator_id != originator
+                or link.version != event.originator_version
+                or event.originator_version != versions.get(originator, 0) + 1
+                or event.id == noncanonical
+            ):
                 return Verification(False, checked, event.id)
+            versions[originator] = event.originator_version
             prev = link.hash
             checked += 1
+
+    def first_noncanonical_id(self) -> int | None:
+        """The first position whose stored id is not spelled as eventsourcing
+        writes it (32 lower-case hex digits): eventsourcing finds events by the
+        exact text, so another spelling hides an event while the chain, which
+        hashes the parsed id, still holds. PostgreSQL stores ids as uuid."""
+        if self.tables.dialect.postgres:
+            return None
+        rows = self.tables.query(
+            "SELECT MIN(rowid) AS position FROM {e} WHERE length(originator_id) != 32 "
+            "OR originator_id GLOB '*[^0-9a-f]*'",
+            e=self.recorder.events_table_name,
+        )
+        return rows[0]["position"] if rows else None
 
 
 def _link(row: Any) -> Link:
