@@ -120,3 +120,28 @@ def test_make_bench_runs_on_a_tiny_size(tmp_path):
     }
     assert all(value > 0 for value in report["ratios"].values())
     assert {"cpu", "cores"} <= report["machine"].keys()
+
+
+def test_the_proofs_benchmark_runs_and_reports_ratios():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.proofs",
+            "--events",
+            "300",
+            "--baseline",
+            "30",
+            "--samples",
+            "5",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    report = json.loads(result.stdout)
+    assert report["figures"]["large"]["events"] == 300
+    assert report["figures"]["large"]["inclusion"]["hashes"]["max"] <= 9
+    assert report["ratios"]["inclusion_ms_large_vs_small"] > 0

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from pressfeed.application import NewStatement, PressOffice
+from pressfeed.ledger import Ledger
 from tests.conftest import POSTGRES_URL, make_settings
 from tests.helpers import run_cli
 
@@ -231,3 +232,83 @@ def test_a_failure_while_writing_the_chain_records_nothing(store, monkeypatch):
         {"ok": True, "events_checked": head, "first_bad": None},
     )
     app.close()
+
+
+def test_a_chain_links_own_columns_rewritten_are_caught(store):
+    """The audit history attaches positions and hashes by a link's originator_id
+    and version: they must be its event's."""
+    settings, _ = store
+    app = fill(settings)
+    other = str(app.recorder.select_notifications(start=1, limit=1)[0].originator_id)
+    chain = Ledger(app.recorder).tables
+    chain.execute("UPDATE {c} SET version = 9 WHERE position = 7", c="pf_chain")
+    code, report = verify(settings)
+    assert (code, report["first_bad"]) == (1, 7)
+    link = Ledger(app.recorder).link_at(8)
+    chain.execute(
+        "UPDATE {c} SET version = ? WHERE position = 7",
+        [app.recorder.select_notifications(start=7, limit=1)[0].originator_version],
+        c="pf_chain",
+    )
+    assert verify(settings)[0] == 0
+    chain.execute(
+        "UPDATE {c} SET originator_id = ? WHERE position = ?",
+        [other, link.position],
+        c="pf_chain",
+    )
+    code, report = verify(settings)
+    assert (code, report["first_bad"]) == (1, 8)
+
+
+def test_an_id_spelled_in_capitals_hides_an_event_and_is_caught(sqlite_settings):
+    """eventsourcing finds events by the stored text: a capitalised id hides the
+    statement's newest event (a retraction vanishes), and an amendment is then
+    stored at the hidden version. verify names the hidden event."""
+    app = fill(sqlite_settings, count=2)
+    statement = app.recorder.select_notifications(start=1, limit=1)[0].originator_id
+    db = sqlite3.connect(sqlite_settings.instance_dir / "pressfeed.db")
+    db.execute(
+        "UPDATE stored_events SET originator_id = upper(originator_id) "
+        "WHERE originator_id = ? AND originator_version = 3",
+        (statement.hex,),
+    )
+    db.commit()
+    (hidden,) = db.execute(
+        "SELECT rowid FROM stored_events WHERE originator_id = ?",
+        (statement.hex.upper(),),
+    ).fetchone()
+    code, report = verify(sqlite_settings)
+    assert (code, report["first_bad"]) == (1, hidden)
+    app = PressOffice(env=sqlite_settings.eventsourcing_env())
+    assert app.get_statement(statement).version == 2  # the amendment is hidden
+    app.amend(
+        statement,
+        expected_version=2,
+        changes={"body": "Second at version 3"},
+        change_note="Again",
+        minor=False,
+        actor="forger",
+    )  # a second event at version 3
+    code, report = verify(sqlite_settings)
+    assert (code, report["first_bad"]) == (1, hidden)
+
+
+def test_versions_out_of_order_are_caught(store):
+    settings, _ = store
+    app = fill(settings, count=1)
+    assert app.recorder.max_notification_id() == 4  # drafted, published, slug, amended
+    rows = Ledger(app.recorder).tables
+    table = "stored_events" if not settings.uses_postgres else "pressoffice_events"
+    rows.execute(
+        "DELETE FROM {e} WHERE originator_version = 2 AND originator_id = ?",
+        [
+            app.recorder.select_notifications(start=1, limit=1)[0].originator_id
+            if settings.uses_postgres
+            else app.recorder.select_notifications(start=1, limit=1)[
+                0
+            ].originator_id.hex
+        ],
+        e=table,
+    )
+    code, report = verify(settings)
+    assert (code, report["first_bad"]) == (1, 2)

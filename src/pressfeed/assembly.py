@@ -12,9 +12,11 @@ import threading
 import time
 from collections.abc import Callable
 from functools import cached_property
+from typing import Any
 
 from pressfeed.application import PressOffice
 from pressfeed.audit import AuditTrail
+from pressfeed.checkpoints import Checkpointer
 from pressfeed.config import Settings
 from pressfeed.ledger import Ledger
 from pressfeed.people import PeopleRegistry
@@ -75,6 +77,9 @@ class Pressfeed:
                 kinds=settings.kinds,
                 second_pair_of_eyes=settings.second_pair_of_eyes,
             )
+        if self.ledger.tree_is_behind():  # a store made before the Merkle tree
+            recorder: Any = self.press_office.recorder  # a ledger.Chained* recorder
+            recorder.catch_up_tree()
         self.position = RecentPosition(
             lambda: self.views.position(self.press_office.name)
         )
@@ -100,6 +105,22 @@ class Pressfeed:
     @cached_property
     def ledger(self) -> Ledger:
         return Ledger(self.press_office.recorder)
+
+    @cached_property
+    def checkpoints(self) -> Checkpointer:
+        """Signs the tree's root at most every PRESSFEED_CHECKPOINT_SECONDS."""
+        tree = self.ledger.tree
+
+        def tree_head() -> tuple[int, bytes]:
+            size = tree.size()
+            return size, tree.root(size)
+
+        return Checkpointer(
+            tree_head,
+            self.settings.signing_key_path,
+            self.settings.origin,
+            self.settings.checkpoint_interval,
+        )
 
     @cached_property
     def audit(self) -> AuditTrail:

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from pressfeed.application import NewStatement, SlugTaken
 from pressfeed.assembly import Pressfeed
+from pressfeed.checkpoints import Checkpoint
 from pressfeed.config import Settings
 from pressfeed.people import (
     PERSON_ROLES,
@@ -113,6 +114,34 @@ def token_revoke(settings: Settings, name: str) -> None:
     if not pressfeed_of(settings).tokens.revoke(name):
         raise click.ClickException(f"No active token is named {name!r}.")
     click.echo(f"Revoked the token named {name!r}.")
+
+
+@main.group()
+def keys() -> None:
+    """The key that signs the log's checkpoints."""
+
+
+@keys.command("create")
+@click.option("--name", help="The key's name in signatures (default: the origin).")
+@click.pass_obj
+def keys_create(settings: Settings, name: str | None) -> None:
+    """Writes a new Ed25519 signing key (mode 0600) to PRESSFEED_SIGNING_KEY or
+    the instance folder; prints the verifier key alone on the last line."""
+    from pressfeed.checkpoints import NoteError, SigningKey, write_signing_key
+
+    path = settings.signing_key_path
+    try:
+        key = SigningKey.generate(name or settings.origin)
+        write_signing_key(path, key)
+    except FileExistsError:
+        raise click.ClickException(
+            f"{path} exists: a log keeps its key (witnesses know it)."
+        ) from None
+    except NoteError as error:
+        raise click.ClickException(f"{error}; choose one with --name.") from None
+    click.echo(f"Wrote the signing key to {path}; keep it secret and backed up.")
+    click.echo("The verifier key, for witnesses (also at /audit/key):")
+    click.echo(key.verifier.text())
 
 
 @main.group()
@@ -229,6 +258,33 @@ def rebuild(settings: Settings) -> None:
 
 
 @main.command()
+@click.argument("base_url")
+@click.option("--key", "verifier", required=True, help="The log's verifier key.")
+@click.option(
+    "--state",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the last checkpoint seen is kept.",
+)
+def witness(base_url: str, verifier: str, state: Path) -> None:
+    """Fetches BASE_URL's signed checkpoint, checks it extends the last one kept
+    in --state (a consistency proof), and keeps it; exit 1 if the log forked,
+    shrank or was rewritten."""
+    from pressfeed.checkpoints import NoteError, VerifierKey
+    from pressfeed.witness import WitnessFailure
+    from pressfeed.witness import witness as run_witness
+
+    try:
+        click.echo(run_witness(base_url, VerifierKey.parse(verifier), state))
+    except (NoteError, WitnessFailure) as error:
+        click.echo(f"pressfeed witness: {error}", err=True)
+        sys.exit(1)
+    except OSError as error:
+        click.echo(f"pressfeed witness: {base_url} did not answer: {error}", err=True)
+        sys.exit(2)
+
+
+@main.command()
 @click.option(
     "--head",
     "witnessed",
@@ -236,15 +292,35 @@ def rebuild(settings: Settings) -> None:
     type=(int, str),
     help="A head saved earlier (POSITION HASH): check the log still has it.",
 )
+@click.option(
+    "--checkpoint",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A signed checkpoint saved earlier: check the log still has its root.",
+)
+@click.option(
+    "--key",
+    "verifier",
+    help="The verifier key of --checkpoint (default: this log's signing key's).",
+)
 @click.pass_obj
-def verify(settings: Settings, witnessed: tuple[int, str] | None) -> None:
+def verify(
+    settings: Settings,
+    witnessed: tuple[int, str] | None,
+    checkpoint: Path | None,
+    verifier: str | None,
+) -> None:
     """Checks the hash chain over the stored events; exit code 1 if broken."""
-    ledger = pressfeed_of(settings).ledger
+    pressfeed = pressfeed_of(settings)
+    ledger = pressfeed.ledger
     report = ledger.verify().as_dict()
     if witnessed:
         position, expected = witnessed
         link = ledger.link_at(position)
         report["head_matches"] = link is not None and link.hash == expected
+    if checkpoint:
+        saved = read_checkpoint(pressfeed, checkpoint, verifier)
+        root = ledger.chain_root(saved.size)
+        report["checkpoint_matches"] = root == saved.root
     click.echo(json.dumps(report))
     if not report["ok"]:
         click.echo(f"The log is broken at position {report['first_bad']}.", err=True)
@@ -252,6 +328,34 @@ def verify(settings: Settings, witnessed: tuple[int, str] | None) -> None:
     if witnessed and not report["head_matches"]:
         click.echo(f"The log no longer has that hash at position {position}.", err=True)
         sys.exit(1)
+    if checkpoint and not report["checkpoint_matches"]:
+        click.echo(
+            f"The log's first {saved.size} events no longer have that root.", err=True
+        )
+        sys.exit(1)
+
+
+def read_checkpoint(
+    pressfeed: Pressfeed, path: Path, verifier: str | None
+) -> Checkpoint:
+    """A saved checkpoint, its signature checked with the key given, else with
+    this log's own signing key."""
+    from pressfeed.checkpoints import (
+        NoSigningKey,
+        NoteError,
+        VerifierKey,
+        parse_checkpoint,
+    )
+
+    try:
+        key = (
+            VerifierKey.parse(verifier)
+            if verifier
+            else pressfeed.checkpoints.key().verifier
+        )
+        return parse_checkpoint(path.read_text(), key)
+    except (NoteError, NoSigningKey) as error:
+        raise click.ClickException(f"{path}: {error}") from None
 
 
 @main.command()

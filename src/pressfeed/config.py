@@ -50,6 +50,9 @@ class Settings:
     session_idle_hours: float = 8.0
     sign_in_failures_per_minute: int = 5  # per account and per client address
     second_pair_of_eyes: bool = False  # publishing needs a second publisher
+    log_origin: str = ""  # the checkpoints' origin line; empty: from base_url
+    signing_key_file: str = ""  # empty: <instance dir>/signing_key
+    checkpoint_interval: float = 5.0  # seconds a signed checkpoint is reused
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -101,12 +104,32 @@ class Settings:
             ),
             second_pair_of_eyes=env.get("PRESSFEED_SECOND_PAIR_OF_EYES", "").lower()
             in ("1", "true", "yes"),
+            log_origin=env.get("PRESSFEED_LOG_ORIGIN", ""),
+            signing_key_file=env.get("PRESSFEED_SIGNING_KEY", ""),
+            checkpoint_interval=float(
+                env.get("PRESSFEED_CHECKPOINT_SECONDS", cls.checkpoint_interval)
+            ),
             websub_hubs=tuple(
                 hub.strip()
                 for hub in env.get("PRESSFEED_WEBSUB_HUBS", "").split(",")
                 if hub.strip()
             ),
         )
+
+    @property
+    def origin(self) -> str:
+        """The log's name in its checkpoints: PRESSFEED_LOG_ORIGIN, or the base
+        URL's host (and port and path, if any) plus /statements."""
+        if self.log_origin:
+            return self.log_origin
+        url = urlsplit(self.base_url)
+        return f"{url.netloc}{url.path.rstrip('/')}/statements"
+
+    @property
+    def signing_key_path(self) -> Path:
+        if self.signing_key_file:
+            return Path(self.signing_key_file).resolve()
+        return self.instance_dir / "signing_key"
 
     @property
     def uses_postgres(self) -> bool:

@@ -24,6 +24,14 @@ from eventsourcing.utils import retry
 from psycopg import sql as pg_sql
 
 from pressfeed.storage import Dialect, tables_of
+from pressfeed.transparency import (
+    TREE,
+    MerkleTree,
+    RunningRoot,
+    append_leaves,
+    tree_head,
+    tree_table_statements,
+)
 
 CHAIN = "pf_chain"
 GENESIS = "0" * 64
@@ -69,12 +77,28 @@ def append_links(
     stored_events: Sequence[StoredEvent],
     positions: Sequence[int],
 ) -> None:
-    """Writes the chain links of events just inserted (inside their transaction)."""
+    """Writes the chain links of events just inserted (inside their transaction),
+    and their leaves in the Merkle tree. A tree behind the chain (a store made
+    before the tree) is first given the leaves it lacks, in the same
+    transaction."""
     cursor.execute(
-        dialect.sql("SELECT hash FROM {c} ORDER BY position DESC LIMIT 1", c=CHAIN)
+        dialect.sql(
+            "SELECT position, hash FROM {c} ORDER BY position DESC LIMIT 1", c=CHAIN
+        )
     )
     row = cursor.fetchone()
     prev = row["hash"] if row else GENESIS
+    size, tree_position = tree_head(cursor, dialect)
+    leaves: list[tuple[int, bytes]] = []
+    if row and row["position"] != tree_position:
+        cursor.execute(
+            dialect.sql(
+                "SELECT position, hash FROM {c} WHERE position > ? ORDER BY position",
+                c=CHAIN,
+            ),
+            (tree_position,),
+        )
+        leaves = [(r["position"], bytes.fromhex(r["hash"])) for r in cursor.fetchall()]
     links = []
     for event, position in zip(stored_events, positions, strict=True):
         link = chain_hash(
@@ -88,15 +112,18 @@ def append_links(
         links.append(
             (position, str(event.originator_id), event.originator_version, link, prev)
         )
+        leaves.append((position, bytes.fromhex(link)))
         prev = link
-    cursor.executemany(
-        dialect.sql(
-            "INSERT INTO {c} (position, originator_id, version, hash, prev_hash) "
-            "VALUES (?, ?, ?, ?, ?)",
-            c=CHAIN,
-        ),
-        links,
-    )
+    if links:
+        cursor.executemany(
+            dialect.sql(
+                "INSERT INTO {c} (position, originator_id, version, hash, prev_hash) "
+                "VALUES (?, ?, ?, ?, ?)",
+                c=CHAIN,
+            ),
+            links,
+        )
+    append_leaves(cursor, dialect, size, leaves)
 
 
 class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
@@ -108,7 +135,13 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         return [
             *super().construct_create_table_statements(),
             *chain_table_statements(self.dialect),
+            *tree_table_statements(self.dialect),
         ]
+
+    def catch_up_tree(self) -> None:
+        """Gives the Merkle tree the leaves it lacks (a store made before it)."""
+        with self.datastore.transaction(commit=True) as c:
+            append_links(c, self.dialect, [], [])
 
     def _insert_events(
         self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -129,8 +162,23 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         self.dialect = Dialect(postgres=True, schema=datastore.schema)
         self.sql_create_statements.extend(
             pg_sql.Composed([pg_sql.SQL(s)])
-            for s in chain_table_statements(self.dialect)
+            for s in [
+                *chain_table_statements(self.dialect),
+                *tree_table_statements(self.dialect),
+            ]
         )
+
+    def catch_up_tree(self) -> None:
+        """Gives the Merkle tree the leaves it lacks (a store made before it),
+        under the lock that orders the log."""
+        with (
+            self.datastore.get_connection() as conn,
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            for statement in self.lock_table_statements:
+                curs.execute(statement, prepare=False)
+            append_links(curs, self.dialect, [], [])
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
@@ -187,6 +235,7 @@ class Ledger:
     def __init__(self, recorder: Any) -> None:
         self.recorder = recorder
         self.tables = tables_of(recorder)
+        self.tree = MerkleTree(self.tables)
 
     def head(self) -> Link | None:
         rows = self.tables.query(
@@ -215,6 +264,36 @@ class Ledger:
             )
             found.update(UUID(row["originator_id"]) for row in rows)
         return found
+
+    def tree_is_behind(self) -> bool:
+        """Whether the Merkle tree lacks leaves the chain has (a store made before
+        the tree, until catch_up_tree() or the next insert)."""
+        head = self.head()
+        with self.tables.cursor() as c:
+            _, tree_position = tree_head(c, self.tables.dialect)
+        return head is not None and head.position != tree_position
+
+    def leaves(self, start: int, limit: int) -> list[tuple[int, str]]:
+        """(index, chain hash) of the tree's leaves from index start, in order."""
+        rows = self.tables.query(
+            "SELECT t.idx, c.hash FROM {t} t JOIN {c} c ON c.position = t.position "
+            "WHERE t.level = 0 AND t.idx >= ? ORDER BY t.idx LIMIT ?",
+            [start, limit],
+            t=TREE,
+            c=CHAIN,
+        )
+        return [(row["idx"], row["hash"]) for row in rows]
+
+    def leaf_of(self, originator_id: UUID, version: int) -> int | None:
+        """The leaf index of an event of the log, or None."""
+        rows = self.tables.query(
+            "SELECT t.idx FROM {c} c JOIN {t} t ON t.position = c.position "
+            "WHERE c.originator_id = ? AND c.version = ?",
+            [str(originator_id), version],
+            t=TREE,
+            c=CHAIN,
+        )
+        return rows[0]["idx"] if rows else None
 
     def link_at(self, position: int) -> Link | None:
         rows = self.tables.query(
@@ -247,10 +326,27 @@ class Ledger:
                 return
             after = batch[-1].id
 
+    def chain_root(self, size: int) -> bytes | None:
+        """The Merkle root of the first size links, computed from the chain
+        (not from the stored subtrees); None if the chain is shorter."""
+        running = RunningRoot()
+        if size == 0:
+            return running.root()
+        for link in self.links():
+            running.append(bytes.fromhex(link.hash))
+            if running.size == size:
+                return running.root()
+        return None
+
     def verify(self) -> Verification:
-        """Recomputes the chain over the stored events; names the first bad position."""
+        """Recomputes the chain over the stored events and checks that each
+        link's own columns are its event's, that every aggregate's versions run
+        1, 2, 3... once each in log order, and (SQLite) that every stored id is
+        in the one spelling eventsourcing writes; names the first bad position."""
         prev, checked = GENESIS, 0
         events, links = self.events(), self.links()
+        noncanonical = self.first_noncanonical_id()
+        versions: dict[str, int] = {}
         while True:
             event, link = next(events, None), next(links, None)
             if event is None and link is None:
@@ -273,10 +369,33 @@ class Ledger:
                 event.topic,
                 event.state,
             )
-            if link.prev_hash != prev or link.hash != expected:
+            originator = str(event.originator_id)
+            if (
+                link.prev_hash != prev
+                or link.hash != expected
+                or link.originator_id != originator
+                or link.version != event.originator_version
+                or event.originator_version != versions.get(originator, 0) + 1
+                or event.id == noncanonical
+            ):
                 return Verification(False, checked, event.id)
+            versions[originator] = event.originator_version
             prev = link.hash
             checked += 1
+
+    def first_noncanonical_id(self) -> int | None:
+        """The first position whose stored id is not spelled as eventsourcing
+        writes it (32 lower-case hex digits): eventsourcing finds events by the
+        exact text, so another spelling hides an event while the chain, which
+        hashes the parsed id, still holds. PostgreSQL stores ids as uuid."""
+        if self.tables.dialect.postgres:
+            return None
+        rows = self.tables.query(
+            "SELECT MIN(rowid) AS position FROM {e} WHERE length(originator_id) != 32 "
+            "OR originator_id GLOB '*[^0-9a-f]*'",
+            e=self.recorder.events_table_name,
+        )
+        return rows[0]["position"] if rows else None
 
 
 def _link(row: Any) -> Link:

@@ -139,6 +139,10 @@ REQUESTS: dict[str, Callable[[Caller], object]] = {
     "bad-accept-datetime": lambda c: c.client.get(
         f"/statements/{c.published()['slug']}", headers={"Accept-Datetime": "soon"}
     ),
+    "bad-tree-query": lambda c: c.client.get("/audit/proof/inclusion?index=3&size=3"),
+    "beyond-tree-size": lambda c: c.client.get(
+        "/audit/proof/consistency?from=1&to=1000000"
+    ),
     "payload-too-large": lambda c: c.post(
         "/api/statements",
         data=b" " * (2 * 1024 * 1024),
@@ -183,6 +187,7 @@ REQUESTS: dict[str, Callable[[Caller], object]] = {
     "not-a-draft": lambda c: c.post(f"/api/statements/{c.published()['id']}/review"),
     "not-in-review": lambda c: c.post(f"/api/statements/{draft(c)['id']}/approval"),
     "second-pair-of-eyes-required": own_text_published,
+    "no-signing-key": lambda c: c.client.get("/audit/checkpoint"),
     "internal-error": broken_views,
 }
 

@@ -17,7 +17,16 @@ from pressfeed.config import Settings
 from pressfeed.syndication import ATOM, FEED_FORMATS
 from pressfeed.times import parse_time
 from pressfeed.urls import ALL_STATEMENTS, KIND, FeedScope, absolute, feed_path
-from pressfeed.web import api, audit, desk, feeds, public, sessions, site
+from pressfeed.web import (
+    api,
+    audit,
+    desk,
+    feeds,
+    public,
+    sessions,
+    site,
+    transparency,
+)
 from pressfeed.web.auth import FAILURES, FailureLimiter
 from pressfeed.web.caching import RenderedCache
 from pressfeed.web.context import PRESSFEED, RENDERED_CACHE
@@ -53,7 +62,9 @@ def create_app(
     register_problem_handlers(app)
     register_templating(app, settings)
     app.after_request(security_headers)
-    for blueprint in (api.bp, audit.bp, public.bp, feeds.bp, site.bp, desk.bp):
+    for blueprint in (
+        api.bp, audit.bp, transparency.bp, public.bp, feeds.bp, site.bp, desk.bp,
+    ):  # fmt: skip
         app.register_blueprint(blueprint)
     if settings.benchmark_endpoints:
         public.register_benchmark_endpoint(app)

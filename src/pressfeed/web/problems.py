@@ -77,6 +77,17 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "Accept-Datetime is an HTTP date, e.g. Tue, 20 Mar 2001 20:35:00 GMT.",
         ),
         ProblemType(
+            "bad-tree-query", 400, "Bad tree query",
+            "The log's tree takes whole numbers: /audit/leaves?start=&limit= (limit "
+            "1 to 1,000), /audit/proof/inclusion?index=&size= (index below size), "
+            "/audit/proof/consistency?from=&to= (1 <= from <= to).",
+        ),
+        ProblemType(
+            "beyond-tree-size", 400, "Beyond the tree's size",
+            "The log's tree is smaller than the size asked for; /audit/checkpoint "
+            "names the latest signed size.",
+        ),
+        ProblemType(
             "payload-too-large", 413, "Payload too large",
             "The request body is over the limit (1 MiB by default).",
         ),
@@ -193,6 +204,11 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             (IdempotencyKeyReused,),
         ),
         # The server
+        ProblemType(
+            "no-signing-key", 503, "The log has no signing key yet",
+            "The press office has not created the key that signs its checkpoints "
+            "(pressfeed keys create); until it does, no checkpoint is served.",
+        ),
         ProblemType(
             "internal-error", 500, "Internal error",
             "The server failed; the press office's operators can find the cause in "

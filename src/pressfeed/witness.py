@@ -1,0 +1,80 @@
+"""A witness for outsiders: keeps the last checkpoint it saw of a press office's
+log, and refuses any later one that is not an extension of it. It reads only
+the public routes (/audit/checkpoint, /audit/proof/consistency), so anyone can
+run it against a press office they do not control."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlencode
+
+from pressfeed.checkpoints import Checkpoint, NoteError, VerifierKey, parse_checkpoint
+from pressfeed.transparency import consistent
+
+STATE_FILE = "checkpoint"
+
+
+class WitnessFailure(Exception):
+    """The log forked, shrank or was rewritten (or did not answer as it must)."""
+
+
+def fetch(url: str) -> bytes:
+    request = urllib.request.Request(url, headers={"User-Agent": "pressfeed-witness"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return bytes(answer.read())
+
+
+def describe(checkpoint: Checkpoint) -> str:
+    return f"{checkpoint.origin} size {checkpoint.size} root {checkpoint.root.hex()}"
+
+
+def witness(
+    base_url: str,
+    key: VerifierKey,
+    state: Path,
+    get: Callable[[str], bytes] = fetch,
+) -> str:
+    """Checks the log's latest checkpoint against the one stored in state, and
+    stores it; WitnessFailure (naming both) when it does not extend it."""
+    base_url = base_url.rstrip("/")
+    note = get(f"{base_url}/audit/checkpoint").decode()
+    try:
+        current = parse_checkpoint(note, key)
+    except NoteError as error:
+        raise WitnessFailure(f"The checkpoint does not verify: {error}") from None
+    stored = state / STATE_FILE
+    previous = parse_checkpoint(stored.read_text(), key) if stored.exists() else None
+    if previous is not None:
+        problem = None
+        if current.origin != previous.origin:
+            problem = "the log's origin changed"
+        elif current.size < previous.size:
+            problem = "the log shrank"
+        elif current.size == previous.size and current.root != previous.root:
+            problem = "the log was rewritten (same size, another root)"
+        elif previous.size and current.size > previous.size:
+            query = urlencode({"from": previous.size, "to": current.size})
+            answer = json.loads(get(f"{base_url}/audit/proof/consistency?{query}"))
+            proof = [bytes.fromhex(h) for h in answer["hashes"]]
+            if not consistent(
+                previous.size, current.size, previous.root, current.root, proof
+            ):
+                problem = "the log forked or was rewritten (no consistency proof)"
+        if problem:
+            evidence = state / f"conflict-{int(time.time())}.checkpoint"
+            evidence.write_text(note)
+            raise WitnessFailure(
+                f"{problem}: stored checkpoint {describe(previous)}; "
+                f"served checkpoint {describe(current)} (kept in {evidence})"
+            )
+    state.mkdir(parents=True, exist_ok=True)
+    partial = state / f".{STATE_FILE}.new"
+    partial.write_text(note)
+    os.replace(partial, stored)
+    was = f"was {previous.size}" if previous else "first seen"
+    return f"ok: {describe(current)} ({was})"
