@@ -3,6 +3,7 @@ and /api/openapi.json all use these same models, so they cannot drift apart."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -67,6 +68,24 @@ Slug = Annotated[
 ]
 Language = Annotated[str, StringConstraints(pattern=LANGUAGE_REGEX, max_length=35)]
 
+# Times a statement may carry: from 1900 (no press office's archive is older) to
+# before 9000. Every zone's local rendering of them, and their UTC, stay far
+# inside the years 1 to 9999 Python's datetime can hold, so no page, feed or
+# conversion of a time accepted here can overflow.
+EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(9000, 1, 1, tzinfo=UTC)  # exclusive
+
+
+def _within_bounds(moment: datetime) -> datetime:
+    # Comparing aware datetimes subtracts them, which cannot overflow; converting
+    # 9999-12-31T23:00-05:00 to UTC would.
+    if not EARLIEST_TIME <= moment < LATEST_TIME:
+        raise ValueError("must lie from 1900-01-01T00:00:00Z to before the year 9000")
+    return moment
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_within_bounds)]
+
 
 def unique(tags: list[str]) -> list[str]:
     """Tags in the order given, each once."""
@@ -87,10 +106,10 @@ class StatementCreate(Strict):
     tags: Tags = []
     slug: Slug | None = None
     draft: bool = False
-    publish_at: AwareDatetime | None = Field(
+    publish_at: Moment | None = Field(
         None, description="A future time: the statement is scheduled (embargoed)."
     )
-    published_at: AwareDatetime | None = Field(
+    published_at: Moment | None = Field(
         None, description="A past time: a back-dated import of a published statement."
     )
 
@@ -153,13 +172,13 @@ class StatementAmendment(Strict):
 
 
 class ScheduleRequest(Strict):
-    publish_at: AwareDatetime
+    publish_at: Moment
 
 
 class ApprovalRequest(Strict):
     """Approve a statement in review: publish it now, or at publish_at."""
 
-    publish_at: AwareDatetime | None = Field(
+    publish_at: Moment | None = Field(
         None, description="A future time: approve and schedule instead of publishing."
     )
 
@@ -169,6 +188,7 @@ class RetractionRequest(Strict):
 
 
 CURSOR_REGEX = r"^[0-9]{1,18}$"
+MAX_POSITION = 2**63 - 1  # the log's positions are 64-bit integers in SQL
 
 
 class ListQuery(BaseModel):
