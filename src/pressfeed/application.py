@@ -191,14 +191,15 @@ class PressOffice(Application[UUID]):
         self,
         statement_id: UUID,
         *,
-        expected_version: int,
+        expected_version: int | None,
         changes: dict[str, Any],
         change_note: str | None,
         minor: bool,
         actor: str,
         idempotency: IdempotencyKey | None = None,
     ) -> CommandResult:
-        """Amends title, body, kind or tags of the version the caller read."""
+        """Amends title, body, kind or tags of the version the caller read (None:
+        of whatever version is current)."""
         if "kind" in changes:
             self._check_kind(changes["kind"])
         return self._change(
@@ -283,12 +284,13 @@ class PressOffice(Application[UUID]):
         self,
         statement_id: UUID,
         *,
-        expected_version: int,
+        expected_version: int | None,
         reason: str,
         actor: str,
         idempotency: IdempotencyKey | None = None,
     ) -> CommandResult:
-        """Withdraws the statement for good."""
+        """Withdraws the statement for good (expected_version None: whatever
+        version is current)."""
         return self._change(
             "retract",
             statement_id,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import pytest
 
@@ -394,6 +396,46 @@ def test_retraction_needs_if_match_and_a_reason_then_every_command_is_409(
         409,
     )
     assert_problem(client.delete(f"{base}/schedule", headers=publisher), 409)
+
+
+def test_if_match_star_on_a_retraction_raced_by_ten_is_one_200_and_nine_409(
+    client, publisher, services
+):
+    """* means whatever version is current: a loser finds the statement retracted
+    (409), never a stale version (412), however the race interleaves. Every
+    client reads the statement before any saves."""
+    statement = create(client, publisher).get_json()
+    barrier = threading.Barrier(10)
+    first_read = threading.local()
+    get_statement = services.press_office.get_statement
+
+    def read_together(*args, **kwargs):
+        found = get_statement(*args, **kwargs)
+        if not getattr(first_read, "done", False):
+            first_read.done = True
+            barrier.wait(timeout=30)
+        return found
+
+    services.press_office.get_statement = read_together
+    answers: list[int] = []
+
+    def retract(n: int) -> None:
+        response = client.application.test_client().post(
+            f"/api/statements/{statement['id']}/retraction",
+            json={"reason": f"Withdrawn by {n}"},
+            headers={**publisher, "If-Match": "*"},
+        )
+        answers.append(response.status_code)
+
+    threads = [threading.Thread(target=retract, args=(n,)) for n in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    services.press_office.get_statement = get_statement
+    assert sorted(answers) == [200] + [409] * 9
+    final = get_statement(UUID(statement["id"]))
+    assert (final.status, final.version) == ("retracted", 3)
 
 
 # Idempotency-Key
