@@ -3,6 +3,7 @@ and /api/openapi.json all use these same models, so they cannot drift apart."""
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self
 
@@ -20,7 +21,7 @@ from pressfeed.application import NewStatement
 from pressfeed.rendering import strip_xml_illegal
 
 SLUG_REGEX = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
-TAG_REGEX = r"^[^\W_][\w-]*$"
+TAG_MAX_LENGTH = 50
 LANGUAGE_REGEX = r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$"
 KIND_REGEX = r"^[a-z][a-z0-9-]*$"
 
@@ -55,10 +56,46 @@ Note = Annotated[
     str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_cleaned)
 ]
 Kind = Annotated[str, StringConstraints(pattern=KIND_REGEX, max_length=40)]
+
+
+def normal_tag(text: str) -> str:
+    """A tag as it is stored and as its feed's URL names it: composed (NFC) and
+    casefolded, so "Éte", "e\u0301te" and "ÉTE" are one tag."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
+
+
+def is_tag(text: str) -> bool:
+    """The one rule for tags, checked when a tag is accepted and by the feed route
+    /feeds/tag/<tag>.*, so every accepted tag has a feed: normalised already, 1 to
+    50 characters, a letter or digit, then letters, digits, combining marks (as in
+    "i̇stanbul" or Devanagari vowel signs), "_" or "-". Invisible format
+    characters (zero-width joiners, soft hyphens) and spaces are not."""
+    return (
+        0 < len(text) <= TAG_MAX_LENGTH
+        and normal_tag(text) == text
+        and text[0].isalnum()
+        and all(
+            c.isalnum() or c in "_-" or unicodedata.category(c).startswith("M")
+            for c in text[1:]
+        )
+    )
+
+
+def _tag(text: str) -> str:
+    tag = normal_tag(text.strip())
+    if not is_tag(tag):
+        raise ValueError(
+            f"a tag is 1 to {TAG_MAX_LENGTH} letters, digits, marks, _ or -, "
+            "beginning with a letter or digit"
+        )
+    return tag
+
+
 Tag = Annotated[
     str,
-    StringConstraints(to_lower=True, strip_whitespace=True, max_length=50),
-    Field(pattern=TAG_REGEX),
+    StringConstraints(max_length=4 * TAG_MAX_LENGTH),  # bounds the work below
+    AfterValidator(_tag),
+    Field(description="Stored casefolded and composed (NFC)."),
 ]
 Tags = Annotated[list[Tag], Field(max_length=20)]
 Slug = Annotated[
