@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from datetime import UTC, datetime, timedelta
@@ -153,6 +154,39 @@ def test_a_request_over_one_mebibyte_is_413_and_changes_nothing(
     )
     assert_problem(response, 413)
     assert log_head(services) == head
+
+
+def test_a_large_body_is_413_even_where_the_command_reads_no_body(
+    client, publisher, services
+):
+    draft = create(client, publisher, draft=True).get_json()
+    head = log_head(services)
+    response = client.post(
+        f"/api/statements/{draft['id']}/publication",
+        data=b" " * (2 * 1024 * 1024),
+        content_type="application/json",
+        headers=publisher,
+    )
+    assert_problem(response, 413)
+    assert log_head(services) == head
+
+
+def test_a_chunked_body_is_read_up_to_the_limit_and_refused_past_it(
+    client, publisher, services
+):
+    """Without Content-Length, as a WSGI server passes a chunked body on."""
+    head = log_head(services)
+    body = json.dumps({"title": "Chunked", "body": "b", "kind": "news"}).encode()
+    for size, status in [(1024 * 1024, 201), (1024 * 1024 + 1, 413)]:
+        response = client.post(
+            "/api/statements",
+            input_stream=io.BytesIO(body.ljust(size)),
+            content_type="application/json",
+            headers={**publisher, "Transfer-Encoding": "chunked"},
+            environ_overrides={"wsgi.input_terminated": True},
+        )
+        assert response.status_code == status, response.get_data(as_text=True)
+    assert log_head(services) == head + 3  # the first: drafted, published, slug
 
 
 def test_a_body_of_the_largest_allowed_size_is_accepted(client, publisher):
