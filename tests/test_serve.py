@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import socket
@@ -172,3 +173,34 @@ def test_a_chunked_body_within_the_limit_is_taken(server, headers):
     )
     assert status == 201, body[:300]
     assert json.loads(body)["title"] == "Padded"
+
+
+def test_control_characters_from_a_request_are_escaped_in_the_log(
+    sqlite_settings, tmp_path
+):
+    """A request cannot write a line of its own into the server's log: neither
+    through the app's warnings (a path decoded to a newline) nor through
+    gunicorn's access log (the user of Basic credentials, decoded from base64)."""
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log_file:
+        server = Server(sqlite_settings, log_file=log_file)
+        try:
+            forged = requests.get(
+                f"{server.url}/api/statements/abc%0aFAKE%20LOG%20LINE%0d%1b[2J",
+                timeout=10,
+            )
+            credentials = base64.b64encode(b"x\nFAKE BASIC LINE\x1b[2J:pw").decode()
+            basic = requests.get(
+                f"{server.url}/healthz",
+                headers={"Authorization": f"Basic {credentials}"},
+                timeout=10,
+            )
+        finally:
+            server.stop()
+    assert (forged.status_code, basic.status_code) == (401, 200)
+    log = log_path.read_bytes().decode()
+    lines = log.splitlines()
+    assert not [line for line in lines if line.startswith("FAKE")], log
+    assert "\x1b" not in log and "\r" not in log
+    assert "/api/statements/abc\\nFAKE LOG LINE\\r\\x1b[2J" in log  # the warning
+    assert "x\\nFAKE BASIC LINE\\x1b[2J" in log  # the access log's user

@@ -17,6 +17,7 @@ from tqdm import tqdm
 from pressfeed.application import ImportRefused, NewStatement, SlugTaken
 from pressfeed.assembly import Pressfeed
 from pressfeed.config import Settings
+from pressfeed.logs import escape_in_handlers
 from pressfeed.people import (
     PERSON_ROLES,
     PeopleRegistry,
@@ -34,6 +35,7 @@ def main(ctx: click.Context) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    escape_in_handlers(logging.getLogger())  # no request writes a line of its own
     try:
         ctx.obj = Settings.from_env()
     except ValueError as error:

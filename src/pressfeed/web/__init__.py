@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 from pressfeed.assembly import Pressfeed
 from pressfeed.config import Settings
+from pressfeed.logs import escape_in_handlers
 from pressfeed.syndication import ATOM, FEED_FORMATS
 from pressfeed.times import parse_time
 from pressfeed.urls import ALL_STATEMENTS, KIND, FeedScope, absolute, feed_path
@@ -48,6 +49,7 @@ def create_app(
     )
     json_provider = cast(DefaultJSONProvider, app.json)
     json_provider.sort_keys = False  # answers keep their fields in reading order
+    escape_in_handlers(app.logger)  # no request writes a line of its own
     app.extensions[PRESSFEED] = services
     app.extensions[RENDERED_CACHE] = RenderedCache(settings.render_cache_bytes)
     app.extensions[FAILURES] = FailureLimiter(settings.auth_failures_per_minute)
