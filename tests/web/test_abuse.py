@@ -288,6 +288,7 @@ def test_the_earliest_back_dated_time_is_served_in_any_zone(tmp_path):
         client = create_app(services=services).test_client()
         token = services.tokens.create("press-office", "publisher")
         headers = {"Authorization": f"Bearer {token}"}
+
         def back_dated(title: str, moment: str):
             body = {"title": title, "body": "b", "kind": "news", "published_at": moment}
             return post_json(client, "/api/statements", body, headers)
@@ -306,8 +307,7 @@ def test_the_earliest_back_dated_time_is_served_in_any_zone(tmp_path):
 
 def test_as_of_a_time_outside_the_bounds_is_422(client, auditor, statement):
     response = client.get(
-        f"/audit/statements/{statement['id']}/state"
-        "?as_of=0001-01-01T00:00:00%2B01:00",
+        f"/audit/statements/{statement['id']}/state?as_of=0001-01-01T00:00:00%2B01:00",
         headers=auditor,
     )
     assert_4xx_problem(response, 422)
