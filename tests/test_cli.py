@@ -81,6 +81,9 @@ def test_import_saves_every_line_back_dated(settings, tmp_path):
         ({"published_at": "2019-01-01T10:00:00"}, "timezone"),
         ({"kind": "tweet"}, "unknown kind"),
         ({"tags": [f"t{i}" for i in range(21)]}, "tags"),
+        ({"published_at": "2990-01-01T10:00:00+03:00"}, "in the past"),
+        ({"published_at": None, "publish_at": "2019-01-01T10:00:00Z"}, "future"),
+        ({"published_at": "0001-01-01T00:30:00+01:00"}, "published_at"),
     ],
 )
 def test_a_bad_line_is_reported_by_number_and_nothing_is_imported(

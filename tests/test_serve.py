@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import http.client
+import json
+import socket
 import threading
 import time
 
 import pytest
 import requests
 
+from pressfeed.application import PressOffice
 from tests.helpers import Server, create_token
 
 
@@ -98,3 +103,104 @@ def test_an_amendment_reaches_the_list_view_quickly(server, headers):
     ).json()
     assert listed["items"][0]["title"] == "Speech at the reception"
     assert time.monotonic() - started < 1.0
+
+
+def chunked_post(server, path: str, headers: dict[str, str], chunks) -> tuple:
+    """POST with Transfer-Encoding: chunked (no Content-Length) from a raw socket,
+    reading the answer while still sending, as a server may answer (and close)
+    before the body ends: status, content type and body of the answer."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=60)
+    head = "".join(
+        f"{name}: {value}\r\n"
+        for name, value in {
+            "Host": f"127.0.0.1:{server.port}",
+            "Content-Type": "application/json",
+            "Transfer-Encoding": "chunked",
+            **headers,
+        }.items()
+    )
+
+    def send() -> None:
+        try:
+            sock.sendall(f"POST {path} HTTP/1.1\r\n{head}\r\n".encode())
+            for chunk in chunks:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            sock.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass  # the server answered and closed before the body's end
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status, response.getheader("Content-Type"), response.read()
+    finally:
+        sock.close()
+        sender.join()
+
+
+def padded_statement(size: int):
+    """Valid JSON of a statement, padded with spaces to size bytes, in chunks."""
+    head = json.dumps({"title": "Padded", "body": "b", "kind": "news"}).encode()
+    yield head
+    left = size - len(head)
+    while left > 0:
+        chunk = min(left, 64 * 1024)
+        yield b" " * chunk
+        left -= chunk
+
+
+@pytest.mark.parametrize("size", [2 * 1024 * 1024, 50 * 1024 * 1024])
+def test_a_chunked_body_over_the_limit_is_413_and_changes_nothing(
+    server, headers, sqlite_settings, size
+):
+    status, content_type, body = chunked_post(
+        server, "/api/statements", headers, padded_statement(size)
+    )
+    assert (status, content_type) == (413, "application/problem+json"), body[:300]
+    assert json.loads(body)["type"].endswith("/payload-too-large")
+    app = PressOffice(env=sqlite_settings.eventsourcing_env())
+    try:
+        assert app.recorder.max_notification_id() is None  # nothing was written
+    finally:
+        app.close()
+
+
+def test_a_chunked_body_within_the_limit_is_taken(server, headers):
+    status, _, body = chunked_post(
+        server, "/api/statements", headers, padded_statement(1024 * 1024)
+    )
+    assert status == 201, body[:300]
+    assert json.loads(body)["title"] == "Padded"
+
+
+def test_control_characters_from_a_request_are_escaped_in_the_log(
+    sqlite_settings, tmp_path
+):
+    """A request cannot write a line of its own into the server's log: neither
+    through the app's warnings (a path decoded to a newline) nor through
+    gunicorn's access log (the user of Basic credentials, decoded from base64)."""
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log_file:
+        server = Server(sqlite_settings, log_file=log_file)
+        try:
+            forged = requests.get(
+                f"{server.url}/api/statements/abc%0aFAKE%20LOG%20LINE%0d%1b[2J",
+                timeout=10,
+            )
+            credentials = base64.b64encode(b"x\nFAKE BASIC LINE\x1b[2J:pw").decode()
+            basic = requests.get(
+                f"{server.url}/healthz",
+                headers={"Authorization": f"Basic {credentials}"},
+                timeout=10,
+            )
+        finally:
+            server.stop()
+    assert (forged.status_code, basic.status_code) == (401, 200)
+    log = log_path.read_bytes().decode()
+    lines = log.splitlines()
+    assert not [line for line in lines if line.startswith("FAKE")], log
+    assert "\x1b" not in log and "\r" not in log
+    assert "/api/statements/abc\\nFAKE LOG LINE\\r\\x1b[2J" in log  # the warning
+    assert "x\\nFAKE BASIC LINE\\x1b[2J" in log  # the access log's user

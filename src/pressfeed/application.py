@@ -59,6 +59,15 @@ class IdempotencyKeyReused(Exception):
     """The Idempotency-Key was already used for a different command."""
 
 
+class ImportRefused(Exception):
+    """One statement of an import broke a rule, so nothing was imported."""
+
+    def __init__(self, index: int, error: StatementError) -> None:
+        super().__init__(str(error))
+        self.index = index  # of the statement in the sequence given
+        self.error = error
+
+
 @dataclass(frozen=True)
 class IdempotencyKey:
     """A caller's key for one command, with a fingerprint of that command."""
@@ -182,14 +191,15 @@ class PressOffice(Application[UUID]):
         self,
         statement_id: UUID,
         *,
-        expected_version: int,
+        expected_version: int | None,
         changes: dict[str, Any],
         change_note: str | None,
         minor: bool,
         actor: str,
         idempotency: IdempotencyKey | None = None,
     ) -> CommandResult:
-        """Amends title, body, kind or tags of the version the caller read."""
+        """Amends title, body, kind or tags of the version the caller read (None:
+        of whatever version is current)."""
         if "kind" in changes:
             self._check_kind(changes["kind"])
         return self._change(
@@ -274,12 +284,13 @@ class PressOffice(Application[UUID]):
         self,
         statement_id: UUID,
         *,
-        expected_version: int,
+        expected_version: int | None,
         reason: str,
         actor: str,
         idempotency: IdempotencyKey | None = None,
     ) -> CommandResult:
-        """Withdraws the statement for good."""
+        """Withdraws the statement for good (expected_version None: whatever
+        version is current)."""
         return self._change(
             "retract",
             statement_id,
@@ -342,14 +353,18 @@ class PressOffice(Application[UUID]):
         actor: str,
         progress: Callable[[int], None] = lambda _: None,
     ) -> list[Statement]:
-        """Saves many statements, SAVE_CHUNK per transaction; refuses taken slugs first."""
+        """Saves many statements, SAVE_CHUNK per transaction; refuses taken slugs
+        first, and everything when one statement breaks a rule (ImportRefused
+        names which)."""
         for new in statements:
             self._check_kind(new.kind)
         slugs = self._unique_import_slugs(statements)
-        drafted = [
-            self._draft(new, slug, actor, imported=True)
-            for new, slug in zip(statements, slugs, strict=True)
-        ]
+        drafted = []
+        for index, (new, slug) in enumerate(zip(statements, slugs, strict=True)):
+            try:
+                drafted.append(self._draft(new, slug, actor, imported=True))
+            except StatementError as error:
+                raise ImportRefused(index, error) from error
         for start in range(0, len(drafted), SAVE_CHUNK):
             chunk = drafted[start : start + SAVE_CHUNK]
             indexes = [SlugIndex(s.slug, s.id) for s in chunk]

@@ -14,10 +14,11 @@ import click
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from pressfeed.application import NewStatement, SlugTaken
+from pressfeed.application import ImportRefused, NewStatement, SlugTaken
 from pressfeed.assembly import Pressfeed
 from pressfeed.checkpoints import Checkpoint
 from pressfeed.config import Settings
+from pressfeed.logs import escape_in_handlers
 from pressfeed.people import (
     PERSON_ROLES,
     PeopleRegistry,
@@ -35,6 +36,7 @@ def main(ctx: click.Context) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    escape_in_handlers(logging.getLogger())  # no request writes a line of its own
     try:
         ctx.obj = Settings.from_env()
     except ValueError as error:
@@ -233,13 +235,19 @@ def user_totp(settings: Settings, name: str) -> None:
 def import_command(settings: Settings, file: Path, actor: str) -> None:
     """Imports statements from JSON lines: a bad line or a taken slug imports
     nothing; the rest is saved 1,000 statements per transaction."""
-    statements = read_statement_lines(file, settings)
+    numbered = read_statement_lines(file, settings)
+    statements = [statement for _, statement in numbered]
     app = pressfeed_of(settings).press_office
     with tqdm(total=len(statements), unit="statement", file=sys.stderr) as bar:
         try:
             app.import_statements(statements, actor=actor, progress=bar.update)
         except SlugTaken as error:
             raise click.ClickException(f"{error} Nothing was imported.") from None
+        except ImportRefused as refused:
+            number = numbered[refused.index][0]
+            raise click.ClickException(
+                f"{file}:{number}: {refused.error} Nothing was imported."
+            ) from None
     click.echo(f"Imported {len(statements)} statements.")
 
 
@@ -405,8 +413,11 @@ def demo(settings: Settings, if_empty: bool) -> None:
     click.echo(password)
 
 
-def read_statement_lines(file: Path, settings: Settings) -> list[NewStatement]:
-    """Validates every line with the API's schema; stops at the first bad one."""
+def read_statement_lines(
+    file: Path, settings: Settings
+) -> list[tuple[int, NewStatement]]:
+    """Validates every line with the API's schema; stops at the first bad one.
+    Each statement comes with its line number."""
     statements = []
     with file.open("rb") as lines:
         for number, line in enumerate(lines, start=1):
@@ -427,7 +438,9 @@ def read_statement_lines(file: Path, settings: Settings) -> list[NewStatement]:
                     f"{file}:{number}: unknown kind {fields.kind!r}. "
                     "Nothing was imported."
                 )
-            statements.append(fields.as_new_statement(settings.default_language))
+            statements.append(
+                (number, fields.as_new_statement(settings.default_language))
+            )
     return statements
 
 

@@ -3,6 +3,8 @@ and /api/openapi.json all use these same models, so they cannot drift apart."""
 
 from __future__ import annotations
 
+import unicodedata
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -19,7 +21,7 @@ from pressfeed.application import NewStatement
 from pressfeed.rendering import strip_xml_illegal
 
 SLUG_REGEX = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
-TAG_REGEX = r"^[^\W_][\w-]*$"
+TAG_MAX_LENGTH = 50
 LANGUAGE_REGEX = r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$"
 KIND_REGEX = r"^[a-z][a-z0-9-]*$"
 
@@ -56,10 +58,46 @@ Note = Annotated[
     str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_cleaned)
 ]
 Kind = Annotated[str, StringConstraints(pattern=KIND_REGEX, max_length=40)]
+
+
+def normal_tag(text: str) -> str:
+    """A tag as it is stored and as its feed's URL names it: composed (NFC) and
+    casefolded, so "Éte", "e\u0301te" and "ÉTE" are one tag."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
+
+
+def is_tag(text: str) -> bool:
+    """The one rule for tags, checked when a tag is accepted and by the feed route
+    /feeds/tag/<tag>.*, so every accepted tag has a feed: normalised already, 1 to
+    50 characters, a letter or digit, then letters, digits, combining marks (as in
+    "i̇stanbul" or Devanagari vowel signs), "_" or "-". Invisible format
+    characters (zero-width joiners, soft hyphens) and spaces are not."""
+    return (
+        0 < len(text) <= TAG_MAX_LENGTH
+        and normal_tag(text) == text
+        and text[0].isalnum()
+        and all(
+            c.isalnum() or c in "_-" or unicodedata.category(c).startswith("M")
+            for c in text[1:]
+        )
+    )
+
+
+def _tag(text: str) -> str:
+    tag = normal_tag(text.strip())
+    if not is_tag(tag):
+        raise ValueError(
+            f"a tag is 1 to {TAG_MAX_LENGTH} letters, digits, marks, _ or -, "
+            "beginning with a letter or digit"
+        )
+    return tag
+
+
 Tag = Annotated[
     str,
-    StringConstraints(to_lower=True, strip_whitespace=True, max_length=50),
-    Field(pattern=TAG_REGEX),
+    StringConstraints(max_length=4 * TAG_MAX_LENGTH),  # bounds the work below
+    AfterValidator(_tag),
+    Field(description="Stored casefolded and composed (NFC)."),
 ]
 Tags = Annotated[list[Tag], Field(max_length=20)]
 Slug = Annotated[
@@ -68,6 +106,24 @@ Slug = Annotated[
     AfterValidator(_not_uuid),
 ]
 Language = Annotated[str, StringConstraints(pattern=LANGUAGE_REGEX, max_length=35)]
+
+# Times a statement may carry: from 1900 (no press office's archive is older) to
+# before 9000. Every zone's local rendering of them, and their UTC, stay far
+# inside the years 1 to 9999 Python's datetime can hold, so no page, feed or
+# conversion of a time accepted here can overflow.
+EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(9000, 1, 1, tzinfo=UTC)  # exclusive
+
+
+def _within_bounds(moment: datetime) -> datetime:
+    # Comparing aware datetimes subtracts them, which cannot overflow; converting
+    # 9999-12-31T23:00-05:00 to UTC would.
+    if not EARLIEST_TIME <= moment < LATEST_TIME:
+        raise ValueError("must lie from 1900-01-01T00:00:00Z to before the year 9000")
+    return moment
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_within_bounds)]
 
 
 def unique(tags: list[str]) -> list[str]:
@@ -89,10 +145,10 @@ class StatementCreate(Strict):
     tags: Tags = []
     slug: Slug | None = None
     draft: bool = False
-    publish_at: AwareDatetime | None = Field(
+    publish_at: Moment | None = Field(
         None, description="A future time: the statement is scheduled (embargoed)."
     )
-    published_at: AwareDatetime | None = Field(
+    published_at: Moment | None = Field(
         None, description="A past time: a back-dated import of a published statement."
     )
 
@@ -155,13 +211,13 @@ class StatementAmendment(Strict):
 
 
 class ScheduleRequest(Strict):
-    publish_at: AwareDatetime
+    publish_at: Moment
 
 
 class ApprovalRequest(Strict):
     """Approve a statement in review: publish it now, or at publish_at."""
 
-    publish_at: AwareDatetime | None = Field(
+    publish_at: Moment | None = Field(
         None, description="A future time: approve and schedule instead of publishing."
     )
 
@@ -171,6 +227,7 @@ class RetractionRequest(Strict):
 
 
 CURSOR_REGEX = r"^[0-9]{1,18}$"
+MAX_POSITION = 2**63 - 1  # the log's positions are 64-bit integers in SQL
 
 
 class ListQuery(BaseModel):

@@ -11,10 +11,23 @@ from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from pressfeed.assembly import Pressfeed
 from pressfeed.config import Settings
+from pressfeed.logs import escape_in_handlers
 from pressfeed.web import create_app
+
+
+class EscapingLogger(Logger):
+    """gunicorn's logger, with control characters escaped in its error and access
+    logs (a request line, a header or a Basic user name cannot forge a line).
+    For gunicorn run directly: --logger-class pressfeed.server.EscapingLogger."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        escape_in_handlers(self.error_log)
+        escape_in_handlers(self.access_log)
 
 
 class EmbeddedServer(BaseApplication):
@@ -26,6 +39,7 @@ class EmbeddedServer(BaseApplication):
             "worker_class": "gthread",
             "threads": threads,
             "accesslog": "-",
+            "logger_class": EscapingLogger,
             "control_socket_disable": True,  # gunicorn 25+: one socket per user clashes
             "post_worker_init": self._start_background_work,
             "worker_exit": self._stop_background_work,

@@ -184,7 +184,9 @@ def test_huge_and_negative_list_parameters(client, publisher, unchanged, query):
     )
 
 
-@pytest.mark.parametrize("page", ["-1", "0", "99999999999999999999", "1;DROP TABLE"])
+@pytest.mark.parametrize(
+    "page", ["-1", "0", "99999999999999999999", "1;DROP TABLE", "%C2%B2", "%D9%A3"]
+)
 def test_huge_and_negative_pages(client, unchanged, page):
     assert_4xx_problem(client.get(f"/messages?page={page}"), 400)
 
@@ -253,3 +255,75 @@ def test_a_wrong_content_type_and_a_huge_header(client, publisher, unchanged):
         client, "/api/statements", {"title": "t", "body": "b", "kind": "tweet"}, huge
     )
     assert_4xx_problem(response, 422, 431)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"publish_at": "9999-12-31T23:00:00-05:00"},
+        {"published_at": "0001-01-01T00:30:00+01:00"},
+        {"published_at": "0001-01-01T00:00:00Z"},
+        {"published_at": "1899-12-31T23:59:59Z"},
+        {"publish_at": "9000-01-01T00:00:00Z"},
+    ],
+)
+def test_times_outside_the_years_1900_to_8999_are_422(
+    client, publisher, unchanged, fields
+):
+    body = {"title": "t", "body": "b", "kind": "news", **fields}
+    response = post_json(client, "/api/statements", body, publisher)
+    assert_4xx_problem(response, 422)
+    assert response.get_json()["type"].endswith("/invalid-fields")
+
+
+def test_the_earliest_back_dated_time_is_served_in_any_zone(tmp_path):
+    """A publication at the bound, rendered west of UTC, where it lies in 1899."""
+    from pressfeed.assembly import Pressfeed
+    from pressfeed.web import create_app
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, PRESSFEED_TIMEZONE="America/New_York")
+    services = Pressfeed(settings)
+    try:
+        client = create_app(services=services).test_client()
+        token = services.tokens.create("press-office", "publisher")
+        headers = {"Authorization": f"Bearer {token}"}
+
+        def back_dated(title: str, moment: str):
+            body = {"title": title, "body": "b", "kind": "news", "published_at": moment}
+            return post_json(client, "/api/statements", body, headers)
+
+        assert back_dated("Ancient", "0001-01-01T00:00:00Z").status_code == 422
+        assert back_dated("Oldest", "1900-01-01T00:00:00Z").status_code == 201
+        services.projection_worker().catch_up()
+        services.await_views()
+        assert client.get("/statements/oldest").status_code == 200
+        page = client.get("/messages")
+        assert page.status_code == 200
+        assert "31.12.1899" in page.get_data(as_text=True)
+    finally:
+        services.close()
+
+
+def test_as_of_a_time_outside_the_bounds_is_422(client, auditor, statement):
+    response = client.get(
+        f"/audit/statements/{statement['id']}/state?as_of=0001-01-01T00:00:00%2B01:00",
+        headers=auditor,
+    )
+    assert_4xx_problem(response, 422)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "after=9223372036854775808",
+        "after=99999999999999999999999",
+    ],
+)
+def test_audit_log_positions_past_64_bits_are_422(client, auditor, query):
+    assert_4xx_problem(client.get(f"/audit/log?{query}", headers=auditor), 422)
+
+
+def test_the_largest_audit_log_position_is_an_empty_log(client, auditor, statement):
+    response = client.get("/audit/log?after=9223372036854775807", headers=auditor)
+    assert (response.status_code, response.data) == (200, b"")

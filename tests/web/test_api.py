@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
+import threading
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import pytest
 
@@ -151,6 +154,39 @@ def test_a_request_over_one_mebibyte_is_413_and_changes_nothing(
     )
     assert_problem(response, 413)
     assert log_head(services) == head
+
+
+def test_a_large_body_is_413_even_where_the_command_reads_no_body(
+    client, publisher, services
+):
+    draft = create(client, publisher, draft=True).get_json()
+    head = log_head(services)
+    response = client.post(
+        f"/api/statements/{draft['id']}/publication",
+        data=b" " * (2 * 1024 * 1024),
+        content_type="application/json",
+        headers=publisher,
+    )
+    assert_problem(response, 413)
+    assert log_head(services) == head
+
+
+def test_a_chunked_body_is_read_up_to_the_limit_and_refused_past_it(
+    client, publisher, services
+):
+    """Without Content-Length, as a WSGI server passes a chunked body on."""
+    head = log_head(services)
+    body = json.dumps({"title": "Chunked", "body": "b", "kind": "news"}).encode()
+    for size, status in [(1024 * 1024, 201), (1024 * 1024 + 1, 413)]:
+        response = client.post(
+            "/api/statements",
+            input_stream=io.BytesIO(body.ljust(size)),
+            content_type="application/json",
+            headers={**publisher, "Transfer-Encoding": "chunked"},
+            environ_overrides={"wsgi.input_terminated": True},
+        )
+        assert response.status_code == status, response.get_data(as_text=True)
+    assert log_head(services) == head + 3  # the first: drafted, published, slug
 
 
 def test_a_body_of_the_largest_allowed_size_is_accepted(client, publisher):
@@ -394,6 +430,46 @@ def test_retraction_needs_if_match_and_a_reason_then_every_command_is_409(
         409,
     )
     assert_problem(client.delete(f"{base}/schedule", headers=publisher), 409)
+
+
+def test_if_match_star_on_a_retraction_raced_by_ten_is_one_200_and_nine_409(
+    client, publisher, services
+):
+    """* means whatever version is current: a loser finds the statement retracted
+    (409), never a stale version (412), however the race interleaves. Every
+    client reads the statement before any saves."""
+    statement = create(client, publisher).get_json()
+    barrier = threading.Barrier(10)
+    first_read = threading.local()
+    get_statement = services.press_office.get_statement
+
+    def read_together(*args, **kwargs):
+        found = get_statement(*args, **kwargs)
+        if not getattr(first_read, "done", False):
+            first_read.done = True
+            barrier.wait(timeout=30)
+        return found
+
+    services.press_office.get_statement = read_together
+    answers: list[int] = []
+
+    def retract(n: int) -> None:
+        response = client.application.test_client().post(
+            f"/api/statements/{statement['id']}/retraction",
+            json={"reason": f"Withdrawn by {n}"},
+            headers={**publisher, "If-Match": "*"},
+        )
+        answers.append(response.status_code)
+
+    threads = [threading.Thread(target=retract, args=(n,)) for n in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    services.press_office.get_statement = get_statement
+    assert sorted(answers) == [200] + [409] * 9
+    final = get_statement(UUID(statement["id"]))
+    assert (final.status, final.version) == ("retracted", 3)
 
 
 # Idempotency-Key

@@ -241,3 +241,19 @@ def test_an_auditor_reads_the_history_in_the_browser_as_people_read_it(office):
     assert "None" not in text and "['" not in text
     assert "visas, consulate" in text and "visas, passports" in text
     assert text.count('class="actor">paul<') >= 3
+
+
+@pytest.mark.parametrize("version", ["abc", "²", "٣"])
+def test_a_form_version_that_is_not_ascii_digits_is_no_version(office, version):
+    """ "²".isdigit() is true, yet int("²") raises: neither is a 500."""
+    app, services = office
+    paul = Officer(app, "paul")
+    statement_id = statement_id_of(compose(paul, "publish"))
+    done = paul.post(
+        f"/desk/statements/{statement_id}/withdrawal",
+        reason="In error",
+        confirmed="yes",
+        version=version,
+    )
+    assert done.status_code == 303, done.get_data(as_text=True)[:300]
+    assert services.press_office.find_statement(statement_id).status == "retracted"

@@ -15,6 +15,7 @@ import pytest
 from lxml import etree
 
 from pressfeed.application import NewStatement
+from pressfeed.urls import TAG, FeedScope, feed_path
 from pressfeed.web.context import RENDERED_CACHE
 
 NS = {
@@ -134,6 +135,45 @@ def test_kind_and_tag_feeds_filter(client, desk):
     assert read(client, "/feeds/tag/unused.atom").entries == []
     assert client.get("/feeds/kind/tweet.atom").status_code == 404
     assert client.get("/feeds/all.xml").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("İstanbul", "i\u0307stanbul"),  # casefolded: i and a combining dot
+        ("e\u0301te", "\u00e9te"),  # composed (NFC)
+        ("Straße", "strasse"),  # casefolded
+        ("भारत", "भारत"),  # Devanagari: a vowel sign is a mark, not a letter
+        ("covid-19_aid", "covid-19_aid"),
+    ],
+)
+def test_every_accepted_tag_is_normalised_and_its_feed_answers(
+    client, desk, given, stored
+):
+    statement = desk.create(title="Tagged", tags=[given, stored.upper()])
+    assert statement["tags"] == [stored]
+    for extension in ("atom", "rss"):
+        feed = read(client, feed_path(FeedScope(TAG, stored), extension))
+        assert [e.title for e in feed.entries] == ["Tagged"]
+    json_feed = client.get(feed_path(FeedScope(TAG, stored), "json")).get_json()
+    assert [item["title"] for item in json_feed["items"]] == ["Tagged"]
+    page = client.get(f"/statements/{statement['slug']}").get_data(as_text=True)
+    link = lxml.html.fromstring(page).xpath("//a[@class='tag']/@href")
+    assert link == [feed_path(FeedScope(TAG, stored), "atom")]
+    assert client.get(link[0]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "tag", ["ab\u200dcd", "\u0301a", "_a", "-a", "a b", "a\u00adb", "x" * 51]
+)
+def test_tags_the_feed_routes_could_not_serve_are_422(client, desk, tag):
+    response = client.post(
+        "/api/statements",
+        json={"title": "t", "body": "b", "kind": "news", "tags": [tag]},
+        headers=desk.headers,
+    )
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["type"].endswith("/invalid-fields")
 
 
 def test_drafts_and_scheduled_statements_are_in_no_feed(client, desk):

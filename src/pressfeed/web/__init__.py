@@ -3,17 +3,24 @@ WSGI entry point for gunicorn; ``pressfeed serve`` starts it beside the app."""
 
 from __future__ import annotations
 
+import io
 import re
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wsgi import get_content_length
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 from pressfeed.assembly import Pressfeed
 from pressfeed.config import Settings
+from pressfeed.logs import escape_in_handlers
 from pressfeed.syndication import ATOM, FEED_FORMATS
 from pressfeed.times import parse_time
 from pressfeed.urls import ALL_STATEMENTS, KIND, FeedScope, absolute, feed_path
@@ -30,7 +37,7 @@ from pressfeed.web import (
 from pressfeed.web.auth import FAILURES, FailureLimiter
 from pressfeed.web.caching import RenderedCache
 from pressfeed.web.context import PRESSFEED, RENDERED_CACHE
-from pressfeed.web.problems import register_problem_handlers
+from pressfeed.web.problems import ProblemError, register_problem_handlers
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self' https: data:; "
@@ -51,12 +58,15 @@ def create_app(
     )
     json_provider = cast(DefaultJSONProvider, app.json)
     json_provider.sort_keys = False  # answers keep their fields in reading order
+    escape_in_handlers(app.logger)  # no request writes a line of its own
     app.extensions[PRESSFEED] = services
     app.extensions[RENDERED_CACHE] = RenderedCache(settings.render_cache_bytes)
     app.extensions[FAILURES] = FailureLimiter(settings.auth_failures_per_minute)
+    app.wsgi_app = BoundedBody(app.wsgi_app, settings.max_request_bytes)  # type: ignore[method-assign]  # as Flask's docs do
     if settings.proxy_hops:
         hops = settings.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]  # as Flask's docs do
+    app.before_request(refuse_large_bodies)  # before CSRF reads a form
     sessions.configure(app, settings)  # the secret key, the cookies' attributes
     CSRFProtect(app).exempt(api.bp)  # every form posts a token; the API has none
     register_problem_handlers(app)
@@ -69,6 +79,55 @@ def create_app(
     if settings.benchmark_endpoints:
         public.register_benchmark_endpoint(app)
     return app
+
+
+class BoundedBody:
+    """WSGI middleware: a body sent chunked (with no Content-Length) is read here
+    up to the limit, and the app gets it with a Content-Length like any other.
+    Past the limit the app gets an empty body announced one byte over it, so
+    every route refuses it as it refuses a long Content-Length (413), instead of
+    werkzeug reading the stream only up to the limit and passing on the cut."""
+
+    def __init__(self, app: WSGIApplication, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        encoding = environ.get("HTTP_TRANSFER_ENCODING", "")
+        if "chunked" in encoding.lower():  # a Content-Length beside it is void
+            body = read_at_most(environ["wsgi.input"], self.limit + 1)
+            if len(body) > self.limit:
+                body = b""  # refused unread; the server drains or closes the rest
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(self.limit + 1 if not body else len(body))
+            del environ["HTTP_TRANSFER_ENCODING"]  # the body is now de-chunked
+        return self.app(environ, start_response)
+
+
+def read_at_most(stream: IO[bytes], size: int) -> bytes:
+    """Up to size bytes of the stream, fewer only when it ends."""
+    parts, left = [], size
+    while left > 0:
+        part = stream.read(min(left, 64 * 1024))
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
+def refuse_large_bodies() -> None:
+    """413 for a body over the limit, on every route: also those that never read
+    their body (werkzeug checks only when it is read)."""
+    length = get_content_length(request.environ)
+    limit = request.max_content_length
+    if length is not None and limit is not None and length > limit:
+        raise ProblemError(
+            "payload-too-large",
+            f"The request body is over the limit of {limit} bytes.",
+        )
 
 
 def register_templating(app: Flask, settings: Settings) -> None:

@@ -84,7 +84,7 @@ def amend_statement(statement_id: UUID) -> Response:
     fields = parse_body(StatementAmendment)
     result = services().press_office.amend(
         statement_id,
-        expected_version=if_match_version(statement_id),
+        expected_version=if_match_version(),
         changes=fields.changes(),
         change_note=fields.change_note,
         minor=fields.minor,
@@ -149,7 +149,7 @@ def retract_statement(statement_id: UUID) -> Response:
     fields = parse_body(RetractionRequest)
     result = services().press_office.retract(
         statement_id,
-        expected_version=if_match_version(statement_id),
+        expected_version=if_match_version(),
         reason=fields.reason,
         actor=current_caller().name,
         idempotency=idempotency_key(),
@@ -187,9 +187,10 @@ def parse_body(model: type[Model]) -> Model:
     return model.model_validate_json(raw)
 
 
-def if_match_version(statement_id: UUID) -> int:
+def if_match_version() -> int | None:
     """The version the caller read, from If-Match: 428 without one, 400 when it is
-    no ETag; '*' means whatever version is current."""
+    no ETag; '*' (None) means whatever version is current when the command is
+    saved, so a lost race is retried on fresh state and never answers 412."""
     header = request.headers.get("If-Match")
     if header is None:
         raise ProblemError(
@@ -197,7 +198,7 @@ def if_match_version(statement_id: UUID) -> int:
             'Send If-Match: "<version>" with the version you read (its ETag).',
         )
     if header.strip() == "*":
-        return services().press_office.get_statement(statement_id).version
+        return None
     match = re.fullmatch(r'\s*(?:W/)?"(\d{1,9})"\s*', header)
     if match is None:
         raise ProblemError(

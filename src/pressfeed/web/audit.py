@@ -8,10 +8,11 @@ from collections.abc import Iterator
 from uuid import UUID
 
 from flask import Blueprint, Response, render_template, request, stream_with_context
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from pressfeed.aggregates import Statement
 from pressfeed.representation import statement_document, with_url
+from pressfeed.schemas import MAX_POSITION, Moment
 from pressfeed.web.auth import require_role
 from pressfeed.web.context import services
 
@@ -22,13 +23,13 @@ NDJSON = "application/x-ndjson"
 
 class LogQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    after: int = Field(0, ge=0)
-    limit: int | None = Field(None, ge=1)
+    after: int = Field(0, ge=0, le=MAX_POSITION)
+    limit: int | None = Field(None, ge=1, le=MAX_POSITION)
 
 
 class StateQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    as_of: AwareDatetime
+    as_of: Moment
 
 
 @bp.get("/statements/<uuid:statement_id>")

@@ -10,7 +10,6 @@ Last-Modified change only when the public sees a change.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -25,7 +24,7 @@ from pressfeed.projections.catalogue import (
 )
 from pressfeed.projections.changes import latest_changes, rewritten_by_withdrawal
 from pressfeed.representation import StatementDocument
-from pressfeed.schemas import TAG_REGEX
+from pressfeed.schemas import is_tag
 from pressfeed.syndication import (
     ATOM,
     FEED_FORMATS,
@@ -80,7 +79,7 @@ def by_kind(kind: str, fmt: str) -> Response:
 
 @bp.get("/tag/<tag>.<fmt>")
 def by_tag(tag: str, fmt: str) -> Response:
-    if not re.fullmatch(TAG_REGEX, tag) or len(tag) > 50 or tag != tag.lower():
+    if not is_tag(tag):  # the rule every accepted tag passed
         abort(404)
     title = f"{services().settings.site_title}: #{tag}"
     return serve_feed(FeedScope(TAG, tag), fmt, title)

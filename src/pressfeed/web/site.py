@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -40,6 +41,7 @@ PAGE_SIZE = 20
 LATEST_COUNT = 10
 HTML = "text/html; charset=utf-8"
 PAGE_CACHE = "public, max-age=30"
+PAGE_NUMBER = re.compile(r"[0-9]{1,6}")
 
 
 @bp.get("/")
@@ -184,7 +186,8 @@ def current_statement(slug: str) -> Response:
 
 def page_number() -> int:
     raw = request.args.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+    # ASCII digits only: "²".isdigit() is true, and int("²") raises.
+    if not PAGE_NUMBER.fullmatch(raw) or not 1 <= int(raw) <= 100_000:
         raise ProblemError("bad-page", "page is a whole number from 1.")
     return int(raw)
 

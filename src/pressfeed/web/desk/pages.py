@@ -336,7 +336,8 @@ def acting_on(statement_id: UUID, action: str) -> tuple[Person, StatementDocumen
 def form_version() -> int | None:
     """The version the person's form was opened at."""
     raw = request.form.get("version", "")
-    return int(raw) if raw.isdigit() else None
+    # ASCII digits only: "²".isdigit() is true, and int("²") raises.
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
 
 
 def run(document: StatementDocument, command: Any) -> HttpResponse:
