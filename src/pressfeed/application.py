@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
+import json
 import re
 import unicodedata
 from collections import Counter
@@ -10,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
@@ -45,6 +48,10 @@ class UnknownKind(StatementError):
 
 class SlugTaken(StatementError):
     """Another statement already has that slug."""
+
+
+class ImportConflict(Exception):
+    """Another writer saved a slug or a line of an import while it ran."""
 
 
 class StaleVersion(Exception):
@@ -118,6 +125,26 @@ def slugify(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     return slug[:80].rstrip("-")
+
+
+def import_ids(statements: Sequence[NewStatement]) -> list[UUID]:
+    """The id of each statement of an import: a uuid5 of a hash of what its line
+    says and of how many identical lines came before it in the file. Importing
+    the same file again (after a crash, or by mistake) gives the same ids, so
+    the lines already saved are found; adding or removing other lines changes
+    no line's id."""
+    seen: Counter[str] = Counter()
+    ids = []
+    for new in statements:
+        content = json.dumps(
+            dataclasses.asdict(new),
+            sort_keys=True,
+            default=lambda t: utc(t).isoformat(),
+        )
+        digest = hashlib.sha256(content.encode()).hexdigest()
+        ids.append(uuid5(NAMESPACE_URL, f"/pressfeed/imports/{digest}/{seen[digest]}"))
+        seen[digest] += 1
+    return ids
 
 
 def is_uuid(text: str) -> bool:
@@ -342,18 +369,43 @@ class PressOffice(Application[UUID]):
         actor: str,
         progress: Callable[[int], None] = lambda _: None,
     ) -> list[Statement]:
-        """Saves many statements, SAVE_CHUNK per transaction; refuses taken slugs first."""
+        """Saves many statements, SAVE_CHUNK per transaction, and returns those
+        it saved; refuses taken slugs first.
+
+        Resumable: each statement's id derives from its line (import_ids), and
+        its first event is saved in the same transaction as its slug, so after a
+        crash (kill -9, a lost connection) the same import saves only the lines
+        not saved yet, with the slugs the first run would have given them.
+        progress is first told how many lines were saved before, if any.
+        """
         for new in statements:
             self._check_kind(new.kind)
-        slugs = self._unique_import_slugs(statements)
+        self._refuse_duplicate_slugs(statements)
+        ids = import_ids(statements)
+        saved_before = Ledger(self.recorder).recorded(ids)
+        if saved_before:
+            progress(len(saved_before))
+        pending = [
+            (new, statement_id)
+            for new, statement_id in zip(statements, ids, strict=True)
+            if statement_id not in saved_before
+        ]
+        slugs = self._unique_import_slugs([new for new, _ in pending])
         drafted = [
-            self._draft(new, slug, actor, imported=True)
-            for new, slug in zip(statements, slugs, strict=True)
+            self._draft(new, slug, actor, imported=True, statement_id=statement_id)
+            for (new, statement_id), slug in zip(pending, slugs, strict=True)
         ]
         for start in range(0, len(drafted), SAVE_CHUNK):
             chunk = drafted[start : start + SAVE_CHUNK]
             indexes = [SlugIndex(s.slug, s.id) for s in chunk]
-            self.save(*chunk, *indexes)
+            try:
+                self.save(*chunk, *indexes)
+            except IntegrityError:
+                raise ImportConflict(
+                    f"{start} statements were saved, then another writer took a slug "
+                    "or saved a line of this import (the same import running twice?). "
+                    "Run the import again to save the rest."
+                ) from None
             progress(len(chunk))
         return drafted
 
@@ -398,21 +450,32 @@ class PressOffice(Application[UUID]):
     # Helpers
 
     def _draft(
-        self, new: NewStatement, slug: str, actor: str, *, imported: bool = False
+        self,
+        new: NewStatement,
+        slug: str,
+        actor: str,
+        *,
+        imported: bool = False,
+        statement_id: UUID | None = None,
     ) -> Statement:
         """A new statement, scheduled or published as asked (an import of past
         statements needs no second pair of eyes: it records what was)."""
         now = self.clock()
         eyes = self.second_pair_of_eyes and not imported
-        statement = Statement(
-            slug=slug,
-            kind=new.kind,
-            title=new.title,
-            body=new.body,
-            language=new.language,
-            tags=list(new.tags),
-            actor=actor,
-            at=utc(now),
+        fields: dict[str, Any] = {
+            "slug": slug,
+            "kind": new.kind,
+            "title": new.title,
+            "body": new.body,
+            "language": new.language,
+            "tags": list(new.tags),
+            "actor": actor,
+            "at": utc(now),
+        }
+        statement = (
+            Statement(**fields)
+            if statement_id is None
+            else Statement.drafted_with_id(statement_id, **fields)
         )
         if new.publish_at is not None:
             statement.schedule(
@@ -503,13 +566,19 @@ class PressOffice(Application[UUID]):
             if self._slug_owner(candidate) is None:
                 yield candidate
 
-    def _unique_import_slugs(self, statements: Sequence[NewStatement]) -> list[str]:
-        """Slugs for a batch: given ones must be unique and free; derived ones
-        get suffixes past those in the batch and in the store."""
+    @staticmethod
+    def _refuse_duplicate_slugs(statements: Sequence[NewStatement]) -> None:
         counts = Counter(s.slug for s in statements if s.slug is not None)
         duplicates = sorted(slug for slug, n in counts.items() if n > 1)
         if duplicates:
             raise SlugTaken(f"Slugs given twice: {', '.join(duplicates[:10])}")
+
+    def _unique_import_slugs(self, statements: Sequence[NewStatement]) -> list[str]:
+        """Slugs for a batch: given ones must be unique and free; derived ones
+        get suffixes past those in the batch and in the store. (Run again on
+        the lines an interrupted import left, this gives each the slug the
+        whole run would have: the lines saved before took the lowest suffixes.)"""
+        counts = Counter(s.slug for s in statements if s.slug is not None)
         taken = sorted(self._taken_slugs(list(counts)))
         if taken:
             raise SlugTaken(f"Slugs already taken: {', '.join(taken[:10])}")

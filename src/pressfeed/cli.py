@@ -14,7 +14,7 @@ import click
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from pressfeed.application import NewStatement, SlugTaken
+from pressfeed.application import ImportConflict, NewStatement, SlugTaken
 from pressfeed.assembly import Pressfeed
 from pressfeed.config import Settings
 from pressfeed.people import (
@@ -203,15 +203,21 @@ def user_totp(settings: Settings, name: str) -> None:
 @click.pass_obj
 def import_command(settings: Settings, file: Path, actor: str) -> None:
     """Imports statements from JSON lines: a bad line or a taken slug imports
-    nothing; the rest is saved 1,000 statements per transaction."""
+    nothing; the rest is saved 1,000 statements per transaction. Run again after
+    an interruption, it saves only the lines not saved yet."""
     statements = read_statement_lines(file, settings)
     app = pressfeed_of(settings).press_office
     with tqdm(total=len(statements), unit="statement", file=sys.stderr) as bar:
         try:
-            app.import_statements(statements, actor=actor, progress=bar.update)
+            saved = app.import_statements(statements, actor=actor, progress=bar.update)
         except SlugTaken as error:
             raise click.ClickException(f"{error} Nothing was imported.") from None
-    click.echo(f"Imported {len(statements)} statements.")
+        except ImportConflict as error:
+            raise click.ClickException(str(error)) from None
+    message = f"Imported {len(saved)} statements."
+    if before := len(statements) - len(saved):
+        message += f" {before} lines were imported before."
+    click.echo(message)
 
 
 @main.command()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
@@ -139,6 +140,12 @@ class Statement(Aggregate):
         self.review_requested_by: str | None = None
         self.review_requested_at: datetime | None = None
         self.approved_by: str | None = None
+
+    @classmethod
+    def drafted_with_id(cls, statement_id: UUID, **fields: Any) -> Statement:
+        """A new draft whose id the caller chose: an import derives it from the
+        line, so that importing the same line again finds it already saved."""
+        return cls._create(cls.Drafted, id=statement_id, **fields)
 
     # Commands: each checks the rules, then records an event.
 
