@@ -205,7 +205,35 @@ def test_batch_import_derives_slugs_past_those_already_taken(press_office):
 
 def test_slugify_makes_ascii_slugs():
     assert slugify("Visite d'État à Paris (2026)!") == "visite-d-etat-a-paris-2026"
-    assert slugify("Заявление") == ""
+    assert slugify("Заявление") == "zaiavlenie"
+    assert slugify("Комментарий посольства") == "kommentarii-posolstva"
+    assert slugify("Ελληνικά νέα") == "ellenika-nea"
+    assert slugify("!!!") == ""
+
+
+@pytest.fixture
+def sqlite_press_office(sqlite_settings):
+    app = PressOffice(env=sqlite_settings.eventsourcing_env())
+    yield app
+    app.close()
+
+
+def test_a_thousand_statements_with_one_cyrillic_title_get_readable_slugs(
+    sqlite_press_office,
+):
+    title = "Комментарий посольства"
+    slugs = [
+        sqlite_press_office.create_statement(
+            new(title=title), actor="po"
+        ).statement.slug
+        for _ in range(1000)
+    ]
+    assert len(set(slugs)) == 1000
+    assert slugs[0] == "kommentarii-posolstva"
+    assert all(slug.startswith("kommentarii-posolstva") for slug in slugs)
+    assert all(len(slug) <= len("kommentarii-posolstva") + 12 for slug in slugs)
+    owner = sqlite_press_office.find_statement(slugs[-1])
+    assert owner.slug == slugs[-1]
 
 
 def test_an_import_run_again_skips_what_was_saved_and_derives_the_same_slugs(

@@ -120,3 +120,17 @@ def test_make_bench_runs_on_a_tiny_size(tmp_path):
     }
     assert all(value > 0 for value in report["ratios"].values())
     assert {"cpu", "cores"} <= report["machine"].keys()
+
+
+def test_the_slug_benchmark_runs_and_reports_ratios():
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.slugs", "--creates", "60", "--window", "10"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    report = json.loads(result.stdout)
+    assert report["figures"]["creates"] == 60
+    assert report["ratios"]["same_title_last_vs_first"] > 0
