@@ -280,12 +280,14 @@ class Statement(Aggregate):
     def _schedule(self, *, publish_at: datetime, actor: str) -> None:
         self.status = SCHEDULED
         self.publish_at = publish_at
+        self.planned_publication_at = publish_at  # shown from scheduling on
         self.last_actor = actor
 
     @event(Unscheduled)
     def _unschedule(self, *, actor: str) -> None:
         self.status = DRAFT
         self.publish_at = None
+        self.planned_publication_at = None
         self.last_actor = actor
 
     @event(Published)
@@ -326,6 +328,7 @@ class Statement(Aggregate):
         if self.status == SCHEDULED:
             # The embargo is cancelled; a kept one stays as evidence.
             self.publish_at = None
+            self.planned_publication_at = None
         self.status = RETRACTED
         self.retracted_at = at
         self.retraction_reason = reason
