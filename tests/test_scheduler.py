@@ -328,3 +328,30 @@ def test_a_scheduled_statement_shows_its_planned_time_from_scheduling_on(
         headers={**publisher, "If-Match": '"2"'},
     ).get_json()
     assert retracted["planned_publication_at"] is None
+
+
+def test_the_scheduler_logs_what_an_operator_needs_and_no_routine_lines(
+    services, monkeypatch, caplog
+):
+    import pressfeed.scheduler
+
+    monkeypatch.setattr(pressfeed.scheduler, "RESYNC_SECONDS", 0.2)
+    with caplog.at_level(logging.INFO):
+        scheduler = EmbargoScheduler(services.press_office, services.views)
+        services.worker.on_change.append(scheduler.sync)
+        scheduler.start()
+        try:
+            statement = schedule_new(services.press_office, soon(0.5), "Logged")
+            time.sleep(1.5)  # seven resyncs, one publication
+        finally:
+            scheduler.stop()
+    assert services.press_office.get_statement(statement.id).status == "published"
+    messages = [
+        f"{r.levelname} {r.name}: {r.getMessage()}"
+        for r in caplog.records
+        if r.name.startswith(("apscheduler", "pressfeed.scheduler"))
+    ]
+    published = [m for m in messages if f"Published {statement.id}" in m]
+    assert len(published) == 1
+    routine = [m for m in messages if m not in published]
+    assert len(routine) <= 2, routine  # at most a line when it starts and stops
