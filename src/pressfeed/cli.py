@@ -228,10 +228,11 @@ def rebuild(settings: Settings) -> None:
     projection = pressfeed.projection_worker(batch_size=1000)
     app = pressfeed.press_office
     pressfeed.views.reset(app.name)
-    total = app.recorder.max_notification_id() or 0
+    # Counted, not the newest position: positions have gaps on PostgreSQL.
+    total = pressfeed.ledger.size()
     with tqdm(total=total, unit="event", file=sys.stderr) as bar:
-        projection.catch_up(progress=bar.update)
-    click.echo(f"Rebuilt the views from {total} events.")
+        replayed = projection.catch_up(progress=bar.update)
+    click.echo(f"Rebuilt the views from {replayed} events.")
 
 
 @main.command()
