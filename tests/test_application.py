@@ -11,12 +11,14 @@ from pressfeed.application import (
     IdempotencyKey,
     IdempotencyKeyReused,
     NewStatement,
+    PressOffice,
     SlugTaken,
     StaleVersion,
     StatementNotFound,
     UnknownKind,
     slugify,
 )
+from tests.conftest import make_settings
 
 
 def new(title="Consular hours over the holidays", **fields) -> NewStatement:
@@ -203,4 +205,62 @@ def test_batch_import_derives_slugs_past_those_already_taken(press_office):
 
 def test_slugify_makes_ascii_slugs():
     assert slugify("Visite d'État à Paris (2026)!") == "visite-d-etat-a-paris-2026"
-    assert slugify("Заявление") == ""
+    assert slugify("Заявление") == "zaiavlenie"
+    assert slugify("Комментарий посольства") == "kommentarii-posolstva"
+    assert slugify("Ελληνικά νέα") == "ellenika-nea"
+    assert slugify("!!!") == ""
+
+
+@pytest.fixture
+def sqlite_press_office(sqlite_settings):
+    app = PressOffice(env=sqlite_settings.eventsourcing_env())
+    yield app
+    app.close()
+
+
+def test_a_thousand_statements_with_one_cyrillic_title_get_readable_slugs(
+    sqlite_press_office,
+):
+    title = "Комментарий посольства"
+    slugs = [
+        sqlite_press_office.create_statement(
+            new(title=title), actor="po"
+        ).statement.slug
+        for _ in range(1000)
+    ]
+    assert len(set(slugs)) == 1000
+    assert slugs[0] == "kommentarii-posolstva"
+    assert all(slug.startswith("kommentarii-posolstva") for slug in slugs)
+    assert all(len(slug) <= len("kommentarii-posolstva") + 12 for slug in slugs)
+    owner = sqlite_press_office.find_statement(slugs[-1])
+    assert owner.slug == slugs[-1]
+
+
+def test_an_import_run_again_skips_what_was_saved_and_derives_the_same_slugs(
+    press_office, settings
+):
+    when = datetime(2025, 1, 2, 3, 4, tzinfo=UTC)
+    batch = [new(title=f"Title {i % 700}", published_at=when) for i in range(2500)]
+    batch += [
+        new(title="Given", slug=f"given-{i}", published_at=when) for i in range(3)
+    ]
+    # An import that stopped after its first chunk, then the whole file again.
+    first = press_office.import_statements(batch[:1000], actor="import")
+    head = press_office.recorder.max_notification_id()
+    rest = press_office.import_statements(batch, actor="import")
+    assert len(first) == 1000 and len(rest) == len(batch) - 1000
+    assert {s.id for s in first}.isdisjoint({s.id for s in rest})
+    again = press_office.import_statements(batch, actor="import")
+    assert again == []
+    assert press_office.recorder.max_notification_id() > head
+    # The same file imported at once into another store gives the same slugs.
+    other = PressOffice(
+        env=make_settings(settings.instance_dir.parent / "other").eventsourcing_env()
+    )
+    try:
+        at_once = other.import_statements(batch, actor="import")
+    finally:
+        other.close()
+    resumed = {s.id: s.slug for s in [*first, *rest]}
+    assert {s.id: s.slug for s in at_once} == resumed
+    assert len(set(resumed.values())) == len(batch)

@@ -145,3 +145,17 @@ def test_the_proofs_benchmark_runs_and_reports_ratios():
     assert report["figures"]["large"]["events"] == 300
     assert report["figures"]["large"]["inclusion"]["hashes"]["max"] <= 9
     assert report["ratios"]["inclusion_ms_large_vs_small"] > 0
+
+
+def test_the_slug_benchmark_runs_and_reports_ratios():
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.slugs", "--creates", "60", "--window", "10"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    report = json.loads(result.stdout)
+    assert report["figures"]["creates"] == 60
+    assert report["ratios"]["same_title_last_vs_first"] > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import statistics
 import time
@@ -278,3 +279,79 @@ def test_a_failed_publication_is_retried_not_dropped(services, embargoes):
     published = app.get_statement(statement.id)
     assert published.status == "published"
     assert published.planned_publication_at == statement.publish_at
+
+
+def test_a_scheduled_statement_shows_its_planned_time_from_scheduling_on(
+    services, publisher
+):
+    client = create_app(services=services).test_client()
+    embargo = soon(3600).replace(microsecond=0)
+    created = client.post(
+        "/api/statements",
+        json={"title": "Planned", "body": "x", "kind": "news", "draft": True},
+        headers=publisher,
+    ).get_json()
+    assert created["planned_publication_at"] is None
+    path = f"/api/statements/{created['id']}"
+    scheduled = client.put(
+        f"{path}/schedule", json={"publish_at": embargo.isoformat()}, headers=publisher
+    ).get_json()
+    planned = scheduled["publish_at"]
+    assert scheduled["planned_publication_at"] == planned
+    services.worker.wait_until(services.press_office.recorder.max_notification_id())
+    [row] = services.views.query(
+        "SELECT document FROM {t} WHERE id = ?", [created["id"]], t="pf_catalogue"
+    )
+    assert json.loads(row["document"])["planned_publication_at"] == planned
+    unscheduled = client.delete(f"{path}/schedule", headers=publisher).get_json()
+    assert unscheduled["planned_publication_at"] is None
+    client.put(
+        f"{path}/schedule", json={"publish_at": embargo.isoformat()}, headers=publisher
+    )
+    published = client.post(f"{path}/publication", headers=publisher).get_json()
+    assert published["status"] == "published"
+    assert published["planned_publication_at"] == planned  # published before it
+    retracted_while_scheduled = client.post(
+        "/api/statements",
+        json={
+            "title": "Withdrawn under embargo",
+            "body": "x",
+            "kind": "news",
+            "publish_at": embargo.isoformat(),
+        },
+        headers=publisher,
+    ).get_json()
+    assert retracted_while_scheduled["planned_publication_at"] == planned
+    retracted = client.post(
+        f"/api/statements/{retracted_while_scheduled['id']}/retraction",
+        json={"reason": "Cancelled"},
+        headers={**publisher, "If-Match": '"2"'},
+    ).get_json()
+    assert retracted["planned_publication_at"] is None
+
+
+def test_the_scheduler_logs_what_an_operator_needs_and_no_routine_lines(
+    services, monkeypatch, caplog
+):
+    import pressfeed.scheduler
+
+    monkeypatch.setattr(pressfeed.scheduler, "RESYNC_SECONDS", 0.2)
+    with caplog.at_level(logging.INFO):
+        scheduler = EmbargoScheduler(services.press_office, services.views)
+        services.worker.on_change.append(scheduler.sync)
+        scheduler.start()
+        try:
+            statement = schedule_new(services.press_office, soon(0.5), "Logged")
+            time.sleep(1.5)  # seven resyncs, one publication
+        finally:
+            scheduler.stop()
+    assert services.press_office.get_statement(statement.id).status == "published"
+    messages = [
+        f"{r.levelname} {r.name}: {r.getMessage()}"
+        for r in caplog.records
+        if r.name.startswith(("apscheduler", "pressfeed.scheduler"))
+    ]
+    published = [m for m in messages if f"Published {statement.id}" in m]
+    assert len(published) == 1
+    routine = [m for m in messages if m not in published]
+    assert len(routine) <= 2, routine  # at most a line when it starts and stops

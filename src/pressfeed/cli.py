@@ -14,7 +14,12 @@ import click
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from pressfeed.application import ImportRefused, NewStatement, SlugTaken
+from pressfeed.application import (
+    ImportConflict,
+    ImportRefused,
+    NewStatement,
+    SlugTaken,
+)
 from pressfeed.assembly import Pressfeed
 from pressfeed.checkpoints import Checkpoint
 from pressfeed.config import Settings
@@ -234,13 +239,14 @@ def user_totp(settings: Settings, name: str) -> None:
 @click.pass_obj
 def import_command(settings: Settings, file: Path, actor: str) -> None:
     """Imports statements from JSON lines: a bad line or a taken slug imports
-    nothing; the rest is saved 1,000 statements per transaction."""
+    nothing; the rest is saved 1,000 statements per transaction. Run again after
+    an interruption, it saves only the lines not saved yet."""
     numbered = read_statement_lines(file, settings)
     statements = [statement for _, statement in numbered]
     app = pressfeed_of(settings).press_office
     with tqdm(total=len(statements), unit="statement", file=sys.stderr) as bar:
         try:
-            app.import_statements(statements, actor=actor, progress=bar.update)
+            saved = app.import_statements(statements, actor=actor, progress=bar.update)
         except SlugTaken as error:
             raise click.ClickException(f"{error} Nothing was imported.") from None
         except ImportRefused as refused:
@@ -248,7 +254,12 @@ def import_command(settings: Settings, file: Path, actor: str) -> None:
             raise click.ClickException(
                 f"{file}:{number}: {refused.error} Nothing was imported."
             ) from None
-    click.echo(f"Imported {len(statements)} statements.")
+        except ImportConflict as error:
+            raise click.ClickException(str(error)) from None
+    message = f"Imported {len(saved)} statements."
+    if before := len(statements) - len(saved):
+        message += f" {before} lines were imported before."
+    click.echo(message)
 
 
 @main.command()
@@ -259,10 +270,11 @@ def rebuild(settings: Settings) -> None:
     projection = pressfeed.projection_worker(batch_size=1000)
     app = pressfeed.press_office
     pressfeed.views.reset(app.name)
-    total = app.recorder.max_notification_id() or 0
+    # Counted, not the newest position: positions have gaps on PostgreSQL.
+    total = pressfeed.ledger.size()
     with tqdm(total=total, unit="event", file=sys.stderr) as bar:
-        projection.catch_up(progress=bar.update)
-    click.echo(f"Rebuilt the views from {total} events.")
+        replayed = projection.catch_up(progress=bar.update)
+    click.echo(f"Rebuilt the views from {replayed} events.")
 
 
 @main.command()

@@ -243,6 +243,13 @@ class Ledger:
         )
         return _link(rows[0]) if rows else None
 
+    def size(self) -> int:
+        """How many events the log holds (one link each): what verify checks,
+        export writes and a rebuild replays. The newest position is no count:
+        PostgreSQL's sequence leaves a gap for each insert it refused."""
+        rows = self.tables.query("SELECT COUNT(*) AS n FROM {c}", c=CHAIN)
+        return int(rows[0]["n"])
+
     def links_of(self, originator_id: UUID) -> list[Link]:
         rows = self.tables.query(
             "SELECT * FROM {c} WHERE originator_id = ? ORDER BY version",

@@ -28,6 +28,11 @@ from pressfeed.projections.base import ReadModel
 from pressfeed.projections.schedule import scheduled_statements
 
 log = logging.getLogger(__name__)
+# APScheduler logs two INFO lines per job run (the resync every RESYNC_SECONDS
+# among them) and one per job added or removed. An operator needs what this
+# module logs (each publication, how late, each failure) and APScheduler's
+# warnings and errors (a missed run, a job that raised), not its routine.
+logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 ACTOR = "scheduler"
 RESYNC_SECONDS = 30
@@ -51,6 +56,10 @@ class EmbargoScheduler:
     def start(self) -> EmbargoScheduler:
         self.scheduler.start()
         self.sync()
+        log.info(
+            "Scheduler started: %d statements wait for their embargo",
+            len(self.scheduler.get_jobs()),
+        )
         # A safety net besides the worker's nudges: a failed sync or a job that
         # could not be re-added is repaired within this interval.
         self.scheduler.add_job(

@@ -275,7 +275,10 @@ class StatementOut(BaseModel):
     updated_at: AwareDatetime
     publish_at: AwareDatetime | None
     planned_publication_at: AwareDatetime | None = Field(
-        description="The embargo time a scheduled statement was published against."
+        description=(
+            "The embargo: while scheduled, when the statement will be published;"
+            " once published, the embargo it was published against (null if none)."
+        )
     )
     retracted_at: AwareDatetime | None
     retraction_reason: str | None

@@ -71,8 +71,9 @@ def test_history_shows_the_embargo_kept(client, desk, audit_headers, services):
     published = next(e for e in events if e["type"] == "Published")
     assert datetime.fromisoformat(scheduled["fields"]["publish_at"]["to"]) == embargo
     planned = datetime.fromisoformat(
-        published["fields"]["planned_publication_at"]["to"]
+        scheduled["fields"]["planned_publication_at"]["to"]
     )
+    assert "planned_publication_at" not in published["fields"]  # kept, not changed
     actual = datetime.fromisoformat(published["fields"]["published_at"]["to"])
     assert planned == embargo <= actual
     assert published["actor"] == "scheduler"

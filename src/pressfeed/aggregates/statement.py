@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
@@ -139,6 +140,12 @@ class Statement(Aggregate):
         self.review_requested_by: str | None = None
         self.review_requested_at: datetime | None = None
         self.approved_by: str | None = None
+
+    @classmethod
+    def drafted_with_id(cls, statement_id: UUID, **fields: Any) -> Statement:
+        """A new draft whose id the caller chose: an import derives it from the
+        line, so that importing the same line again finds it already saved."""
+        return cls._create(cls.Drafted, id=statement_id, **fields)
 
     # Commands: each checks the rules, then records an event.
 
@@ -273,12 +280,14 @@ class Statement(Aggregate):
     def _schedule(self, *, publish_at: datetime, actor: str) -> None:
         self.status = SCHEDULED
         self.publish_at = publish_at
+        self.planned_publication_at = publish_at  # shown from scheduling on
         self.last_actor = actor
 
     @event(Unscheduled)
     def _unschedule(self, *, actor: str) -> None:
         self.status = DRAFT
         self.publish_at = None
+        self.planned_publication_at = None
         self.last_actor = actor
 
     @event(Published)
@@ -319,6 +328,7 @@ class Statement(Aggregate):
         if self.status == SCHEDULED:
             # The embargo is cancelled; a kept one stays as evidence.
             self.publish_at = None
+            self.planned_publication_at = None
         self.status = RETRACTED
         self.retracted_at = at
         self.retraction_reason = reason
