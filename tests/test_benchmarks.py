@@ -120,3 +120,26 @@ def test_make_bench_runs_on_a_tiny_size(tmp_path):
     }
     assert all(value > 0 for value in report["ratios"].values())
     assert {"cpu", "cores"} <= report["machine"].keys()
+
+
+def test_the_render_cost_benchmark_runs_and_reports_ratios():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.render_cost",
+            "--runs",
+            "1",
+            "--statements",
+            "2",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    report = json.loads(result.stdout)
+    assert report["figures"]["api_create_of_the_issue_body"]["statuses"] == [422]
+    assert set(report["ratios"]) == {"at_budget_vs_baseline", "legacy_vs_baseline"}
+    assert all(value > 0 for value in report["ratios"].values())

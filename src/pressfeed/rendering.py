@@ -23,7 +23,7 @@ from typing import Any
 import nh3
 from markdown_it import MarkdownIt
 
-RENDER_BUDGET_MS = 50  # a body must render within this (CPU time) to be accepted
+RENDER_BUDGET_MS = 30  # a body must render within this (CPU time) to be accepted
 READ_BUDGET_MS = 10 * RENDER_BUDGET_MS  # past this a stored body is shown as text
 MARKDOWN_CACHE_BYTES = 16 * 1024 * 1024
 _CHECK_EVERY = 16  # parser steps between two looks at the clock
