@@ -159,3 +159,26 @@ def test_the_slug_benchmark_runs_and_reports_ratios():
     report = json.loads(result.stdout)
     assert report["figures"]["creates"] == 60
     assert report["ratios"]["same_title_last_vs_first"] > 0
+
+
+def test_the_render_cost_benchmark_runs_and_reports_ratios():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.render_cost",
+            "--runs",
+            "1",
+            "--statements",
+            "2",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    report = json.loads(result.stdout)
+    assert report["figures"]["api_create_of_the_issue_body"]["statuses"] == [422]
+    assert set(report["ratios"]) == {"at_budget_vs_baseline", "legacy_vs_baseline"}
+    assert all(value > 0 for value in report["ratios"].values())

@@ -204,3 +204,55 @@ def test_control_characters_from_a_request_are_escaped_in_the_log(
     assert "\x1b" not in log and "\r" not in log
     assert "/api/statements/abc\\nFAKE LOG LINE\\r\\x1b[2J" in log  # the warning
     assert "x\\nFAKE BASIC LINE\\x1b[2J" in log  # the access log's user
+
+
+def _slow_clients(server, count: int) -> list:
+    """Sockets that send half a request head and wait (issue 15, point 3)."""
+    import socket
+
+    clients = []
+    for _ in range(count):
+        client = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        clients.append(client)
+    return clients
+
+
+@pytest.mark.slow
+def test_healthz_answers_within_a_second_while_100_slow_clients_hold_connections(
+    server,
+):
+    """Before: eight such sockets (the thread count) made /healthz time out."""
+    clients = _slow_clients(server, 100)
+    try:
+        time.sleep(0.5)  # let the server take them all
+        for _ in range(5):
+            started = time.monotonic()
+            answer = requests.get(f"{server.url}/healthz", timeout=1)
+            assert answer.status_code == 200
+            assert time.monotonic() - started < 1.0
+            time.sleep(0.3)
+        # a keep-alive client is served too, its second head read the same way
+        with requests.Session() as session:
+            for _ in range(3):
+                assert session.get(f"{server.url}/healthz", timeout=1).ok
+    finally:
+        for client in clients:
+            client.close()
+
+
+@pytest.mark.slow
+def test_a_slow_client_that_finishes_its_head_is_answered(server):
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as client:
+        client.sendall(b"GET /healthz HTTP/1.1\r\n")
+        time.sleep(0.3)
+        client.sendall(b"Host: x\r\n")
+        time.sleep(0.3)
+        client.sendall(b"Connection: close\r\n\r\n")
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert b'"status":"ok"' in answer.replace(b" ", b"")

@@ -1,14 +1,32 @@
-"""Untrusted Markdown to safe HTML: CommonMark rendering, then an allow-list sanitiser."""
+"""Untrusted Markdown to safe HTML: CommonMark rendering, then an allow-list sanitiser.
+
+Rendering costs CPU in proportion to the markup, and markdown-it's cost on some
+input is superlinear (``"![" * 99000`` takes seconds). So every rendering runs
+against a budget of this thread's CPU time, checked from inside the parser:
+a body whose rendering exceeds RENDER_BUDGET_MS is refused when written
+(``check_render_cost``, called by the request schemas), and a stored body that
+exceeds the much larger READ_BUDGET_MS when read (only a store written before
+the budget existed can hold one) is shown as escaped plain text instead.
+Rendered HTML is kept in a cache bounded by bytes (MARKDOWN_CACHE_BYTES).
+"""
 
 from __future__ import annotations
 
+import html as html_escape
 import re
-from functools import lru_cache
+import sys
+import threading
+import time
+from collections import OrderedDict
+from typing import Any
 
 import nh3
 from markdown_it import MarkdownIt
 
-_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+RENDER_BUDGET_MS = 30  # a body must render within this (CPU time) to be accepted
+READ_BUDGET_MS = 10 * RENDER_BUDGET_MS  # past this a stored body is shown as text
+MARKDOWN_CACHE_BYTES = 16 * 1024 * 1024
+_CHECK_EVERY = 16  # parser steps between two looks at the clock
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4",
@@ -32,14 +50,181 @@ def strip_xml_illegal(text: str) -> str:
     return _XML_ILLEGAL.sub("", text)
 
 
-@lru_cache(maxsize=512)
-def markdown_to_html(body: str) -> str:
-    """Renders a statement body (CommonMark) to sanitised HTML."""
-    html = _markdown.render(strip_xml_illegal(body))
-    return nh3.clean(
+class RenderBudgetExceeded(Exception):
+    """Rendering a body took more CPU time than it was allowed."""
+
+
+_DEADLINE = "pressfeed_deadline"
+_NEVER = float("inf")
+_STEPS = "pressfeed_steps"
+
+
+def _watch(env: Any) -> None:
+    steps = env[_STEPS] = env.get(_STEPS, 0) + 1
+    if steps % _CHECK_EVERY == 0 and time.thread_time() > env.get(_DEADLINE, _NEVER):
+        raise RenderBudgetExceeded
+
+
+def _inline_watch(state: Any, silent: bool) -> bool:
+    """First inline rule: called at every position the inline parser tries,
+    lookahead included (where the superlinear cost lies); matches nothing."""
+    _watch(state.env)
+    return False
+
+
+def _block_watch(state: Any, start: int, end: int, silent: bool) -> bool:
+    """First block rule: called for every block the parser tries, and for each
+    line of a paragraph, list, quote or table; matches nothing."""
+    _watch(state.env)
+    return False
+
+
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+_markdown.inline.ruler.before("text", "pressfeed_budget", _inline_watch)
+# As a terminator of paragraphs, lists and quotes too, so that it is also
+# called for each line inside them (and for each row of a table).
+_markdown.block.ruler.before(
+    "table",
+    "pressfeed_budget",
+    _block_watch,
+    {"alt": ["paragraph", "reference", "blockquote", "list"]},
+)
+
+
+def _render(body: str, budget_ms: float) -> tuple[str, float]:
+    """Sanitised HTML and the CPU milliseconds it took; RenderBudgetExceeded
+    as soon as the budget is spent."""
+    started = time.thread_time()
+    env = {_DEADLINE: started + budget_ms / 1000}
+    tokens = _markdown.parse(strip_xml_illegal(body), env)
+    if time.thread_time() > env[_DEADLINE]:
+        raise RenderBudgetExceeded
+    html = _markdown.renderer.render(tokens, _markdown.options, env)
+    safe = nh3.clean(
         html,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=ALLOWED_URL_SCHEMES,
         link_rel="noopener noreferrer",
     )
+    elapsed_ms = (time.thread_time() - started) * 1000
+    if elapsed_ms > budget_ms:
+        raise RenderBudgetExceeded
+    return safe, elapsed_ms
+
+
+# The first rendering in a process compiles patterns and imports modules:
+# done here, so that it is not counted against the first body written.
+_render(
+    "# T\n\n*a* **b** `c` [d](https://e.example/) ![f](g) <https://h.example> "
+    "&amp; \\* x  \ny\n\n- i\n1. j\n\n> k\n\n| l |\n|---|\n| m |\n\n```\nn\n```\n",
+    _NEVER,
+)
+
+
+def plain_text_html(body: str) -> str:
+    """A body as escaped paragraphs, without its markup."""
+    paragraphs = re.split(r"\n\s*\n", strip_xml_illegal(body).strip())
+    return "\n".join(
+        f"<p>{html_escape.escape(p, quote=False)}</p>" for p in paragraphs if p
+    )
+
+
+class MarkdownCache:
+    """Rendered HTML per body, least recently used first out, bounded by the
+    bytes the bodies and their HTML occupy (not by count: one body's HTML can
+    weigh megabytes)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, tuple[str, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, body: str) -> str | None:
+        with self._lock:
+            hit = self._entries.get(body)
+            if hit is None:
+                return None
+            self._entries.move_to_end(body)
+            return hit[0]
+
+    def put(self, body: str, html: str) -> None:
+        size = sys.getsizeof(body) + sys.getsizeof(html)
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._entries.pop(body, None)
+            if old is not None:
+                self._bytes -= old[1]
+            self._entries[body] = (html, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (_, evicted) = self._entries.popitem(last=False)
+                self._bytes -= evicted
+
+    @property
+    def size_in_bytes(self) -> int:
+        return self._bytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+
+markdown_cache = MarkdownCache(MARKDOWN_CACHE_BYTES)
+
+
+def check_render_cost(body: str) -> str:
+    """The body, if its rendering fits RENDER_BUDGET_MS of CPU time (its HTML is
+    then cached for the answer and the first readers); ValueError naming the
+    limit otherwise. The attempt stops as soon as the budget is spent."""
+    if markdown_cache.get(body) is not None:
+        return body
+    try:
+        html, _ = _render(body, RENDER_BUDGET_MS)
+    except RenderBudgetExceeded:
+        raise ValueError(
+            f"the body's Markdown takes more than {RENDER_BUDGET_MS} ms to render "
+            "(the limit on rendering cost): use less markup, or split the text"
+        ) from None
+    markdown_cache.put(body, html)
+    return body
+
+
+_rendering: dict[str, threading.Event] = {}  # bodies being rendered, by body
+_rendering_lock = threading.Lock()
+
+
+def markdown_to_html(body: str) -> str:
+    """Renders a statement body (CommonMark) to sanitised HTML, cached; threads
+    asking for a body another is rendering wait for it. A body that takes more
+    than READ_BUDGET_MS (never one accepted under the write budget) is shown as
+    escaped plain text."""
+    cached = markdown_cache.get(body)
+    if cached is not None:
+        return cached
+    with _rendering_lock:
+        waiting = _rendering.get(body)
+        if waiting is None:
+            done = _rendering[body] = threading.Event()
+    if waiting is not None:
+        waiting.wait()
+        cached = markdown_cache.get(body)
+        return cached if cached is not None else _bounded_html(body)
+    try:
+        html = _bounded_html(body)
+        markdown_cache.put(body, html)
+        return html
+    finally:
+        with _rendering_lock:
+            del _rendering[body]
+        done.set()
+
+
+def _bounded_html(body: str) -> str:
+    try:
+        return _render(body, READ_BUDGET_MS)[0]
+    except RenderBudgetExceeded:
+        return plain_text_html(body)

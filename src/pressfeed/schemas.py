@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from pressfeed.application import NewStatement
-from pressfeed.rendering import strip_xml_illegal
+from pressfeed.rendering import check_render_cost, strip_xml_illegal
 
 SLUG_REGEX = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 TAG_MAX_LENGTH = 50
@@ -53,6 +53,7 @@ Body = Annotated[
     str,
     StringConstraints(min_length=1, max_length=200_000),
     AfterValidator(_cleaned),
+    AfterValidator(check_render_cost),  # refused when its Markdown is too costly
 ]
 Note = Annotated[
     str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_cleaned)

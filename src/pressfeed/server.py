@@ -3,20 +3,134 @@ worker and the embargo scheduler.
 
 One process, several threads: the embedded default on SQLite. For several web
 processes, run gunicorn on ``pressfeed.web:create_app()`` and ``pressfeed worker``.
+
+The threads are gunicorn's ``gthread`` worker's, with one change
+(``HeadFirstWorker``): a connection reaches a thread only once its request head
+has arrived whole, read by the worker's selector loop. gthread itself gives a
+connection a thread as soon as its first bytes arrive and then reads the head
+blocking, so a few clients that send half a head and wait held every thread.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import selectors
+import socket
+import time
+from functools import partial
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
+from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from pressfeed.assembly import Pressfeed
 from pressfeed.config import Settings
 from pressfeed.logs import escape_in_handlers
 from pressfeed.web import create_app
+
+HEAD_TIMEOUT = 10.0  # seconds a client has to send a whole request head
+MAX_HEAD_BYTES = 64 * 1024  # a longer head is closed unanswered
+IO_TIMEOUT = (
+    30.0  # seconds one read or write of a thread may block (a body, a response)
+)
+KEEP_ALIVE = 5  # seconds an idle kept-alive connection stays open
+
+
+class _TimedSocket(socket.socket):
+    """A client socket whose "blocking" mode times out: the threads read bodies
+    and write responses with a bound on each call, not forever."""
+
+    def setblocking(self, flag: bool) -> None:
+        if flag:
+            self.settimeout(IO_TIMEOUT)
+        else:
+            super().setblocking(False)
+
+
+class HeadFirstWorker(ThreadWorker):
+    """gthread, with each request head read by the selector loop before a
+    thread is committed to the connection: for new connections, kept-alive
+    ones and pipelined requests alike. A head not complete within HEAD_TIMEOUT,
+    or longer than MAX_HEAD_BYTES, closes the connection."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._heads: dict[TConn, tuple[float, bytearray]] = {}
+
+    def accept(self, listener: socket.socket) -> None:
+        try:
+            client, address = listener.accept()
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        self.nr_conns += 1
+        sock = _TimedSocket(
+            client.family, client.type, client.proto, fileno=client.detach()
+        )
+        self.enqueue_req(TConn(self.cfg, sock, address, listener.getsockname()))
+
+    def enqueue_req(self, conn: TConn) -> None:
+        if self.cfg.is_ssl or _buffered_head(conn):
+            super().enqueue_req(conn)
+            return
+        conn.sock.setblocking(False)
+        self._heads[conn] = (time.monotonic() + HEAD_TIMEOUT, bytearray())
+        self.poller.register(
+            conn.sock, selectors.EVENT_READ, partial(self._read_head, conn)
+        )
+
+    def _read_head(self, conn: TConn, _sock: Any) -> None:
+        _deadline, head = self._heads[conn]
+        try:
+            data = conn.sock.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data or len(head) + len(data) > MAX_HEAD_BYTES:
+            self._drop_head(conn)
+            return
+        head += data
+        if not _complete(_buffered(conn) + bytes(head)):
+            return
+        self.poller.unregister(conn.sock)
+        del self._heads[conn]
+        conn.init()  # plain HTTP/1: makes the parser, reads nothing
+        conn.data_ready = True
+        unreader = conn.parser.unreader
+        unreader.unread(unreader.take_buffered() + bytes(head))
+        super().enqueue_req(conn)
+
+    def _drop_head(self, conn: TConn) -> None:
+        self._heads.pop(conn, None)
+        with contextlib.suppress(OSError, KeyError, ValueError):
+            self.poller.unregister(conn.sock)
+        self.nr_conns -= 1
+        conn.close()
+
+    def murder_pending(self) -> None:
+        super().murder_pending()
+        now = time.monotonic()
+        for conn, (deadline, _) in list(self._heads.items()):
+            if deadline <= now or not self.alive:
+                self._drop_head(conn)
+
+
+def _buffered(conn: TConn) -> bytes:
+    return conn.parser.unreader.buf.getvalue() if conn.parser is not None else b""
+
+
+def _complete(data: bytes) -> bool:
+    return b"\r\n\r\n" in data or b"\n\n" in data
+
+
+def _buffered_head(conn: TConn) -> bool:
+    """A pipelined request whose head is already read ahead."""
+    return _complete(_buffered(conn))
 
 
 class EscapingLogger(Logger):
@@ -36,8 +150,9 @@ class EmbeddedServer(BaseApplication):
         self.options = {
             "bind": f"{host}:{port}",
             "workers": 1,
-            "worker_class": "gthread",
+            "worker_class": "pressfeed.server.HeadFirstWorker",
             "threads": threads,
+            "keepalive": KEEP_ALIVE,
             "accesslog": "-",
             "logger_class": EscapingLogger,
             "control_socket_disable": True,  # gunicorn 25+: one socket per user clashes

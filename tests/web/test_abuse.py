@@ -4,6 +4,7 @@ leaves the store exactly as it was."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -327,3 +328,38 @@ def test_audit_log_positions_past_64_bits_are_422(client, auditor, query):
 def test_the_largest_audit_log_position_is_an_empty_log(client, auditor, statement):
     response = client.get("/audit/log?after=9223372036854775807", headers=auditor)
     assert (response.status_code, response.data) == (200, b"")
+
+
+@pytest.mark.parametrize("body", ["![" * 99000, "[a](b)" * 33000])
+def test_a_body_too_costly_to_render_is_422_naming_the_limit(
+    client, publisher, unchanged, body
+):
+    """Issue 15, point 2: such a body took seconds to create and then cost
+    every reader of every feed and page it appeared in."""
+    from pressfeed.rendering import RENDER_BUDGET_MS, markdown_cache
+
+    markdown_cache.clear()
+    started = time.perf_counter()
+    response = post_json(
+        client,
+        "/api/statements",
+        {"title": "Heavy", "body": body, "kind": "news"},
+        publisher,
+    )
+    assert time.perf_counter() - started < 1.0
+    assert_4xx_problem(response, 422)
+    [error] = response.get_json()["errors"]
+    assert error["field"] == "body"
+    assert f"more than {RENDER_BUDGET_MS} ms to render" in error["message"]
+
+
+def test_an_amendment_too_costly_to_render_is_422(client, publisher, statement):
+    response = post_json(
+        client,
+        f"/api/statements/{statement['id']}/amendments",
+        {"body": "![" * 99000, "change_note": "Heavier"},
+        publisher,
+        **{"If-Match": f'"{statement["version"]}"'},
+    )
+    assert_4xx_problem(response, 422)
+    assert "to render" in response.get_json()["errors"][0]["message"]

@@ -34,3 +34,65 @@ def test_a_new_views_position_renders_again():
     assert cache.get("feed", 1, lambda: page(20)) is first
     assert len(cache.get("feed", 2, lambda: page(20)).body) == 20
     assert cache.size_in_bytes == 20
+
+
+def test_concurrent_misses_of_one_key_render_it_once():
+    """Single-flight: eight readers of a cold feed wait for one rendering."""
+    import threading
+    import time
+
+    cache = RenderedCache(max_bytes=1_000_000)
+    renders = []
+    barrier = threading.Barrier(8)
+    results = []
+
+    def render():
+        renders.append(1)
+        time.sleep(0.3)  # a costly rendering
+        return page(100)
+
+    def reader():
+        barrier.wait()
+        results.append(cache.get("all.atom", 7, render))
+
+    threads = [threading.Thread(target=reader) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(renders) == 1
+    assert len(results) == 8 and all(r is results[0] for r in results)
+
+
+def test_a_failed_rendering_lets_the_waiters_try_again():
+    import threading
+    import time
+
+    cache = RenderedCache(max_bytes=1_000_000)
+    calls = []
+    started = threading.Event()
+
+    def failing():
+        calls.append("fail")
+        started.set()
+        time.sleep(0.2)
+        raise RuntimeError("views gone")
+
+    def working():
+        calls.append("ok")
+        return page(10)
+
+    errors = []
+
+    def first():
+        try:
+            cache.get("feed", 1, failing)
+        except RuntimeError as error:
+            errors.append(error)
+
+    leader = threading.Thread(target=first)
+    leader.start()
+    started.wait()
+    assert len(cache.get("feed", 1, working).body) == 10
+    leader.join()
+    assert calls == ["fail", "ok"] and len(errors) == 1

@@ -78,35 +78,74 @@ def last_modified(documents: Iterable[StatementDocument]) -> datetime:
     )
 
 
+class _Flight:
+    """One rendering in progress: those who ask for the same key and position
+    meanwhile wait for it instead of rendering the same bytes again."""
+
+    def __init__(self, position: int) -> None:
+        self.position = position
+        self.done = threading.Event()
+        self.result: Rendered | None = None
+
+
 class RenderedCache:
     """A bounded LRU of rendered documents, each valid for one views position.
 
     Bounded by bytes, not by count: archive pages weigh hundreds of kilobytes,
-    and a crawler walking every page must not grow the process.
+    and a crawler walking every page must not grow the process. Single-flight
+    per key: concurrent misses of one key at one position render it once.
     """
 
     def __init__(self, max_bytes: int) -> None:
         self._entries: OrderedDict[str, tuple[int, Rendered]] = OrderedDict()
+        self._flights: dict[str, _Flight] = {}
         self._lock = threading.Lock()
         self._bytes = 0
         self.max_bytes = max_bytes
 
     def get(self, key: str, position: int, render: Callable[[], Rendered]) -> Rendered:
+        while True:
+            with self._lock:
+                hit = self._entries.get(key)
+                if hit is not None and hit[0] == position and not _expired(hit[1]):
+                    self._entries.move_to_end(key)
+                    return hit[1]
+                flight = self._flights.get(key)
+                leader = flight is None or flight.position != position
+                if leader:
+                    flight = self._flights[key] = _Flight(position)
+            assert flight is not None
+            if leader:
+                return self._render(key, flight, render)
+            flight.done.wait()
+            if flight.result is not None:
+                return flight.result
+            # the leader's rendering failed: try again, perhaps as the leader
+
+    def _render(
+        self, key: str, flight: _Flight, render: Callable[[], Rendered]
+    ) -> Rendered:
+        try:
+            fresh = render()
+        except BaseException:
+            with self._lock:
+                if self._flights.get(key) is flight:
+                    del self._flights[key]
+            flight.done.set()
+            raise
         with self._lock:
-            hit = self._entries.get(key)
-            if hit is not None and hit[0] == position and not _expired(hit[1]):
-                self._entries.move_to_end(key)
-                return hit[1]
-        fresh = render()
-        with self._lock:
+            if self._flights.get(key) is flight:
+                del self._flights[key]
             old = self._entries.pop(key, None)
             if old is not None:
                 self._bytes -= old[1].size
-            self._entries[key] = (position, fresh)
+            self._entries[key] = (flight.position, fresh)
             self._bytes += fresh.size
             while self._bytes > self.max_bytes and len(self._entries) > 1:
                 _, (_, evicted) = self._entries.popitem(last=False)
                 self._bytes -= evicted.size
+        flight.result = fresh
+        flight.done.set()
         return fresh
 
     @property
