@@ -168,6 +168,10 @@ def postgres_env(database_url: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": unquote(url.password or ""),
         "POSTGRES_POOL_SIZE": query.get("pool_size", ["1"])[0],
         "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["9"])[0],
+        # Each connection is checked as it leaves the pool, and a dead one (a
+        # restarted server, pg_terminate_backend, a dropped TCP connection) is
+        # replaced rather than handed to a request.
+        "POSTGRES_PRE_PING": "y",
     }
     if "schema" in query:
         env["POSTGRES_SCHEMA"] = query["schema"][0]
