@@ -1,14 +1,19 @@
 """A real `pressfeed serve` when its store fails under it: PostgreSQL connections
-terminated by the server."""
+terminated by the server; and the modes the store's files are created with."""
 
 from __future__ import annotations
 
+import os
+import stat
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import psycopg
 import requests
 
+from pressfeed.assembly import Pressfeed
+from pressfeed.config import sqlite_path
 from tests.conftest import POSTGRES_URL, make_settings
 from tests.helpers import Server, create_token
 
@@ -58,3 +63,29 @@ def test_requests_after_the_servers_connections_are_terminated_all_succeed(
         server.stop()
     assert set(created) == {201}, created
     assert set(read_after) == {200}, read_after
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_store_and_its_folder_are_created_owner_only(tmp_path):
+    previous = os.umask(0o022)  # the usual default, which gives 0644 files
+    try:
+        settings = make_settings(tmp_path)
+        pressfeed = Pressfeed(settings)
+        try:
+            pressfeed.tokens.create("press-office", "publisher")
+            database = sqlite_path(settings.database_url)
+            files = [database, *(Path(f"{database}-{end}") for end in ("wal", "shm"))]
+            modes = {path.name: mode(path) for path in files}
+        finally:
+            pressfeed.close()
+    finally:
+        os.umask(previous)
+    assert mode(settings.instance_dir) == 0o700
+    assert modes == {
+        "pressfeed.db": 0o600,
+        "pressfeed.db-wal": 0o600,
+        "pressfeed.db-shm": 0o600,
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -145,13 +146,24 @@ def sqlite_path(database_url: str) -> Path:
 
 def sqlite_env(database_url: str) -> dict[str, str]:
     path = sqlite_path(database_url)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    create_owner_only(path)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "APPLICATION_RECORDER_TOPIC": "pressfeed.ledger:ChainedSQLiteApplicationRecorder",
         "SQLITE_DBNAME": str(path),
         "SQLITE_LOCK_TIMEOUT": "10",
     }
+
+
+def create_owner_only(path: Path) -> None:
+    """Creates the SQLite file's folder (0700) and the file (0600) if missing:
+    SQLite gives its -wal and -shm files the database file's mode. Existing
+    files and folders keep theirs."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.exists():  # perhaps read-only: opening it for writing would fail
+        return
+    with contextlib.suppress(FileExistsError):  # another process made it meanwhile
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def postgres_env(database_url: str) -> dict[str, str]:
