@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
@@ -33,6 +34,7 @@ class Settings:
     database_url: str
     instance_dir: Path
     base_url: str = "http://127.0.0.1:5000"
+    base_url_configured: bool = False  # PRESSFEED_BASE_URL set: never derived
     site_title: str = "Press Office"
     contact: str = ""
     kinds: tuple[str, ...] = DEFAULT_KINDS
@@ -69,6 +71,7 @@ class Settings:
             database_url=database_url,
             instance_dir=instance_dir,
             base_url=env.get("PRESSFEED_BASE_URL", cls.base_url).rstrip("/"),
+            base_url_configured=bool(env.get("PRESSFEED_BASE_URL")),
             site_title=env.get("PRESSFEED_SITE_TITLE", cls.site_title),
             contact=env.get("PRESSFEED_CONTACT", cls.contact).replace("\\n", "\n"),
             kinds=kinds or DEFAULT_KINDS,
@@ -108,6 +111,18 @@ class Settings:
                 if hub.strip()
             ),
         )
+
+    def served_at(self, host: str, port: int) -> Settings:
+        """These settings for a server on host:port: unless PRESSFEED_BASE_URL
+        is set, links say the address served (a wildcard address by this
+        machine's name)."""
+        if self.base_url_configured:
+            return self
+        if host in ("", "0.0.0.0", "::"):  # a wildcard: name this machine
+            host = socket.gethostname()
+        elif ":" in host:
+            host = f"[{host}]"  # an IPv6 address in a URL
+        return replace(self, base_url=f"http://{host}:{port}")
 
     @property
     def uses_postgres(self) -> bool:
