@@ -23,8 +23,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# PORT=5401 serves on another port; links say it too unless PRESSFEED_BASE_URL is set.
 run: $(STAMP)
-	$(BIN)/pressfeed demo --if-empty
+	PRESSFEED_BASE_URL="$${PRESSFEED_BASE_URL:-http://$(HOST):$(PORT)}" $(BIN)/pressfeed demo --if-empty
 	$(BIN)/pressfeed serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)

@@ -57,15 +57,24 @@ class Server:
     """A real `pressfeed serve` process on a free port."""
 
     def __init__(
-        self, settings, *extra: str, log_file=None, **env_overrides: str
+        self,
+        settings,
+        *extra: str,
+        log_file=None,
+        base_url: bool = True,
+        prefix: tuple[str, ...] = (),
+        **env_overrides: str,
     ) -> None:
+        """base_url=False leaves PRESSFEED_BASE_URL unset; prefix runs the
+        server through a command (e.g. setpriv)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = env_for(settings)
-        env["PRESSFEED_BASE_URL"] = self.url
+        if base_url:
+            env["PRESSFEED_BASE_URL"] = self.url
         env.update(env_overrides)
         self.process = subprocess.Popen(
-            self.command(*extra),
+            [*prefix, *self.command(*extra)],
             env=env,
             stdout=log_file or subprocess.DEVNULL,
             stderr=log_file or subprocess.PIPE,

@@ -6,6 +6,7 @@ import base64
 import http.client
 import json
 import socket
+import subprocess
 import threading
 import time
 
@@ -13,7 +14,7 @@ import pytest
 import requests
 
 from pressfeed.application import PressOffice
-from tests.helpers import Server, create_token
+from tests.helpers import PRESSFEED, Server, create_token, env_for
 
 
 @pytest.fixture
@@ -256,3 +257,50 @@ def test_a_slow_client_that_finishes_its_head_is_answered(server):
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 200")
     assert b'"status":"ok"' in answer.replace(b" ", b"")
+
+
+def test_without_a_base_url_every_absolute_url_names_the_port_served(
+    sqlite_settings, headers, tmp_path
+):
+    log = tmp_path / "serve.log"
+    with log.open("wb") as log_file:
+        server = Server(sqlite_settings, log_file=log_file, base_url=False)
+        try:
+            created = requests.post(
+                f"{server.url}/api/statements",
+                json={"title": "Port check", "body": "Text.", "kind": "news"},
+                headers=headers,
+                timeout=10,
+            ).json()
+            feed = requests.get(f"{server.url}/feeds/all.atom", timeout=10).text
+            page = requests.get(f"{server.url}/", timeout=10).text
+            problem = requests.get(f"{server.url}/api/statements", timeout=10).json()
+        finally:
+            server.stop()
+    assert server.port != 5000
+    assert created["url"] == f"{server.url}/statements/port-check"
+    assert f'href="{server.url}/feeds/all.atom"' in feed
+    assert f'href="{server.url}/feeds/all.atom"' in page  # autodiscovery
+    assert ":5000" not in feed + page
+    assert problem["type"] == f"{server.url}/problems/unauthorized"
+    assert f"pressfeed serving on {server.url}" in log.read_text()
+
+
+def test_a_port_in_use_is_said_so_with_how_to_pick_another(sqlite_settings):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        result = subprocess.run(
+            [PRESSFEED, "serve", "--port", str(port)],
+            env=env_for(sqlite_settings),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode != 0
+    assert time.monotonic() - started < 10
+    message = result.stderr
+    assert f"127.0.0.1:{port} is already in use" in message
+    assert "--port" in message and "PORT=" in message

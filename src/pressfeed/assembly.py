@@ -24,7 +24,12 @@ from pressfeed.projections import open_views
 from pressfeed.projections.base import ReadModel
 from pressfeed.projections.runner import ProjectionWorker
 from pressfeed.scheduler import EmbargoScheduler
-from pressfeed.storage import schema_lock, tables_of
+from pressfeed.storage import (
+    create_health_table,
+    schema_lock,
+    tables_of,
+    write_heartbeat,
+)
 from pressfeed.tokens import TokenRegistry
 from pressfeed.websub import HubPinger
 
@@ -83,6 +88,7 @@ class Pressfeed:
         self.position = RecentPosition(
             lambda: self.views.position(self.press_office.name)
         )
+        self._health_table = False  # created on the first readiness check
         self.worker: ProjectionWorker | None = None
         self.pinger: HubPinger | None = None
         self.scheduler: EmbargoScheduler | None = None
@@ -184,6 +190,28 @@ class Pressfeed:
     def views_lag(self) -> int:
         head = self.press_office.recorder.max_notification_id() or 0
         return max(0, head - self.position.refresh())
+
+    def check_writable(self) -> None:
+        """Commits a one-row write to the event store's database (its table is
+        created on first use); raises what the store says if it refuses."""
+        tables = tables_of(self.press_office.recorder)
+        if not self._health_table:
+            with schema_lock(self.settings):
+                create_health_table(tables)
+            self._health_table = True
+        write_heartbeat(tables)
+
+    def views_catch_up(self, timeout: float = 1.0) -> int:
+        """Waits up to timeout for the views to reach the log's head as it is
+        now; returns how far behind that head they still are."""
+        head = self.press_office.recorder.max_notification_id() or 0
+        deadline = time.monotonic() + timeout
+        while (behind := head - self.position.refresh()) > 0:
+            if time.monotonic() > deadline:
+                return behind
+            self.command_recorded()
+            time.sleep(0.01)
+        return 0
 
     def await_views(self, timeout: float = 1.0) -> None:
         """Waits briefly for the views to reach the log's head: read-your-writes."""

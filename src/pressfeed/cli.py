@@ -3,9 +3,11 @@ verify | export | demo."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -61,11 +63,35 @@ def pressfeed_of(settings: Settings) -> Pressfeed:
 @click.option("--threads", default=8, show_default=True, type=int)
 @click.pass_obj
 def serve(settings: Settings, host: str, port: int, threads: int) -> None:
-    """Web, projections and scheduler in one process (the embedded default)."""
+    """Web, projections and scheduler in one process (the embedded default).
+    Unless PRESSFEED_BASE_URL is set, links say http://HOST:PORT."""
     from pressfeed.server import serve as run_server
 
-    click.echo(f"pressfeed serving on http://{host}:{port}  (store: {store(settings)})")
+    if port_in_use(host, port):
+        raise click.ClickException(
+            f"{host}:{port} is already in use (another pressfeed serve, or another "
+            f"program). Pick another port: pressfeed serve --port {port + 1}, or "
+            f"make run PORT={port + 1}."
+        )
+    settings = settings.served_at(host, port)
+    served = f"http://{host}:{port}"
+    links = "" if settings.base_url == served else f", links say {settings.base_url}"
+    click.echo(f"pressfeed serving on {served}  (store: {store(settings)}{links})")
     run_server(settings, host, port, threads)
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether another socket listens on host:port. Binds as gunicorn will
+    (SO_REUSEADDR), so a port left in TIME_WAIT is not taken for in use; any
+    other failure is left for the server to report."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            return error.errno == errno.EADDRINUSE
+    return False
 
 
 @main.command()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
@@ -32,6 +34,7 @@ class Settings:
     database_url: str
     instance_dir: Path
     base_url: str = "http://127.0.0.1:5000"
+    base_url_configured: bool = False  # PRESSFEED_BASE_URL set: never derived
     site_title: str = "Press Office"
     contact: str = ""
     kinds: tuple[str, ...] = DEFAULT_KINDS
@@ -71,6 +74,7 @@ class Settings:
             database_url=database_url,
             instance_dir=instance_dir,
             base_url=env.get("PRESSFEED_BASE_URL", cls.base_url).rstrip("/"),
+            base_url_configured=bool(env.get("PRESSFEED_BASE_URL")),
             site_title=env.get("PRESSFEED_SITE_TITLE", cls.site_title),
             contact=env.get("PRESSFEED_CONTACT", cls.contact).replace("\\n", "\n"),
             kinds=kinds or DEFAULT_KINDS,
@@ -115,6 +119,18 @@ class Settings:
                 if hub.strip()
             ),
         )
+
+    def served_at(self, host: str, port: int) -> Settings:
+        """These settings for a server on host:port: unless PRESSFEED_BASE_URL
+        is set, links say the address served (a wildcard address by this
+        machine's name)."""
+        if self.base_url_configured:
+            return self
+        if host in ("", "0.0.0.0", "::"):  # a wildcard: name this machine
+            host = socket.gethostname()
+        elif ":" in host:
+            host = f"[{host}]"  # an IPv6 address in a URL
+        return replace(self, base_url=f"http://{host}:{port}")
 
     @property
     def origin(self) -> str:
@@ -168,13 +184,24 @@ def sqlite_path(database_url: str) -> Path:
 
 def sqlite_env(database_url: str) -> dict[str, str]:
     path = sqlite_path(database_url)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    create_owner_only(path)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "APPLICATION_RECORDER_TOPIC": "pressfeed.ledger:ChainedSQLiteApplicationRecorder",
         "SQLITE_DBNAME": str(path),
         "SQLITE_LOCK_TIMEOUT": "10",
     }
+
+
+def create_owner_only(path: Path) -> None:
+    """Creates the SQLite file's folder (0700) and the file (0600) if missing:
+    SQLite gives its -wal and -shm files the database file's mode. Existing
+    files and folders keep theirs."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.exists():  # perhaps read-only: opening it for writing would fail
+        return
+    with contextlib.suppress(FileExistsError):  # another process made it meanwhile
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def postgres_env(database_url: str) -> dict[str, str]:
@@ -191,6 +218,10 @@ def postgres_env(database_url: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": unquote(url.password or ""),
         "POSTGRES_POOL_SIZE": query.get("pool_size", ["1"])[0],
         "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["9"])[0],
+        # Each connection is checked as it leaves the pool, and a dead one (a
+        # restarted server, pg_terminate_backend, a dropped TCP connection) is
+        # replaced rather than handed to a request.
+        "POSTGRES_PRE_PING": "y",
     }
     if "schema" in query:
         env["POSTGRES_SCHEMA"] = query["schema"][0]

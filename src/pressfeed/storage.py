@@ -6,10 +6,14 @@ SQL here is written once with ``?`` placeholders and ``{name}`` table names;
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+
+import psycopg
 
 from pressfeed.config import Settings
 
@@ -98,3 +102,53 @@ def schema_lock(settings: Settings) -> Iterator[None]:
             yield
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
+
+
+# SQLite's primary result codes that mean "not now", not "wrong": busy and
+# locked (past the lock timeout), read-only, I/O error, full, cannot open.
+SQLITE_REFUSALS = frozenset({5, 6, 8, 10, 13, 14})
+# PostgreSQL's SQLSTATEs of the same: a read-only transaction (a hot standby,
+# default_transaction_read_only), and the classes connection exception (08),
+# insufficient resources (53: disk full, out of memory, too many connections)
+# and operator intervention (57P: shutdown, cannot connect now).
+POSTGRES_REFUSALS = ("08", "53", "57P", "25006")
+
+
+def store_unavailable(error: BaseException) -> bool:
+    """Whether error, or an error it was raised from, says the store refuses
+    work for now (read-only, full, locked, unreachable): a condition to wait
+    out, not a fault of pressfeed's."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sqlite3.Error):
+            code = getattr(current, "sqlite_errorcode", None)
+            return code is not None and code & 0xFF in SQLITE_REFUSALS
+        if isinstance(current, psycopg.Error):
+            if current.sqlstate is None:  # no answer from a server: unreachable
+                return isinstance(current, psycopg.OperationalError)
+            return current.sqlstate.startswith(POSTGRES_REFUSALS)
+        current = current.__cause__ or current.__context__
+    return False
+
+
+HEALTH_TABLE = "pf_health"
+
+
+def create_health_table(tables: Tables) -> None:
+    tables.execute(
+        "CREATE TABLE IF NOT EXISTS {t} (id INTEGER PRIMARY KEY, "
+        "checked_at TEXT NOT NULL)",
+        t=HEALTH_TABLE,
+    )
+
+
+def write_heartbeat(tables: Tables) -> None:
+    """Commits a write of one row: raises what the store says if it refuses."""
+    tables.execute(
+        "INSERT INTO {t} (id, checked_at) VALUES (1, ?) "
+        "ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+        (datetime.now(UTC).isoformat(),),
+        t=HEALTH_TABLE,
+    )

@@ -109,6 +109,27 @@ def own_text_published(c: Caller):
     )
 
 
+def store_refusing_writes(c: Caller):
+    """A create while the store refuses every write, as a read-only SQLite file
+    or a PostgreSQL hot standby does: SQLite's pooled connections made
+    query_only, PostgreSQL's reopened with read-only transactions."""
+    datastore = c.services.press_office.recorder.datastore
+    if c.services.settings.uses_postgres:
+        datastore.pool.kwargs["options"] = "-c default_transaction_read_only=on"
+        datastore.pool.drain()
+    else:
+        for connection in datastore.pool._pool:  # the idle ones: no public hook
+            connection._sqlite_conn.execute("PRAGMA query_only = ON")
+    return c.post("/api/statements", json={"title": "t", "body": "b", "kind": "news"})
+
+
+def views_left_behind(c: Caller):
+    """Readiness while no worker follows the log and a command was recorded."""
+    c.services.worker.stop()
+    c.post("/api/statements", json={"title": "t", "body": "b", "kind": "news"})
+    return c.client.get("/healthz?ready")
+
+
 def draft(c: Caller) -> dict:
     return c.post(
         "/api/statements",
@@ -188,6 +209,8 @@ REQUESTS: dict[str, Callable[[Caller], object]] = {
     "not-in-review": lambda c: c.post(f"/api/statements/{draft(c)['id']}/approval"),
     "second-pair-of-eyes-required": own_text_published,
     "no-signing-key": lambda c: c.client.get("/audit/checkpoint"),
+    "store-unavailable": store_refusing_writes,
+    "views-behind": views_left_behind,
     "internal-error": broken_views,
 }
 

@@ -31,9 +31,11 @@ from pressfeed.application import (
     StatementNotFound,
     UnknownKind,
 )
+from pressfeed.storage import store_unavailable
 from pressfeed.urls import absolute, problem_type_path
 
 PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER_SECONDS = 5  # for 503s: the store or the views may be back by then
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,20 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "(pressfeed keys create); until it does, no checkpoint is served.",
         ),
         ProblemType(
+            "store-unavailable", 503, "The store is unavailable",
+            "The press office's database refuses writes or cannot be reached just "
+            "now (it is read-only, full, locked or down). Retry after Retry-After "
+            "seconds; with an Idempotency-Key a retry never applies a command "
+            "twice. Its operators see the cause in the server's log and at "
+            "/healthz?ready.",
+        ),
+        ProblemType(
+            "views-behind", 503, "The views are behind the log",
+            "The views that pages, feeds and lists are read from have not caught up "
+            "with the event log (no worker running, or one failing): this process "
+            "is alive but not ready. Retry after Retry-After seconds.",
+        ),
+        ProblemType(
             "internal-error", 500, "Internal error",
             "The server failed; the press office's operators can find the cause in "
             "its log.",
@@ -307,6 +323,17 @@ def domain_problem(error: Exception) -> ProblemError:
     return ProblemError(problem.name, str(error), headers=headers)
 
 
+def store_unavailable_problem() -> ProblemError:
+    """503 with Retry-After, for an error store_unavailable() accepts (its text,
+    which may name the database's host, goes to the log only)."""
+    return ProblemError(
+        "store-unavailable",
+        "The store refuses writes or cannot be reached just now; nothing was "
+        "changed unless a retry with the same Idempotency-Key says so.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def register_problem_handlers(app: Flask) -> None:
     app.register_error_handler(ProblemError, problem_response)
     app.register_error_handler(
@@ -323,6 +350,9 @@ def register_problem_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def internal_error(error: Exception) -> Response:
+        if store_unavailable(error):
+            current_app.logger.warning("The store is unavailable: %s", error)
+            return problem_response(store_unavailable_problem())
         current_app.logger.exception("Unhandled error")
         return problem_response(
             ProblemError("internal-error", "The server failed; see its log.")

@@ -4,20 +4,39 @@ from __future__ import annotations
 
 from functools import cache
 
-from flask import Blueprint, Flask, Response, abort, json, render_template
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    json,
+    render_template,
+    request,
+)
 
+from pressfeed.storage import store_unavailable
 from pressfeed.web.context import services
 from pressfeed.web.openapi import openapi_document
-from pressfeed.web.problems import PROBLEM_TYPES
+from pressfeed.web.problems import (
+    PROBLEM_TYPES,
+    RETRY_AFTER_SECONDS,
+    ProblemError,
+    store_unavailable_problem,
+)
 
 bp = Blueprint("public", __name__)
 
 
 @bp.get("/healthz")
 def healthz() -> Response:
-    """{status, store, projection_lag}; 503 when the store cannot be read."""
+    """Liveness: {status, store, projection_lag}; 503 when the store cannot be
+    read. With ?ready, readiness: can the store take a write, and do the views
+    reach the log's head within a second?"""
     s = services()
     store = "postgresql" if s.settings.uses_postgres else "sqlite"
+    if "ready" in request.args:
+        return readiness(store)
     try:
         lag = s.views_lag()
     except Exception:
@@ -28,6 +47,28 @@ def healthz() -> Response:
     worker = s.worker
     status = "degraded" if worker is not None and worker.error else "ok"
     body = {"status": status, "store": store, "projection_lag": lag}
+    return Response(json.dumps(body), mimetype="application/json")
+
+
+def readiness(store: str) -> Response:
+    """200 {status: ready, store, projection_lag, writable}, or a 503 problem
+    with Retry-After: store-unavailable or views-behind."""
+    s = services()
+    try:
+        s.check_writable()
+        behind = s.views_catch_up(timeout=1.0)
+    except Exception as error:
+        if not store_unavailable(error):
+            raise
+        current_app.logger.warning("Not ready, the store is unavailable: %s", error)
+        raise store_unavailable_problem() from error
+    if behind:
+        raise ProblemError(
+            "views-behind",
+            f"The views are {behind} events behind the log's head.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    body = {"status": "ready", "store": store, "projection_lag": 0, "writable": True}
     return Response(json.dumps(body), mimetype="application/json")
 
 
