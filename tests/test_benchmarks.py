@@ -11,26 +11,23 @@ from pathlib import Path
 ROOT = Path(__file__).parent.parent
 
 
-def test_the_export_memory_benchmark_runs_and_reports_a_ratio():
+def benchmark_report(module: str, *args: str) -> dict:
+    """Runs `python -m benchmarks.<module> args` and reads the JSON it prints."""
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.export_memory",
-            "--events",
-            "300",
-            "--baseline",
-            "30",
-            "--runs",
-            "1",
-        ],
+        [sys.executable, "-m", f"benchmarks.{module}", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
         check=True,
     )
-    report = json.loads(result.stdout)
+    return json.loads(result.stdout)
+
+
+def test_the_export_memory_benchmark_runs_and_reports_a_ratio():
+    report = benchmark_report(
+        "export_memory", "--events", "300", "--baseline", "30", "--runs", "1"
+    )
     assert report["figures"]["export_large"]["events"] >= 297
     assert report["ratios"]["export_rss_large_vs_small"] > 0
 
@@ -39,23 +36,7 @@ def test_the_scale_out_benchmark_runs(tmp_path):
     from tests.conftest import require_postgres
 
     require_postgres()
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.scale_out",
-            "--lag-samples",
-            "3",
-            "--creates",
-            "16",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    report = json.loads(result.stdout)
+    report = benchmark_report("scale_out", "--lag-samples", "3", "--creates", "16")
     assert report["sqlite_serve"]["creates_per_second"] > 0
     assert report["postgres_gunicorn_w4_worker"]["lag_ms"]["median"] > 0
 
@@ -123,62 +104,22 @@ def test_make_bench_runs_on_a_tiny_size(tmp_path):
 
 
 def test_the_proofs_benchmark_runs_and_reports_ratios():
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.proofs",
-            "--events",
-            "300",
-            "--baseline",
-            "30",
-            "--samples",
-            "5",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
+    report = benchmark_report(
+        "proofs", "--events", "300", "--baseline", "30", "--samples", "5"
     )
-    report = json.loads(result.stdout)
     assert report["figures"]["large"]["events"] == 300
     assert report["figures"]["large"]["inclusion"]["hashes"]["max"] <= 9
     assert report["ratios"]["inclusion_ms_large_vs_small"] > 0
 
 
 def test_the_slug_benchmark_runs_and_reports_ratios():
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.slugs", "--creates", "60", "--window", "10"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    report = json.loads(result.stdout)
+    report = benchmark_report("slugs", "--creates", "60", "--window", "10")
     assert report["figures"]["creates"] == 60
     assert report["ratios"]["same_title_last_vs_first"] > 0
 
 
 def test_the_render_cost_benchmark_runs_and_reports_ratios():
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.render_cost",
-            "--runs",
-            "1",
-            "--statements",
-            "2",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    report = json.loads(result.stdout)
+    report = benchmark_report("render_cost", "--runs", "1", "--statements", "2")
     assert report["figures"]["api_create_of_the_issue_body"]["statuses"] == [422]
     assert set(report["ratios"]) == {"at_budget_vs_baseline", "legacy_vs_baseline"}
     assert all(value > 0 for value in report["ratios"].values())
