@@ -252,12 +252,14 @@ class PressOffice(Application[UUID]):
         *,
         actor: str,
         idempotency: IdempotencyKey | None = None,
+        expected_version: int | None = None,
     ) -> CommandResult:
-        """Publishes a draft or a scheduled statement now."""
+        """Publishes a draft or a scheduled statement now (approving it, when it
+        was in review), of the version the caller read if given."""
         return self._change(
             "publish",
             statement_id,
-            None,
+            expected_version,
             idempotency,
             lambda s: s.publish(
                 actor=actor,
@@ -288,13 +290,19 @@ class PressOffice(Application[UUID]):
             return None
 
     def schedule(
-        self, statement_id: UUID, *, publish_at: datetime, actor: str
+        self,
+        statement_id: UUID,
+        *,
+        publish_at: datetime,
+        actor: str,
+        expected_version: int | None = None,
     ) -> CommandResult:
-        """Sets or moves the embargo of a draft or scheduled statement."""
+        """Sets or moves the embargo of a draft or scheduled statement (approving
+        it, when it was in review), of the version the caller read if given."""
         return self._change(
             "schedule",
             statement_id,
-            None,
+            expected_version,
             None,
             lambda s: s.schedule(
                 publish_at=publish_at,

@@ -202,50 +202,39 @@ def submit_for_review(statement_id: UUID) -> HttpResponse:
 @bp.post("/statements/<uuid:statement_id>/publication")
 @require_person("publisher")
 def publish(statement_id: UUID) -> HttpResponse:
-    """Publish now (approving it first when it is in review)."""
+    """Publish now, of the version on the person's page (the statement approves
+    itself first when it is in review)."""
     document = current_document(statement_id)
-    person = current_person_or_fail()
-    app = services().press_office
-    if document["review"]["in_review"]:
-        acting_on(statement_id, "approve")
-        return run(
-            document,
-            lambda: app.approve(
-                UUID(document["id"]), actor=person.name, expected_version=form_version()
-            ),
-        )
-    acting_on(statement_id, "publish")
-    return run(document, lambda: app.publish(UUID(document["id"]), actor=person.name))
+    action = "approve" if document["review"]["in_review"] else "publish"
+    person, _ = acting_on(statement_id, action)
+    return run(
+        document,
+        lambda: services().press_office.publish(
+            UUID(document["id"]), actor=person.name, expected_version=form_version()
+        ),
+    )
 
 
 @bp.post("/statements/<uuid:statement_id>/schedule")
 @require_person("publisher")
 def schedule(statement_id: UUID) -> HttpResponse:
-    """Schedule for "Publish at" (approving it first when it is in review)."""
+    """Schedule for "Publish at", of the version on the person's page (approving
+    it first when it is in review)."""
     document = current_document(statement_id)
-    person = current_person_or_fail()
-    app = services().press_office
+    action = "approve-schedule" if document["review"]["in_review"] else "schedule"
+    person, _ = acting_on(statement_id, action)
     draft = Draft.from_form()
     try:
         publish_at = local_time(draft.publish_at)
     except ValueError as error:
         return statement_page(document, draft, errors=[str(error)], status=422)
-    if document["review"]["in_review"]:
-        acting_on(statement_id, "approve-schedule")
-        return run(
-            document,
-            lambda: app.approve(
-                UUID(document["id"]),
-                actor=person.name,
-                expected_version=form_version(),
-                publish_at=publish_at,
-            ),
-        )
-    acting_on(statement_id, "schedule")
     return run(
         document,
-        lambda: app.schedule(
-            UUID(document["id"]), publish_at=publish_at, actor=person.name
+        lambda: services().press_office.schedule(
+            UUID(document["id"]),
+            publish_at=publish_at,
+            actor=person.name,
+            expected_version=form_version(),
         ),
     )
 
