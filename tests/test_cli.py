@@ -6,6 +6,8 @@ import json
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -31,7 +33,8 @@ def log_head(settings) -> int:
 
 def test_token_create_prints_the_token_alone_on_the_last_line(settings):
     token = create_token(settings, "auditor", "audit-office")
-    caller = Pressfeed(settings).tokens.authenticate(token)
+    with opened(settings) as pressfeed:
+        caller = pressfeed.tokens.authenticate(token)
     assert (caller.name, caller.role) == ("audit-office", "auditor")
     again = run_cli(
         settings,
@@ -110,9 +113,11 @@ def test_demo_loads_once_and_prints_a_working_token(settings):
     first = run_cli(settings, "demo", "--if-empty")
     lines = first.stdout.strip().splitlines()
     token = [line for line in lines if line.startswith("pf_")][-1]
-    assert Pressfeed(settings).tokens.authenticate(token).role == "publisher"
+    with opened(settings) as pressfeed:
+        assert pressfeed.tokens.authenticate(token).role == "publisher"
     assert "/desk/login with the one-time password:" in lines[-2]
-    person = Pressfeed(settings).people.verify_password("demo-publisher", lines[-1])
+    with opened(settings) as pressfeed:
+        person = pressfeed.people.verify_password("demo-publisher", lines[-1])
     assert person.role == "publisher" and person.must_change_password
     head = log_head(settings)
     assert head > 0
@@ -160,7 +165,8 @@ def test_user_create_with_a_password_from_standard_input(settings):
         input="correct horse battery\n",
     )
     assert "anna" in created.stdout
-    person = Pressfeed(settings).people.verify_password("anna", "correct horse battery")
+    with opened(settings) as pressfeed:
+        person = pressfeed.people.verify_password("anna", "correct horse battery")
     assert person.role == "writer" and not person.must_change_password
     again = run_cli(
         settings, "user", "create", "--name", "anna", "--role", "admin", check=False
@@ -180,7 +186,8 @@ def test_user_create_with_a_password_from_standard_input(settings):
 def test_user_create_prints_a_one_time_password_on_its_last_line(settings):
     output = run_cli(settings, "user", "create", "--name", "bob", "--role", "admin")
     password = output.stdout.strip().splitlines()[-1]
-    person = Pressfeed(settings).people.verify_password("bob", password)
+    with opened(settings) as pressfeed:
+        person = pressfeed.people.verify_password("bob", password)
     assert person.role == "admin" and person.must_change_password
     database = (settings.instance_dir / "pressfeed.db").read_bytes()
     assert password.encode() not in database
@@ -189,7 +196,8 @@ def test_user_create_prints_a_one_time_password_on_its_last_line(settings):
 def test_user_list_role_disable_and_totp(settings):
     run_cli(settings, "user", "create", "--name", "anna", "--role", "writer")
     run_cli(settings, "user", "create", "--name", "bob", "--role", "auditor")
-    people = Pressfeed(settings).people
+    pressfeed = Pressfeed(settings)  # kept: its pools close when it is collected
+    people = pressfeed.people
     token = people.start_session("anna")
     run_cli(settings, "user", "role", "anna", "publisher")
     assert people.get("anna").role == "publisher"
@@ -207,6 +215,18 @@ def test_user_list_role_disable_and_totp(settings):
         assert failed.returncode != 0 and "No account" in failed.stderr
     bad_role = run_cli(settings, "user", "role", "anna", "emperor", check=False)
     assert bad_role.returncode != 0
+    pressfeed.close()
+
+
+@contextmanager
+def opened(settings) -> Iterator[Pressfeed]:
+    """pressfeed on the test's store, closed afterwards (a collected one closes
+    its pools under whoever still uses them)."""
+    pressfeed = Pressfeed(settings)
+    try:
+        yield pressfeed
+    finally:
+        pressfeed.close()
 
 
 def statements_in_store(settings) -> list[str]:
