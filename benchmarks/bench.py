@@ -27,8 +27,10 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from tests.helpers import Gunicorn, Server, create_token
 
+from benchmarks.edge import edge_figures
 from benchmarks.export_memory import isolated_peak_rss_of_export
 from benchmarks.scale_out import lag_ms, postgres_deployment, sqlite_serve, summary
+from benchmarks.wrk import wrk
 from pressfeed.application import PressOffice
 from pressfeed.config import Settings
 
@@ -215,34 +217,6 @@ end
 """
 
 
-def wrk(
-    url: str,
-    *,
-    connections: int,
-    seconds: int,
-    script: Path | None = None,
-    headers: dict[str, str] | None = None,
-) -> dict[str, float]:
-    """requests/s and median latency (ms) from one wrk run."""
-    threads = min(2, connections)
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
-    for name, value in (headers or {}).items():
-        command += ["-H", f"{name}: {value}"]
-    if script is not None:
-        command += ["-s", str(script)]
-    run = subprocess.run([*command, url], capture_output=True, text=True, check=True)
-    output = run.stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", output)
-    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p50.group(2)]
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    if non_2xx:
-        raise SystemExit(
-            f"wrk saw {non_2xx.group(1)} error answers from {url}: {run.stderr[:2000]}"
-        )
-    return {"rate": rate, "p50_ms": float(p50.group(1)) * scale}
-
-
 def http_creates_per_second(directory: Path, seconds: int) -> float:
     settings = settings_for(directory)
     token = create_token(settings, name=f"bench-{time.monotonic_ns()}")
@@ -370,6 +344,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=4)
     parser.add_argument("--lag-samples", type=int, default=50)
+    parser.add_argument("--probes", type=int, default=10)
+    parser.add_argument("--quiet", type=float, default=2.0)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -419,6 +395,16 @@ def main() -> None:
         small = press_office_of(root / "small", args.small)
         log("feeds (small store)")
         small_feeds = feed_figures(small, args.seconds, args.runs)
+        log("keep-alive, gzip, nginx static and the documented cache (small store)")
+        edge = edge_figures(
+            small,
+            settings_for(root / "probes"),
+            root,
+            seconds=args.seconds,
+            runs=args.runs,
+            probes=args.probes,
+            quiet=args.quiet,
+        )
         for name in ("feed", "feed_304", "constant"):
             figures[f"{name}_req_per_s"] = stats([r["rate"] for r in big_feeds[name]])
         figures["feed_latency_ms_big"] = stats(
@@ -476,6 +462,14 @@ def main() -> None:
             "export_rss_100k_vs_1k": ratio(
                 figures["export_rss_mib_big"], figures["export_rss_mib_small"]
             ),
+            "feed_keep_alive_vs_nginx_static": edge["ratios"]["keep_alive"],
+            "feed_gzip_vs_identity": edge["ratios"]["keep_alive_gzip"],
+            "through_cache_vs_nginx_static": edge["ratios"]["through_cache"],
+        },
+        "edge": {
+            "req_per_s": edge["req_per_s"],
+            "bytes_on_the_wire": edge["bytes_on_the_wire"],
+            "staleness": edge["staleness"],
         },
         "lag_ms": {
             "sqlite_p50": lag_sqlite["median"],

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -36,6 +38,16 @@ def require_postgres() -> None:
         return
     if UNDER_CI:
         pytest.fail(f"{reason} (CI=true: PostgreSQL is required)")
+    pytest.skip(reason)
+
+
+def require_program(command: str, package: str) -> None:
+    """Skip (fail under CI) when a Debian program a test runs is not installed."""
+    if shutil.which(command) or Path("/usr/sbin", command).exists():
+        return
+    reason = f"{command} is not installed (apt-get install {package})"
+    if UNDER_CI:
+        pytest.fail(f"{reason} and CI=true requires it")
     pytest.skip(reason)
 
 

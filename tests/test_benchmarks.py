@@ -42,18 +42,10 @@ def test_the_scale_out_benchmark_runs(tmp_path):
 
 
 def test_make_bench_runs_on_a_tiny_size(tmp_path):
-    import shutil
+    from tests.conftest import require_postgres, require_program
 
-    import pytest
-
-    from tests.conftest import UNDER_CI, require_postgres
-
-    if shutil.which("wrk") is None:
-        if UNDER_CI:
-            pytest.fail(
-                "wrk is not installed (apt-get install wrk) and CI=true requires it"
-            )
-        pytest.skip("wrk is not installed (apt-get install wrk)")
+    require_program("wrk", "wrk")
+    require_program("nginx", "nginx-light")
     require_postgres()
     output = tmp_path / "bench.json"
     run = subprocess.run(
@@ -73,6 +65,10 @@ def test_make_bench_runs_on_a_tiny_size(tmp_path):
             "1",
             "--lag-samples",
             "3",
+            "--probes",
+            "2",
+            "--quiet",
+            "1.5",
             "--output",
             str(output),
         ],
@@ -92,7 +88,13 @@ def test_make_bench_runs_on_a_tiny_size(tmp_path):
         "rebuild_vs_raw_read",
         "serve_rss_100k_vs_100",
         "export_rss_100k_vs_1k",
+        "feed_keep_alive_vs_nginx_static",
+        "feed_gzip_vs_identity",
+        "through_cache_vs_nginx_static",
     }
+    staleness = report["edge"]["staleness"]
+    assert staleness["busy_cache_hits"] > 0
+    assert staleness["after_quiet_ms"]["max"] < 1000
     assert set(report["lag_ms"]) == {
         "sqlite_p50",
         "sqlite_p99",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from pressfeed.web.caching import RenderedCache, rendered
@@ -96,3 +97,25 @@ def test_a_failed_rendering_lets_the_waiters_try_again():
     assert len(cache.get("feed", 1, working).body) == 10
     leader.join()
     assert calls == ["fail", "ok"] and len(errors) == 1
+
+
+def test_shared_caches_revalidate_public_pages_and_feeds_within_a_second(client):
+    """Browsers and readers keep a copy a while; a proxy or CDN only until the end
+    of the current second (nginx reads X-Accel-Expires, others s-maxage)."""
+    for path in ("/", "/messages", "/feeds/all.atom", "/feeds/all.json"):
+        before = int(time.time())
+        response = client.get(path)
+        after = int(time.time())
+        directives = response.headers["Cache-Control"].split(", ")
+        assert "public" in directives and "s-maxage=1" in directives, path
+        assert "stale-if-error=86400" in directives, path
+        assert not any(d.startswith("stale-while-revalidate") for d in directives)
+        second = int(response.headers["X-Accel-Expires"].removeprefix("@"))
+        assert before <= second <= after, path
+
+
+def test_pages_for_people_signed_in_or_with_tokens_carry_no_shared_expiry(client):
+    for path in ("/desk/login", "/api/statements", "/healthz"):
+        response = client.get(path)
+        assert "X-Accel-Expires" not in response.headers, path
+        assert "public" not in response.headers.get("Cache-Control", ""), path

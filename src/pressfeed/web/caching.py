@@ -17,14 +17,35 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property, lru_cache
 
 from flask import Response, request
-from werkzeug.http import http_date
+from werkzeug.http import http_date, parse_accept_header
 
 from pressfeed.representation import StatementDocument
 from pressfeed.times import EPOCH, parse_time
 
 GZIP_MIN_BYTES = 512  # smaller bodies gain nothing from compression
+SHARED_CACHE_SECONDS = 1  # how long a shared cache (a proxy, a CDN) may reuse a copy
+STALE_IF_ERROR_SECONDS = 86_400  # a copy a shared cache may serve while we are down
+
+
+def public_cache_control(max_age: int) -> str:
+    """Cache-Control of a public page or feed: browsers and feed readers keep it
+    max_age seconds; shared caches revalidate after SHARED_CACHE_SECONDS (cheap:
+    an ETag and a 304), and may serve their copy during an outage."""
+    return (
+        f"public, max-age={max_age}, s-maxage={SHARED_CACHE_SECONDS}, "
+        f"stale-if-error={STALE_IF_ERROR_SECONDS}"
+    )
+
+
+def edge_expiry() -> str:
+    """X-Accel-Expires for nginx: the copy is fresh until the end of the current
+    wall-clock second. nginx counts validity in whole seconds and keeps a copy
+    valid through the second its validity ends, so s-maxage=1 alone would let it
+    serve a copy for up to two seconds; an absolute "@second" bounds it by one."""
+    return f"@{int(time.time())}"
 
 
 @dataclass(frozen=True)
@@ -44,9 +65,13 @@ class Rendered:
         a Last-Modified later than the response's Date)."""
         if self.last_modified > datetime.now(UTC):
             return None
+        return self._last_modified_date
+
+    @cached_property
+    def _last_modified_date(self) -> str:
         return http_date(self.last_modified)
 
-    @property
+    @cached_property
     def gzip_etag(self) -> str:
         """The ETag of the gzip-coded bytes: another representation, another tag."""
         return self.etag[:-1] + '-gzip"'
@@ -168,6 +193,8 @@ def conditional_response(
         "Cache-Control": cache_control,
         "Vary": "Accept-Encoding",
     }
+    if cache_control.startswith("public"):
+        headers["X-Accel-Expires"] = edge_expiry()
     if (modified := item.last_modified_http) is not None:
         headers["Last-Modified"] = modified
     if use_gzip:
@@ -182,12 +209,21 @@ def conditional_response(
 
 
 def _accepts_gzip() -> bool:
-    return request.accept_encodings.quality("gzip") > 0
+    return _gzip_accepted_by(request.headers.get("Accept-Encoding", ""))
+
+
+@lru_cache(maxsize=256)
+def _gzip_accepted_by(accept_encoding: str) -> bool:
+    """Parsed once per distinct header: feed readers send a handful of them."""
+    return parse_accept_header(accept_encoding).quality("gzip") > 0
 
 
 def _not_modified(item: Rendered, etag: str) -> bool:
     """The client holds the representation it would get now (the ETag of the
     coding chosen for it; then dates)."""
+    environ = request.environ
+    if "HTTP_IF_NONE_MATCH" not in environ and "HTTP_IF_MODIFIED_SINCE" not in environ:
+        return False
     if request.if_none_match:
         return request.if_none_match.contains_weak(etag.strip('"'))
     since = request.if_modified_since

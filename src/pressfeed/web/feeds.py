@@ -50,6 +50,7 @@ from pressfeed.web.caching import (
     Rendered,
     conditional_response,
     last_modified,
+    public_cache_control,
     rendered,
 )
 from pressfeed.web.context import rendered_cache, services
@@ -58,10 +59,10 @@ bp = Blueprint("feeds", __name__, url_prefix="/feeds")
 
 FEED_SIZE = 50
 TOMBSTONE_DAYS = 30
-FEED_CACHE = "public, max-age=60"
+FEED_CACHE = public_cache_control(60)
 # A closed archive page changes only when a retraction removes a withdrawn text
-# from it, so caches keep it an hour and then revalidate (cheap: ETag, 304).
-ARCHIVE_CACHE = "public, max-age=3600"
+# from it, so readers keep it an hour and then revalidate (cheap: ETag, 304).
+ARCHIVE_CACHE = public_cache_control(3600)
 
 
 @bp.get("/all.<fmt>")

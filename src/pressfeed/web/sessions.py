@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import (
     Flask,
+    Request,
     Response,
     after_this_request,
     current_app,
@@ -27,6 +28,7 @@ from flask import (
     request,
     session,
 )
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response as Redirect
 
@@ -83,6 +85,7 @@ def configure(app: Flask, settings: Settings) -> None:
     """The secret key and the cookies' attributes (both cookies: the desk's and
     Flask's own, which carries the CSRF token)."""
     app.secret_key = load_secret_key(settings)
+    app.session_interface = FormCookieWhenSent()
     app.config.update(
         SESSION_COOKIE_NAME=FORM_COOKIE,
         SESSION_COOKIE_HTTPONLY=True,
@@ -90,6 +93,16 @@ def configure(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_SECURE=secure_cookies(settings),
         WTF_CSRF_TIME_LIMIT=None,  # the session's idle expiry governs
     )
+
+
+class FormCookieWhenSent(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, opened without building its signer when
+    the request carries no such cookie: every feed reader and most visitors."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def secure_cookies(settings: Settings) -> bool:

@@ -30,6 +30,7 @@ from pressfeed.web.caching import (
     Rendered,
     conditional_response,
     last_modified,
+    public_cache_control,
     rendered,
 )
 from pressfeed.web.context import rendered_cache, services
@@ -40,7 +41,7 @@ bp = Blueprint("site", __name__)
 PAGE_SIZE = 20
 LATEST_COUNT = 10
 HTML = "text/html; charset=utf-8"
-PAGE_CACHE = "public, max-age=30"
+PAGE_CACHE = public_cache_control(30)
 PAGE_NUMBER = re.compile(r"[0-9]{1,6}")
 
 
