@@ -13,7 +13,7 @@ export PRESSFEED_CONTACT ?= Press Office, 12 rue de l'Exemple, 75007 Paris\nTel.
 export PRESSFEED_CLOCKS ?= Paris=Europe/Paris,Aurenza=Asia/Tbilisi,UTC=UTC
 export PRESSFEED_TIMEZONE ?= Europe/Paris
 
-.PHONY: run test bench lint format install clean
+.PHONY: run test bench bench-scale lint format install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	command -v wrk >/dev/null && command -v nginx >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk nginx-light)
 	$(BIN)/python -m benchmarks.bench
+
+# A million statements on PostgreSQL against a thousand (an hour or more; not in make test).
+bench-scale: $(STAMP)
+	$(BIN)/python -m benchmarks.scale
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

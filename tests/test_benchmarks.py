@@ -125,3 +125,15 @@ def test_the_render_cost_benchmark_runs_and_reports_ratios():
     assert report["figures"]["api_create_of_the_issue_body"]["statuses"] == [422]
     assert set(report["ratios"]) == {"at_budget_vs_baseline", "legacy_vs_baseline"}
     assert all(value > 0 for value in report["ratios"].values())
+
+
+def test_the_scale_benchmark_runs_and_reports_ratios():
+    from tests.conftest import require_postgres
+
+    require_postgres()
+    report = benchmark_report("scale", "--statements", "120", "--baseline", "40")
+    assert report["large"]["statements"] == 120
+    assert report["large"]["tree_size"] > report["baseline"]["tree_size"]
+    assert {"feed_ms_vs_baseline", "deep_messages_page_ms_vs_baseline"} <= set(
+        report["ratios"]
+    )
