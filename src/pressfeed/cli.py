@@ -348,14 +348,22 @@ def witness(base_url: str, verifier: str, state: Path) -> None:
     "verifier",
     help="The verifier key of --checkpoint (default: this log's signing key's).",
 )
+@click.option(
+    "--views",
+    "check_views",
+    is_flag=True,
+    help="Also replay the log into scratch views and compare every view row.",
+)
 @click.pass_obj
 def verify(
     settings: Settings,
     witnessed: tuple[int, str] | None,
     checkpoint: Path | None,
     verifier: str | None,
+    check_views: bool,
 ) -> None:
-    """Checks the hash chain over the stored events; exit code 1 if broken."""
+    """Checks the hash chain over the stored events; exit code 1 if broken.
+    With --views, also every view row against a replay of the log."""
     pressfeed = pressfeed_of(settings)
     ledger = pressfeed.ledger
     report = ledger.verify().as_dict()
@@ -377,6 +385,40 @@ def verify(
     if checkpoint and not report["checkpoint_matches"]:
         click.echo(
             f"The log's first {saved.size} events no longer have that root.", err=True
+        )
+        sys.exit(1)
+    if check_views:
+        verify_views(pressfeed)
+
+
+def verify_views(pressfeed: Pressfeed) -> None:
+    """Prints each view row that differs from a replay of the log; exit 1 if any."""
+    from pressfeed.projections.check import ViewsMoved, check_views
+
+    try:
+        outcome = check_views(
+            pressfeed.settings,
+            pressfeed.press_office,
+            pressfeed.views,
+            lambda difference: click.echo(difference.line()),
+        )
+    except ViewsMoved as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(
+        json.dumps(
+            {
+                "views_ok": outcome.ok,
+                "views_position": outcome.position,
+                "rows_compared": outcome.rows,
+                "differences": outcome.differences,
+            }
+        )
+    )
+    if not outcome.ok:
+        click.echo(
+            f"{outcome.differences} differences between the views and a replay of the log up to "
+            f"position {outcome.position}.",
+            err=True,
         )
         sys.exit(1)
 
