@@ -8,11 +8,16 @@ without changing when the log grows; the API document names the leaf."""
 from __future__ import annotations
 
 import hashlib
+import json
+import time
+
+import requests
 
 from pressfeed.application import NewStatement
 from pressfeed.assembly import Pressfeed
 from pressfeed.web import create_app
 from tests.conftest import make_settings
+from tests.helpers import Server, create_token, run_cli
 from tests.test_checkpoints import check_note, create_key
 
 
@@ -197,3 +202,58 @@ def test_without_a_signing_key_the_page_says_so(settings, tmp_path):
     assert answer.status_code == 503
     assert answer.get_json()["type"].endswith("/problems/no-signing-key")
     pressfeed.close()
+
+
+def test_a_journalist_keeps_a_receipt_and_checks_it_later(tmp_path):
+    """The README's steps: save the receipt with curl, check it with the
+    verifier key alone, and later against the live log, which has grown; an
+    altered receipt fails."""
+    settings = make_settings(tmp_path)
+    verifier = create_key(settings)
+    token = create_token(settings)
+    server = Server(settings)
+    try:
+        headers = {"Authorization": f"Bearer {token}"}
+        created = requests.post(
+            f"{server.url}/api/statements",
+            json={"title": "On the visa rules", "body": "Text", "kind": "news"},
+            headers=headers,
+            timeout=10,
+        ).json()
+        assert created["receipt"]["url"] == (
+            f"{server.url}/statements/{created['slug']}/receipt"
+        )
+        kept = tmp_path / "receipt.json"
+        deadline = time.monotonic() + 10
+        while (
+            answer := requests.get(created["receipt"]["url"], timeout=10)
+        ).status_code == 404:
+            assert time.monotonic() < deadline  # the views catch up
+            time.sleep(0.05)
+        kept.write_bytes(answer.content)
+        check = run_cli(settings, "receipt", "check", str(kept), "--key", verifier)
+        assert "'On the visa rules' version 2 is leaf" in check.stdout
+        for i in range(3):
+            requests.post(
+                f"{server.url}/api/statements",
+                json={"title": f"Later {i}", "body": "Text", "kind": "news"},
+                headers=headers,
+                timeout=10,
+            )
+        later = run_cli(
+            settings, "receipt", "check", str(kept), "--key", verifier,
+            "--against", server.url,
+        )  # fmt: skip
+        assert "still holds it" in later.stdout
+    finally:
+        server.stop()
+    receipt = json.loads(kept.read_text())
+    receipt["leaf"] = "00" * 32
+    receipt["leaf_hash"] = hashlib.sha256(b"\x00" + bytes(32)).hexdigest()
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(receipt))
+    refused = run_cli(
+        settings, "receipt", "check", str(forged), "--key", verifier, check=False
+    )
+    assert refused.returncode == 1
+    assert "does not lead to the checkpoint's root" in refused.stderr

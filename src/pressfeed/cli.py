@@ -178,6 +178,39 @@ def keys_create(settings: Settings, name: str | None) -> None:
 
 
 @main.group()
+def receipt() -> None:
+    """Statement receipts (/statements/<slug>/receipt), for those who keep them."""
+
+
+@receipt.command("check")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--key", "verifier", required=True, help="The log's verifier key.")
+@click.option(
+    "--against",
+    metavar="BASE_URL",
+    help="Also check that the log this press office serves now still holds it.",
+)
+def receipt_check(file: Path, verifier: str, against: str | None) -> None:
+    """Checks a kept receipt: the checkpoint's signature, the inclusion proof of
+    the statement's leaf, and with --against that the live log extends that
+    checkpoint; exit 1 if anything fails. Needs no store."""
+    from pressfeed.checkpoints import NoteError, VerifierKey
+    from pressfeed.witness import WitnessFailure, check_receipt
+
+    try:
+        kept = json.loads(file.read_text(encoding="utf-8"))
+        click.echo(check_receipt(kept, VerifierKey.parse(verifier), against))
+    except (ValueError, NoteError, WitnessFailure) as error:
+        click.echo(f"pressfeed receipt check: {error}", err=True)
+        sys.exit(1)
+    except OSError as error:
+        click.echo(
+            f"pressfeed receipt check: {against} did not answer: {error}", err=True
+        )
+        sys.exit(2)
+
+
+@main.group()
 def user() -> None:
     """Accounts of the people who sign in to the desk."""
 
