@@ -312,3 +312,45 @@ def test_versions_out_of_order_are_caught(store):
     )
     code, report = verify(settings)
     assert (code, report["first_bad"]) == (1, 2)
+
+
+def test_an_id_spelled_in_capitals_is_impossible_on_postgresql(postgres_url, tmp_path):
+    """PostgreSQL stores ids as uuid, not text: a capitalised spelling is the same
+    value, so nothing is hidden, and a second event at a version already
+    stored is refused by the primary key (originator_id, originator_version)."""
+    settings = make_settings(tmp_path, postgres_url)
+    app = fill(settings, count=2)
+    statement = app.recorder.select_notifications(start=1, limit=1)[0].originator_id
+    rows = PostgresRows(settings)
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        (column_type,) = conn.execute(
+            "SELECT data_type FROM information_schema.columns WHERE table_schema = %s "
+            "AND table_name = 'pressoffice_events' AND column_name = 'originator_id'",
+            (rows.schema,),
+        ).fetchone()
+        assert column_type == "uuid"
+        conn.execute(
+            f"UPDATE {rows.table} SET originator_id = upper(originator_id::text)::uuid "
+            "WHERE originator_id = %s AND originator_version = 3",
+            (statement,),
+        )
+        (stored,) = conn.execute(
+            f"SELECT originator_id::text FROM {rows.table} "
+            "WHERE originator_id = %s AND originator_version = 3",
+            (statement,),
+        ).fetchone()
+        assert stored == str(statement)  # one spelling, whatever was written
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute(
+                f"INSERT INTO {rows.table} (originator_id, originator_version, topic, "
+                "state) SELECT upper(originator_id::text)::uuid, originator_version, "
+                f"topic, state FROM {rows.table} "
+                "WHERE originator_id = %s AND originator_version = 3",
+                (statement,),
+            )
+    assert (
+        PressOffice(env=settings.eventsourcing_env()).get_statement(statement).version
+        == 3
+    )  # nothing hidden
+    assert verify(settings)[0] == 0
+    app.close()

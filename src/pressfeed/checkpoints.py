@@ -220,17 +220,24 @@ class Checkpointer:
         self._lock = threading.Lock()
         self._note: str | None = None
         self._signed_at = float("-inf")
+        self._size = 0  # the tree size of the note kept
 
     def key(self) -> SigningKey:
         if self._key is None:
             self._key = read_signing_key(self._key_path)
         return self._key
 
-    def latest(self) -> str:
+    def latest(self, covering: int = -1) -> str:
+        """The latest signed checkpoint; signed afresh when older than the
+        interval, or when its tree does not yet hold leaf index covering."""
         with self._lock:
             now = time.monotonic()
-            if self._note is None or now - self._signed_at >= self.interval:
+            if (
+                self._note is None
+                or now - self._signed_at >= self.interval
+                or self._size <= covering
+            ):
                 size, root = self._tree_head()
                 self._note = self.key().sign(Checkpoint(self.origin, size, root).text())
-                self._signed_at = now
+                self._signed_at, self._size = now, size
             return self._note

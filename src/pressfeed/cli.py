@@ -178,6 +178,39 @@ def keys_create(settings: Settings, name: str | None) -> None:
 
 
 @main.group()
+def receipt() -> None:
+    """Statement receipts (/statements/<slug>/receipt), for those who keep them."""
+
+
+@receipt.command("check")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--key", "verifier", required=True, help="The log's verifier key.")
+@click.option(
+    "--against",
+    metavar="BASE_URL",
+    help="Also check that the log this press office serves now still holds it.",
+)
+def receipt_check(file: Path, verifier: str, against: str | None) -> None:
+    """Checks a kept receipt: the checkpoint's signature, the inclusion proof of
+    the statement's leaf, and with --against that the live log extends that
+    checkpoint; exit 1 if anything fails. Needs no store."""
+    from pressfeed.checkpoints import NoteError, VerifierKey
+    from pressfeed.witness import WitnessFailure, check_receipt
+
+    try:
+        kept = json.loads(file.read_text(encoding="utf-8"))
+        click.echo(check_receipt(kept, VerifierKey.parse(verifier), against))
+    except (ValueError, NoteError, WitnessFailure) as error:
+        click.echo(f"pressfeed receipt check: {error}", err=True)
+        sys.exit(1)
+    except OSError as error:
+        click.echo(
+            f"pressfeed receipt check: {against} did not answer: {error}", err=True
+        )
+        sys.exit(2)
+
+
+@main.group()
 def user() -> None:
     """Accounts of the people who sign in to the desk."""
 
@@ -348,14 +381,22 @@ def witness(base_url: str, verifier: str, state: Path) -> None:
     "verifier",
     help="The verifier key of --checkpoint (default: this log's signing key's).",
 )
+@click.option(
+    "--views",
+    "check_views",
+    is_flag=True,
+    help="Also replay the log into scratch views and compare every view row.",
+)
 @click.pass_obj
 def verify(
     settings: Settings,
     witnessed: tuple[int, str] | None,
     checkpoint: Path | None,
     verifier: str | None,
+    check_views: bool,
 ) -> None:
-    """Checks the hash chain over the stored events; exit code 1 if broken."""
+    """Checks the hash chain over the stored events; exit code 1 if broken.
+    With --views, also every view row against a replay of the log."""
     pressfeed = pressfeed_of(settings)
     ledger = pressfeed.ledger
     report = ledger.verify().as_dict()
@@ -377,6 +418,40 @@ def verify(
     if checkpoint and not report["checkpoint_matches"]:
         click.echo(
             f"The log's first {saved.size} events no longer have that root.", err=True
+        )
+        sys.exit(1)
+    if check_views:
+        verify_views(pressfeed)
+
+
+def verify_views(pressfeed: Pressfeed) -> None:
+    """Prints each view row that differs from a replay of the log; exit 1 if any."""
+    from pressfeed.projections.check import ViewsMoved, check_views
+
+    try:
+        outcome = check_views(
+            pressfeed.settings,
+            pressfeed.press_office,
+            pressfeed.views,
+            lambda difference: click.echo(difference.line()),
+        )
+    except ViewsMoved as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(
+        json.dumps(
+            {
+                "views_ok": outcome.ok,
+                "views_position": outcome.position,
+                "rows_compared": outcome.rows,
+                "differences": outcome.differences,
+            }
+        )
+    )
+    if not outcome.ok:
+        click.echo(
+            f"{outcome.differences} differences between the views and a replay of the log up to "
+            f"position {outcome.position}.",
+            err=True,
         )
         sys.exit(1)
 

@@ -302,6 +302,17 @@ class Ledger:
         )
         return rows[0]["idx"] if rows else None
 
+    def leaf(self, originator_id: UUID, version: int) -> tuple[int, str] | None:
+        """(leaf index, chain hash) of an event of the log, or None."""
+        rows = self.tables.query(
+            "SELECT t.idx, c.hash FROM {c} c JOIN {t} t ON t.position = c.position "
+            "WHERE c.originator_id = ? AND c.version = ? AND t.level = 0",
+            [str(originator_id), version],
+            t=TREE,
+            c=CHAIN,
+        )
+        return (rows[0]["idx"], rows[0]["hash"]) if rows else None
+
     def link_at(self, position: int) -> Link | None:
         rows = self.tables.query(
             "SELECT * FROM {c} WHERE position = ?", [position], c=CHAIN

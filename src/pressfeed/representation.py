@@ -4,12 +4,19 @@ pages and the audit show it, as JSON-ready values."""
 from __future__ import annotations
 
 import difflib
+import hashlib
 from typing import Literal, NotRequired, TypedDict, cast
 
 from pressfeed.aggregates import RETRACTED, Statement, Status
 from pressfeed.rendering import markdown_to_html
 from pressfeed.times import iso
-from pressfeed.urls import absolute, statement_path
+from pressfeed.urls import (
+    absolute,
+    audit_checkpoint_path,
+    audit_key_path,
+    statement_path,
+    statement_receipt_path,
+)
 
 
 class ChangeNoteDocument(TypedDict):
@@ -28,6 +35,21 @@ class ReviewDocument(TypedDict):
     requested_at: str | None
     approved_by: str | None
     in_review: bool
+
+
+class ReceiptReference(TypedDict):
+    """Where a statement's current version sits in the log's Merkle tree, and
+    where its receipt (the signed checkpoint and the inclusion proof) is. Only
+    what never changes for this version: the tree grows with every event, so
+    the tree size and the proof are in the receipt, not here."""
+
+    version: int
+    leaf_index: int
+    leaf: str  # the event's chain hash, the tree's leaf (hex)
+    leaf_hash: str  # SHA-256(0x00 || leaf), RFC 9162 2.1.1 (hex)
+    url: str | None  # the receipt; None while the statement was never public
+    checkpoint_url: str
+    key_url: str
 
 
 class StatementDocument(TypedDict):
@@ -54,6 +76,7 @@ class StatementDocument(TypedDict):
     review: ReviewDocument
     last_modified: NotRequired[str]  # the views' HTTP Last-Modified of this version
     url: NotRequired[str]
+    receipt: NotRequired[ReceiptReference]  # the API's: see receipt_reference
 
 
 class PublicChange(TypedDict):
@@ -65,6 +88,25 @@ class PublicChange(TypedDict):
     note: str  # the change note or the reason of the withdrawal
     diff: str
     statement: StatementDocument
+
+
+def receipt_reference(
+    document: StatementDocument, leaf_index: int, leaf: str, base_url: str
+) -> ReceiptReference:
+    public = document["published_at"] is not None
+    return {
+        "version": document["version"],
+        "leaf_index": leaf_index,
+        "leaf": leaf,
+        "leaf_hash": hashlib.sha256(b"\x00" + bytes.fromhex(leaf)).hexdigest(),
+        "url": (
+            absolute(base_url, statement_receipt_path(document["slug"]))
+            if public
+            else None
+        ),
+        "checkpoint_url": absolute(base_url, audit_checkpoint_path()),
+        "key_url": absolute(base_url, audit_key_path()),
+    }
 
 
 def statement_document(statement: Statement, *, html: bool = True) -> StatementDocument:

@@ -258,6 +258,23 @@ class ReviewOut(BaseModel):
     in_review: bool
 
 
+class ReceiptOut(BaseModel):
+    """Where this version's last event sits in the log's Merkle tree."""
+
+    version: int
+    leaf_index: int = Field(description="The event's leaf in /audit/leaves.")
+    leaf: str = Field(description="The event's chain hash, the tree's leaf (hex).")
+    leaf_hash: str = Field(description="SHA-256(0x00 || leaf), RFC 9162 (hex).")
+    url: str | None = Field(
+        description=(
+            "The receipt: signed checkpoint and inclusion proof in one JSON "
+            "document (null while the statement was never public)."
+        )
+    )
+    checkpoint_url: str
+    key_url: str
+
+
 class StatementOut(BaseModel):
     """The statement representation the API answers with."""
 
@@ -286,6 +303,9 @@ class StatementOut(BaseModel):
     url: str
     change_notes: list[ChangeNoteOut]
     review: ReviewOut
+    receipt: ReceiptOut | None = Field(
+        None, description="In answers about one statement, not in lists."
+    )
 
 
 class StatementPage(BaseModel):

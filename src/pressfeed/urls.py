@@ -51,6 +51,23 @@ def statement_version_path(slug: str, version: int) -> str:
     return f"{statement_path(slug)}/versions/{version}"
 
 
+def statement_receipt_path(slug: str) -> str:
+    """A statement's receipt: its current version's place in the signed log."""
+    return f"{statement_path(slug)}/receipt"
+
+
+def audit_checkpoint_path() -> str:
+    return "/audit/checkpoint"
+
+
+def audit_key_path() -> str:
+    return "/audit/key"
+
+
+def inclusion_proof_path(index: int, size: int) -> str:
+    return f"/audit/proof/inclusion?index={index}&size={size}"
+
+
 def messages_path() -> str:
     return "/messages"
 

@@ -1,7 +1,11 @@
 """A witness for outsiders: keeps the last checkpoint it saw of a press office's
 log, and refuses any later one that is not an extension of it. It reads only
 the public routes (/audit/checkpoint, /audit/proof/consistency), so anyone can
-run it against a press office they do not control."""
+run it against a press office they do not control.
+
+And the check of a statement receipt a journalist kept (check_receipt): its
+checkpoint's signature, its leaf's inclusion proof against that checkpoint's
+root and, against the live log, that the log still extends that checkpoint."""
 
 from __future__ import annotations
 
@@ -11,10 +15,11 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from pressfeed.checkpoints import Checkpoint, NoteError, VerifierKey, parse_checkpoint
-from pressfeed.transparency import consistent
+from pressfeed.transparency import TreeError, consistent, leaf_hash, root_from_inclusion
 
 STATE_FILE = "checkpoint"
 
@@ -78,3 +83,64 @@ def witness(
     os.replace(partial, stored)
     was = f"was {previous.size}" if previous else "first seen"
     return f"ok: {describe(current)} ({was})"
+
+
+def check_receipt(
+    receipt: dict[str, Any],
+    key: VerifierKey,
+    against: str | None = None,
+    get: Callable[[str], bytes] = fetch,
+) -> str:
+    """Checks a receipt (/statements/<slug>/receipt, kept as a file) offline,
+    and with against (the press office's base URL) that the log served now
+    still holds the receipt's checkpoint; WitnessFailure says what fails."""
+    try:
+        signed = parse_checkpoint(receipt["checkpoint"], key)
+        leaf = bytes.fromhex(receipt["leaf"])
+        index, size = int(receipt["leaf_index"]), int(receipt["tree_size"])
+        proof = [bytes.fromhex(h) for h in receipt["inclusion_proof"]]
+        statement = receipt["statement"]
+    except (KeyError, TypeError, ValueError, NoteError) as error:
+        raise WitnessFailure(f"Not a receipt this key signed: {error}") from None
+    if size != signed.size or leaf_hash(leaf).hex() != receipt.get("leaf_hash"):
+        raise WitnessFailure("The receipt's size or leaf hash is not its checkpoint's")
+    try:
+        root = root_from_inclusion(index, size, leaf, proof)
+    except TreeError as error:
+        raise WitnessFailure(f"The inclusion proof is malformed: {error}") from None
+    if root != signed.root:
+        raise WitnessFailure(
+            f"The inclusion proof does not lead to the checkpoint's root ({describe(signed)})"
+        )
+    found = (
+        f"ok: {statement.get('title')!r} version {statement.get('version')} is leaf "
+        f"{index} of {describe(signed)}"
+    )
+    if against is None:
+        return found
+    return f"{found}; {extends(against.rstrip('/'), key, signed, get)}"
+
+
+def extends(
+    base_url: str, key: VerifierKey, old: Checkpoint, get: Callable[[str], bytes]
+) -> str:
+    """Checks the log served at base_url extends checkpoint old."""
+    try:
+        current = parse_checkpoint(get(f"{base_url}/audit/checkpoint").decode(), key)
+    except NoteError as error:
+        raise WitnessFailure(
+            f"The served checkpoint does not verify: {error}"
+        ) from None
+    proof: list[bytes] = []
+    if old.size and current.size > old.size:
+        query = urlencode({"from": old.size, "to": current.size})
+        answer = json.loads(get(f"{base_url}/audit/proof/consistency?{query}"))
+        proof = [bytes.fromhex(h) for h in answer["hashes"]]
+    if current.origin != old.origin or not consistent(
+        old.size, current.size, old.root, current.root, proof
+    ):
+        raise WitnessFailure(
+            f"The log served now ({describe(current)}) does not extend the "
+            f"receipt's checkpoint ({describe(old)})"
+        )
+    return f"the log served now ({describe(current)}) still holds it"

@@ -60,11 +60,14 @@ class ProjectionWorker:
         """How many events of the log the views have not applied yet."""
         return max(0, self.app.recorder.max_notification_id() or 0) - self.position
 
-    def process_batch(self) -> int:
-        """Applies the next batch; returns how many notifications it covered."""
+    def process_batch(self, until: int | None = None) -> int:
+        """Applies the next batch (up to position until, if given); returns how
+        many notifications it covered."""
         start = self.position
+        if until is not None and start >= until:
+            return 0
         notifications = self.app.recorder.select_notifications(
-            start=start, limit=self.batch_size, inclusive_of_start=False
+            start=start, limit=self.batch_size, stop=until, inclusive_of_start=False
         )
         if not notifications:
             return 0
@@ -86,10 +89,13 @@ class ProjectionWorker:
                 listener()
         return len(notifications)
 
-    def catch_up(self, progress: Callable[[int], None] = lambda _: None) -> int:
-        """Applies everything recorded so far; returns how many notifications."""
+    def catch_up(
+        self, progress: Callable[[int], None] = lambda _: None, until: int | None = None
+    ) -> int:
+        """Applies everything recorded so far (or up to position until); returns
+        how many notifications."""
         total = 0
-        while count := self.process_batch():
+        while count := self.process_batch(until):
             total += count
             progress(count)
         return total

@@ -76,6 +76,7 @@ def create_app(
         api.bp, audit.bp, transparency.bp, public.bp, feeds.bp, site.bp, desk.bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
+    transparency.register_receipts(app)
     if settings.benchmark_endpoints:
         public.register_benchmark_endpoint(app)
     return app

@@ -15,7 +15,11 @@ from pydantic import BaseModel
 from pressfeed.aggregates import Statement
 from pressfeed.application import CommandResult, IdempotencyKey
 from pressfeed.projections.catalogue import list_statements
-from pressfeed.representation import statement_document, with_url
+from pressfeed.representation import (
+    receipt_reference,
+    statement_document,
+    with_url,
+)
 from pressfeed.schemas import (
     CURSOR_REGEX,
     ApprovalRequest,
@@ -231,7 +235,11 @@ def etag(version: int) -> str:
 
 
 def statement_answer(statement: Statement, status: int) -> Response:
-    document = with_url(statement_document(statement), services().settings.base_url)
+    base_url = services().settings.base_url
+    document = with_url(statement_document(statement), base_url)
+    leaf = services().ledger.leaf(statement.id, statement.version)
+    if leaf is not None:  # recorded with its event: absent only mid-migration
+        document["receipt"] = receipt_reference(document, *leaf, base_url)
     response = Response(
         json.dumps(document), status=status, mimetype="application/json"
     )

@@ -1,21 +1,32 @@
 """The log's Merkle tree for anyone, no token: its leaves, inclusion and
 consistency proofs (RFC 9162 2.1.3, 2.1.4), the signed checkpoint and the key
-that verifies it. A witness needs nothing else."""
+that verifies it. A witness needs nothing else.
+
+And each public statement's receipt (/statements/<slug>/receipt): one JSON
+document with its current version's leaf, the latest signed checkpoint and the
+inclusion proof against it, for a journalist to keep with a quote."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Callable
+from typing import Any
+from uuid import UUID
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Flask, Response, request
 
-from pressfeed.checkpoints import NoSigningKey
+from pressfeed.checkpoints import NoSigningKey, parse_checkpoint
+from pressfeed.projections.catalogue import public_statement
+from pressfeed.representation import receipt_reference
 from pressfeed.transparency import MerkleTree, TreeError
+from pressfeed.urls import absolute, inclusion_proof_path, statement_path
 from pressfeed.web.context import services
 from pressfeed.web.problems import ProblemError
 
 bp = Blueprint("transparency", __name__, url_prefix="/audit")
+receipts = Blueprint("receipts", __name__)
+RECEIPT_FORMAT = "pressfeed-receipt/1"
 
 MAX_LEAVES = 1000
 WHOLE = re.compile(r"[0-9]{1,18}")
@@ -66,6 +77,62 @@ def key() -> Response:
     return text_response(
         signing(lambda: services().checkpoints.key().verifier.text() + "\n")
     )
+
+
+@receipts.get("/statements/<slug>/receipt")
+def receipt(slug: str) -> Response:
+    """The proof that a public statement's current version is in the log: its
+    leaf, the latest signed checkpoint, and the inclusion proof against it."""
+    s = services()
+    document = public_statement(s.views, slug)
+    if document is None:
+        raise ProblemError("not-found", "No public statement has that address.")
+    found = s.ledger.leaf(UUID(document["id"]), document["version"])
+    if found is None:
+        raise ProblemError("not-found", "The log's tree does not hold it yet.")
+    index, leaf = found
+    note = signing(lambda: s.checkpoints.latest(covering=index))
+    checkpoint = parse_checkpoint(note, s.checkpoints.key().verifier)
+    hashes = proof(lambda tree: tree.inclusion_proof(index, checkpoint.size))
+    base_url = s.settings.base_url
+    reference = receipt_reference(document, index, leaf, base_url)
+    body: dict[str, Any] = {
+        "format": RECEIPT_FORMAT,
+        "statement": {
+            "id": document["id"],
+            "slug": document["slug"],
+            "title": document["title"],
+            "version": document["version"],
+            "status": document["status"],
+            "url": absolute(base_url, statement_path(document["slug"])),
+        },
+        "leaf_index": index,
+        "leaf": leaf,
+        "leaf_hash": reference["leaf_hash"],
+        "tree_size": checkpoint.size,
+        "root_hash": checkpoint.root.hex(),
+        "inclusion_proof": hashes,
+        "checkpoint": note,
+        "verifier_key": s.checkpoints.key().verifier.text(),
+        "proof_url": absolute(base_url, inclusion_proof_path(index, checkpoint.size)),
+        "checkpoint_url": reference["checkpoint_url"],
+        "key_url": reference["key_url"],
+    }
+    response = json_response(body)
+    name = f"{document['slug']}-v{document['version']}-receipt.json"
+    response.headers["Content-Disposition"] = f'inline; filename="{name}"'
+    return response
+
+
+def signs_checkpoints() -> bool:
+    """Whether this press office has a signing key (else it offers no receipts)."""
+    return services().settings.signing_key_path.exists()
+
+
+def register_receipts(app: Flask) -> None:
+    """The receipt route, and signs_checkpoints() for the statement page."""
+    app.register_blueprint(receipts)
+    app.context_processor(lambda: {"signs_checkpoints": signs_checkpoints})
 
 
 def signing(make: Callable[[], str]) -> str:

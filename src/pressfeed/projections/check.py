@@ -1,0 +1,384 @@
+"""``pressfeed verify --views``: the log replayed into a scratch copy of the
+views, by the projections' own code, and every view row compared with it.
+
+The scratch copy is a temporary SQLite file, or a temporary PostgreSQL schema
+dropped afterwards; the live views are only read, in one snapshot (a read
+transaction), so a running worker goes on undisturbed. The replay stops at the
+position the live views track, so a worker that is behind is not taken for a
+tampered view. Both sides are read in key order, a batch at a time, and merged:
+memory stays bounded however long the log.
+
+What is compared (``COMPARED``): every column of the tables that hold what the
+public and the desk read (the catalogue and its tags, the public changes, the
+archive, the schedule), and the worker's memory of each statement (its version,
+Last-Modified and decoded state: an edit there would be copied into the next
+version's rows). Not compared, because it legitimately differs from a replay:
+the tracking position (the replay is stopped at it), the public lists' stamp
+(``pf_public_stamp``: it moves once per batch, so it depends on how the worker
+happened to batch the log), the WebSub outbox (pings already sent are deleted,
+failed ones carry attempts and retry times) and the schema bookkeeping.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+from uuid import UUID
+
+import psycopg
+from eventsourcing.domain import Snapshot
+from eventsourcing.persistence import InfrastructureFactory, StoredEvent
+from eventsourcing.utils import Environment
+
+from pressfeed.application import PressOffice
+from pressfeed.config import Settings
+from pressfeed.projections import SCHEMA_VERSION, VIEWS, PostgresViews, SQLiteViews
+from pressfeed.projections.base import SNAPSHOT_TOPIC, ReadModel
+from pressfeed.projections.runner import ProjectionWorker
+from pressfeed.projections.websub import WebSubOutboxView
+from pressfeed.storage import Dialect
+
+BATCH = 500
+SHOWN = 60  # characters of each side shown around the first difference
+
+
+@dataclass(frozen=True)
+class Compared:
+    """A view table: its key (in order, text keys marked), what is compared,
+    and the column that names the statement a row is about."""
+
+    table: str
+    key: tuple[str, ...]
+    text_key: tuple[bool, ...]
+    columns: tuple[str, ...]
+    statement: str
+
+
+COMPARED = (
+    Compared(
+        "pf_catalogue",
+        ("id",),
+        (True,),
+        (
+            "slug",
+            "kind",
+            "status",
+            "created_position",
+            "published_us",
+            "retracted_us",
+            "changed_us",
+            "modified_us",
+            "version",
+            "document",
+        ),
+        "id",
+    ),
+    Compared(
+        "pf_catalogue_tags",
+        ("statement_id", "tag"),
+        (True, True),
+        ("changed_us",),
+        "statement_id",
+    ),
+    Compared(
+        "pf_public_changes",
+        ("position",),
+        (False,),
+        ("statement_id", "version", "what", "at_us", "note", "diff", "document"),
+        "statement_id",
+    ),
+    Compared(
+        "pf_archive", ("seq",), (False,), ("statement_id", "document"), "statement_id"
+    ),
+    Compared(
+        "pf_schedule", ("statement_id",), (True,), ("publish_at_us",), "statement_id"
+    ),
+    Compared(
+        ReadModel.STATES,
+        ("id",),
+        (True,),
+        ("version", "last_modified_us", "state"),
+        "id",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One view row that is not what the replay made of the log."""
+
+    table: str
+    key: tuple[Any, ...]
+    statement: str
+    column: str  # "row" when the row is on one side only
+    live: str
+    replayed: str
+
+    def line(self) -> str:
+        key = ", ".join(str(k) for k in self.key)
+        return (
+            f"{self.table} [{key}] statement {self.statement}: {self.column} "
+            f"live {self.live} replayed {self.replayed}"
+        )
+
+
+@dataclass
+class ViewCheck:
+    """The outcome: how far the views were compared and what differed."""
+
+    position: int = 0
+    rows: int = 0
+    differences: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.differences == 0
+
+
+class ViewsMoved(RuntimeError):
+    """The live views went back (a rebuild) while they were being checked."""
+
+
+def check_views(
+    settings: Settings,
+    app: PressOffice,
+    live: ReadModel,
+    report: Callable[[Difference], None],
+    batch_size: int = BATCH,
+) -> ViewCheck:
+    """Replays the log into scratch views up to the live views' position and
+    reports each row that differs; returns the counts."""
+    with scratch_views(settings) as scratch:
+        worker = ProjectionWorker(app, scratch, batch_size=batch_size)
+        worker.catch_up(until=live.position(app.name))  # most of it, unlocked
+        with snapshot(live) as live_cursor:
+            position = tracked_position(live_cursor, live, app.name)
+            if position < worker.position:
+                raise ViewsMoved(
+                    f"The views went back to position {position} while being "
+                    "checked (a rebuild?); run verify --views again."
+                )
+            worker.catch_up(until=position)
+            outcome = ViewCheck(position=position)
+            decode = state_decoder(app)
+            with scratch.cursor() as scratch_cursor:
+                for spec in COMPARED:
+                    for difference in compare_table(
+                        spec,
+                        live_cursor,
+                        live.dialect,
+                        scratch_cursor,
+                        scratch.dialect,
+                        decode,
+                        outcome,
+                        batch_size,
+                    ):
+                        outcome.differences += 1
+                        report(difference)
+            return outcome
+
+
+@contextmanager
+def scratch_views(settings: Settings) -> Iterator[ReadModel]:
+    """Empty views beside nothing live: a temporary SQLite file, or (PostgreSQL)
+    a temporary schema in the same database, dropped afterwards."""
+    env = settings.eventsourcing_env()
+    if not settings.uses_postgres:
+        folder = Path(tempfile.mkdtemp(prefix="pressfeed-verify-"))
+        env = {**env, "SQLITE_DBNAME": str(folder / "views.db")}
+        try:
+            yield from _open_scratch(env, SQLiteViews)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    schema = f"pf_verify_{secrets.token_hex(6)}"
+    with _admin(env) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield from _open_scratch({**env, "POSTGRES_SCHEMA": schema}, PostgresViews)
+    finally:
+        with _admin(env) as admin:
+            admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def _open_scratch(env: dict[str, str], view_class: type) -> Iterator[ReadModel]:
+    factory = InfrastructureFactory.construct(Environment("views", env))
+    views = cast(ReadModel, factory.tracking_recorder(view_class))
+    views.views = tuple(v for v in VIEWS if not isinstance(v, WebSubOutboxView))
+    views.ensure_schema(PressOffice.name, SCHEMA_VERSION)
+    try:
+        yield views
+    finally:
+        views.datastore.close()
+
+
+def _admin(env: dict[str, str]) -> psycopg.Connection[Any]:
+    return psycopg.connect(
+        dbname=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=env["POSTGRES_PORT"],
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"],
+        autocommit=True,
+    )
+
+
+@contextmanager
+def snapshot(views: ReadModel) -> Iterator[Any]:
+    """A read-only transaction on the live views that sees one moment: SQLite's
+    read transaction (WAL: writers go on), PostgreSQL's REPEATABLE READ."""
+    with views.cursor() as cursor:
+        if views.dialect.postgres:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield cursor
+
+
+def tracked_position(cursor: Any, views: ReadModel, application_name: str) -> int:
+    cursor.execute(
+        views.dialect.sql(
+            "SELECT notification_id FROM {t} WHERE application_name = ?",
+            t=views.tracking_table,
+        ),
+        (application_name,),
+    )
+    row = cursor.fetchone()
+    return int(row["notification_id"]) if row else 0
+
+
+def state_decoder(app: PressOffice) -> Callable[[Any, Any], object]:
+    """A statement's stored state as what it means (the snapshot's attributes),
+    not its bytes: the snapshot's own time differs from one run to the next."""
+
+    def decode(statement_id: Any, state: Any) -> object:
+        stored = StoredEvent(
+            originator_id=UUID(str(statement_id)),
+            originator_version=0,
+            topic=SNAPSHOT_TOPIC,
+            state=bytes(state),
+        )
+        try:
+            snapshot = cast(Snapshot, app.mapper.to_domain_event(stored))
+        except Exception:  # bytes the mapper cannot read: compare the bytes
+            return bytes(state)
+        return snapshot.state
+
+    return decode
+
+
+def rows_in_key_order(
+    cursor: Any, dialect: Dialect, spec: Compared, batch_size: int
+) -> Iterator[dict[str, Any]]:
+    """Every row of a table in key order (code point order for text on both
+    databases), a batch at a time."""
+    collate = ' COLLATE "C"' if dialect.postgres else ""
+    keys = [
+        f"{column}{collate if text else ''}"
+        for column, text in zip(spec.key, spec.text_key, strict=True)
+    ]
+    columns = ", ".join(dict.fromkeys((*spec.key, *spec.columns, spec.statement)))
+    after: tuple[Any, ...] | None = None
+    while True:
+        where = ""
+        if after is not None:
+            where = f"WHERE ({', '.join(keys)}) > ({', '.join('?' * len(keys))}) "
+        cursor.execute(
+            dialect.sql(
+                f"SELECT {columns} FROM {{t}} {where}"
+                f"ORDER BY {', '.join(keys)} LIMIT {int(batch_size)}",
+                t=spec.table,
+            ),
+            after or (),
+        )
+        rows = [dict(row) for row in cursor.fetchall()]
+        yield from rows
+        if len(rows) < batch_size:
+            return
+        after = tuple(rows[-1][k] for k in spec.key)
+
+
+def compare_table(
+    spec: Compared,
+    live_cursor: Any,
+    live_dialect: Dialect,
+    scratch_cursor: Any,
+    scratch_dialect: Dialect,
+    decode: Callable[[Any, Any], object],
+    outcome: ViewCheck,
+    batch_size: int,
+) -> Iterator[Difference]:
+    """Merges the live and replayed rows of a table by key, yielding differences."""
+    live_rows = rows_in_key_order(live_cursor, live_dialect, spec, batch_size)
+    replayed_rows = rows_in_key_order(scratch_cursor, scratch_dialect, spec, batch_size)
+    live, replayed = next(live_rows, None), next(replayed_rows, None)
+    while live is not None or replayed is not None:
+        live_key = key_of(live, spec)
+        replayed_key = key_of(replayed, spec)
+        if replayed is None or (live is not None and live_key < replayed_key):
+            assert live is not None
+            yield one_sided(spec, live, "present", "missing")
+            live = next(live_rows, None)
+        elif live is None or replayed_key < live_key:
+            yield one_sided(spec, replayed, "missing", "present")
+            replayed = next(replayed_rows, None)
+        else:
+            outcome.rows += 1
+            yield from differing_columns(spec, live, replayed, decode)
+            live, replayed = next(live_rows, None), next(replayed_rows, None)
+
+
+def key_of(row: dict[str, Any] | None, spec: Compared) -> tuple[Any, ...]:
+    return () if row is None else tuple(row[k] for k in spec.key)
+
+
+def one_sided(
+    spec: Compared, row: dict[str, Any], live: str, replayed: str
+) -> Difference:
+    return Difference(
+        spec.table, key_of(row, spec), str(row[spec.statement]), "row", live, replayed
+    )
+
+
+def differing_columns(
+    spec: Compared,
+    live: dict[str, Any],
+    replayed: dict[str, Any],
+    decode: Callable[[Any, Any], object],
+) -> Iterator[Difference]:
+    for column in spec.columns:
+        mine, theirs = live[column], replayed[column]
+        if column == "state":
+            mine = decode(live["id"], mine)
+            theirs = decode(replayed["id"], theirs)
+        if mine != theirs:
+            shown_live, shown_replayed = shorten(repr(mine), repr(theirs))
+            yield Difference(
+                spec.table,
+                key_of(live, spec),
+                str(live[spec.statement]),
+                column,
+                shown_live,
+                shown_replayed,
+            )
+
+
+def shorten(first: str, second: str) -> tuple[str, str]:
+    """Both texts cut to SHOWN characters around where they first differ."""
+    at = next(
+        (i for i, (a, b) in enumerate(zip(first, second, strict=False)) if a != b),
+        min(len(first), len(second)),
+    )
+    start = max(0, at - SHOWN // 3)
+
+    def cut(text: str) -> str:
+        piece = text[start : start + SHOWN]
+        before = "…" if start > 0 else ""
+        after = "…" if start + SHOWN < len(text) else ""
+        return f"{before}{piece}{after}"
+
+    return cut(first), cut(second)
