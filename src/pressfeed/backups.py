@@ -21,7 +21,7 @@ import base64
 import binascii
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -226,7 +226,8 @@ def write_batch(target: Pressfeed, records: list[Record]) -> None:
             f"INSERT INTO {table} (rowid, originator_id, originator_version, "
             "topic, state) VALUES (?, ?, ?, ?, ?)"
         )
-    with recorder.datastore.transaction(commit=True) as cursor:
+    with recorder.datastore.transaction(commit=True) as opened:
+        cursor = MultiRowCursor(opened) if dialect.postgres else opened
         if dialect.postgres:
             for statement in recorder.lock_table_statements:
                 cursor.execute(statement, prepare=False)
@@ -244,6 +245,34 @@ def write_batch(target: Pressfeed, records: list[Record]) -> None:
         row = cursor.fetchone()
         if row is None or row["hash"] != records[-1].hash:
             raise BadSource(positions[-1], "the target's chain came out different")
+
+
+class MultiRowCursor:
+    """A psycopg cursor whose executemany of an INSERT sends one statement of
+    many rows: psycopg's pipelined executemany costs a round of Python per row,
+    about three times the copy's other work."""
+
+    ROWS = 1000
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cursor, name)
+
+    def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        head, values, row_marks = statement.rpartition(" VALUES ")
+        if not values:
+            self.cursor.executemany(statement, rows)
+            return
+        rows = list(rows)
+        for start in range(0, len(rows), self.ROWS):
+            chunk = rows[start : start + self.ROWS]
+            self.cursor.execute(
+                f"{head} VALUES {', '.join([row_marks.strip()] * len(chunk))}",
+                [value for row in chunk for value in row],
+                prepare=False,
+            )
 
 
 def copy_records(
@@ -292,8 +321,9 @@ def copy_accounts(source: Pressfeed, target: Pressfeed) -> dict[str, int]:
     return counts
 
 
-def rebuild_views(target: Pressfeed, progress: Progress) -> int:
-    target.views.reset(target.press_office.name)
+def catch_up_views(target: Pressfeed, progress: Progress) -> int:
+    """Applies the copied events to the target's views (from where a killed
+    run left them: they only ever followed this log)."""
     return target.projection_worker(batch_size=BATCH).catch_up(progress=progress)
 
 
@@ -472,7 +502,7 @@ def finish(
 ) -> CopyReport:
     """Rebuilds the target's views and compares its head with the source's."""
     check_heads(source_head, head_of(target))
-    views = rebuild_views(target, lambda _: None)
+    views = catch_up_views(target, lambda _: None)
     return CopyReport(source_head, copied, accounts, views)
 
 
@@ -501,5 +531,5 @@ def migrate(
     copied = copy_records(records, target, progress)
     accounts = copy_accounts(source, target)
     check_heads(head_of(source), head_of(target))
-    views = rebuild_views(target, lambda _: None)
+    views = catch_up_views(target, lambda _: None)
     return CopyReport(head_of(target), copied, accounts, views)
