@@ -178,9 +178,13 @@ def office(tmp_path):
     """A small office with a statement, an amendment, a token and an account."""
     settings = make_settings(tmp_path / "office")
     build_office(settings, 30)
-    run_cli(settings, "rebuild")  # the views a running office has
-    token = create_token(settings)
-    run_cli(settings, "user", "create", "--name", "anna", "--role", "publisher")
+    pressfeed = Pressfeed(settings)
+    try:
+        pressfeed.projection_worker().catch_up()  # the views a running office has
+        token = pressfeed.tokens.create("press-office", "publisher")
+        pressfeed.people.create("anna", "publisher", None)
+    finally:
+        pressfeed.close()
     return settings, token
 
 

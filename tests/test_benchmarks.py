@@ -123,3 +123,15 @@ def test_the_render_cost_benchmark_runs_and_reports_ratios():
     assert report["figures"]["api_create_of_the_issue_body"]["statuses"] == [422]
     assert set(report["ratios"]) == {"at_budget_vs_baseline", "legacy_vs_baseline"}
     assert all(value > 0 for value in report["ratios"].values())
+
+
+def test_the_backups_benchmark_reports_rates_and_ratios():
+    from tests.conftest import require_postgres
+
+    require_postgres()
+    report = benchmark_report("backups", "--statements", "200")
+    assert report["events"] == 600
+    for name in ("backup", "restore", "migrate_to_postgresql", "raw_log_read"):
+        assert report["figures"][name]["events_per_second"] > 0
+    assert report["ratios"]["restore_vs_raw_log_read"] > 0
+    assert report["ratios"]["migrate_vs_raw_log_read"] > 0
