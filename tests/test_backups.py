@@ -237,7 +237,9 @@ def test_a_restored_backup_is_the_source_byte_for_byte_with_its_people(
     assert report["position"] == 90 and report["events"] == 90
     assert (tmp_path / "office.db.checkpoint").exists()
     restored = make_settings(tmp_path / "restored")
-    output = json.loads(run_cli(restored, "restore", str(tmp_path / "office.db")).stdout)
+    output = json.loads(
+        run_cli(restored, "restore", str(tmp_path / "office.db")).stdout
+    )
     assert output["accounts"] == 1 and output["tokens"] == 1
     assert log_of(restored) == log_of(settings)
     assert "anna\tpublisher" in run_cli(restored, "user", "list").stdout
