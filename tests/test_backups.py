@@ -252,6 +252,26 @@ def test_a_restored_backup_is_the_source_byte_for_byte_with_its_people(
     assert json.loads(checked.stdout)["checkpoint_matches"] is True
 
 
+def test_a_backup_of_a_rewritten_log_fails_verification_and_keeps_the_copy(
+    tmp_path, office
+):
+    settings, _ = office
+    with sqlite3.connect(settings.instance_dir / "pressfeed.db") as connection:
+        connection.execute(
+            "UPDATE stored_events SET state = replace(state, 'Statement 5', "
+            "'Statement 6') WHERE rowid = (SELECT MIN(rowid) FROM stored_events "
+            'WHERE instr(state, \'"title":"Statement 5"\'))'
+        )
+        (rewritten,) = connection.execute(
+            "SELECT rowid FROM stored_events WHERE instr(state, 'Statement 6') "
+            "ORDER BY rowid LIMIT 1"
+        ).fetchone()
+    failed = run_cli(settings, "backup", str(tmp_path / "office.db"), check=False)
+    assert failed.returncode == 1
+    assert f"position {rewritten}: the copy's chain is broken" in failed.stderr
+    assert (tmp_path / "office.db").exists()  # kept, for whoever investigates
+
+
 def test_a_backup_never_overwrites_and_postgresql_is_sent_to_its_own_tools(
     tmp_path, office, postgres_url
 ):

@@ -530,6 +530,13 @@ def migrate(
     )
     copied = copy_records(records, target, progress)
     accounts = copy_accounts(source, target)
-    check_heads(head_of(source), head_of(target))
     views = catch_up_views(target, lambda _: None)
-    return CopyReport(head_of(target), copied, accounts, views)
+    source_head, target_head = head_of(source), head_of(target)
+    if source_head.position > target_head.position:
+        raise BackupRefused(
+            f"the source was written to while copying (it ends at position "
+            f"{source_head.position}, the copy at {target_head.position}): pause "
+            "writes and run migrate again, it copies only the rest"
+        )
+    check_heads(source_head, target_head)
+    return CopyReport(target_head, copied, accounts, views)
