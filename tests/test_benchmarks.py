@@ -137,3 +137,14 @@ def test_the_scale_benchmark_runs_and_reports_ratios():
     assert {"feed_ms_vs_baseline", "deep_messages_page_ms_vs_baseline"} <= set(
         report["ratios"]
     )
+
+def test_the_backups_benchmark_reports_rates_and_ratios():
+    from tests.conftest import require_postgres
+
+    require_postgres()
+    report = benchmark_report("backups", "--statements", "200")
+    assert report["events"] == 600
+    for name in ("backup", "restore", "migrate_to_postgresql", "raw_log_read"):
+        assert report["figures"][name]["events_per_second"] > 0
+    assert report["ratios"]["restore_vs_raw_log_read"] > 0
+    assert report["ratios"]["migrate_vs_raw_log_read"] > 0

@@ -7,6 +7,7 @@ recorded, whatever the views say.
 
 from __future__ import annotations
 
+import base64
 import copy
 from collections.abc import Iterator
 from datetime import datetime
@@ -132,8 +133,12 @@ class AuditTrail:
             raise StatementNotFound(f"The statement was not public at {iso(moment)}.")
         return statement, statement.modified_on
 
-    def log(self, after: int = 0, limit: int | None = None) -> Iterator[dict[str, Any]]:
-        """The whole log, in order, one record per event, read a batch at a time."""
+    def log(
+        self, after: int = 0, limit: int | None = None, *, stored: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """The whole log, in order, one record per event, read a batch at a time;
+        stored=True adds each event's stored topic and state (base64), which
+        `pressfeed restore` brings back byte for byte."""
         links = self.ledger.links(after)
         for count, notification in enumerate(self.ledger.events(after)):
             if limit is not None and count >= limit:
@@ -141,7 +146,7 @@ class AuditTrail:
             link = next(links, None)
             event: Any = self.app.mapper.to_domain_event(notification)
             payload = event_payload(event)
-            yield {
+            record = {
                 "position": notification.id,
                 "statement_id": str(notification.originator_id),
                 "version": notification.originator_version,
@@ -153,3 +158,7 @@ class AuditTrail:
                 if link and link.position == notification.id
                 else None,
             }
+            if stored:
+                record["topic"] = notification.topic
+                record["state"] = base64.b64encode(bytes(notification.state)).decode()
+            yield record

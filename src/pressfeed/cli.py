@@ -1,5 +1,5 @@
 """The ``pressfeed`` command: serve | worker | token | user | import | rebuild |
-verify | export | demo."""
+verify | export | backup | restore | migrate | demo."""
 
 from __future__ import annotations
 
@@ -486,14 +486,99 @@ def read_checkpoint(
 )
 @click.pass_obj
 def export(settings: Settings, file: Path, after: int) -> None:
-    """Writes the whole event log to FILE as NDJSON (as /audit/log serves it)."""
+    """Writes the whole event log to FILE as NDJSON (as /audit/log serves it, plus
+    each event's stored topic and state, for `pressfeed restore`)."""
     trail = pressfeed_of(settings).audit
     count = 0
     with file.open("w", encoding="utf-8") as out:
-        for record in trail.log(after=after):
+        for record in trail.log(after=after, stored=True):
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
     click.echo(f"Exported {count} events to {file}.")
+
+
+@main.command()
+@click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def backup(settings: Settings, dest: Path) -> None:
+    """Copies the running SQLite store to DEST (SQLite's online backup API),
+    verifies the copy, and prints its position, hash, root and size."""
+    from pressfeed.backups import BackupRefused
+    from pressfeed.backups import backup as make_backup
+
+    try:
+        report = make_backup(settings, dest)
+    except BackupRefused as error:
+        click.echo(f"pressfeed backup: {error}", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(report.as_dict()))
+    head = report.head
+    click.echo(
+        f"Backed up {head.events} events to {dest} ({report.bytes} bytes), "
+        f"verified up to position {head.position}, hash {head.hash}.",
+        err=True,
+    )
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def restore(settings: Settings, source: Path) -> None:
+    """Restores a backup (or an export) into the configured store, which must be
+    empty; checks the whole source first, then rebuilds the views."""
+    from pressfeed.backups import BackupRefused
+    from pressfeed.backups import restore as run_restore
+
+    target = pressfeed_of(settings)
+    with tqdm(unit="event", file=sys.stderr) as bar:
+        try:
+            report = run_restore(source, target, progress=bar.update)
+        except BackupRefused as error:
+            click.echo(f"pressfeed restore: {source}: {error}", err=True)
+            sys.exit(1)
+    click.echo(json.dumps(report.as_dict()))
+    click.echo(
+        f"Restored {report.copied} events up to position {report.head.position}, "
+        f"hash {report.head.hash}; the views were rebuilt.",
+        err=True,
+    )
+
+
+@main.command()
+@click.option(
+    "--to",
+    "target_url",
+    required=True,
+    help="The new store: postgresql://...?schema=NAME or sqlite:////path.db",
+)
+@click.pass_obj
+def migrate(settings: Settings, target_url: str) -> None:
+    """Copies the whole log, accounts and tokens to another store, in batches;
+    run again after an interruption, it continues where it stopped."""
+    from pressfeed.backups import BackupRefused, at_url
+    from pressfeed.backups import migrate as run_migrate
+
+    try:
+        target_settings = at_url(settings, target_url)
+        target_settings.eventsourcing_env()
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    source = pressfeed_of(settings)
+    target = pressfeed_of(target_settings)
+    total, done = source.ledger.size(), target.ledger.size()
+    with tqdm(total=total, initial=done, unit="event", file=sys.stderr) as bar:
+        try:
+            report = run_migrate(source, target, progress=bar.update)
+        except BackupRefused as error:
+            click.echo(f"pressfeed migrate: {error}", err=True)
+            sys.exit(1)
+    click.echo(json.dumps(report.as_dict()))
+    click.echo(
+        f"Migrated {report.head.events} events ({report.copied} in this run) to "
+        f"{store(target_settings)}; both logs end at position "
+        f"{report.head.position}, hash {report.head.hash}.",
+        err=True,
+    )
 
 
 @main.command()
