@@ -80,6 +80,7 @@ class Pressfeed:
             self.press_office = PressOffice(
                 env=settings.eventsourcing_env(),
                 kinds=settings.kinds,
+                languages=settings.languages,
                 second_pair_of_eyes=settings.second_pair_of_eyes,
             )
         if self.ledger.tree_is_behind():  # a store made before the Merkle tree

@@ -15,7 +15,11 @@ from pydantic import BaseModel
 from pressfeed.aggregates import Statement
 from pressfeed.application import CommandResult, IdempotencyKey
 from pressfeed.projections.catalogue import list_statements
-from pressfeed.representation import statement_document, with_url
+from pressfeed.representation import (
+    statement_document,
+    with_translations,
+    with_url,
+)
 from pressfeed.schemas import (
     CURSOR_REGEX,
     ApprovalRequest,
@@ -157,6 +161,16 @@ def retract_statement(statement_id: UUID) -> Response:
     return command_answer(result)
 
 
+@bp.delete("/statements/<uuid:statement_id>/translation")
+@require_role("publisher")
+def unlink_translation(statement_id: UUID) -> Response:
+    """Takes the statement out of its group of translations."""
+    result = services().press_office.unlink_translation(
+        statement_id, actor=current_caller().name
+    )
+    return command_answer(result)
+
+
 # Request parsing
 
 
@@ -231,7 +245,14 @@ def etag(version: int) -> str:
 
 
 def statement_answer(statement: Statement, status: int) -> Response:
-    document = with_url(statement_document(statement), services().settings.base_url)
+    base_url = services().settings.base_url
+    translations = [
+        statement_document(other, html=False)
+        for other in services().press_office.translations(statement)
+    ]
+    document = with_translations(
+        with_url(statement_document(statement), base_url), translations, base_url
+    )
     response = Response(
         json.dumps(document), status=status, mimetype="application/json"
     )
