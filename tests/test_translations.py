@@ -64,6 +64,8 @@ def test_the_link_is_an_event_of_each_statement(office):
 
 def test_one_statement_per_language_per_group(office):
     original = create(office)
+    with pytest.raises(TranslationTaken):
+        create(office, "Visa hours (en)", "en", translation_of=original.slug)
     create(office, "Horaires", "fr", translation_of=original.slug)
     with pytest.raises(TranslationTaken):
         create(office, "Horaires bis", "fr", translation_of=original.slug)

@@ -29,6 +29,7 @@ from pressfeed.aggregates import (
     StatementError,
     StatementRetracted,
     TranslationSlot,
+    TranslationTaken,
 )
 from pressfeed.aggregates.statement import utc
 from pressfeed.config import DEFAULT_KINDS
@@ -706,6 +707,10 @@ class PressOffice(Application[UUID]):
             raise UnknownOriginal(
                 f"translation_of: no statement {translation_of!r}."
             ) from None
+        if original.language == statement.language:
+            raise TranslationTaken(
+                f"{original.slug!r} is in {original.language} already."
+            )
         now = self.clock()
         others: list[Any] = []
         if original.translation_group is None:
