@@ -151,7 +151,10 @@ class Pressfeed:
         worker.on_batch.append(self.position.forget)
         if self.settings.websub_hubs:
             self.pinger = HubPinger(
-                self.views, self.settings.websub_hubs, self.settings.base_url
+                self.views,
+                self.settings.websub_hubs,
+                self.settings.base_url,
+                other_languages=self.settings.other_languages,
             )
             worker.on_tick.append(self.pinger.send_due)
         self.worker = worker

@@ -43,6 +43,10 @@ class Settings:
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     clocks: tuple[Clock, ...] = (Clock("UTC", ZoneInfo("UTC")),)
     date_format: str = "%d.%m.%Y"
+    # Per language: the list's date (strftime) and the front page's (a Babel
+    # pattern, or short/medium/long/full), e.g. fr=%d/%m/%Y.
+    date_formats: tuple[tuple[str, str], ...] = ()
+    long_date_formats: tuple[tuple[str, str], ...] = (("en", "d MMMM y"),)
     max_request_bytes: int = 1024 * 1024
     poll_interval: float = 0.05
     websub_hubs: tuple[str, ...] = ()
@@ -85,6 +89,11 @@ class Settings:
             timezone=ZoneInfo(env.get("PRESSFEED_TIMEZONE", "UTC")),
             clocks=parse_clocks(env.get("PRESSFEED_CLOCKS", "UTC=UTC")),
             date_format=env.get("PRESSFEED_DATE_FORMAT", cls.date_format),
+            date_formats=parse_pairs(env.get("PRESSFEED_DATE_FORMATS", "")),
+            long_date_formats=(
+                parse_pairs(env.get("PRESSFEED_LONG_DATE_FORMATS", ""))
+                or cls.long_date_formats
+            ),
             max_request_bytes=int(
                 env.get("PRESSFEED_MAX_REQUEST_BYTES", cls.max_request_bytes)
             ),
@@ -140,6 +149,14 @@ class Settings:
         """The language published at the site's root: the first configured."""
         return self.languages[0]
 
+    def date_format_of(self, language: str) -> str:
+        """The list's date format in a language (strftime)."""
+        return dict(self.date_formats).get(language, self.date_format)
+
+    def long_date_format_of(self, language: str) -> str:
+        """The front page's date format in a language (a Babel pattern)."""
+        return dict(self.long_date_formats).get(language, "long")
+
     @property
     def other_languages(self) -> tuple[str, ...]:
         """The languages published under /<lang>/."""
@@ -187,6 +204,16 @@ def parse_languages(text: str) -> tuple[str, ...]:
         if tag not in languages:
             languages.append(tag)
     return tuple(languages) or ("en",)
+
+
+def parse_pairs(text: str) -> tuple[tuple[str, str], ...]:
+    """Parses 'fr=%d/%m/%Y,ru=%d.%m.%Y' into (language, value) pairs."""
+    pairs = []
+    for item in text.split(","):
+        language, sep, value = item.partition("=")
+        if sep and language.strip() and value:
+            pairs.append((language.strip(), value))
+    return tuple(pairs)
 
 
 def parse_clocks(text: str) -> tuple[Clock, ...]:
