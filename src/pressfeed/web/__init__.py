@@ -230,10 +230,11 @@ def register_templating(app: Flask, settings: Settings) -> None:
 
     def language_switch(
         translations: list[dict[str, Any]],
-    ) -> list[tuple[str, str, str, bool]]:
-        """(language, its name, URL, is this page's) for every language of the
-        office: a statement's translation where there is one, else the same
-        list (front page, messages) in that language, else its front page."""
+    ) -> list[tuple[str, str, str, bool, bool]]:
+        """(language, its name, URL, is this page's, is this page in that
+        language) for every language of the office: a statement's translation
+        where there is one, else the same list (front page, messages) in that
+        language, else its front page."""
         current = interface_language()
         by_language = {
             t["language"]: url_for("site.statement", slug=t["slug"])
@@ -243,15 +244,15 @@ def register_templating(app: Flask, settings: Settings) -> None:
         same_page = endpoint in ("site.front_page", "site.messages")
         switch = []
         for language in settings.languages:
+            equivalent = language in by_language or same_page
             if language in by_language:
                 href = by_language[language]
             elif same_page:
                 href = in_language(endpoint, language)
             else:
                 href = in_language("site.front_page", language)
-            switch.append(
-                (language, language_name(language), href, language == current)
-            )
+            name = language_name(language)
+            switch.append((language, name, href, language == current, equivalent))
         return switch
 
     def kind_label(kind: str) -> str:
