@@ -65,7 +65,7 @@ def test_both_pages_link_each_other_with_hreflang(client, pair):
         assert html.get("lang") == this["language"]
         alternates = html.xpath("//head/link[@rel='alternate'][@hreflang]")
         assert [(a.get("hreflang"), a.get("href")) for a in alternates] == [
-            (other["language"], f"/statements/{other['slug']}")
+            (other["language"], f"http://localhost/statements/{other['slug']}")
         ]
         switch = html.xpath("//nav[@class='languages']//a")
         assert [a.get("href") for a in switch] == [f"/statements/{other['slug']}"]
