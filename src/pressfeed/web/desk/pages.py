@@ -28,9 +28,11 @@ from pressfeed.projections.catalogue import list_statements
 from pressfeed.rendering import markdown_to_html
 from pressfeed.representation import (
     StatementDocument,
+    amended_translations,
     public_notes,
     statement_document,
     text_diff,
+    with_translations,
 )
 from pressfeed.schemas import StatementAmendment, StatementCreate
 from pressfeed.times import iso
@@ -56,6 +58,7 @@ class Draft:
     publish_at: str = ""  # a local date and time in the office's zone
     change_note: str = ""
     minor: bool = False
+    translation_of: str = ""  # the id or slug of the statement translated
     errors: list[str] = field(default_factory=list)
 
     @classmethod
@@ -70,6 +73,7 @@ class Draft:
             publish_at=form.get("publish_at", ""),
             change_note=form.get("change_note", ""),
             minor=form.get("minor") == "on",
+            translation_of=form.get("translation_of", "").strip(),
         )
 
     @classmethod
@@ -397,6 +401,7 @@ def new_statement(draft: Draft, action: str) -> NewStatement:
             "tags": draft.tag_list,
             "draft": action == "save-draft",
             "publish_at": publish_at,
+            "translation_of": draft.translation_of or None,
         }
     )
     return fields.as_new_statement(services().settings.default_language)
@@ -478,10 +483,18 @@ def statement_page(
     status: int = 200,
 ) -> Response:
     person = current_person_or_fail()
+    office = services().press_office
+    translations = [
+        statement_document(other, html=False)
+        for other in office.translations(office.get_statement(UUID(document["id"])))
+    ]
     page = render_template(
         "desk/statement.html",
         person=person,
-        statement=document,
+        statement=with_translations(
+            document, translations, services().settings.base_url
+        ),
+        amended_translations=amended_translations(document, translations),
         notes=public_notes(document),
         actions=allowed_actions(person, document),
         draft=draft,
