@@ -261,6 +261,11 @@ def register_templating(app: Flask, settings: Settings) -> None:
         return str(label) if label is not None else kind.replace("-", " ")
 
     app.add_template_filter(kind_label)
+    app.add_template_filter(lambda role: str(ROLE_LABELS.get(role, role)), "role_label")
+    app.add_template_filter(
+        lambda status: str(STATUS_LABELS.get(status, status)), "status_label"
+    )
+    app.add_template_filter(language_name, "language_label")
     app.add_template_global(language_switch)
     app.add_template_global(autodiscovery)
     app.add_template_global(kind_feed_url)
@@ -278,6 +283,18 @@ KIND_LABELS = {
     "speech": lazy_gettext("speech"),
     "media-reply": lazy_gettext("media reply"),
     "comment": lazy_gettext("comment"),
+}
+ROLE_LABELS = {
+    "writer": lazy_gettext("writer"),
+    "publisher": lazy_gettext("publisher"),
+    "auditor": lazy_gettext("auditor"),
+    "admin": lazy_gettext("admin"),
+}
+STATUS_LABELS = {
+    "draft": lazy_gettext("draft"),
+    "scheduled": lazy_gettext("scheduled"),
+    "published": lazy_gettext("published"),
+    "retracted": lazy_gettext("retracted"),
 }
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 INTERFACE_LANGUAGES = ("en", "fr", "ru")  # the catalogs in the repository

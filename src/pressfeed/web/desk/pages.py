@@ -12,6 +12,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from flask import Response, redirect, render_template, request, url_for
+from flask_babel import gettext  # type: ignore[import-untyped]
 from pydantic import ValidationError
 from werkzeug.wrappers import Response as HttpResponse
 
@@ -425,15 +426,25 @@ def until(publish_at: str | None) -> str:
         (datetime.fromisoformat(publish_at) - datetime.now(UTC)).total_seconds()
     )
     if seconds <= 0:
-        return "due now"
+        return str(gettext("due now"))
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, seconds = divmod(rest, 60)
     if days:
-        return f"in {days} d {hours} h"
+        return str(gettext("in %(days)s d %(hours)s h", days=days, hours=hours))
     if hours:
-        return f"in {hours} h {minutes:02d} min"
-    return f"in {minutes} min {seconds:02d} s"
+        return str(
+            gettext(
+                "in %(hours)s h %(minutes)s min", hours=hours, minutes=f"{minutes:02d}"
+            )
+        )
+    return str(
+        gettext(
+            "in %(minutes)s min %(seconds)s s",
+            minutes=minutes,
+            seconds=f"{seconds:02d}",
+        )
+    )
 
 
 def messages_of(error: Exception) -> list[str]:
