@@ -217,3 +217,15 @@ def test_unlinking_removes_the_links_from_both_pages(desk, client, publisher, pa
     desk.settle()
     html = page(client, "/statements/comment")
     assert html.xpath("//head/link[@hreflang]") == []
+
+
+def test_the_audit_shows_the_link_to_the_translations(client, auditor, pair):
+    english, russian = pair
+    for statement, of in ((english, english), (russian, english)):
+        history = client.get(
+            f"/audit/statements/{statement['id']}", headers=auditor
+        ).get_json()["events"]
+        linked = history[-1]
+        assert linked["type"] == "LinkedToTranslations"
+        assert linked["actor"] == "press-office"
+        assert linked["fields"] == {"translation_group": {"from": None, "to": of["id"]}}
