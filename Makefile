@@ -12,8 +12,13 @@ export PRESSFEED_SITE_TITLE ?= Embassy of the Republic of Valdoria in Paris
 export PRESSFEED_CONTACT ?= Press Office, 12 rue de l'Exemple, 75007 Paris\nTel. +33 1 00 00 00 00 · press@valdoria.example
 export PRESSFEED_CLOCKS ?= Paris=Europe/Paris,Aurenza=Asia/Tbilisi,UTC=UTC
 export PRESSFEED_TIMEZONE ?= Europe/Paris
+export PRESSFEED_LANGUAGES ?= en,fr
 
-.PHONY: run test bench bench-scale lint format install clean
+# The interface's catalogs: .po in the repository, .mo compiled here (never committed).
+CATALOGS := $(wildcard src/pressfeed/translations/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGS:.po=.mo)
+
+.PHONY: run test bench bench-scale lint format install clean catalogs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,14 +26,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@
+
+install: $(STAMP) $(COMPILED)
+
+# Extracts every interface string into a template, to update the catalogs from.
+catalogs: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -o messages.pot src/pressfeed
+	$(BIN)/pybabel update -i messages.pot -d src/pressfeed/translations --no-location
+	rm messages.pot
 
 # PORT=5401 serves on another port; links say it too unless PRESSFEED_BASE_URL is set.
-run: $(STAMP)
+run: $(STAMP) $(COMPILED)
 	PRESSFEED_BASE_URL="$${PRESSFEED_BASE_URL:-http://$(HOST):$(PORT)}" $(BIN)/pressfeed demo --if-empty
 	$(BIN)/pressfeed serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) $(COMPILED)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/lint-imports

@@ -1,7 +1,9 @@
 """The cost of finding a free slug: creating the 1,000th statement with one
-Cyrillic title against creating the first, and against creates whose titles are
-all different (the same-run baseline: their slug is free at the first look).
-Each on a fresh SQLite file. Prints one JSON document.
+Cyrillic title against creating the first, and against creates whose Cyrillic
+titles are all different (the same-run baseline: their slug is free at the
+first look), whose thousandth is also compared with their first. Every slug
+must be distinct and readable ASCII. Each on a fresh SQLite file. Prints one
+JSON document.
 
     .venv/bin/python -m benchmarks.slugs [--creates 1000] [--window 50]
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import tempfile
 import time
@@ -19,6 +22,15 @@ from pressfeed.application import NewStatement, PressOffice
 from pressfeed.config import Settings
 
 TITLE = "Комментарий посольства"
+SUBJECTS = ("визового режима", "выставки", "переговоров", "выборов", "санкций")
+DAYS = ("понедельник", "вторник", "среду", "четверг", "пятницу")
+READABLE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def cyrillic_title(i: int) -> str:
+    """A different Cyrillic title for each i, as a press office writes them."""
+    subject, day = SUBJECTS[i % 5], DAYS[i // 5 % 5]
+    return f"{TITLE} относительно {subject} в {day}, № {i}"
 
 
 def create_times(creates: int, title_of: Callable[[int], str]) -> list[float]:
@@ -37,6 +49,9 @@ def create_times(creates: int, title_of: Callable[[int], str]) -> list[float]:
             app.close()
     if len(slugs) != creates:
         raise SystemExit("two creates got the same slug")
+    unreadable = [slug for slug in slugs if not READABLE.fullmatch(slug)]
+    if unreadable or not all(slug.startswith("kommentarii") for slug in slugs):
+        raise SystemExit(f"slugs that are not transliterations: {unreadable[:5]}")
     return times
 
 
@@ -55,15 +70,17 @@ def main() -> None:
     args = parser.parse_args()
     window = min(args.window, args.creates // 2)
     same = create_times(args.creates, lambda _: TITLE)
-    distinct = create_times(args.creates, lambda i: f"{TITLE} {i}")
+    distinct = create_times(args.creates, cyrillic_title)
     first, last = same[1 : window + 1], same[-window:]  # the very first warms up
     baseline = distinct[-window:]
+    distinct_first = distinct[1 : window + 1]
     result = {
         "figures": {
             "creates": args.creates,
             "window": window,
             "same_title_first_ms": summary(first),
             "same_title_last_ms": summary(last),
+            "distinct_titles_first_ms": summary(distinct_first),
             "distinct_titles_last_ms": summary(baseline),
         },
         "ratios": {
@@ -72,6 +89,9 @@ def main() -> None:
             ),
             "same_title_last_vs_distinct_titles_last": round(
                 statistics.median(last) / statistics.median(baseline), 3
+            ),
+            "distinct_titles_last_vs_first": round(
+                statistics.median(baseline) / statistics.median(distinct_first), 3
             ),
         },
     }

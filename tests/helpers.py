@@ -24,6 +24,7 @@ def env_for(settings) -> dict[str, str]:
     env.update(
         PRESSFEED_INSTANCE_DIR=str(settings.instance_dir),
         PRESSFEED_DATABASE_URL=settings.database_url,
+        PRESSFEED_LANGUAGES=",".join(settings.languages),
     )
     return env
 

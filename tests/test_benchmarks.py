@@ -118,6 +118,7 @@ def test_the_slug_benchmark_runs_and_reports_ratios():
     report = benchmark_report("slugs", "--creates", "60", "--window", "10")
     assert report["figures"]["creates"] == 60
     assert report["ratios"]["same_title_last_vs_first"] > 0
+    assert report["ratios"]["distinct_titles_last_vs_first"] > 0
 
 
 def test_the_render_cost_benchmark_runs_and_reports_ratios():
@@ -137,6 +138,7 @@ def test_the_scale_benchmark_runs_and_reports_ratios():
     assert {"feed_ms_vs_baseline", "deep_messages_page_ms_vs_baseline"} <= set(
         report["ratios"]
     )
+
 
 def test_the_backups_benchmark_reports_rates_and_ratios():
     from tests.conftest import require_postgres

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import UNDER_CI
+from tests.conftest import UNDER_CI, make_settings
 from tests.helpers import Server, create_token, run_cli
 
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
@@ -127,3 +127,42 @@ def test_an_auditor_reads_a_history_with_its_diff(browser, sqlite_settings):
         assert violations == []
     finally:
         server.stop()
+
+
+@pytest.fixture
+def bilingual_demo(tmp_path):
+    settings = make_settings(tmp_path, PRESSFEED_LANGUAGES="en,fr")
+    run_cli(settings, "demo")
+    server = Server(settings)
+    yield server
+    server.stop()
+
+
+def test_a_reader_switches_between_french_and_english(browser, bilingual_demo):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1100, "height": 1400})
+    english = "/statements/the-embassy-opens-its-doors-for-the-european-heritage-days"
+    page.goto(bilingual_demo.url + english)
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.locator("h1").first.inner_text().startswith("The Embassy opens")
+    page.screenshot(path=str(ARTIFACTS / "language-english.png"), full_page=True)
+
+    page.locator("nav.languages").get_by_role("link", name="français").click()
+    page.wait_for_url("**/statements/l-ambassade-ouvre-ses-portes-**")
+    assert page.locator("html").get_attribute("lang") == "fr"
+    assert page.locator("h1").first.inner_text().startswith("L'Ambassade ouvre")
+    assert page.locator("header nav").first.inner_text().startswith("Tous les messages")
+    page.screenshot(path=str(ARTIFACTS / "language-french.png"), full_page=True)
+
+    page.locator("nav.languages").get_by_role("link", name="English").click()
+    page.wait_for_url("**" + english)
+    assert page.locator("html").get_attribute("lang") == "en"
+
+    page.goto(bilingual_demo.url + "/fr/")
+    assert page.locator(".latest h2").inner_text() == "Derniers événements"
+    page.screenshot(path=str(ARTIFACTS / "front-page-french.png"), full_page=True)
+    page.locator("nav.languages").get_by_role("link", name="English").click()
+    page.wait_for_url(bilingual_demo.url + "/")
+    assert page.locator(".latest h2").inner_text() == "Latest events"
+    page.locator("nav.languages").get_by_role("link", name="français").click()
+    page.wait_for_url("**/fr/")

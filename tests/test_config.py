@@ -51,3 +51,24 @@ def test_the_default_store_is_in_the_instance_folder(tmp_path):
 def test_urls_it_cannot_read_are_refused(tmp_path, url):
     with pytest.raises(ValueError, match="Unsupported SQLite URL"):
         settings_for(url, tmp_path)
+
+
+def test_languages_are_bcp_47_tags_the_first_the_default():
+    settings = Settings.from_env({"PRESSFEED_LANGUAGES": " en, fr ,ru,fr"})
+    assert settings.languages == ("en", "fr", "ru")
+    assert settings.default_language == "en"
+    assert settings.other_languages == ("fr", "ru")
+    assert Settings.from_env({}).languages == ("en",)
+    assert Settings.from_env({"PRESSFEED_LANGUAGE": "fr"}).languages == ("fr",)
+    with pytest.raises(ValueError, match="BCP 47"):
+        Settings.from_env({"PRESSFEED_LANGUAGES": "en,../x"})
+
+
+def test_date_formats_per_language():
+    settings = Settings.from_env(
+        {"PRESSFEED_DATE_FORMATS": "fr=%d/%m/%Y", "PRESSFEED_LANGUAGES": "en,fr"}
+    )
+    assert settings.date_format_of("fr") == "%d/%m/%Y"
+    assert settings.date_format_of("en") == "%d.%m.%Y"
+    assert settings.long_date_format_of("en") == "d MMMM y"
+    assert settings.long_date_format_of("fr") == "long"

@@ -145,7 +145,9 @@ def wait_for_status(page, status: str) -> None:
 def fill_statement(page, title: str, body: str, tags: str = "visas, consulate"):
     page.get_by_label("Title", exact=True).fill(title)
     page.get_by_label("Kind", exact=True).select_option("news")
-    page.get_by_label("Language", exact=True).fill("en")
+    page.get_by_label("Language", exact=True).select_option(
+        "en"
+    )  # the office's languages
     page.get_by_label("Tags", exact=True).fill(tags)
     page.get_by_label("Body", exact=True).fill(body)
 

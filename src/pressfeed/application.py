@@ -28,6 +28,8 @@ from pressfeed.aggregates import (
     Statement,
     StatementError,
     StatementRetracted,
+    TranslationSlot,
+    TranslationTaken,
 )
 from pressfeed.aggregates.statement import utc
 from pressfeed.config import DEFAULT_KINDS
@@ -47,6 +49,14 @@ class StatementNotFound(Exception):
 
 class UnknownKind(StatementError):
     """The kind is not one the press office publishes."""
+
+
+class UnknownLanguage(StatementError):
+    """The language is not one the press office publishes in."""
+
+
+class UnknownOriginal(StatementError):
+    """translation_of names no statement."""
 
 
 class SlugTaken(StatementError):
@@ -109,6 +119,7 @@ class NewStatement:
     draft: bool = False
     publish_at: datetime | None = None
     published_at: datetime | None = None
+    translation_of: str | None = None  # the id or slug of the statement translated
 
 
 class ChangeNoteAsDict(Transcoding):
@@ -177,11 +188,13 @@ class PressOffice(Application[UUID]):
         env: EnvType | None = None,
         *,
         kinds: Iterable[str] = DEFAULT_KINDS,
+        languages: Iterable[str] = ("en",),
         clock: Callable[[], datetime] = utc_now,
         second_pair_of_eyes: bool = False,
     ) -> None:
         super().__init__(env)
         self.kinds = tuple(kinds)
+        self.languages = tuple(languages)
         self.clock = clock
         self.second_pair_of_eyes = second_pair_of_eyes
 
@@ -202,20 +215,41 @@ class PressOffice(Application[UUID]):
         if replay := self.recall(idempotency):
             return replay
         self._check_kind(new.kind)
+        self._check_language(new.language)
         for slug in itertools.islice(self._slug_candidates(new), SLUG_ATTEMPTS):
             statement = self._draft(new, slug, actor)
+            others: list[Any] = [SlugIndex(slug, statement.id)]
+            if new.translation_of is not None:
+                others += self._join_translations(statement, new.translation_of, actor)
             try:
-                self._save_command(
-                    "create", statement, idempotency, SlugIndex(slug, statement.id)
-                )
+                self._save_command("create", statement, idempotency, *others)
             except IntegrityError:
+                # A lost race: for the slug, the original's version or the
+                # language's place among its translations. Look again.
                 if replay := self.recall(idempotency):
                     return replay
-                if new.slug is not None:
+                if new.slug is not None and self._slug_taken(slug):
                     raise SlugTaken(f"The slug {slug!r} is taken.") from None
                 continue
             return CommandResult("create", statement)
         raise SlugTaken("No free slug could be derived from the title.")
+
+    def unlink_translation(
+        self, statement_id: UUID, *, actor: str, expected_version: int | None = None
+    ) -> CommandResult:
+        """Takes a statement out of its group of translations (the others stay)."""
+
+        def unlink(statement: Statement) -> list[Any]:
+            group = statement.translation_group
+            statement.unlink_translation(actor=actor, now=self.clock())
+            assert group is not None  # unlink_translation refused otherwise
+            slot: Any = self.repository.get(
+                TranslationSlot.create_id(group, statement.language)
+            )
+            slot.free()
+            return [slot]
+
+        return self._change("unlink", statement_id, expected_version, None, unlink)
 
     def amend(
         self,
@@ -403,6 +437,7 @@ class PressOffice(Application[UUID]):
         """
         for new in statements:
             self._check_kind(new.kind)
+            self._check_language(new.language)
         self._refuse_duplicate_slugs(statements)
         ids = import_ids(statements)
         saved_before = Ledger(self.recorder).recorded(ids)
@@ -426,11 +461,18 @@ class PressOffice(Application[UUID]):
                 )
             except StatementError as error:
                 raise ImportRefused(index, error) from error
+        linked = self._link_imported_translations(
+            [(index, new) for index, new, _ in pending], drafted, actor
+        )
         for start in range(0, len(drafted), SAVE_CHUNK):
             chunk = drafted[start : start + SAVE_CHUNK]
             indexes = [SlugIndex(s.slug, s.id) for s in chunk]
+            # The originals from the store and the languages' places go with
+            # the first chunk; saved again, a place taken by the same statement
+            # is taken again without change.
+            extras = linked if start == 0 else []
             try:
-                self.save(*chunk, *indexes)
+                self.save(*chunk, *indexes, *extras)
             except IntegrityError:
                 raise ImportConflict(
                     f"{start} statements were saved, then another writer took a slug "
@@ -439,6 +481,64 @@ class PressOffice(Application[UUID]):
                 ) from None
             progress(len(chunk))
         return drafted
+
+    def _link_imported_translations(
+        self,
+        lines: Sequence[tuple[int, NewStatement]],
+        drafted: Sequence[Statement],
+        actor: str,
+    ) -> list[Any]:
+        """Links each imported statement that names translation_of (a statement
+        of the same import by slug, or a stored one by id or slug) into its
+        group; returns the stored originals and the places to save."""
+        in_import = {s.slug: s for s in drafted} | {str(s.id): s for s in drafted}
+        loaded: dict[str, Statement] = {}
+        slots: dict[UUID, Any] = {}
+        now = self.clock()
+
+        def original_of(reference: str) -> Statement:
+            if reference in in_import:
+                return in_import[reference]
+            if reference not in loaded:
+                try:
+                    loaded[reference] = self.find_statement(reference)
+                except StatementNotFound:
+                    raise UnknownOriginal(
+                        f"translation_of: no statement {reference!r}."
+                    ) from None
+            return loaded[reference]
+
+        def take_place(statement: Statement) -> None:
+            assert statement.translation_group is not None
+            slot_id = TranslationSlot.create_id(
+                statement.translation_group, statement.language
+            )
+            if slot_id in slots:
+                slots[slot_id].take(statement.id)
+            else:
+                slots[slot_id] = self._take_slot(statement)
+
+        for (index, new), statement in zip(lines, drafted, strict=True):
+            if new.translation_of is None:
+                continue
+            try:
+                original = original_of(new.translation_of)
+                if original.translation_group is None:
+                    original.link_translation(
+                        group=original.id, of=original.id, actor=actor, now=now
+                    )
+                    take_place(original)
+                assert original.translation_group is not None
+                statement.link_translation(
+                    group=original.translation_group,
+                    of=original.id,
+                    actor=actor,
+                    now=now,
+                )
+                take_place(statement)
+            except StatementError as error:
+                raise ImportRefused(index, error) from error
+        return [*loaded.values(), *slots.values()]
 
     # Reads
 
@@ -461,6 +561,26 @@ class PressOffice(Application[UUID]):
         if owner is None:
             raise StatementNotFound(id_or_slug)
         return self.get_statement(owner)
+
+    def translations(self, statement: Statement) -> list[Statement]:
+        """The other statements of its group of translations, one per language,
+        read from each language's place (so as fresh as the event store)."""
+        group = statement.translation_group
+        if group is None:
+            return []
+        found = []
+        for language in self.languages:
+            if language == statement.language:
+                continue
+            try:
+                slot: Any = self.repository.get(
+                    TranslationSlot.create_id(group, language)
+                )
+            except AggregateNotFoundError:
+                continue
+            if slot.statement_id is not None:
+                found.append(self.get_statement(slot.statement_id))
+        return found
 
     def recall(self, idempotency: IdempotencyKey | None) -> CommandResult | None:
         """The first answer to a command sent again with the same Idempotency-Key."""
@@ -530,7 +650,7 @@ class PressOffice(Application[UUID]):
         statement_id: UUID,
         expected_version: int | None,
         idempotency: IdempotencyKey | None,
-        act: Callable[[Statement], None],
+        act: Callable[[Statement], Sequence[Any] | None],
     ) -> CommandResult:
         """Loads, checks the version, acts, saves; retries a lost race when the
         caller did not pin a version (the rules then decide on fresh state)."""
@@ -540,9 +660,9 @@ class PressOffice(Application[UUID]):
             statement = self.get_statement(statement_id)
             if expected_version is not None and statement.version != expected_version:
                 raise StaleVersion(statement.version)
-            act(statement)
+            others = act(statement) or ()
             try:
-                self._save_command(command, statement, idempotency)
+                self._save_command(command, statement, idempotency, *others)
             except IntegrityError:
                 if replay := self.recall(idempotency):
                     return replay
@@ -575,6 +695,57 @@ class PressOffice(Application[UUID]):
             )
         self.save(statement, *others, *receipts)
 
+    def _join_translations(
+        self, statement: Statement, translation_of: str, actor: str
+    ) -> list[Any]:
+        """Links a new statement into the group of the statement it translates
+        (starting the group if that one has none); returns what else to save
+        with it: the original when it joins now, and each language's place."""
+        try:
+            original = self.find_statement(translation_of)
+        except StatementNotFound:
+            raise UnknownOriginal(
+                f"translation_of: no statement {translation_of!r}."
+            ) from None
+        if original.language == statement.language:
+            raise TranslationTaken(
+                f"{original.slug!r} is in {original.language} already."
+            )
+        now = self.clock()
+        others: list[Any] = []
+        if original.translation_group is None:
+            original.link_translation(
+                group=original.id, of=original.id, actor=actor, now=now
+            )
+            others += [original, self._take_slot(original)]
+        assert original.translation_group is not None
+        statement.link_translation(
+            group=original.translation_group, of=original.id, actor=actor, now=now
+        )
+        others.append(self._take_slot(statement))
+        return others
+
+    def _take_slot(self, statement: Statement) -> TranslationSlot:
+        """The statement's language's place in its group, taken by it
+        (TranslationTaken when another statement holds it)."""
+        group = statement.translation_group
+        assert group is not None
+        try:
+            slot: Any = self.repository.get(
+                TranslationSlot.create_id(group, statement.language)
+            )
+        except AggregateNotFoundError:
+            return TranslationSlot(group, statement.language, statement.id)
+        slot.take(statement.id)
+        return slot
+
+    def _check_language(self, language: str) -> None:
+        if language not in self.languages:
+            raise UnknownLanguage(
+                f"Unknown language {language!r}; this press office publishes in "
+                f"{', '.join(self.languages)}."
+            )
+
     def _check_kind(self, kind: str) -> None:
         if kind not in self.kinds:
             raise UnknownKind(f"Unknown kind {kind!r}; known: {', '.join(self.kinds)}.")
@@ -590,8 +761,8 @@ class PressOffice(Application[UUID]):
         """The given slug; or a free one derived from the title, again after
         each lost race for it."""
         if new.slug is not None:
-            yield new.slug
-            return
+            while True:  # again after a lost race for anything but the slug
+                yield new.slug
         base = slugify(new.title) or "statement"
         while True:
             yield self._free_slug(base)

@@ -80,6 +80,7 @@ class Pressfeed:
             self.press_office = PressOffice(
                 env=settings.eventsourcing_env(),
                 kinds=settings.kinds,
+                languages=settings.languages,
                 second_pair_of_eyes=settings.second_pair_of_eyes,
             )
         if self.ledger.tree_is_behind():  # a store made before the Merkle tree
@@ -150,7 +151,10 @@ class Pressfeed:
         worker.on_batch.append(self.position.forget)
         if self.settings.websub_hubs:
             self.pinger = HubPinger(
-                self.views, self.settings.websub_hubs, self.settings.base_url
+                self.views,
+                self.settings.websub_hubs,
+                self.settings.base_url,
+                other_languages=self.settings.other_languages,
             )
             worker.on_tick.append(self.pinger.send_due)
         self.worker = worker

@@ -23,6 +23,7 @@ from pressfeed.times import iso
 COMPARED_FIELDS = (
     "slug", "kind", "title", "body", "language", "tags", "status", "publish_at",
     "published_at", "planned_publication_at", "retracted_at", "retraction_reason",
+    "translation_group",
 )  # fmt: skip
 
 

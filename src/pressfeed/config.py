@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -38,10 +39,14 @@ class Settings:
     site_title: str = "Press Office"
     contact: str = ""
     kinds: tuple[str, ...] = DEFAULT_KINDS
-    default_language: str = "en"
+    languages: tuple[str, ...] = ("en",)  # the first is the default
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     clocks: tuple[Clock, ...] = (Clock("UTC", ZoneInfo("UTC")),)
     date_format: str = "%d.%m.%Y"
+    # Per language: the list's date (strftime) and the front page's (a Babel
+    # pattern, or short/medium/long/full), e.g. fr=%d/%m/%Y.
+    date_formats: tuple[tuple[str, str], ...] = ()
+    long_date_formats: tuple[tuple[str, str], ...] = (("en", "d MMMM y"),)
     max_request_bytes: int = 1024 * 1024
     poll_interval: float = 0.05
     websub_hubs: tuple[str, ...] = ()
@@ -78,10 +83,17 @@ class Settings:
             site_title=env.get("PRESSFEED_SITE_TITLE", cls.site_title),
             contact=env.get("PRESSFEED_CONTACT", cls.contact).replace("\\n", "\n"),
             kinds=kinds or DEFAULT_KINDS,
-            default_language=env.get("PRESSFEED_LANGUAGE", cls.default_language),
+            languages=parse_languages(
+                env.get("PRESSFEED_LANGUAGES", "") or env.get("PRESSFEED_LANGUAGE", "")
+            ),
             timezone=ZoneInfo(env.get("PRESSFEED_TIMEZONE", "UTC")),
             clocks=parse_clocks(env.get("PRESSFEED_CLOCKS", "UTC=UTC")),
             date_format=env.get("PRESSFEED_DATE_FORMAT", cls.date_format),
+            date_formats=parse_pairs(env.get("PRESSFEED_DATE_FORMATS", "")),
+            long_date_formats=(
+                parse_pairs(env.get("PRESSFEED_LONG_DATE_FORMATS", ""))
+                or cls.long_date_formats
+            ),
             max_request_bytes=int(
                 env.get("PRESSFEED_MAX_REQUEST_BYTES", cls.max_request_bytes)
             ),
@@ -133,6 +145,24 @@ class Settings:
         return replace(self, base_url=f"http://{host}:{port}")
 
     @property
+    def default_language(self) -> str:
+        """The language published at the site's root: the first configured."""
+        return self.languages[0]
+
+    def date_format_of(self, language: str) -> str:
+        """The list's date format in a language (strftime)."""
+        return dict(self.date_formats).get(language, self.date_format)
+
+    def long_date_format_of(self, language: str) -> str:
+        """The front page's date format in a language (a Babel pattern)."""
+        return dict(self.long_date_formats).get(language, "long")
+
+    @property
+    def other_languages(self) -> tuple[str, ...]:
+        """The languages published under /<lang>/."""
+        return self.languages[1:]
+
+    @property
     def origin(self) -> str:
         """The log's name in its checkpoints: PRESSFEED_LOG_ORIGIN, or the base
         URL's host (and port and path, if any) plus /statements."""
@@ -156,6 +186,34 @@ class Settings:
         if self.uses_postgres:
             return postgres_env(self.database_url)
         return sqlite_env(self.database_url)
+
+
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
+
+
+def parse_languages(text: str) -> tuple[str, ...]:
+    """Parses 'en,fr,ru' (BCP 47 tags, each once, the first the default);
+    nothing given: ('en',)."""
+    languages: list[str] = []
+    for item in text.split(","):
+        tag = item.strip()
+        if not tag:
+            continue
+        if not LANGUAGE_TAG.fullmatch(tag):
+            raise ValueError(f"PRESSFEED_LANGUAGES: {tag!r} is not a BCP 47 tag")
+        if tag not in languages:
+            languages.append(tag)
+    return tuple(languages) or ("en",)
+
+
+def parse_pairs(text: str) -> tuple[tuple[str, str], ...]:
+    """Parses 'fr=%d/%m/%Y,ru=%d.%m.%Y' into (language, value) pairs."""
+    pairs = []
+    for item in text.split(","):
+        language, sep, value = item.partition("=")
+        if sep and language.strip() and value:
+            pairs.append((language.strip(), value))
+    return tuple(pairs)
 
 
 def parse_clocks(text: str) -> tuple[Clock, ...]:

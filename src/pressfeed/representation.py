@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Literal, NotRequired, TypedDict, cast
 
 from pressfeed.aggregates import RETRACTED, Statement, Status
 from pressfeed.rendering import markdown_to_html
-from pressfeed.times import iso
+from pressfeed.times import iso, parse_time
 from pressfeed.urls import (
     absolute,
     audit_checkpoint_path,
@@ -52,6 +54,16 @@ class ReceiptReference(TypedDict):
     key_url: str
 
 
+class TranslationDocument(TypedDict):
+    """One translation of a statement, by language."""
+
+    id: str
+    slug: str
+    url: str
+    status: Status
+    possibly_out_of_date: bool  # this statement had a major amendment since
+
+
 class StatementDocument(TypedDict):
     """A statement at one version; times are RFC 3339 strings in UTC."""
 
@@ -74,6 +86,8 @@ class StatementDocument(TypedDict):
     retraction_reason: str | None
     change_notes: list[ChangeNoteDocument]
     review: ReviewDocument
+    translation_group: NotRequired[str | None]  # shared by its translations
+    translations: NotRequired[dict[str, TranslationDocument]]  # added when read
     last_modified: NotRequired[str]  # the views' HTTP Last-Modified of this version
     url: NotRequired[str]
     receipt: NotRequired[ReceiptReference]  # the API's: see receipt_reference
@@ -146,6 +160,11 @@ def statement_document(statement: Statement, *, html: bool = True) -> StatementD
             "approved_by": statement.approved_by,
             "in_review": statement.in_review,
         },
+        "translation_group": (
+            None
+            if statement.translation_group is None
+            else str(statement.translation_group)
+        ),
     }
     return with_body_html(document) if html else document
 
@@ -170,6 +189,47 @@ def with_url(document: StatementDocument, base_url: str) -> StatementDocument:
     }
     shown.pop("last_modified", None)
     return shown
+
+
+def with_translations(
+    document: StatementDocument,
+    translations: Iterable[StatementDocument],
+    base_url: str,
+) -> StatementDocument:
+    """The document with its translations by language; each flagged possibly out
+    of date when this statement had a major amendment after that translation
+    last changed."""
+    amended = last_major_amendment(document)
+    shown: dict[str, TranslationDocument] = {}
+    for other in translations:
+        shown[other["language"]] = {
+            "id": other["id"],
+            "slug": other["slug"],
+            "url": absolute(base_url, statement_path(other["slug"])),
+            "status": other["status"],
+            "possibly_out_of_date": amended is not None
+            and amended > parse_time(other["updated_at"]),
+        }
+    return {**document, "translations": shown}
+
+
+def last_major_amendment(document: StatementDocument) -> datetime | None:
+    """When the text last had a major (not minor) amendment, if ever."""
+    majors = [parse_time(n["at"]) for n in document["change_notes"] if not n["minor"]]
+    return max(majors) if majors else None
+
+
+def amended_translations(
+    document: StatementDocument, translations: Iterable[StatementDocument]
+) -> list[str]:
+    """The languages of translations amended (major) after this statement last
+    changed: this one may be out of date against them."""
+    updated = parse_time(document["updated_at"])
+    return sorted(
+        other["language"]
+        for other in translations
+        if (amended := last_major_amendment(other)) is not None and amended > updated
+    )
 
 
 def is_withdrawn(document: StatementDocument) -> bool:

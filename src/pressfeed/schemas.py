@@ -107,6 +107,7 @@ Slug = Annotated[
     AfterValidator(_not_uuid),
 ]
 Language = Annotated[str, StringConstraints(pattern=LANGUAGE_REGEX, max_length=35)]
+TranslationOf = Annotated[str, StringConstraints(min_length=1, max_length=120)]
 
 # Times a statement may carry: from 1900 (no press office's archive is older) to
 # before 9000. Every zone's local rendering of them, and their UTC, stay far
@@ -152,6 +153,11 @@ class StatementCreate(Strict):
     published_at: Moment | None = Field(
         None, description="A past time: a back-dated import of a published statement."
     )
+    translation_of: TranslationOf | None = Field(
+        None,
+        description="The id or slug of the statement this one translates: joins "
+        "its group of translations (one statement per language).",
+    )
 
     @model_validator(mode="after")
     def one_way_to_publish(self) -> Self:
@@ -178,6 +184,7 @@ class StatementCreate(Strict):
             kind=self.kind,
             language=self.language or default_language,
             tags=self.tags,
+            translation_of=self.translation_of,
             slug=self.slug,
             draft=self.draft,
             publish_at=self.publish_at,
@@ -275,6 +282,14 @@ class ReceiptOut(BaseModel):
     key_url: str
 
 
+class TranslationOut(BaseModel):
+    id: str
+    slug: str
+    url: str
+    status: Literal["draft", "scheduled", "published", "retracted"]
+    possibly_out_of_date: bool
+
+
 class StatementOut(BaseModel):
     """The statement representation the API answers with."""
 
@@ -303,6 +318,12 @@ class StatementOut(BaseModel):
     url: str
     change_notes: list[ChangeNoteOut]
     review: ReviewOut
+    translation_group: str | None = None
+    translations: dict[str, TranslationOut] = Field(
+        default_factory=dict,
+        description="The other statements of its group of translations, by "
+        "language; possibly_out_of_date when this one had a major amendment since.",
+    )
     receipt: ReceiptOut | None = Field(
         None, description="In answers about one statement, not in lists."
     )

@@ -57,6 +57,7 @@ class FeedSpec:
     title: str
     page: str  # the HTML page it mirrors (alternate link)
     archive: ArchiveLinks | None = None
+    language: str = ""  # of the feed; '' for the press office's default
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ class FeedExtras:
     tombstones: list[StatementDocument] = field(default_factory=list)
     hubs: Sequence[str] = ()
     rewritten: list[PublicChange] = field(default_factory=list)  # changes feed
+    # The published translations of the entries that have any, by entry id.
+    translations: dict[str, list[StatementDocument]] = field(default_factory=dict)
 
 
 def absolute_links(content: str, base_url: str) -> str:
@@ -182,14 +185,36 @@ class HistoryAndTombstones(BaseExtension):
 
 
 class EntryLanguage(BaseEntryExtension):
-    """xml:lang on an Atom entry in another language than its feed's."""
+    """xml:lang on an Atom entry in another language than its feed's, and a
+    link rel="alternate" hreflang to each of its published translations."""
 
     def __init__(self) -> None:
         self.language: str | None = None
+        self.translations: list[tuple[str, str]] = []  # (language, URL)
 
     def extend_atom(self, entry: Any) -> Any:
         if self.language:
             entry.set(XML_LANG, self.language)
+        # Before the entry's own alternate link: feedparser, and the readers
+        # built on it, take the last one as the entry's link.
+        children = list(entry)
+        own = [
+            i
+            for i, child in enumerate(children)
+            if str(child.tag).endswith("link")
+            and child.get("rel", "alternate") == "alternate"  # feedgen omits it
+        ]
+        at = own[0] if own else len(children)
+        tag = children[own[0]].tag if own else f"{{{ATOM_NS}}}link"
+        for offset, (language, href) in enumerate(self.translations):
+            link = etree.Element(
+                tag,
+                rel="alternate",
+                type="text/html",
+                hreflang=language,
+                href=href,
+            )
+            entry.insert(at + offset, link)
         return entry
 
 
@@ -203,7 +228,7 @@ def _generator(spec: FeedSpec, settings: Settings, media_type: str) -> FeedGener
     fg.title(spec.title)
     fg.author({"name": settings.site_title})
     fg.description(f"Official statements: {spec.title}")
-    fg.language(settings.default_language)
+    fg.language(feed_language(spec, settings))
     fg.generator(GENERATOR)
     fg.link(href=feed_url, rel="self", type=media_type)
     fg.link(
@@ -212,8 +237,16 @@ def _generator(spec: FeedSpec, settings: Settings, media_type: str) -> FeedGener
     return fg
 
 
+def feed_language(spec: FeedSpec, settings: Settings) -> str:
+    return spec.language or settings.default_language
+
+
 def _add_entries(
-    fg: FeedGenerator, documents: Sequence[StatementDocument], settings: Settings
+    fg: FeedGenerator,
+    documents: Sequence[StatementDocument],
+    settings: Settings,
+    language: str,
+    translations: dict[str, list[StatementDocument]] | None = None,
 ) -> None:
     for document in documents:
         entry = fg.add_entry(order="append")
@@ -223,8 +256,12 @@ def _add_entries(
         entry.link(href=entry_url(document, settings), rel="alternate")
         entry.published(parse_optional_time(document["published_at"]))
         entry.updated(entry_updated(document))
-        if document["language"] != settings.default_language:
+        if document["language"] != language:
             entry.pressfeed.language = document["language"]
+        entry.pressfeed.translations = [
+            (other["language"], entry_url(other, settings))
+            for other in (translations or {}).get(document["id"], [])
+        ]
         content = entry_content(document, settings)
         entry.content(content, type="html")
         entry.summary(html.escape(plain_summary(content)), type="html")
@@ -256,7 +293,13 @@ def atom_feed(
             for t in extras.tombstones
         ]
         fg.updated(feed_updated(documents, extras))
-        _add_entries(fg, documents, settings)
+        _add_entries(
+            fg,
+            documents,
+            settings,
+            feed_language(spec, settings),
+            extras.translations,
+        )
         return bytes(fg.atom_str(pretty=False))
 
 
@@ -271,7 +314,7 @@ def rss_feed(
         fg = _generator(spec, settings, RSS.media_type)
         fg.pressfeed.rss_links = [("hub", hub) for hub in extras.hubs]
         fg.updated(feed_updated(documents, extras))
-        _add_entries(fg, documents, settings)
+        _add_entries(fg, documents, settings, feed_language(spec, settings))
         return bytes(fg.rss_str(pretty=False))
 
 
@@ -288,7 +331,7 @@ def json_feed(
         "home_page_url": absolute(settings.base_url, spec.page),
         "feed_url": absolute(settings.base_url, spec.self_path),
         "description": f"Official statements: {spec.title}",
-        "language": settings.default_language,
+        "language": feed_language(spec, settings),
         "authors": [{"name": settings.site_title}],
         "items": [json_item(d, settings) for d in documents],
     }

@@ -13,19 +13,34 @@ from urllib.parse import quote
 ALL, KIND, TAG = "all", "kind", "tag"
 
 
+def language_prefix(language: str) -> str:
+    """Where a language's public surfaces live: '' (the root) for the default
+    language, '/ru' for another."""
+    return f"/{quote(language, safe='')}" if language else ""
+
+
+def site_language(language: str, other_languages: tuple[str, ...]) -> str:
+    """The prefix language of a statement's language: '' for the default (and
+    for a language no longer configured, which the root keeps showing)."""
+    return language if language in other_languages else ""
+
+
 @dataclass(frozen=True, order=True)
 class FeedScope:
-    """Which statements a feed holds: all of them, one kind, or one tag."""
+    """Which statements a feed holds: all of them, one kind, or one tag; of
+    the default language (language '') or of another."""
 
     what: str = ALL  # ALL, KIND or TAG
     value: str = ""
+    language: str = ""
 
     @property
     def stem(self) -> str:
-        """The feed's path without its extension, e.g. /feeds/kind/speech."""
+        """The feed's path without its extension, e.g. /ru/feeds/kind/speech."""
+        prefix = language_prefix(self.language)
         if self.what == ALL:
-            return "/feeds/all"
-        return f"/feeds/{self.what}/{quote(self.value, safe='')}"
+            return f"{prefix}/feeds/all"
+        return f"{prefix}/feeds/{self.what}/{quote(self.value, safe='')}"
 
 
 ALL_STATEMENTS = FeedScope()
@@ -35,12 +50,16 @@ def feed_path(scope: FeedScope, extension: str) -> str:
     return f"{scope.stem}.{extension}"
 
 
-def changes_feed_path() -> str:
-    return "/feeds/changes.atom"
+def changes_feed_path(language: str = "") -> str:
+    return f"{language_prefix(language)}/feeds/changes.atom"
 
 
-def archive_page_path(number: int) -> str:
-    return f"/feeds/archive/{number}.atom"
+def archive_page_path(number: int, language: str = "") -> str:
+    return f"{language_prefix(language)}/feeds/archive/{number}.atom"
+
+
+def front_page_path(language: str = "") -> str:
+    return f"{language_prefix(language)}/"
 
 
 def statement_path(slug: str) -> str:
@@ -68,8 +87,8 @@ def inclusion_proof_path(index: int, size: int) -> str:
     return f"/audit/proof/inclusion?index={index}&size={size}"
 
 
-def messages_path() -> str:
-    return "/messages"
+def messages_path(language: str = "") -> str:
+    return f"{language_prefix(language)}/messages"
 
 
 def audit_head_path() -> str:

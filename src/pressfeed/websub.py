@@ -9,19 +9,30 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Sequence
+from dataclasses import replace
 
 from pressfeed.projections.base import ReadModel
 from pressfeed.projections.websub import CHANGES, due_feeds, mark_sent, postpone
 from pressfeed.syndication import FEED_FORMATS
-from pressfeed.urls import FeedScope, absolute, changes_feed_path, feed_path
+from pressfeed.urls import (
+    FeedScope,
+    absolute,
+    changes_feed_path,
+    feed_path,
+    site_language,
+)
 
 log = logging.getLogger(__name__)
 
 
-def feed_urls(feed: FeedScope, base_url: str) -> list[str]:
-    """The URLs of a feed: one per registered format (the changes feed is Atom)."""
-    if feed == CHANGES:
-        return [absolute(base_url, changes_feed_path())]
+def feed_urls(
+    feed: FeedScope, base_url: str, other_languages: tuple[str, ...] = ()
+) -> list[str]:
+    """The URLs of a feed: one per registered format (the changes feed is Atom),
+    at the root for the default language, under /<lang>/ for another."""
+    feed = replace(feed, language=site_language(feed.language, other_languages))
+    if feed.what == CHANGES:
+        return [absolute(base_url, changes_feed_path(feed.language))]
     return [absolute(base_url, feed_path(feed, ext)) for ext in sorted(FEED_FORMATS)]
 
 
@@ -29,9 +40,15 @@ class HubPinger:
     """Sends hub.mode=publish for each due feed; backs off on failure."""
 
     def __init__(
-        self, views: ReadModel, hubs: Sequence[str], base_url: str, timeout: float = 5.0
+        self,
+        views: ReadModel,
+        hubs: Sequence[str],
+        base_url: str,
+        timeout: float = 5.0,
+        other_languages: tuple[str, ...] = (),
     ) -> None:
         self.views = views
+        self.other_languages = other_languages
         self.hubs = hubs
         self.base_url = base_url
         self.timeout = timeout
@@ -41,8 +58,9 @@ class HubPinger:
         now_us = now_us if now_us is not None else int(time.time() * 1_000_000)
         sent = 0
         for row in due_feeds(self.views, now_us):
-            feed = FeedScope(row["what"], row["value"])
-            if all([self._ping_all(url) for url in feed_urls(feed, self.base_url)]):
+            feed = FeedScope(row["what"], row["value"], row["language"])
+            urls = feed_urls(feed, self.base_url, self.other_languages)
+            if all([self._ping_all(url) for url in urls]):
                 mark_sent(self.views, feed)
                 sent += 1
             else:

@@ -45,14 +45,15 @@ def assert_problem(response, status: int) -> dict:
 def test_create_answers_201_with_location_etag_and_the_representation(
     client, publisher
 ):
-    response = create(client, publisher, tags=["Trade", "trade", "lyon"], language="fr")
+    response = create(client, publisher, tags=["Trade", "trade", "lyon"], language="en")
     assert response.status_code == 201
     statement = response.get_json()
     assert response.headers["Location"] == f"/api/statements/{statement['id']}"
     assert response.headers["ETag"] == '"2"'
     assert statement["status"] == "published"
     assert statement["tags"] == ["trade", "lyon"]
-    assert statement["language"] == "fr"
+    assert statement["language"] == "en"
+    assert statement["translations"] == {}
     assert statement["body_html"] == "<p>We will <strong>attend</strong>.</p>\n"
     assert statement["url"].endswith("/statements/trade-fair-in-lyon")
     expected = {
@@ -73,6 +74,7 @@ def test_create_answers_201_with_location_etag_and_the_representation(
         "retraction_reason",
         "url",
         "change_notes",
+        "translations",
     }
     assert expected <= statement.keys()
 
@@ -109,6 +111,8 @@ def test_create_as_draft_scheduled_or_back_dated(client, publisher):
         ({"slug": "Not A Slug"}, 422),
         ({"slug": "3f2a6b1c-0000-4000-8000-000000000000"}, 422),
         ({"language": "not a language"}, 422),
+        ({"language": "fr"}, 422),  # not one of PRESSFEED_LANGUAGES (en)
+        ({"translation_of": "no-such-statement"}, 422),
         ({"unknown_field": 1}, 422),
     ],
 )

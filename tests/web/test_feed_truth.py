@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import feedparser
-import lxml.html
 import pytest
 import requests
 from lxml import etree
@@ -169,24 +168,6 @@ def test_private_work_leaves_every_public_feed_and_page_unchanged(
         assert after.data == before[path].data, path
         assert after.headers["ETag"] == before[path].headers["ETag"], path
         assert after.headers["Last-Modified"] == before[path].headers["Last-Modified"]
-
-
-def test_entries_in_another_language_say_so(desk, client):
-    desk.create(title="Communiqué", body="Texte en français.", language="fr")
-    desk.create(title="Notice", body="In English.")
-    atom = etree.fromstring(client.get("/feeds/all.atom").data)
-    languages = {
-        e.findtext(f"{ATOM}title"): e.get("{http://www.w3.org/XML/1998/namespace}lang")
-        for e in atom.findall(f"{ATOM}entry")
-    }
-    assert languages == {"Communiqué": "fr", "Notice": None}
-    for path in ("/", "/messages"):
-        page = lxml.html.fromstring(client.get(path).data)
-        marked = {e.get("lang") for e in page.xpath("//article | //main//li[a]")}
-        assert marked == {"fr", "en"}, path
-    assert feedparser.parse(etree.tostring(atom)).entries[1].content[0].language == (
-        "fr"
-    )
 
 
 def test_gzip_is_the_same_bytes_with_its_own_etag_and_304(desk, client):

@@ -73,6 +73,20 @@ def slug_taken(c: Caller):
     )
 
 
+def translation_taken(c: Caller):
+    c.published(slug="visa-hours")
+    return c.post(
+        "/api/statements",
+        json={
+            "title": "t",
+            "body": "b",
+            "kind": "news",
+            "language": "en",
+            "translation_of": "visa-hours",
+        },
+    )
+
+
 def key_reused(c: Caller):
     key = {"Idempotency-Key": "k-1"}
     c.post(
@@ -204,6 +218,12 @@ REQUESTS: dict[str, Callable[[Caller], object]] = {
         c.published(title="Same"), title="Same", change_note="No change"
     ),
     "unknown-kind": create(kind="tweet"),
+    "unknown-language": create(language="de"),
+    "unknown-original": create(translation_of="no-such-statement"),
+    "translation-taken": translation_taken,
+    "not-a-translation": lambda c: c.client.delete(
+        f"/api/statements/{c.published()['id']}/translation", headers=c.headers
+    ),
     "idempotency-key-reused": key_reused,
     "not-a-draft": lambda c: c.post(f"/api/statements/{c.published()['id']}/review"),
     "not-in-review": lambda c: c.post(f"/api/statements/{draft(c)['id']}/approval"),

@@ -7,6 +7,7 @@ from pressfeed.aggregates.errors import (
     EmbargoNotInFuture,
     FieldNotAmendable,
     NotADraft,
+    NotATranslation,
     NothingToAmend,
     NotInReview,
     NotScheduled,
@@ -14,8 +15,9 @@ from pressfeed.aggregates.errors import (
     SecondPairOfEyesRequired,
     StatementError,
     StatementRetracted,
+    TranslationTaken,
 )
-from pressfeed.aggregates.indexes import CommandReceipt, SlugIndex
+from pressfeed.aggregates.indexes import CommandReceipt, SlugIndex, TranslationSlot
 from pressfeed.aggregates.statement import (
     AMENDABLE_FIELDS,
     DRAFT,
@@ -43,6 +45,7 @@ __all__ = [
     "EmbargoNotInFuture",
     "FieldNotAmendable",
     "NotADraft",
+    "NotATranslation",
     "NotInReview",
     "NotScheduled",
     "NothingToAmend",
@@ -53,4 +56,6 @@ __all__ = [
     "StatementError",
     "StatementRetracted",
     "Status",
+    "TranslationSlot",
+    "TranslationTaken",
 ]

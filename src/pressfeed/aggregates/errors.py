@@ -52,3 +52,11 @@ class SecondPairOfEyesRequired(StatementError):
 
 class EmbargoNotDue(StatementError):
     """The scheduler never publishes before the embargo time."""
+
+
+class TranslationTaken(StatementError):
+    """The group of translations already holds a statement in that language."""
+
+
+class NotATranslation(StatementError):
+    """The statement is linked to no translation."""

@@ -23,6 +23,7 @@ from pressfeed.aggregates.errors import (
     EmbargoNotInFuture,
     FieldNotAmendable,
     NotADraft,
+    NotATranslation,
     NothingToAmend,
     NotInReview,
     NotScheduled,
@@ -107,6 +108,17 @@ class Statement(Aggregate):
         actor: str
         at: datetime
 
+    class LinkedToTranslations(Aggregate.Event):
+        group: UUID
+        of: UUID
+        actor: str
+        at: datetime
+
+    class UnlinkedFromTranslations(Aggregate.Event):
+        group: UUID
+        actor: str
+        at: datetime
+
     @event(Drafted)
     def __init__(
         self,
@@ -140,6 +152,7 @@ class Statement(Aggregate):
         self.review_requested_by: str | None = None
         self.review_requested_at: datetime | None = None
         self.approved_by: str | None = None
+        self.translation_group: UUID | None = None
 
     @classmethod
     def drafted_with_id(cls, statement_id: UUID, **fields: Any) -> Statement:
@@ -274,7 +287,36 @@ class Statement(Aggregate):
         self._require_second_pair_of_eyes(actor, second_pair_of_eyes)
         self._retract(reason=reason, actor=actor, at=utc(now))
 
+    def link_translation(
+        self, *, group: UUID, of: UUID, actor: str, now: datetime
+    ) -> None:
+        """Joins a group of translations (of: the statement it translates, or
+        itself when it starts the group)."""
+        if self.translation_group == group:
+            return
+        if self.translation_group is not None:
+            raise ValueError("The statement belongs to another group already.")
+        self._link_translation(group=group, of=of, actor=actor, at=utc(now))
+
+    def unlink_translation(self, *, actor: str, now: datetime) -> None:
+        """Leaves its group of translations; the others stay linked."""
+        if self.translation_group is None:
+            raise NotATranslation("The statement is linked to no translation.")
+        self._unlink_translation(group=self.translation_group, actor=actor, at=utc(now))
+
     # Events: they only change state.
+
+    @event(LinkedToTranslations)
+    def _link_translation(
+        self, *, group: UUID, of: UUID, actor: str, at: datetime
+    ) -> None:
+        self.translation_group = group
+        self.last_actor = actor
+
+    @event(UnlinkedFromTranslations)
+    def _unlink_translation(self, *, group: UUID, actor: str, at: datetime) -> None:
+        self.translation_group = None
+        self.last_actor = actor
 
     @event(Scheduled)
     def _schedule(self, *, publish_at: datetime, actor: str) -> None:
@@ -375,6 +417,12 @@ class Statement(Aggregate):
     def was_public(self) -> bool:
         """True once the statement has been published, even if later retracted."""
         return self.published_at is not None
+
+    @property
+    def last_major_amendment_at(self) -> datetime | None:
+        """When the text last had a major (not minor) amendment, if ever."""
+        majors = [note.at for note in self.change_notes if not note.minor]
+        return max(majors) if majors else None
 
     @property
     def public_change_notes(self) -> list[ChangeNote]:

@@ -33,12 +33,20 @@ def dated(app: PressOffice, moment: datetime) -> Iterator[None]:
 
 
 def load_demo(app: PressOffice) -> int:
-    """Creates every demo statement, back-dated, with its amendments and retraction.
+    """Creates every demo statement in a language the office publishes in (the
+    demo's are en and fr), back-dated, with its amendments and retraction.
 
     Amendments and the retraction are dated a day apart after publication; the
     events themselves are recorded now, as the audit history shows.
     """
-    lines = demo_lines()
+    lines, loaded = [], set()
+    for line in demo_lines():
+        original = line.get("translation_of")
+        if line.get("language", "en") in app.languages and (
+            original is None or original in loaded
+        ):
+            lines.append(line)
+            loaded.add(line.get("slug"))
     for line in lines:
         amendments = line.pop("amendments", [])
         retraction = line.pop("retraction", None)

@@ -14,9 +14,11 @@ from pressfeed.storage import Dialect
 
 TABLE = "pf_archive"
 PAGE_SIZE = 50
-# The number of the last entry in a closed page, as SQL over the table.
+# The number of the last entry in a closed page of one language (the one
+# parameter), as SQL over the table.
 LAST_CLOSED_SEQ = (
-    f"(SELECT COALESCE(MAX(seq), 0) / {PAGE_SIZE} * {PAGE_SIZE} FROM {{t}})"
+    f"(SELECT COALESCE(MAX(seq), 0) / {PAGE_SIZE} * {PAGE_SIZE} FROM {{t}} "
+    "WHERE language = ?)"
 )
 
 
@@ -26,8 +28,9 @@ class ArchiveView(View):
     def create_statements(self, dialect: Dialect) -> list[str]:
         return [
             dialect.sql(
-                "CREATE TABLE IF NOT EXISTS {t} (seq INTEGER PRIMARY KEY, "
-                "statement_id TEXT NOT NULL UNIQUE, document TEXT NOT NULL)",
+                "CREATE TABLE IF NOT EXISTS {t} (language TEXT NOT NULL, "
+                "seq INTEGER NOT NULL, statement_id TEXT NOT NULL UNIQUE, "
+                "document TEXT NOT NULL, PRIMARY KEY (language, seq))",
                 t=TABLE,
             )
         ]
@@ -37,60 +40,68 @@ class ArchiveView(View):
         if isinstance(event, Statement.Published):
             cursor.execute(
                 dialect.sql(
-                    "INSERT INTO {t} (seq, statement_id, document) "
-                    "SELECT COALESCE(MAX(seq), 0) + 1, ?, ? FROM {t}",
+                    "INSERT INTO {t} (language, seq, statement_id, document) "
+                    "SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ? FROM {t} "
+                    "WHERE language = ?",
                     t=TABLE,
                 ),
-                (str(after.id), change.document),
+                (after.language, str(after.id), change.document, after.language),
             )
         elif isinstance(event, Statement.Retracted):
-            self._update(
-                cursor, dialect, str(after.id), change.document, closed_too=True
-            )
+            self._update(cursor, dialect, after, change.document, closed_too=True)
         elif after.was_public:
-            self._update(
-                cursor, dialect, str(after.id), change.document, closed_too=False
-            )
+            self._update(cursor, dialect, after, change.document, closed_too=False)
 
     @staticmethod
     def _update(
         cursor: Any,
         dialect: Dialect,
-        statement_id: str,
+        statement: Statement,
         document: str,
         closed_too: bool,
     ) -> None:
-        open_page_only = "" if closed_too else f" AND seq > {LAST_CLOSED_SEQ}"
+        if closed_too:
+            query, params = "", []
+        else:
+            query, params = f" AND seq > {LAST_CLOSED_SEQ}", [statement.language]
         cursor.execute(
             dialect.sql(
-                "UPDATE {t} SET document = ? WHERE statement_id = ?" + open_page_only,
-                t=TABLE,
+                "UPDATE {t} SET document = ? WHERE statement_id = ?" + query, t=TABLE
             ),
-            (document, statement_id),
+            (document, str(statement.id), *params),
         )
 
 
-def closed_page_count(views: ReadModel) -> int:
-    rows = views.query("SELECT COALESCE(MAX(seq), 0) AS n FROM {t}", t=TABLE)
+def closed_page_count(views: ReadModel, language: str) -> int:
+    rows = views.query(
+        "SELECT COALESCE(MAX(seq), 0) AS n FROM {t} WHERE language = ?",
+        [language],
+        t=TABLE,
+    )
     return int(rows[0]["n"]) // PAGE_SIZE
 
 
-def archive_page(views: ReadModel, number: int) -> list[StatementDocument]:
-    """The statements of closed page number (1-based), oldest first."""
+def archive_page(
+    views: ReadModel, number: int, language: str
+) -> list[StatementDocument]:
+    """The statements of a language's closed page number (1-based), oldest first."""
     first = (number - 1) * PAGE_SIZE + 1
     rows = views.query(
-        "SELECT document FROM {t} WHERE seq BETWEEN ? AND ? ORDER BY seq",
-        [first, first + PAGE_SIZE - 1],
+        "SELECT document FROM {t} WHERE language = ? AND seq BETWEEN ? AND ? "
+        "ORDER BY seq",
+        [language, first, first + PAGE_SIZE - 1],
         t=TABLE,
     )
     return [load_document(row["document"]) for row in rows]
 
 
-def open_page(views: ReadModel) -> list[StatementDocument]:
+def open_page(views: ReadModel, language: str) -> list[StatementDocument]:
     """The statements published since the last closed page, oldest first: the
     subscription feed must carry them (RFC 5005), whatever their dates."""
     rows = views.query(
-        f"SELECT document FROM {{t}} WHERE seq > {LAST_CLOSED_SEQ} ORDER BY seq",
+        f"SELECT document FROM {{t}} WHERE language = ? AND seq > {LAST_CLOSED_SEQ} "
+        "ORDER BY seq",
+        [language, language],
         t=TABLE,
     )
     return [load_document(row["document"]) for row in rows]

@@ -17,6 +17,11 @@ from pressfeed.representation import StatementDocument
 from pressfeed.storage import Dialect
 from pressfeed.times import from_micros, micros, optional_micros
 
+
+def optional_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
 TABLE = "pf_catalogue"
 TAGS = "pf_catalogue_tags"
 
@@ -37,6 +42,7 @@ class CatalogueView(View):
             d.sql(
                 "CREATE TABLE IF NOT EXISTS {t} ("
                 "id TEXT PRIMARY KEY, slug TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, "
+                "language TEXT NOT NULL, translation_group TEXT, "
                 f"status TEXT NOT NULL, created_position {d.bigint} NOT NULL, "
                 f"published_us {d.bigint}, retracted_us {d.bigint}, "
                 f"changed_us {d.bigint}, modified_us {d.bigint} NOT NULL, "
@@ -51,6 +57,21 @@ class CatalogueView(View):
             d.sql(
                 "CREATE INDEX IF NOT EXISTS pf_catalogue_by_kind_and_change "
                 "ON {t} (kind, changed_us, id)",
+                t=TABLE,
+            ),
+            d.sql(
+                "CREATE INDEX IF NOT EXISTS pf_catalogue_by_language_and_change "
+                "ON {t} (language, changed_us, id)",
+                t=TABLE,
+            ),
+            d.sql(
+                "CREATE INDEX IF NOT EXISTS pf_catalogue_by_language_and_publication "
+                "ON {t} (language, published_us, id)",
+                t=TABLE,
+            ),
+            d.sql(
+                "CREATE INDEX IF NOT EXISTS pf_catalogue_by_translation_group "
+                "ON {t} (translation_group)",
                 t=TABLE,
             ),
             d.sql(
@@ -86,10 +107,12 @@ class CatalogueView(View):
         statements = batch.statements.values()
         cursor.executemany(
             dialect.sql(
-                "INSERT INTO {t} (id, slug, kind, status, created_position, "
+                "INSERT INTO {t} (id, slug, kind, language, translation_group, "
+                "status, created_position, "
                 "published_us, retracted_us, changed_us, modified_us, version, "
-                "document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, "
+                "translation_group = excluded.translation_group, "
                 "status = excluded.status, published_us = excluded.published_us, "
                 "retracted_us = excluded.retracted_us, "
                 "changed_us = excluded.changed_us, modified_us = excluded.modified_us, "
@@ -101,6 +124,8 @@ class CatalogueView(View):
                     str(s.id),
                     s.slug,
                     s.kind,
+                    s.language,
+                    optional_str(s.translation_group),
                     s.status,
                     batch.created_at.get(s.id, 0),
                     optional_micros(s.published_at),
@@ -170,49 +195,82 @@ def public_statement(views: ReadModel, slug: str) -> StatementDocument | None:
     return load_document(rows[0]["document"]) if rows else None
 
 
+def in_language(
+    language: str | None, column: str = "language"
+) -> tuple[str, list[str]]:
+    """An SQL condition (beginning with AND) and its parameter keeping one
+    language's statements; nothing for None (every language)."""
+    if language is None:
+        return "", []
+    return f" AND {column} = ?", [language]
+
+
 def latest_public(
-    views: ReadModel, *, limit: int, offset: int = 0
+    views: ReadModel, *, limit: int, offset: int = 0, language: str | None = None
 ) -> list[StatementDocument]:
     """Statements that were ever public, newest publication first (withdrawn ones
-    included: the pages show their notices)."""
+    included: the pages show their notices); of one language if given."""
+    condition, params = in_language(language)
     rows = views.query(
-        "SELECT document FROM {t} WHERE published_us IS NOT NULL "
+        f"SELECT document FROM {{t}} WHERE published_us IS NOT NULL{condition} "
         "ORDER BY published_us DESC, id DESC LIMIT ? OFFSET ?",
-        [limit, offset],
+        [*params, limit, offset],
         t=TABLE,
     )
     return [load_document(row["document"]) for row in rows]
 
 
 def latest_public_changes(
-    views: ReadModel, *, limit: int, kind: str | None = None, tag: str | None = None
+    views: ReadModel,
+    *,
+    limit: int,
+    kind: str | None = None,
+    tag: str | None = None,
+    language: str | None = None,
 ) -> list[StatementDocument]:
     """Statements that were ever public, the newest public change (publication,
     major amendment, withdrawal) first: what the feeds carry, so a correction or
-    a withdrawal of any age comes back to the top."""
+    a withdrawal of any age comes back to the top. Of one language if given."""
     if tag is not None:
+        condition, params = in_language(language, "c.language")
         rows = views.query(
             "SELECT c.document FROM {tags} g JOIN {t} c ON c.id = g.statement_id "
-            "WHERE g.tag = ? AND g.changed_us IS NOT NULL "
+            f"WHERE g.tag = ? AND g.changed_us IS NOT NULL{condition} "
             "ORDER BY g.changed_us DESC, g.statement_id DESC LIMIT ?",
-            [tag, limit],
+            [tag, *params, limit],
             t=TABLE,
             tags=TAGS,
         )
     elif kind is not None:
+        condition, params = in_language(language)
         rows = views.query(
-            "SELECT document FROM {t} WHERE kind = ? AND changed_us IS NOT NULL "
-            "ORDER BY changed_us DESC, id DESC LIMIT ?",
-            [kind, limit],
+            "SELECT document FROM {t} WHERE kind = ? AND changed_us IS NOT NULL"
+            f"{condition} ORDER BY changed_us DESC, id DESC LIMIT ?",
+            [kind, *params, limit],
             t=TABLE,
         )
     else:
+        condition, params = in_language(language)
         rows = views.query(
-            "SELECT document FROM {t} WHERE changed_us IS NOT NULL "
+            f"SELECT document FROM {{t}} WHERE changed_us IS NOT NULL{condition} "
             "ORDER BY changed_us DESC, id DESC LIMIT ?",
-            [limit],
+            [*params, limit],
             t=TABLE,
         )
+    return [load_document(row["document"]) for row in rows]
+
+
+def public_translations(
+    views: ReadModel, document: StatementDocument
+) -> list[StatementDocument]:
+    """The published translations of a statement (not itself, not withdrawn)."""
+    rows = views.query(
+        "SELECT document FROM {t} WHERE translation_group = ? AND id <> ? "
+        "AND translation_group IS NOT NULL AND status = 'published' "
+        "ORDER BY language",
+        [document.get("translation_group") or "", document["id"]],
+        t=TABLE,
+    )
     return [load_document(row["document"]) for row in rows]
 
 
@@ -229,19 +287,25 @@ def last_tombstone_expiry(views: ReadModel, since: datetime) -> datetime | None:
     return None if value is None else from_micros(int(value))
 
 
-def count_public(views: ReadModel) -> int:
+def count_public(views: ReadModel, language: str | None = None) -> int:
+    condition, params = in_language(language)
     rows = views.query(
-        "SELECT COUNT(*) AS n FROM {t} WHERE published_us IS NOT NULL", t=TABLE
+        f"SELECT COUNT(*) AS n FROM {{t}} WHERE published_us IS NOT NULL{condition}",
+        params,
+        t=TABLE,
     )
     return int(rows[0]["n"])
 
 
-def recent_retractions(views: ReadModel, since: datetime) -> list[StatementDocument]:
+def recent_retractions(
+    views: ReadModel, since: datetime, language: str | None = None
+) -> list[StatementDocument]:
     """Public statements retracted since a time, newest first: the tombstones."""
+    condition, params = in_language(language)
     rows = views.query(
-        "SELECT document FROM {t} WHERE retracted_us >= ? AND published_us IS NOT NULL "
-        "ORDER BY retracted_us DESC, id DESC",
-        [micros(since)],
+        "SELECT document FROM {t} WHERE retracted_us >= ? AND published_us IS NOT NULL"
+        f"{condition} ORDER BY retracted_us DESC, id DESC",
+        [micros(since), *params],
         t=TABLE,
     )
     return [load_document(row["document"]) for row in rows]

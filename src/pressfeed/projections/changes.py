@@ -50,7 +50,13 @@ class PublicChangesView(View):
                 "CREATE TABLE IF NOT EXISTS {t} ("
                 f"position {d.bigint} PRIMARY KEY, statement_id TEXT NOT NULL, "
                 f"version INTEGER NOT NULL, what TEXT NOT NULL, at_us {d.bigint} NOT NULL, "
-                "note TEXT NOT NULL, diff TEXT NOT NULL, document TEXT NOT NULL)",
+                "note TEXT NOT NULL, diff TEXT NOT NULL, document TEXT NOT NULL, "
+                "language TEXT NOT NULL)",
+                t=TABLE,
+            ),
+            d.sql(
+                "CREATE INDEX IF NOT EXISTS pf_public_changes_by_language "
+                "ON {t} (language, position)",
                 t=TABLE,
             ),
             d.sql(
@@ -87,7 +93,7 @@ class PublicChangesView(View):
         cursor.execute(
             dialect.sql(
                 "INSERT INTO {t} (position, statement_id, version, what, at_us, note, "
-                "diff, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "diff, document, language) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 t=TABLE,
             ),
             (
@@ -99,6 +105,7 @@ class PublicChangesView(View):
                 note,
                 diff,
                 document,
+                after.language,
             ),
         )
 
@@ -115,25 +122,32 @@ class PublicChangesView(View):
         )
 
 
-def latest_changes(views: ReadModel, limit: int = 50) -> list[PublicChange]:
+def latest_changes(
+    views: ReadModel, limit: int = 50, language: str | None = None
+) -> list[PublicChange]:
+    """The newest public changes, of one language if given."""
+    condition, params = ("WHERE language = ? ", [language]) if language else ("", [])
     rows = views.query(
         "SELECT position, version, what, note, diff, document FROM {t} "
-        "ORDER BY position DESC LIMIT ?",
-        [limit],
+        f"{condition}ORDER BY position DESC LIMIT ?",
+        [*params, limit],
         t=TABLE,
     )
     return [_public_change(row) for row in rows]
 
 
-def rewritten_by_withdrawal(views: ReadModel, since: datetime) -> list[PublicChange]:
+def rewritten_by_withdrawal(
+    views: ReadModel, since: datetime, language: str | None = None
+) -> list[PublicChange]:
     """The earlier changes of statements withdrawn since a time: the changes feed
-    rewrote them, and keeps a tombstone for each."""
+    rewrote them, and keeps a tombstone for each. Of one language if given."""
+    condition, params = ("AND language = ? ", [language]) if language else ("", [])
     rows = views.query(
         "SELECT position, version, what, note, diff, document FROM {t} "
-        "WHERE what <> 'retracted' AND statement_id IN "
+        f"WHERE what <> 'retracted' {condition}AND statement_id IN "
         "(SELECT statement_id FROM {t} WHERE what = 'retracted' AND at_us >= ?) "
         "ORDER BY position DESC",
-        [micros(since)],
+        [*params, micros(since)],
         t=TABLE,
     )
     return [_public_change(row) for row in rows]

@@ -4,6 +4,7 @@ each feed into its URLs, and tells the hubs."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pressfeed.projections.base import BatchOutcome, Change, ReadModel, View
@@ -12,15 +13,21 @@ from pressfeed.storage import Dialect
 from pressfeed.urls import ALL_STATEMENTS, KIND, TAG, FeedScope
 
 TABLE = "pf_websub_outbox"
-CHANGES = FeedScope("changes")  # the changes feed, beside the statement feeds
+CHANGES = "changes"  # the changes feed, beside the statement feeds
 
 
 def feeds_of(change: Change) -> set[FeedScope]:
-    """The feeds a public change shows in (before and after, for kind and tags)."""
+    """The feeds a public change shows in (before and after, for kind and tags),
+    each of the statement's language: the pinger knows which language is the
+    root's."""
     statements = [s for s in (change.before, change.after) if s is not None]
-    feeds = {ALL_STATEMENTS, CHANGES}
-    feeds |= {FeedScope(KIND, s.kind) for s in statements}
-    feeds |= {FeedScope(TAG, tag) for s in statements for tag in s.tags}
+    language = change.after.language
+    feeds = {
+        replace(ALL_STATEMENTS, language=language),
+        FeedScope(CHANGES, "", language),
+    }
+    feeds |= {FeedScope(KIND, s.kind, language) for s in statements}
+    feeds |= {FeedScope(TAG, tag, language) for s in statements for tag in s.tags}
     return feeds
 
 
@@ -32,8 +39,9 @@ class WebSubOutboxView(View):
         return [
             d.sql(
                 "CREATE TABLE IF NOT EXISTS {t} (what TEXT NOT NULL, "
-                "value TEXT NOT NULL, attempts INTEGER NOT NULL, "
-                f"due_us {d.bigint} NOT NULL, PRIMARY KEY (what, value))",
+                "value TEXT NOT NULL, language TEXT NOT NULL, "
+                "attempts INTEGER NOT NULL, "
+                f"due_us {d.bigint} NOT NULL, PRIMARY KEY (what, value, language))",
                 t=TABLE,
             )
         ]
@@ -50,19 +58,20 @@ class WebSubOutboxView(View):
             return
         cursor.executemany(
             dialect.sql(
-                "INSERT INTO {t} (what, value, attempts, due_us) VALUES (?, ?, 0, 0) "
-                "ON CONFLICT (what, value) DO UPDATE SET attempts = 0, due_us = 0",
+                "INSERT INTO {t} (what, value, language, attempts, due_us) "
+                "VALUES (?, ?, ?, 0, 0) ON CONFLICT (what, value, language) "
+                "DO UPDATE SET attempts = 0, due_us = 0",
                 t=TABLE,
             ),
-            [(feed.what, feed.value) for feed in sorted(feeds)],
+            [(feed.what, feed.value, feed.language) for feed in sorted(feeds)],
         )
 
 
 def due_feeds(views: ReadModel, now_us: int, limit: int = 200) -> list[Any]:
-    """Rows (what, value, attempts) of the feeds whose ping is due."""
+    """Rows (what, value, language, attempts) of the feeds whose ping is due."""
     return views.query(
-        "SELECT what, value, attempts FROM {t} WHERE due_us <= ? "
-        "ORDER BY what, value LIMIT ?",
+        "SELECT what, value, language, attempts FROM {t} WHERE due_us <= ? "
+        "ORDER BY what, value, language LIMIT ?",
         [now_us, limit],
         t=TABLE,
     )
@@ -70,13 +79,16 @@ def due_feeds(views: ReadModel, now_us: int, limit: int = 200) -> list[Any]:
 
 def mark_sent(views: ReadModel, feed: FeedScope) -> None:
     views.execute(
-        "DELETE FROM {t} WHERE what = ? AND value = ?", [feed.what, feed.value], t=TABLE
+        "DELETE FROM {t} WHERE what = ? AND value = ? AND language = ?",
+        [feed.what, feed.value, feed.language],
+        t=TABLE,
     )
 
 
 def postpone(views: ReadModel, feed: FeedScope, attempts: int, due_us: int) -> None:
     views.execute(
-        "UPDATE {t} SET attempts = ?, due_us = ? WHERE what = ? AND value = ?",
-        [attempts, due_us, feed.what, feed.value],
+        "UPDATE {t} SET attempts = ?, due_us = ? "
+        "WHERE what = ? AND value = ? AND language = ?",
+        [attempts, due_us, feed.what, feed.value, feed.language],
         t=TABLE,
     )

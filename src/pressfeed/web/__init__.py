@@ -7,10 +7,22 @@ import io
 import re
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
-from flask import Flask, Response, request
+from babel import Locale
+from babel.dates import format_date
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    g,
+    has_request_context,
+    request,
+    url_for,
+)
 from flask.json.provider import DefaultJSONProvider
+from flask_babel import Babel, lazy_gettext  # type: ignore[import-untyped]
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wsgi import get_content_length
@@ -23,7 +35,7 @@ from pressfeed.config import Settings
 from pressfeed.logs import escape_in_handlers
 from pressfeed.syndication import ATOM, FEED_FORMATS
 from pressfeed.times import parse_time
-from pressfeed.urls import ALL_STATEMENTS, KIND, FeedScope, absolute, feed_path
+from pressfeed.urls import KIND, FeedScope, absolute, feed_path, site_language
 from pressfeed.web import (
     api,
     audit,
@@ -37,6 +49,7 @@ from pressfeed.web import (
 from pressfeed.web.auth import FAILURES, FailureLimiter
 from pressfeed.web.caching import RenderedCache
 from pressfeed.web.context import PRESSFEED, RENDERED_CACHE
+from pressfeed.web.languages import register_language_converter
 from pressfeed.web.problems import ProblemError, register_problem_handlers
 
 CONTENT_SECURITY_POLICY = (
@@ -70,6 +83,8 @@ def create_app(
     sessions.configure(app, settings)  # the secret key, the cookies' attributes
     CSRFProtect(app).exempt(api.bp)  # every form posts a token; the API has none
     register_problem_handlers(app)
+    register_language_converter(app, settings)
+    register_interface_languages(app, settings)
     register_templating(app, settings)
     app.after_request(security_headers)
     for blueprint in (
@@ -135,11 +150,23 @@ def register_templating(app: Flask, settings: Settings) -> None:
     base_url = settings.base_url
 
     def local_date(value: str | datetime | None) -> str:
-        """A stored UTC time as a date in the configured zone and format."""
+        """A stored UTC time as a date in the configured zone, in the page's
+        language's list format (PRESSFEED_DATE_FORMATS, else DD.MM.YYYY)."""
         if value is None:
             return ""
         local = as_datetime(value).astimezone(settings.timezone)
-        return local.strftime(settings.date_format)
+        return local.strftime(settings.date_format_of(interface_language()))
+
+    def long_date(value: str | datetime) -> str:
+        """A date as the front page's header shows it, in the page's language:
+        '18 October 2018', '18 octobre 2018', or in Russian with its year mark."""
+        local = as_datetime(value).astimezone(settings.timezone)
+        language = interface_language()
+        return format_date(
+            local.date(),
+            settings.long_date_format_of(language),
+            locale=babel_locale(language),
+        )
 
     def local_time(value: str | datetime | None) -> str:
         """A stored UTC time as a date and time in the configured zone, with the
@@ -168,24 +195,151 @@ def register_templating(app: Flask, settings: Settings) -> None:
         return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
 
     def autodiscovery() -> list[tuple[str, str, str]]:
-        """(media type, name, URL) of the feed of everything, in every format."""
+        """(media type, name, URL) of the feed of everything in the page's
+        language, in every format."""
+        scope = FeedScope(
+            language=site_language(interface_language(), settings.other_languages)
+        )
         return [
-            (f.media_type, f.name, absolute(base_url, feed_path(ALL_STATEMENTS, ext)))
+            (f.media_type, f.name, absolute(base_url, feed_path(scope, ext)))
             for ext, f in FEED_FORMATS.items()
         ]
 
     app.add_template_filter(local_date)
+    app.add_template_filter(long_date)
     app.add_template_filter(datetime_attr)
     app.add_template_filter(local_time)
     app.add_template_filter(readable)
     app.add_template_filter(event_label)
 
     def kind_feed_url(kind: str) -> str:
-        return absolute(base_url, feed_path(FeedScope(KIND, kind), ATOM.extension))
+        language = site_language(interface_language(), settings.other_languages)
+        scope = FeedScope(KIND, kind, language)
+        return absolute(base_url, feed_path(scope, ATOM.extension))
 
+    def in_language(endpoint: str, language: str, **values: Any) -> str:
+        """The URL of a public page (front page, messages, feed) in a language:
+        at the root for the default, under /<lang>/ for another."""
+        prefix = site_language(language, settings.other_languages)
+        if prefix:
+            values["lang"] = prefix
+        return url_for(endpoint, **values)
+
+    def here(endpoint: str, **values: Any) -> str:
+        """in_language for the page's own language."""
+        return in_language(endpoint, interface_language(), **values)
+
+    def language_switch(
+        translations: list[dict[str, Any]],
+    ) -> list[tuple[str, str, str, bool, bool]]:
+        """(language, its name, URL, is this page's, is this page in that
+        language) for every language of the office: a statement's translation
+        where there is one, else the same list (front page, messages) in that
+        language, else its front page."""
+        current = interface_language()
+        by_language = {
+            t["language"]: url_for("site.statement", slug=t["slug"])
+            for t in translations
+        }
+        endpoint = request.endpoint or ""
+        same_page = endpoint in ("site.front_page", "site.messages")
+        switch = []
+        for language in settings.languages:
+            equivalent = language in by_language or same_page
+            if language in by_language:
+                href = by_language[language]
+            elif same_page:
+                href = in_language(endpoint, language)
+            else:
+                href = in_language("site.front_page", language)
+            name = language_name(language)
+            switch.append((language, name, href, language == current, equivalent))
+        return switch
+
+    def kind_label(kind: str) -> str:
+        """A kind as readers read it, in the page's language."""
+        label = KIND_LABELS.get(kind)
+        return str(label) if label is not None else kind.replace("-", " ")
+
+    app.add_template_filter(kind_label)
+    app.add_template_filter(lambda role: str(ROLE_LABELS.get(role, role)), "role_label")
+    app.add_template_filter(
+        lambda status: str(STATUS_LABELS.get(status, status)), "status_label"
+    )
+    app.add_template_filter(language_name, "language_label")
+    app.add_template_global(language_switch)
     app.add_template_global(autodiscovery)
     app.add_template_global(kind_feed_url)
+    app.add_template_global(in_language)
+    app.add_template_global(here)
+    app.add_template_global(interface_language)
+    app.add_template_global(language_name)
     app.context_processor(lambda: {"settings": settings})
+
+
+KIND_LABELS = {
+    "press-release": lazy_gettext("press release"),
+    "news": lazy_gettext("news"),
+    "interview": lazy_gettext("interview"),
+    "speech": lazy_gettext("speech"),
+    "media-reply": lazy_gettext("media reply"),
+    "comment": lazy_gettext("comment"),
+}
+ROLE_LABELS = {
+    "writer": lazy_gettext("writer"),
+    "publisher": lazy_gettext("publisher"),
+    "auditor": lazy_gettext("auditor"),
+    "admin": lazy_gettext("admin"),
+}
+STATUS_LABELS = {
+    "draft": lazy_gettext("draft"),
+    "scheduled": lazy_gettext("scheduled"),
+    "published": lazy_gettext("published"),
+    "retracted": lazy_gettext("retracted"),
+}
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+INTERFACE_LANGUAGES = ("en", "fr", "ru")  # the catalogs in the repository
+
+
+def register_interface_languages(app: Flask, settings: Settings) -> None:
+    """Flask-Babel: every page's interface in its language (a statement page in
+    the statement's, a list in the list's), from the catalogs in translations/."""
+    app.config["BABEL_DEFAULT_LOCALE"] = "en"
+    Babel(
+        app,
+        locale_selector=lambda: babel_locale(interface_language()),
+        default_translation_directories=str(TRANSLATIONS),
+    )
+    app.extensions[DEFAULT_LANGUAGE] = settings.default_language
+
+
+DEFAULT_LANGUAGE = "pressfeed.default_language"
+
+
+def interface_language() -> str:
+    """The language of the page being made: set by the view (a statement's, a
+    list's), else the press office's default."""
+    if has_request_context() and g.get("page_language"):
+        return str(g.page_language)
+    return str(current_app.extensions.get(DEFAULT_LANGUAGE, "en"))
+
+
+def babel_locale(language: str) -> str:
+    """A BCP 47 tag as Babel names the locale: pt-BR -> pt_BR; 'en' when Babel
+    does not know the language."""
+    try:
+        return str(Locale.parse(language, sep="-"))
+    except (ValueError, LookupError):
+        return "en"
+
+
+def language_name(language: str) -> str:
+    """A language's name in that language, for the language switch: English,
+    français, русский."""
+    try:
+        return Locale.parse(language, sep="-").get_display_name() or language
+    except (ValueError, LookupError):
+        return language
 
 
 def as_datetime(value: str | datetime) -> datetime:

@@ -18,6 +18,7 @@ from pressfeed.projections.catalogue import list_statements
 from pressfeed.representation import (
     receipt_reference,
     statement_document,
+    with_translations,
     with_url,
 )
 from pressfeed.schemas import (
@@ -161,6 +162,16 @@ def retract_statement(statement_id: UUID) -> Response:
     return command_answer(result)
 
 
+@bp.delete("/statements/<uuid:statement_id>/translation")
+@require_role("publisher")
+def unlink_translation(statement_id: UUID) -> Response:
+    """Takes the statement out of its group of translations."""
+    result = services().press_office.unlink_translation(
+        statement_id, actor=current_caller().name
+    )
+    return command_answer(result)
+
+
 # Request parsing
 
 
@@ -236,7 +247,13 @@ def etag(version: int) -> str:
 
 def statement_answer(statement: Statement, status: int) -> Response:
     base_url = services().settings.base_url
-    document = with_url(statement_document(statement), base_url)
+    translations = [
+        statement_document(other, html=False)
+        for other in services().press_office.translations(statement)
+    ]
+    document = with_translations(
+        with_url(statement_document(statement), base_url), translations, base_url
+    )
     leaf = services().ledger.leaf(statement.id, statement.version)
     if leaf is not None:  # recorded with its event: absent only mid-migration
         document["receipt"] = receipt_reference(document, *leaf, base_url)

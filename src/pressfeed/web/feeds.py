@@ -11,6 +11,7 @@ Last-Modified change only when the public sees a change.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, Response, abort
@@ -20,6 +21,7 @@ from pressfeed.projections.base import ReadModel
 from pressfeed.projections.catalogue import (
     last_tombstone_expiry,
     latest_public_changes,
+    public_translations,
     recent_retractions,
 )
 from pressfeed.projections.changes import latest_changes, rewritten_by_withdrawal
@@ -54,8 +56,9 @@ from pressfeed.web.caching import (
     rendered,
 )
 from pressfeed.web.context import rendered_cache, services
+from pressfeed.web.languages import list_language, page_language
 
-bp = Blueprint("feeds", __name__, url_prefix="/feeds")
+bp = Blueprint("feeds", __name__)
 
 FEED_SIZE = 50
 TOMBSTONE_DAYS = 30
@@ -65,68 +68,85 @@ FEED_CACHE = public_cache_control(60)
 ARCHIVE_CACHE = public_cache_control(3600)
 
 
-@bp.get("/all.<fmt>")
-def all_statements(fmt: str) -> Response:
-    return serve_feed(ALL_STATEMENTS, fmt, services().settings.site_title)
+@bp.get("/feeds/all.<fmt>")
+@bp.get("/<lang:lang>/feeds/all.<fmt>")
+def all_statements(fmt: str, lang: str = "") -> Response:
+    scope = FeedScope(language=lang)
+    return serve_feed(scope, fmt, services().settings.site_title)
 
 
-@bp.get("/kind/<kind>.<fmt>")
-def by_kind(kind: str, fmt: str) -> Response:
+@bp.get("/feeds/kind/<kind>.<fmt>")
+@bp.get("/<lang:lang>/feeds/kind/<kind>.<fmt>")
+def by_kind(kind: str, fmt: str, lang: str = "") -> Response:
     if kind not in services().settings.kinds:
         abort(404)
     title = f"{services().settings.site_title}: {kind.replace('-', ' ')}"
-    return serve_feed(FeedScope(KIND, kind), fmt, title)
+    return serve_feed(FeedScope(KIND, kind, lang), fmt, title)
 
 
-@bp.get("/tag/<tag>.<fmt>")
-def by_tag(tag: str, fmt: str) -> Response:
+@bp.get("/feeds/tag/<tag>.<fmt>")
+@bp.get("/<lang:lang>/feeds/tag/<tag>.<fmt>")
+def by_tag(tag: str, fmt: str, lang: str = "") -> Response:
     if not is_tag(tag):  # the rule every accepted tag passed
         abort(404)
     title = f"{services().settings.site_title}: #{tag}"
-    return serve_feed(FeedScope(TAG, tag), fmt, title)
+    return serve_feed(FeedScope(TAG, tag, lang), fmt, title)
 
 
-@bp.get("/changes.atom")
-def changes() -> Response:
+@bp.get("/feeds/changes.atom")
+@bp.get("/<lang:lang>/feeds/changes.atom")
+def changes(lang: str = "") -> Response:
     settings = services().settings
     spec = FeedSpec(
-        changes_feed_path(), f"{settings.site_title}: changes", messages_path()
+        changes_feed_path(lang),
+        f"{settings.site_title}: changes",
+        messages_path(lang),
+        language=page_language(lang),
     )
+    listed = list_language(lang)
 
     def render() -> Rendered:
         views = services().views
-        items = latest_changes(views, FEED_SIZE)
-        rewritten = rewritten_by_withdrawal(views, tombstones_since())
+        items = latest_changes(views, FEED_SIZE, listed)
+        rewritten = rewritten_by_withdrawal(views, tombstones_since(), listed)
         body = changes_feed(spec, items, settings, FeedExtras(rewritten=rewritten))
         withdrawn = [c["statement"] for c in rewritten]
         expires_at = tombstone_expiry(withdrawn) if withdrawn else None
         return rendered(body, list_modified(), expires_at)
 
-    item = cached("changes.atom", render)
+    item = cached(changes_feed_path(lang), render)
     return conditional_response(item, ATOM.content_type, FEED_CACHE)
 
 
-@bp.get("/archive/<int:number>.atom")
-def archive(number: int) -> Response:
-    closed = closed_page_count(services().views)
+@bp.get("/feeds/archive/<int:number>.atom")
+@bp.get("/<lang:lang>/feeds/archive/<int:number>.atom")
+def archive(number: int, lang: str = "") -> Response:
+    language = page_language(lang)
+    closed = closed_page_count(services().views, language)
     if not 1 <= number <= closed:
         abort(404)
     settings = services().settings
     links = ArchiveLinks(
-        prev_archive=archive_page_path(number - 1) if number > 1 else None,
-        next_archive=archive_page_path(number + 1) if number < closed else None,
-        current=feed_path(ALL_STATEMENTS, ATOM.extension),
+        prev_archive=archive_page_path(number - 1, lang) if number > 1 else None,
+        next_archive=archive_page_path(number + 1, lang) if number < closed else None,
+        current=feed_path(FeedScope(language=lang), ATOM.extension),
         is_archive=True,
     )
     title = f"{settings.site_title}: archive {number}"
-    spec = FeedSpec(archive_page_path(number), title, messages_path(), links)
+    spec = FeedSpec(
+        archive_page_path(number, lang),
+        title,
+        messages_path(lang),
+        links,
+        language=language,
+    )
 
     def render() -> Rendered:
-        documents = archive_page(services().views, number)
+        documents = archive_page(services().views, number, language)
         body = ATOM.render(spec, documents, settings, None)
         return rendered(body, last_modified(documents))
 
-    item = cached(f"archive/{number}", render)
+    item = cached(archive_page_path(number, lang), render)
     return conditional_response(item, ATOM.content_type, ARCHIVE_CACHE)
 
 
@@ -136,9 +156,11 @@ def serve_feed(scope: FeedScope, extension: str, title: str) -> Response:
     if feed_format is None:
         abort(404)
     path = feed_path(scope, extension)
+    language = page_language(scope.language)
 
     def render() -> Rendered:
-        return render_feed(scope, feed_format, FeedSpec(path, title, messages_path()))
+        spec = FeedSpec(path, title, messages_path(scope.language), language=language)
+        return render_feed(scope, feed_format, spec)
 
     item = cached(path, render)
     return conditional_response(item, feed_format.content_type, FEED_CACHE)
@@ -146,21 +168,29 @@ def serve_feed(scope: FeedScope, extension: str, title: str) -> Response:
 
 def render_feed(scope: FeedScope, feed_format: FeedFormat, spec: FeedSpec) -> Rendered:
     settings, views = services().settings, services().views
+    listed = list_language(scope.language)
     documents = latest_public_changes(
         views,
         limit=FEED_SIZE,
         kind=scope.value if scope.what == KIND else None,
         tag=scope.value if scope.what == TAG else None,
+        language=listed,
     )
-    extras = FeedExtras(hubs=settings.websub_hubs)
+    extras = FeedExtras(
+        hubs=settings.websub_hubs,
+        translations=public_translations_of(views, documents),
+    )
     expires_at = None
     if feed_format.carries_tombstones:
         extras.tombstones = tombstones(views, scope)
         if extras.tombstones:
             expires_at = tombstone_expiry(extras.tombstones)
-        if scope == ALL_STATEMENTS:
-            spec = with_archive_links(spec, closed_page_count(views))
-            documents = with_open_page(documents, open_page(views))
+        if scope.what == ALL_STATEMENTS.what:
+            language = spec.language
+            spec = with_archive_links(
+                spec, closed_page_count(views, language), scope.language
+            )
+            documents = with_open_page(documents, open_page(views, language))
     body = feed_format.render(spec, documents, settings, extras)
     return rendered(body, list_modified(), expires_at)
 
@@ -181,8 +211,9 @@ def list_modified() -> datetime:
 
 
 def tombstones(views: ReadModel, scope: FeedScope) -> list[StatementDocument]:
-    """Statements withdrawn in the last 30 days, within the feed's kind or tag."""
-    found = recent_retractions(views, tombstones_since())
+    """Statements withdrawn in the last 30 days, within the feed's language, kind
+    or tag."""
+    found = recent_retractions(views, tombstones_since(), list_language(scope.language))
     if scope.what == KIND:
         found = [d for d in found if d["kind"] == scope.value]
     if scope.what == TAG:
@@ -209,11 +240,22 @@ def with_open_page(
     )
 
 
-def with_archive_links(spec: FeedSpec, closed_pages: int) -> FeedSpec:
+def with_archive_links(spec: FeedSpec, closed_pages: int, prefix: str) -> FeedSpec:
     if not closed_pages:
         return spec
-    links = ArchiveLinks(prev_archive=archive_page_path(closed_pages))
-    return FeedSpec(spec.self_path, spec.title, spec.page, links)
+    links = ArchiveLinks(prev_archive=archive_page_path(closed_pages, prefix))
+    return replace(spec, archive=links)
+
+
+def public_translations_of(
+    views: ReadModel, documents: list[StatementDocument]
+) -> dict[str, list[StatementDocument]]:
+    """The published translations of each statement with any, by its id."""
+    return {
+        d["id"]: found
+        for d in documents
+        if d.get("translation_group") and (found := public_translations(views, d))
+    }
 
 
 def cached(key: str, render: Callable[[], Rendered]) -> Rendered:

@@ -121,6 +121,9 @@ def paths() -> dict[str, Any]:
                         *IDEMPOTENT,
                         "slug-taken",
                         "unknown-kind",
+                        "unknown-language",
+                        "unknown-original",
+                        "translation-taken",
                         "embargo-not-in-future",
                         "publication-in-future",
                     ),
@@ -239,6 +242,18 @@ def paths() -> dict[str, Any]:
                 "responses": {
                     "200": ok,
                     **problems(*AUTH, "not-found", "not-scheduled", "retracted"),
+                },
+            },
+        },
+        "/api/statements/{statement_id}/translation": {
+            "delete": {
+                "operationId": "unlinkTranslation",
+                "description": "Takes the statement out of its group of "
+                "translations; the others stay linked.",
+                "parameters": [STATEMENT_ID],
+                "responses": {
+                    "200": ok,
+                    **problems(*AUTH, "not-found", "not-a-translation"),
                 },
             },
         },

@@ -17,12 +17,14 @@ from pressfeed.aggregates import (
     ChangeNoteRequired,
     EmbargoNotInFuture,
     NotADraft,
+    NotATranslation,
     NothingToAmend,
     NotInReview,
     NotScheduled,
     PublicationInFuture,
     SecondPairOfEyesRequired,
     StatementRetracted,
+    TranslationTaken,
 )
 from pressfeed.application import (
     IdempotencyKeyReused,
@@ -30,6 +32,8 @@ from pressfeed.application import (
     StaleVersion,
     StatementNotFound,
     UnknownKind,
+    UnknownLanguage,
+    UnknownOriginal,
 )
 from pressfeed.storage import store_unavailable
 from pressfeed.urls import absolute, problem_type_path
@@ -174,6 +178,17 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             (SlugTaken,),
         ),
         ProblemType(
+            "translation-taken", 409, "The translations hold that language already",
+            "A group of translations holds one statement per language, and the "
+            "statement translated already has a translation in this language.",
+            (TranslationTaken,),
+        ),
+        ProblemType(
+            "not-a-translation", 409, "The statement has no translations",
+            "Only a statement linked to its translations can be unlinked.",
+            (NotATranslation,),
+        ),
+        ProblemType(
             "change-note-required", 422, "A change note is required",
             "Every amendment of a published statement needs a change note.",
             (ChangeNoteRequired,),
@@ -199,6 +214,17 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "The kind is not one this press office publishes (see the OpenAPI "
             "description).",
             (UnknownKind,),
+        ),
+        ProblemType(
+            "unknown-language", 422, "Unknown language",
+            "The language is not one this press office publishes in "
+            "(PRESSFEED_LANGUAGES).",
+            (UnknownLanguage,),
+        ),
+        ProblemType(
+            "unknown-original", 422, "No statement to translate",
+            "translation_of names no statement (give its id or slug).",
+            (UnknownOriginal,),
         ),
         ProblemType(
             "idempotency-key-reused", 422, "Idempotency-Key reused",

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, g, render_template, request
 from werkzeug.http import http_date
 
 from pressfeed.aggregates import PUBLISHED, Statement
@@ -17,6 +17,7 @@ from pressfeed.projections.catalogue import (
     count_public,
     latest_public,
     public_statement,
+    public_translations,
 )
 from pressfeed.representation import (
     StatementDocument,
@@ -25,7 +26,13 @@ from pressfeed.representation import (
     statement_document,
 )
 from pressfeed.times import parse_http_date
-from pressfeed.urls import absolute, statement_path, statement_version_path
+from pressfeed.urls import (
+    absolute,
+    front_page_path,
+    messages_path,
+    statement_path,
+    statement_version_path,
+)
 from pressfeed.web.caching import (
     Rendered,
     conditional_response,
@@ -34,6 +41,7 @@ from pressfeed.web.caching import (
     rendered,
 )
 from pressfeed.web.context import rendered_cache, services
+from pressfeed.web.languages import list_language, page_language
 from pressfeed.web.problems import ProblemError
 
 bp = Blueprint("site", __name__)
@@ -46,13 +54,18 @@ PAGE_NUMBER = re.compile(r"[0-9]{1,6}")
 
 
 @bp.get("/")
-def front_page() -> Response:
+@bp.get("/<lang:lang>/")
+def front_page(lang: str = "") -> Response:
     """Today's date and clocks, contact, the newest statement in full, the latest."""
     now = datetime.now(UTC)
     minute_ends = (math.floor(time.time() / 60) + 1) * 60
+    page_language(lang)
+    listed = list_language(lang)
 
     def render() -> Rendered:
-        documents = latest_public(services().views, limit=LATEST_COUNT + 1)
+        documents = latest_public(
+            services().views, limit=LATEST_COUNT + 1, language=listed
+        )
         current = [d for d in documents if d["status"] == PUBLISHED]
         body = render_template(
             "front.html",
@@ -65,28 +78,33 @@ def front_page() -> Response:
         modified = max(minute, services().views.public_stamp())
         return rendered(body.encode(), modified, minute_ends)
 
-    item = cached(f"page:/:{int(minute_ends)}", render)
+    item = cached(f"page:{front_page_path(lang)}:{int(minute_ends)}", render)
     return conditional_response(item, HTML, PAGE_CACHE)
 
 
 @bp.get("/messages")
-def messages() -> Response:
+@bp.get("/<lang:lang>/messages")
+def messages(lang: str = "") -> Response:
     """All messages, newest first, 20 a page."""
     page = page_number()
     views = services().views
+    page_language(lang)
+    listed = list_language(lang)
 
     def render() -> Rendered:
-        total = count_public(views)
+        total = count_public(views, listed)
         pages = max(1, math.ceil(total / PAGE_SIZE))
         if page > pages:
             abort(404)
-        documents = latest_public(views, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        documents = latest_public(
+            views, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, language=listed
+        )
         body = render_template(
             "messages.html", documents=documents, page=page, pages=pages
         )
         return rendered(body.encode(), views.public_stamp())
 
-    item = cached(f"page:/messages:{page}", render)
+    item = cached(f"page:{messages_path(lang)}:{page}", render)
     return conditional_response(item, HTML, PAGE_CACHE)
 
 
@@ -137,11 +155,13 @@ def memento(slug: str, header: str) -> Response:
 
 def memento_page(slug: str, statement: Statement, since: datetime) -> Response:
     document = statement_document(statement)
+    g.page_language = document["language"]
     body = render_template(
         "statement.html",
         statement=document,
         notes=public_notes(document),
         memento_of=since,
+        translations=public_translations(services().views, document),
     )
     response = Response(body, content_type=HTML)
     response.headers["Memento-Datetime"] = http_date(since)
@@ -157,7 +177,10 @@ def withdrawn_or_public(slug: str) -> StatementDocument:
 
 
 def withdrawn_page(document: StatementDocument) -> Response:
-    body = render_template("withdrawn.html", statement=document, notes=[])
+    g.page_language = document["language"]
+    body = render_template(
+        "withdrawn.html", statement=document, notes=[], translations=[]
+    )
     return Response(body, status=410, content_type=HTML)
 
 
@@ -174,11 +197,18 @@ def current_statement(slug: str) -> Response:
             abort(404)
         gone = is_withdrawn(document)
         template = "withdrawn.html" if gone else "statement.html"
+        g.page_language = document["language"]
+        translations = [] if gone else public_translations(views, document)
         body = render_template(
-            template, statement=document, notes=public_notes(document)
+            template,
+            statement=document,
+            notes=public_notes(document),
+            translations=translations,
         )
+        # A translation published later changes the page (its links) too.
+        dated = [document, *translations]
         return rendered(
-            body.encode(), last_modified([document]), status=410 if gone else 200
+            body.encode(), last_modified(dated), status=410 if gone else 200
         )
 
     item = cached(f"page:/statements/{slug}", render)

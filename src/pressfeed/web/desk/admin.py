@@ -6,6 +6,7 @@ that answers the form, and never stored in a cookie or anywhere readable."""
 from __future__ import annotations
 
 from flask import flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext  # type: ignore[import-untyped]
 from werkzeug.wrappers import Response
 
 from pressfeed.people import PERSON_ROLES, PersonNameTaken, PersonNotFound
@@ -59,13 +60,13 @@ def create_person() -> Response:
 @require_person("admin")
 def disable_person(name: str) -> Response:
     if name == my_name():
-        flash("You cannot disable your own account.", "error")
+        flash(gettext("You cannot disable your own account."), "error")
         return redirect(url_for("desk.people"), code=303)
     try:
         services().people.disable(name)
     except PersonNotFound as error:
         raise ProblemError("not-found", str(error)) from None
-    flash(f"Disabled {name}; their sessions have ended.", "info")
+    flash(gettext("Disabled %(name)s; their sessions have ended.", name=name), "info")
     return redirect(url_for("desk.people"), code=303)
 
 
@@ -74,7 +75,7 @@ def disable_person(name: str) -> Response:
 def change_role(name: str) -> Response:
     role = request.form.get("role", "")
     if name == my_name():
-        flash("You cannot change your own role.", "error")
+        flash(gettext("You cannot change your own role."), "error")
         return redirect(url_for("desk.people"), code=303)
     try:
         services().people.set_role(name, role)
@@ -83,7 +84,12 @@ def change_role(name: str) -> Response:
     except ValueError as error:
         flash(str(error), "error")
         return redirect(url_for("desk.people"), code=303)
-    flash(f"{name} is now {role}; their sessions have ended.", "info")
+    flash(
+        gettext(
+            "%(name)s is now %(role)s; their sessions have ended.", name=name, role=role
+        ),
+        "info",
+    )
     return redirect(url_for("desk.people"), code=303)
 
 
@@ -126,5 +132,5 @@ def create_token() -> Response:
 def revoke_token(name: str) -> Response:
     if not services().tokens.revoke(name):
         raise ProblemError("not-found", f"No active token is named {name!r}.")
-    flash(f"Revoked the token {name}.", "info")
+    flash(gettext("Revoked the token %(name)s.", name=name), "info")
     return redirect(url_for("desk.tokens"), code=303)

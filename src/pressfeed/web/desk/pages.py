@@ -12,6 +12,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from flask import Response, redirect, render_template, request, url_for
+from flask_babel import gettext  # type: ignore[import-untyped]
 from pydantic import ValidationError
 from werkzeug.wrappers import Response as HttpResponse
 
@@ -28,9 +29,11 @@ from pressfeed.projections.catalogue import list_statements
 from pressfeed.rendering import markdown_to_html
 from pressfeed.representation import (
     StatementDocument,
+    amended_translations,
     public_notes,
     statement_document,
     text_diff,
+    with_translations,
 )
 from pressfeed.schemas import StatementAmendment, StatementCreate
 from pressfeed.times import iso
@@ -56,6 +59,7 @@ class Draft:
     publish_at: str = ""  # a local date and time in the office's zone
     change_note: str = ""
     minor: bool = False
+    translation_of: str = ""  # the id or slug of the statement translated
     errors: list[str] = field(default_factory=list)
 
     @classmethod
@@ -70,6 +74,7 @@ class Draft:
             publish_at=form.get("publish_at", ""),
             change_note=form.get("change_note", ""),
             minor=form.get("minor") == "on",
+            translation_of=form.get("translation_of", "").strip(),
         )
 
     @classmethod
@@ -397,6 +402,7 @@ def new_statement(draft: Draft, action: str) -> NewStatement:
             "tags": draft.tag_list,
             "draft": action == "save-draft",
             "publish_at": publish_at,
+            "translation_of": draft.translation_of or None,
         }
     )
     return fields.as_new_statement(services().settings.default_language)
@@ -420,15 +426,25 @@ def until(publish_at: str | None) -> str:
         (datetime.fromisoformat(publish_at) - datetime.now(UTC)).total_seconds()
     )
     if seconds <= 0:
-        return "due now"
+        return str(gettext("due now"))
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, seconds = divmod(rest, 60)
     if days:
-        return f"in {days} d {hours} h"
+        return str(gettext("in %(days)s d %(hours)s h", days=days, hours=hours))
     if hours:
-        return f"in {hours} h {minutes:02d} min"
-    return f"in {minutes} min {seconds:02d} s"
+        return str(
+            gettext(
+                "in %(hours)s h %(minutes)s min", hours=hours, minutes=f"{minutes:02d}"
+            )
+        )
+    return str(
+        gettext(
+            "in %(minutes)s min %(seconds)s s",
+            minutes=minutes,
+            seconds=f"{seconds:02d}",
+        )
+    )
 
 
 def messages_of(error: Exception) -> list[str]:
@@ -478,10 +494,18 @@ def statement_page(
     status: int = 200,
 ) -> Response:
     person = current_person_or_fail()
+    office = services().press_office
+    translations = [
+        statement_document(other, html=False)
+        for other in office.translations(office.get_statement(UUID(document["id"])))
+    ]
     page = render_template(
         "desk/statement.html",
         person=person,
-        statement=document,
+        statement=with_translations(
+            document, translations, services().settings.base_url
+        ),
+        amended_translations=amended_translations(document, translations),
         notes=public_notes(document),
         actions=allowed_actions(person, document),
         draft=draft,

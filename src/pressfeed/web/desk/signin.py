@@ -21,6 +21,7 @@ from flask import (
     session,
 )
 from flask.sansio.blueprints import BlueprintSetupState
+from flask_babel import gettext, lazy_gettext  # type: ignore[import-untyped]
 from werkzeug.wrappers import Response
 
 from pressfeed.people import BadPassword, Person
@@ -40,8 +41,8 @@ from pressfeed.web.sessions import (
 SIGN_IN_FAILURES = "pressfeed.sign_in_failures"  # the app's FailureLimiter
 PENDING = "pending_sign_in"  # in Flask's signed cookie: password right, code due
 PENDING_SECONDS = 300
-WRONG = "Wrong name or password."
-WRONG_CODE = "Wrong code."
+WRONG = lazy_gettext("Wrong name or password.")
+WRONG_CODE = lazy_gettext("Wrong code.")
 
 
 # Desk templates show who is signed in (looked up once per request, if asked).
@@ -83,7 +84,9 @@ def too_many(template: str, wait: int, **context: object) -> Response:
     response = page(
         template,
         429,
-        error=f"Too many failed attempts; try again in {wait} seconds.",
+        error=gettext(
+            "Too many failed attempts; try again in %(wait)s seconds.", wait=wait
+        ),
         **context,
     )
     response.headers["Retry-After"] = str(wait)
@@ -184,12 +187,14 @@ def password() -> Response:
     if people.verify_password(person.name, current) is None:
         record_failure(person.name)
         return page(
-            "desk/password.html", error="The current password is wrong.", **context
+            "desk/password.html",
+            error=gettext("The current password is wrong."),
+            **context,
         )
     if new == current:
         return page(
             "desk/password.html",
-            error="The new password must differ from the current one.",
+            error=gettext("The new password must differ from the current one."),
             **context,
         )
     try:

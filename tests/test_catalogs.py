@@ -1,0 +1,66 @@
+"""The interface's catalogs: every string the site marks for translation is in
+the en, fr and ru catalogs, translated (fr, ru), and compiled by the install."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parent.parent
+TRANSLATIONS = ROOT / "src" / "pressfeed" / "translations"
+PYBABEL = str(Path(sys.executable).parent / "pybabel")
+
+
+@pytest.fixture(scope="module")
+def extracted(tmp_path_factory) -> set[str]:
+    """The msgids pybabel extracts from the code and the templates now."""
+    pot = tmp_path_factory.mktemp("catalogs") / "messages.pot"
+    subprocess.run(
+        [
+            PYBABEL,
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "lazy_gettext",
+            "-o",
+            str(pot),
+            "src/pressfeed",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    with pot.open("rb") as file:
+        return {message.id for message in read_po(file) if message.id}
+
+
+def catalog(language: str):
+    with (TRANSLATIONS / language / "LC_MESSAGES" / "messages.po").open("rb") as file:
+        return read_po(file, locale=language)
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "ru"])
+def test_each_catalog_holds_every_string_of_the_interface(extracted, language):
+    messages = {message.id for message in catalog(language) if message.id}
+    assert extracted - messages == set(), "run make catalogs, then translate"
+    assert extracted, "nothing extracted: is babel.cfg right?"
+
+
+@pytest.mark.parametrize("language", ["fr", "ru"])
+def test_every_string_is_translated(language):
+    empty = [m.id for m in catalog(language) if m.id and not m.string]
+    fuzzy = [m.id for m in catalog(language) if m.id and m.fuzzy]
+    assert empty == [] and fuzzy == []
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "ru"])
+def test_the_install_compiled_each_catalog(language):
+    po = TRANSLATIONS / language / "LC_MESSAGES" / "messages.po"
+    mo = po.with_suffix(".mo")
+    assert mo.exists(), "make install compiles the catalogs"
+    assert mo.stat().st_mtime >= po.stat().st_mtime, "make install again"

@@ -1,0 +1,67 @@
+"""The desk's new-statement form links a translation; the statement page lists
+the translations and flags them possibly out of date after a major amendment."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import pytest
+
+from pressfeed.web import create_app
+from tests.conftest import make_settings
+from tests.web.test_desk_pages import PASSWORD, Officer, compose, statement_id_of
+
+
+@pytest.fixture
+def office(tmp_path):
+    from pressfeed.assembly import Pressfeed
+
+    services = Pressfeed(make_settings(tmp_path, PRESSFEED_LANGUAGES="en,fr"))
+    services.attach_worker(services.projection_worker()).start()
+    services.people.create("paul", "publisher", PASSWORD)
+    app = create_app(services=services)
+    yield app, services
+    services.close()
+
+
+def test_a_publisher_composes_a_translation_and_sees_it_flagged(office):
+    app, services = office
+    paul = Officer(app, "paul")
+    form = paul.get("/desk/statements/new").get_data(as_text=True)
+    assert 'name="translation_of"' in form
+    assert '<option value="fr">' in form
+    english_id = statement_id_of(compose(paul, "publish", title="Consular hours"))
+    french_id = statement_id_of(
+        compose(
+            paul,
+            "publish",
+            title="Horaires du consulat",
+            language="fr",
+            translation_of="consular-hours",
+        )
+    )
+    french = services.press_office.get_statement(UUID(french_id))
+    assert french.translation_group == UUID(english_id)
+    page = paul.get(f"/desk/statements/{english_id}").get_data(as_text=True)
+    assert f'href="/desk/statements/{french_id}"' in page
+    assert "possibly out of date" not in page
+
+    english = services.press_office.get_statement(UUID(english_id))
+    services.press_office.amend(
+        english.id,
+        expected_version=english.version,
+        changes={"body": "New hours from Monday."},
+        change_note="New hours",
+        minor=False,
+        actor="paul",
+    )
+    page = paul.get(f"/desk/statements/{english_id}").get_data(as_text=True)
+    assert "possibly out of date: this statement had a major amendment since" in page
+    page = paul.get(f"/desk/statements/{french_id}").get_data(as_text=True)
+    assert "Possibly out of date: the English translation had a major amendment" in page
+
+    refused = compose(
+        paul, "publish", title="Autre", language="fr", translation_of="consular-hours"
+    )
+    assert refused.status_code == 422
+    assert "already" in refused.get_data(as_text=True)

@@ -1,0 +1,231 @@
+# ruff: noqa: RUF001 - Russian text is meant
+"""Publishing in several languages (PRESSFEED_LANGUAGES=en,ru): each language's
+own front page, messages, feeds and interface; translations linked both ways."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import feedparser
+import lxml.html
+import pytest
+from flask import g
+from lxml import etree
+
+from pressfeed.urls import FeedScope
+from pressfeed.web import create_app
+from pressfeed.websub import feed_urls
+from tests.conftest import make_settings
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def settings(request, tmp_path):
+    url = (
+        request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    )
+    return make_settings(tmp_path, url, PRESSFEED_LANGUAGES="en,ru")
+
+
+@pytest.fixture
+def pair(desk):
+    """An English statement and its Russian translation."""
+    english = desk.create(title="Embassy comment", body="In English.", slug="comment")
+    russian = desk.create(
+        title="Комментарий посольства",
+        body="По-русски.",
+        language="ru",
+        translation_of="comment",
+    )
+    english = desk.client.get(
+        f"/api/statements/{english['id']}", headers=desk.headers
+    ).get_json()  # now linked to its translation: one version later
+    return english, russian
+
+
+def page(client, path):
+    response = client.get(path)
+    assert response.status_code == 200, path
+    return lxml.html.fromstring(response.data)
+
+
+def test_a_russian_translation_gets_a_transliterated_slug(pair):
+    english, russian = pair
+    assert russian["slug"] == "kommentarii-posolstva"
+    assert russian["translations"]["en"]["id"] == english["id"]
+    assert russian["translations"]["en"]["url"].endswith("/statements/comment")
+
+
+def test_both_pages_link_each_other_with_hreflang(client, pair):
+    english, russian = pair
+    for this, other in ((english, russian), (russian, english)):
+        html = page(client, f"/statements/{this['slug']}")
+        assert html.get("lang") == this["language"]
+        alternates = html.xpath("//head/link[@rel='alternate'][@hreflang]")
+        assert [(a.get("hreflang"), a.get("href")) for a in alternates] == [
+            (other["language"], f"http://localhost/statements/{other['slug']}")
+        ]
+        switch = html.xpath("//nav[@class='languages']//a")
+        assert [a.get("href") for a in switch] == [f"/statements/{other['slug']}"]
+
+
+def test_the_russian_feeds_hold_only_russian_statements_and_say_so(client, pair):
+    _, russian = pair
+    data = client.get("/ru/feeds/all.atom").data
+    atom = etree.fromstring(data)
+    assert atom.get(XML_LANG) == "ru"
+    titles = [e.findtext(f"{ATOM}title") for e in atom.findall(f"{ATOM}entry")]
+    assert titles == [russian["title"]]
+    assert all(e.get(XML_LANG) is None for e in atom.findall(f"{ATOM}entry"))
+    parsed = feedparser.parse(data)
+    assert parsed.feed.language == "ru"
+    assert parsed.entries[0].content[0].language == "ru"
+    rss = feedparser.parse(client.get("/ru/feeds/all.rss").data)
+    assert rss.feed.language == "ru"
+    assert [e.title for e in rss.entries] == [russian["title"]]
+    assert client.get("/ru/feeds/all.json").get_json()["language"] == "ru"
+    kind = feedparser.parse(client.get("/ru/feeds/kind/news.atom").data)
+    assert [e.title for e in kind.entries] == [russian["title"]]
+    changes = feedparser.parse(client.get("/ru/feeds/changes.atom").data)
+    assert [e.title for e in changes.entries] == [f"Published: {russian['title']}"]
+
+
+def test_the_root_lists_no_russian_statement(client, pair):
+    english, russian = pair
+    for path in ("/", "/messages"):
+        text = client.get(path).get_data(as_text=True)
+        assert english["title"] in text and russian["title"] not in text, path
+    for path in ("/feeds/all.atom", "/feeds/all.rss", "/feeds/kind/news.atom"):
+        titles = [e.title for e in feedparser.parse(client.get(path).data).entries]
+        assert titles == [english["title"]], path
+
+
+def test_atom_entries_link_their_translations_with_hreflang(client, pair):
+    _, russian = pair
+    atom = etree.fromstring(client.get("/feeds/all.atom").data)
+    (entry,) = atom.findall(f"{ATOM}entry")
+    links = entry.findall(f"{ATOM}link[@hreflang]")
+    assert [(link.get("hreflang"), link.get("href")) for link in links] == [
+        ("ru", f"http://localhost/statements/{russian['slug']}")
+    ]
+    assert (
+        feedparser.parse(etree.tostring(atom))
+        .entries[0]
+        .link.endswith("/statements/comment")
+    )
+
+
+def test_the_russian_messages_page_speaks_russian(client, pair):
+    html = page(client, "/ru/messages")
+    assert html.get("lang") == "ru"
+    assert html.xpath("//h1")[0].text_content() == "Все сообщения"
+    assert "Страница 1 из 1" in html.text_content()
+    assert html.xpath("//main//li[a]")[0].get("lang") is None  # the page's language
+    switch = {
+        a.get("hreflang"): a.get("href")
+        for a in html.xpath("//nav[@class='languages']//a")
+    }
+    assert switch == {"en": "/messages"}
+    english = page(client, "/messages")
+    assert english.get("lang") == "en"
+    assert {a.get("href") for a in english.xpath("//nav[@class='languages']//a")} == {
+        "/ru/messages"
+    }
+
+
+def test_the_front_page_date_is_in_the_page_language(client, pair):
+    russian_date = page(client, "/ru/").xpath("//p[@class='date']")[0].text_content()
+    english_date = page(client, "/").xpath("//p[@class='date']")[0].text_content()
+    assert russian_date.replace("\u202f", " ").endswith(" г.")
+    assert english_date.split()[1][0].isupper()  # e.g. 18 October 2018
+
+
+def test_dates_of_18_october_2018_in_english_and_russian(services):
+    app = create_app(services=services)
+    moment = datetime(2018, 10, 18, 12, tzinfo=UTC)
+    long_date = app.jinja_env.filters["long_date"]
+    for language, expected in (("en", "18 October 2018"), ("ru", "18 октября 2018 г.")):
+        with app.test_request_context("/"):
+            g.page_language = language
+            assert long_date(moment).replace("\u202f", " ") == expected
+
+
+def test_a_language_outside_the_list_is_a_422(client, publisher):
+    response = client.post(
+        "/api/statements",
+        json={"title": "Erklärung", "body": "Text.", "kind": "news", "language": "de"},
+        headers=publisher,
+    )
+    assert response.status_code == 422
+    assert response.get_json()["type"].endswith("/problems/unknown-language")
+    assert client.get("/de/messages").status_code == 404
+
+
+def test_a_major_amendment_flags_the_other_translations(desk, pair):
+    english, russian = pair
+    amended = desk.amend(english, body="In English, corrected.", change_note="Fixed")
+    assert amended["translations"]["ru"]["possibly_out_of_date"] is True
+    minor = desk.amend(amended, body="In English, corrected!", minor=True)
+    assert minor["translations"]["ru"]["possibly_out_of_date"] is True
+    desk.amend(russian, body="По-русски, исправлено.", change_note="Исправлено")
+    english_now = desk.client.get(
+        f"/api/statements/{english['id']}", headers=desk.headers
+    ).get_json()
+    assert english_now["translations"]["ru"]["possibly_out_of_date"] is False
+
+
+def test_a_russian_change_leaves_the_english_feed_bytes_and_etag(desk, client, pair):
+    _, russian = pair
+    before = client.get("/feeds/all.atom")
+    ru_before = client.get("/ru/feeds/all.atom")
+    desk.amend(russian, body="Новый текст.", change_note="Уточнено")
+    after = client.get("/feeds/all.atom")
+    assert after.data == before.data
+    assert after.headers["ETag"] == before.headers["ETag"]
+    ru_after = client.get("/ru/feeds/all.atom")
+    assert ru_after.headers["ETag"] != ru_before.headers["ETag"]
+    revalidated = client.get(
+        "/ru/feeds/all.atom", headers={"If-None-Match": ru_before.headers["ETag"]}
+    )
+    assert revalidated.status_code == 200
+
+
+def test_websub_pings_each_language_feeds_at_their_own_urls():
+    urls = feed_urls(FeedScope(language="ru"), "http://x", ("ru",))
+    assert urls == [
+        "http://x/ru/feeds/all.atom",
+        "http://x/ru/feeds/all.json",
+        "http://x/ru/feeds/all.rss",
+    ]
+    assert feed_urls(FeedScope(language="en"), "http://x", ("ru",))[0] == (
+        "http://x/feeds/all.atom"
+    )
+    assert feed_urls(FeedScope("changes", "", "ru"), "http://x", ("ru",)) == [
+        "http://x/ru/feeds/changes.atom"
+    ]
+
+
+def test_unlinking_removes_the_links_from_both_pages(desk, client, publisher, pair):
+    _, russian = pair
+    response = client.delete(
+        f"/api/statements/{russian['id']}/translation", headers=publisher
+    )
+    assert response.status_code == 200
+    assert response.get_json()["translations"] == {}
+    desk.settle()
+    html = page(client, "/statements/comment")
+    assert html.xpath("//head/link[@hreflang]") == []
+
+
+def test_the_audit_shows_the_link_to_the_translations(client, auditor, pair):
+    english, russian = pair
+    for statement, of in ((english, english), (russian, english)):
+        history = client.get(
+            f"/audit/statements/{statement['id']}", headers=auditor
+        ).get_json()["events"]
+        linked = history[-1]
+        assert linked["type"] == "LinkedToTranslations"
+        assert linked["actor"] == "press-office"
+        assert linked["fields"] == {"translation_group": {"from": None, "to": of["id"]}}
