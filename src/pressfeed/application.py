@@ -109,6 +109,13 @@ class NewStatement:
     draft: bool = False
     publish_at: datetime | None = None
     published_at: datetime | None = None
+    summary: str | None = None
+    speaker: str | None = None
+
+
+# Fields added after imports were first made: left out of a line's hash while
+# empty, so a line that does not use them keeps the id it always had.
+LATER_FIELDS = ("summary", "speaker")
 
 
 class ChangeNoteAsDict(Transcoding):
@@ -148,8 +155,12 @@ def import_ids(statements: Sequence[NewStatement]) -> list[UUID]:
     seen: Counter[str] = Counter()
     ids = []
     for new in statements:
+        fields = dataclasses.asdict(new)
+        for name in LATER_FIELDS:
+            if fields[name] is None:
+                del fields[name]
         content = json.dumps(
-            dataclasses.asdict(new),
+            fields,
             sort_keys=True,
             default=lambda t: utc(t).isoformat(),
         )
@@ -228,8 +239,8 @@ class PressOffice(Application[UUID]):
         actor: str,
         idempotency: IdempotencyKey | None = None,
     ) -> CommandResult:
-        """Amends title, body, kind or tags of the version the caller read (None:
-        of whatever version is current)."""
+        """Amends title, body, kind, tags, summary or speaker of the version the
+        caller read (None: of whatever version is current)."""
         if "kind" in changes:
             self._check_kind(changes["kind"])
         return self._change(
@@ -502,6 +513,8 @@ class PressOffice(Application[UUID]):
             "tags": list(new.tags),
             "actor": actor,
             "at": utc(now),
+            "summary": new.summary,
+            "speaker": new.speaker,
         }
         statement = (
             Statement(**fields)

@@ -131,6 +131,20 @@ def plain_text_html(body: str) -> str:
     )
 
 
+_FIRST_PARAGRAPH = re.compile(r"<p\b[^>]*>(.*?)</p>", re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def first_paragraph_text(body_html: str) -> str:
+    """The first paragraph of rendered HTML (or all of it, if it has no
+    paragraph) as plain text on one line."""
+    match = _FIRST_PARAGRAPH.search(body_html)
+    fragment = match.group(1) if match else body_html
+    fragment = re.sub(r"<br\b[^>]*>", " ", fragment)
+    text = html_escape.unescape(_TAG.sub("", fragment))
+    return " ".join(text.split())
+
+
 class MarkdownCache:
     """Rendered HTML per body, least recently used first out, bounded by the
     bytes the bodies and their HTML occupy (not by count: one body's HTML can

@@ -7,7 +7,7 @@ import difflib
 from typing import Literal, NotRequired, TypedDict, cast
 
 from pressfeed.aggregates import RETRACTED, Statement, Status
-from pressfeed.rendering import markdown_to_html
+from pressfeed.rendering import first_paragraph_text, markdown_to_html
 from pressfeed.times import iso
 from pressfeed.urls import absolute, statement_path
 
@@ -41,6 +41,8 @@ class StatementDocument(TypedDict):
     body_html: NotRequired[str]  # rendered when read: the views store no HTML
     language: str
     tags: list[str]
+    summary: NotRequired[str | None]  # absent from views stored before it existed
+    speaker: NotRequired[str | None]
     status: Status
     version: int
     created_at: str
@@ -78,6 +80,8 @@ def statement_document(statement: Statement, *, html: bool = True) -> StatementD
         "body": statement.body,
         "language": statement.language,
         "tags": list(statement.tags),
+        "summary": statement.summary,
+        "speaker": statement.speaker,
         "status": statement.status,
         "version": statement.version,
         "created_at": iso(statement.drafted_at),
@@ -128,6 +132,26 @@ def with_url(document: StatementDocument, base_url: str) -> StatementDocument:
     }
     shown.pop("last_modified", None)
     return shown
+
+
+TEASER_LENGTH = 280
+
+
+def cut_at_word(text: str, limit: int) -> str:
+    """The text, or its opening words up to limit characters and an ellipsis."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
+
+
+def teaser(document: StatementDocument, limit: int = TEASER_LENGTH) -> str:
+    """What lists, the front page and feed summaries show of a statement: its
+    summary, or else its first paragraph cut at a word boundary (plain text)."""
+    summary = document.get("summary")
+    if summary:
+        return summary
+    body_html = document.get("body_html") or markdown_to_html(document["body"])
+    return cut_at_word(first_paragraph_text(body_html), limit)
 
 
 def is_withdrawn(document: StatementDocument) -> bool:

@@ -59,6 +59,28 @@ Note = Annotated[
     str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_cleaned)
 ]
 Kind = Annotated[str, StringConstraints(pattern=KIND_REGEX, max_length=40)]
+SUMMARY_MAX_LENGTH = 600
+SPEAKER_MAX_LENGTH = 100
+
+
+def _one_line(text: str) -> str:
+    """Plain text on one line: runs of whitespace (newlines too) become a space."""
+    return " ".join(_cleaned(text).split())
+
+
+Summary = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=SUMMARY_MAX_LENGTH),
+    AfterValidator(_one_line),
+    Field(description="Plain text for lists, teasers and feed summaries."),
+]
+Speaker = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=SPEAKER_MAX_LENGTH),
+    AfterValidator(_one_line),
+    Field(description='Who speaks, e.g. "Ambassador" or "Press Officer".'),
+]
+Removed = Annotated[Literal[""], Field(description="An empty string removes it.")]
 
 
 def normal_tag(text: str) -> str:
@@ -144,6 +166,8 @@ class StatementCreate(Strict):
     kind: Kind
     language: Language | None = None
     tags: Tags = []
+    summary: Summary | None = None
+    speaker: Speaker | None = None
     slug: Slug | None = None
     draft: bool = False
     publish_at: Moment | None = Field(
@@ -182,6 +206,8 @@ class StatementCreate(Strict):
             draft=self.draft,
             publish_at=self.publish_at,
             published_at=self.published_at,
+            summary=self.summary,
+            speaker=self.speaker,
         )
 
 
@@ -192,6 +218,8 @@ class StatementAmendment(Strict):
     body: Body | None = None
     kind: Kind | None = None
     tags: Tags | None = None
+    summary: Summary | Removed | None = None
+    speaker: Speaker | Removed | None = None
     change_note: Note | None = Field(
         None, description="Why: required once the statement is published."
     )
@@ -200,15 +228,22 @@ class StatementAmendment(Strict):
     @model_validator(mode="after")
     def changes_something(self) -> Self:
         if not self.changes():
-            raise ValueError("give at least one of title, body, kind, tags")
+            raise ValueError(
+                "give at least one of title, body, kind, tags, summary, speaker"
+            )
         return self
 
     def changes(self) -> dict[str, Any]:
-        fields = ("title", "body", "kind", "tags")
+        """The fields given; an empty summary or speaker is None (removed)."""
+        fields = ("title", "body", "kind", "tags", "summary", "speaker")
         values = {name: getattr(self, name) for name in fields}
         if values["tags"] is not None:
             values["tags"] = unique(values["tags"])
-        return {name: value for name, value in values.items() if value is not None}
+        changes = {name: value for name, value in values.items() if value is not None}
+        return {
+            name: value or None if name in ("summary", "speaker") else value
+            for name, value in changes.items()
+        }
 
 
 class ScheduleRequest(Strict):
@@ -269,6 +304,8 @@ class StatementOut(BaseModel):
     body_html: str
     language: str
     tags: list[str]
+    summary: str | None
+    speaker: str | None
     status: Literal["draft", "scheduled", "published", "retracted"]
     version: int
     created_at: AwareDatetime

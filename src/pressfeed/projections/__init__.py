@@ -23,7 +23,7 @@ VIEWS = (
     WebSubOutboxView(),
     ScheduleView(),
 )
-SCHEMA_VERSION = 9  # raise when a view's tables change: the views are then rebuilt
+SCHEMA_VERSION = 10  # raise when a view's tables change: the views are then rebuilt
 
 
 class SQLiteViews(SQLiteReadModel):
