@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -23,6 +23,8 @@ from pressfeed.aggregates import (
     AlreadyPublished,
     ChangeNote,
     CommandReceipt,
+    FrontPage,
+    NothingFeatured,
     NotScheduled,
     SlugIndex,
     Statement,
@@ -451,7 +453,42 @@ class PressOffice(Application[UUID]):
             progress(len(chunk))
         return drafted
 
+    def feature(self, id_or_slug: str, *, actor: str) -> Statement:
+        """Features a published statement first, in full, on the front page."""
+        while True:
+            statement = self.find_statement(id_or_slug)
+            page = self.front_page()
+            page.feature(statement, actor=actor, now=self.clock())
+            try:
+                self.save(page)
+            except IntegrityError:
+                continue  # another publisher changed the front page meanwhile
+            return statement
+
+    def unfeature(self, *, actor: str) -> bool:
+        """The front page shows the newest statement first again; False when it
+        featured none."""
+        while True:
+            page = self.front_page()
+            try:
+                page.unfeature(actor=actor, now=self.clock())
+            except NothingFeatured:
+                return False
+            try:
+                self.save(page)
+            except IntegrityError:
+                continue
+            return True
+
     # Reads
+
+    def front_page(self) -> FrontPage:
+        """The front page as recorded (opened, unsaved, before its first event)."""
+        try:
+            page: Any = self.repository.get(FrontPage.create_id())
+        except AggregateNotFoundError:
+            return FrontPage.opened()
+        return cast(FrontPage, page)
 
     def get_statement(
         self, statement_id: UUID, version: int | None = None

@@ -37,6 +37,7 @@ class Settings:
     base_url_configured: bool = False  # PRESSFEED_BASE_URL set: never derived
     site_title: str = "Press Office"
     contact: str = ""
+    front_heading: str = "Press releases and news"  # above the featured statement
     kinds: tuple[str, ...] = DEFAULT_KINDS
     default_language: str = "en"
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
@@ -77,6 +78,7 @@ class Settings:
             base_url_configured=bool(env.get("PRESSFEED_BASE_URL")),
             site_title=env.get("PRESSFEED_SITE_TITLE", cls.site_title),
             contact=env.get("PRESSFEED_CONTACT", cls.contact).replace("\\n", "\n"),
+            front_heading=env.get("PRESSFEED_FRONT_HEADING", cls.front_heading),
             kinds=kinds or DEFAULT_KINDS,
             default_language=env.get("PRESSFEED_LANGUAGE", cls.default_language),
             timezone=ZoneInfo(env.get("PRESSFEED_TIMEZONE", "UTC")),

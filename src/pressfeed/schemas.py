@@ -258,6 +258,16 @@ class ApprovalRequest(Strict):
     )
 
 
+class FeatureRequest(Strict):
+    """The published statement to feature on the front page."""
+
+    statement: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=120),
+        Field(description="The statement's id or slug."),
+    ]
+
+
 class RetractionRequest(Strict):
     reason: Note
 

@@ -193,6 +193,9 @@ REQUESTS: dict[str, Callable[[Caller], object]] = {
     "already-published": lambda c: c.post(
         f"/api/statements/{c.published()['id']}/publication"
     ),
+    "not-published": lambda c: c.client.put(
+        "/api/featured", json={"statement": draft(c)["id"]}, headers=c.headers
+    ),
     "not-scheduled": lambda c: c.client.delete(
         f"/api/statements/{c.published()['id']}/schedule", headers=c.headers
     ),

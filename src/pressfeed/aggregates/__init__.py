@@ -9,12 +9,14 @@ from pressfeed.aggregates.errors import (
     NotADraft,
     NothingToAmend,
     NotInReview,
+    NotPublished,
     NotScheduled,
     PublicationInFuture,
     SecondPairOfEyesRequired,
     StatementError,
     StatementRetracted,
 )
+from pressfeed.aggregates.front_page import FrontPage, NothingFeatured
 from pressfeed.aggregates.indexes import CommandReceipt, SlugIndex
 from pressfeed.aggregates.statement import (
     AMENDABLE_FIELDS,
@@ -42,9 +44,12 @@ __all__ = [
     "EmbargoNotDue",
     "EmbargoNotInFuture",
     "FieldNotAmendable",
+    "FrontPage",
     "NotADraft",
     "NotInReview",
+    "NotPublished",
     "NotScheduled",
+    "NothingFeatured",
     "NothingToAmend",
     "PublicationInFuture",
     "SecondPairOfEyesRequired",

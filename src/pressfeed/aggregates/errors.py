@@ -52,3 +52,7 @@ class SecondPairOfEyesRequired(StatementError):
 
 class EmbargoNotDue(StatementError):
     """The scheduler never publishes before the embargo time."""
+
+
+class NotPublished(StatementError):
+    """Only a published statement can be featured on the front page."""

@@ -13,6 +13,7 @@ from pressfeed.projections.archive import ArchiveView
 from pressfeed.projections.base import PostgresReadModel, ReadModel, SQLiteReadModel
 from pressfeed.projections.catalogue import CatalogueView
 from pressfeed.projections.changes import PublicChangesView
+from pressfeed.projections.front_page import FrontPageView
 from pressfeed.projections.schedule import ScheduleView
 from pressfeed.projections.websub import WebSubOutboxView
 
@@ -22,6 +23,7 @@ VIEWS = (
     ArchiveView(),
     WebSubOutboxView(),
     ScheduleView(),
+    FrontPageView(),
 )
 SCHEMA_VERSION = 10  # raise when a view's tables change: the views are then rebuilt
 

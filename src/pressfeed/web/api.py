@@ -19,6 +19,7 @@ from pressfeed.representation import statement_document, with_url
 from pressfeed.schemas import (
     CURSOR_REGEX,
     ApprovalRequest,
+    FeatureRequest,
     ListQuery,
     RetractionRequest,
     ScheduleRequest,
@@ -46,6 +47,27 @@ def create_statement() -> Response:
         new, actor=current_caller().name, idempotency=idempotency_key()
     )
     return command_answer(result)
+
+
+@bp.put("/featured")
+@require_role("publisher")
+def feature_statement() -> Response:
+    """Features a published statement (by id or slug) on the front page."""
+    fields = parse_body(FeatureRequest)
+    statement = services().press_office.feature(
+        fields.statement, actor=current_caller().name
+    )
+    services().command_recorded()
+    return statement_answer(statement, 200)
+
+
+@bp.delete("/featured")
+@require_role("publisher")
+def unfeature_statement() -> Response:
+    """The front page shows the newest statement first again."""
+    services().press_office.unfeature(actor=current_caller().name)
+    services().command_recorded()
+    return Response(status=204)
 
 
 @bp.get("/statements/<id_or_slug>")

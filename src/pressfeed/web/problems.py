@@ -19,6 +19,7 @@ from pressfeed.aggregates import (
     NotADraft,
     NothingToAmend,
     NotInReview,
+    NotPublished,
     NotScheduled,
     PublicationInFuture,
     SecondPairOfEyesRequired,
@@ -146,6 +147,11 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "already-published", 409, "The statement is already published",
             "The statement is already published.",
             (AlreadyPublished,),
+        ),
+        ProblemType(
+            "not-published", 409, "The statement is not published",
+            "Only a published statement can be featured on the front page.",
+            (NotPublished,),
         ),
         ProblemType(
             "not-scheduled", 409, "The statement is not scheduled",

@@ -18,11 +18,13 @@ from pressfeed.projections.catalogue import (
     latest_public,
     public_statement,
 )
+from pressfeed.projections.front_page import featured_statement
 from pressfeed.representation import (
     StatementDocument,
     is_withdrawn,
     public_notes,
     statement_document,
+    teaser,
 )
 from pressfeed.times import parse_http_date
 from pressfeed.urls import absolute, statement_path, statement_version_path
@@ -46,19 +48,24 @@ PAGE_NUMBER = re.compile(r"[0-9]{1,6}")
 
 @bp.get("/")
 def front_page() -> Response:
-    """Today's date and clocks, contact, the newest statement in full, the latest."""
+    """Today's date and clocks, contact, the featured statement (or else the
+    newest) in full, then the latest as teasers."""
     now = datetime.now(UTC)
     minute_ends = (math.floor(time.time() / 60) + 1) * 60
 
     def render() -> Rendered:
-        documents = latest_public(services().views, limit=LATEST_COUNT + 1)
+        views = services().views
+        featured = featured_statement(views)
+        documents = latest_public(views, limit=LATEST_COUNT + 1)
         current = [d for d in documents if d["status"] == PUBLISHED]
+        first = featured or (current[0] if current else None)
+        latest = [d for d in current if first is None or d["id"] != first["id"]]
         body = render_template(
             "front.html",
             now=now,
             clocks=services().settings.clocks,
-            newest=current[0] if current else None,
-            latest=current[1:],
+            newest=first,
+            latest=[(d, teaser(d)) for d in latest[:LATEST_COUNT]],
         )
         minute = now.replace(second=0, microsecond=0)
         modified = max(minute, services().views.public_stamp())
