@@ -76,6 +76,11 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ),
         ProblemType("bad-page", 400, "Bad page number", "page is a whole number from 1."),
         ProblemType(
+            "bad-filter", 400, "Bad filter",
+            "/messages filters by kind (one the press office publishes), year "
+            "(1900 to 8999), month (1 to 12, with a year) and speaker.",
+        ),
+        ProblemType(
             "bad-accept-datetime", 400, "Bad Accept-Datetime",
             "Accept-Datetime is an HTTP date, e.g. Tue, 20 Mar 2001 20:35:00 GMT.",
         ),

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, render_template, request
 from werkzeug.http import http_date
 
 from pressfeed.aggregates import PUBLISHED, Statement
+from pressfeed.projections.base import ReadModel
 from pressfeed.projections.catalogue import (
-    count_public,
+    MessageFilter,
+    count_filtered,
+    filtered_public,
+    kind_counts,
     latest_public,
     public_statement,
+    publication_span,
 )
 from pressfeed.projections.front_page import featured_statement
 from pressfeed.representation import (
@@ -26,6 +35,7 @@ from pressfeed.representation import (
     statement_document,
     teaser,
 )
+from pressfeed.schemas import SPEAKER_MAX_LENGTH
 from pressfeed.times import parse_http_date
 from pressfeed.urls import absolute, statement_path, statement_version_path
 from pressfeed.web.caching import (
@@ -77,23 +87,102 @@ def front_page() -> Response:
 
 @bp.get("/messages")
 def messages() -> Response:
-    """All messages, newest first, 20 a page."""
+    """All messages, newest first, 20 a page; filtered by kind, year, month and
+    speaker (combinable), with the counts per kind and per year as links."""
     page = page_number()
+    chosen = message_filters()
     views = services().views
 
     def render() -> Rendered:
-        total = count_public(views)
+        found = chosen.as_filter(services().settings.timezone)
+        total = count_filtered(views, found)
         pages = max(1, math.ceil(total / PAGE_SIZE))
         if page > pages:
             abort(404)
-        documents = latest_public(views, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        documents = filtered_public(
+            views, found, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        )
         body = render_template(
-            "messages.html", documents=documents, page=page, pages=pages
+            "messages.html",
+            documents=documents,
+            page=page,
+            pages=pages,
+            total=total,
+            chosen=chosen,
+            kinds=kind_counts(views, found),
+            years=year_counts(views, chosen),
         )
         return rendered(body.encode(), views.public_stamp())
 
-    item = cached(f"page:/messages:{page}", render)
+    item = cached(f"page:/messages:{page}:{chosen.key}", render)
     return conditional_response(item, HTML, PAGE_CACHE)
+
+
+@dataclass(frozen=True)
+class ChosenFilters:
+    """The filters of /messages as the query string gave them."""
+
+    kind: str | None = None
+    year: int | None = None
+    month: int | None = None
+    speaker: str | None = None
+
+    @property
+    def key(self) -> str:
+        return json.dumps([self.kind, self.year, self.month, self.speaker])
+
+    def args(self, **changes: object) -> dict[str, object]:
+        """The query arguments of these filters with some changed (None: left out)."""
+        values = {**dataclasses.asdict(self), **changes}
+        return {name: value for name, value in values.items() if value is not None}
+
+    def as_filter(self, zone: ZoneInfo) -> MessageFilter:
+        since = until = None
+        if self.year is not None:
+            first, last = (self.month, self.month) if self.month else (1, 12)
+            since = datetime(self.year, first, 1, tzinfo=zone)
+            next_year, next_month = divmod(last, 12)
+            until = datetime(self.year + next_year, next_month + 1, 1, tzinfo=zone)
+        return MessageFilter(self.kind, self.speaker, since, until)
+
+
+YEAR = re.compile(r"(19|[2-8][0-9])[0-9]{2}")
+MONTH = re.compile(r"0?[1-9]|1[0-2]")
+
+
+def message_filters() -> ChosenFilters:
+    """kind, year, month and speaker from the query string; 400 bad-filter for a
+    value no statement could have."""
+    args = request.args
+    kind = args.get("kind") or None
+    speaker = " ".join((args.get("speaker") or "").split()) or None
+    year, month = args.get("year") or None, args.get("month") or None
+    if kind is not None and kind not in services().settings.kinds:
+        raise ProblemError("bad-filter", f"Unknown kind {kind[:40]!r}.")
+    if speaker is not None and len(speaker) > SPEAKER_MAX_LENGTH:
+        raise ProblemError("bad-filter", "A speaker has at most 100 characters.")
+    if year is not None and not YEAR.fullmatch(year):
+        raise ProblemError("bad-filter", "year is a year from 1900 to 8999.")
+    if month is not None and (year is None or not MONTH.fullmatch(month)):
+        raise ProblemError("bad-filter", "month is 1 to 12, given with a year.")
+    return ChosenFilters(
+        kind, int(year) if year else None, int(month) if month else None, speaker
+    )
+
+
+def year_counts(views: ReadModel, chosen: ChosenFilters) -> list[tuple[int, int]]:
+    """How many match per year, newest year first (the chosen year and month
+    left out): two queries per year that has statements."""
+    zone = services().settings.timezone
+    found = replace(chosen, year=None, month=None).as_filter(zone)
+    counts = []
+    span = publication_span(views, found)
+    while span is not None:
+        year = span[0].astimezone(zone).year
+        within = replace(chosen, year=year, month=None).as_filter(zone)
+        counts.append((year, count_filtered(views, within)))
+        span = publication_span(views, replace(found, since=within.until))
+    return counts[::-1]
 
 
 @bp.get("/statements/<slug>")
