@@ -285,6 +285,12 @@ class ListQuery(BaseModel):
     kind: Kind | None = None
     limit: int = Field(20, ge=1, le=100)
     cursor: Annotated[str, StringConstraints(pattern=CURSOR_REGEX)] | None = None
+    q: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Words to search for (drafts included), best match first.",
+    )
 
 
 class ChangeNoteOut(BaseModel):

@@ -28,6 +28,8 @@ PAGES: dict[str, tuple[str, int]] = {
     "messages-page-2": ("/messages?page=2", 200),
     "messages-filtered": ("/messages?kind=news&year=2025&speaker=Ambassador", 200),
     "interview": ("/statements/{interview}", 200),
+    "search": ("/search?q=message", 200),
+    "search-empty": ("/search", 200),
     "statement": ("/statements/{slug}", 200),
     "withdrawn": ("/statements/{gone}", 410),
     "version": ("/statements/{slug}/versions/2", 200),

@@ -157,6 +157,7 @@ REQUESTS: dict[str, Callable[[Caller], object]] = {
         "/api/statements?cursor=abc", headers=c.headers
     ),
     "bad-page": lambda c: c.client.get("/messages?page=first"),
+    "bad-search": lambda c: c.client.get("/feeds/search.atom?q=+-+"),
     "bad-filter": lambda c: c.client.get("/messages?year=2017&month=13"),
     "bad-accept-datetime": lambda c: c.client.get(
         f"/statements/{c.published()['slug']}", headers={"Accept-Datetime": "soon"}

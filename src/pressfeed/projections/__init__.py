@@ -15,6 +15,7 @@ from pressfeed.projections.catalogue import CatalogueView
 from pressfeed.projections.changes import PublicChangesView
 from pressfeed.projections.front_page import FrontPageView
 from pressfeed.projections.schedule import ScheduleView
+from pressfeed.projections.search import SearchView
 from pressfeed.projections.websub import WebSubOutboxView
 
 VIEWS = (
@@ -24,6 +25,7 @@ VIEWS = (
     WebSubOutboxView(),
     ScheduleView(),
     FrontPageView(),
+    SearchView(),  # after the catalogue, whose rows it refers to
 )
 SCHEMA_VERSION = 10  # raise when a view's tables change: the views are then rebuilt
 

@@ -158,6 +158,16 @@ def paths() -> dict[str, Any]:
                         "in": "query",
                         "schema": {"type": "string", "pattern": CURSOR_REGEX},
                     },
+                    {
+                        "name": "q",
+                        "in": "query",
+                        "description": (
+                            "Words to search for in title, summary, body and tags "
+                            "(drafts included): best match first; the cursor is "
+                            "then an offset."
+                        ),
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                    },
                 ],
                 "responses": {
                     "200": answer("A page, newest first", "StatementPage", etag=False),

@@ -76,6 +76,11 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ),
         ProblemType("bad-page", 400, "Bad page number", "page is a whole number from 1."),
         ProblemType(
+            "bad-search", 400, "Bad search",
+            "A search feed needs q, the words to search for (plain words, "
+            '"phrases" and -excluded words).',
+        ),
+        ProblemType(
             "bad-filter", 400, "Bad filter",
             "/messages filters by kind (one the press office publishes), year "
             "(1900 to 8999), month (1 to 12, with a year) and speaker.",

@@ -14,6 +14,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, render_template, request
+from markupsafe import Markup, escape
 from werkzeug.http import http_date
 
 from pressfeed.aggregates import PUBLISHED, Statement
@@ -28,6 +29,7 @@ from pressfeed.projections.catalogue import (
     publication_span,
 )
 from pressfeed.projections.front_page import featured_statement
+from pressfeed.projections.search import MARK_END, MARK_START, parse_query, search
 from pressfeed.representation import (
     StatementDocument,
     is_withdrawn,
@@ -116,6 +118,46 @@ def messages() -> Response:
 
     item = cached(f"page:/messages:{page}:{chosen.key}", render)
     return conditional_response(item, HTML, PAGE_CACHE)
+
+
+@bp.get("/search")
+def search_page() -> Response:
+    """Full-text search of the public statements, best match first, 20 a page."""
+    page = page_number()
+    query = parse_query(request.args.get("q", ""))
+    views = services().views
+
+    def render() -> Rendered:
+        hits, total = search(
+            views, query, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        )
+        pages = max(1, math.ceil(total / PAGE_SIZE))
+        if page > pages:
+            abort(404)
+        body = render_template(
+            "search.html",
+            query=query,
+            hits=[(hit.document, marked_snippet(hit.snippet)) for hit in hits],
+            total=total,
+            page=page,
+            pages=pages,
+        )
+        return rendered(body.encode(), views.public_stamp())
+
+    item = cached(f"page:/search:{page}:{query.text}", render)
+    return conditional_response(item, HTML, PAGE_CACHE)
+
+
+_MARKUP = re.compile(r"[*_`#]+|\\")
+
+
+def marked_snippet(snippet: str) -> Markup:
+    """A snippet as safe HTML: its text escaped (Markdown's marks left out), the
+    matched words in <mark>."""
+    text = str(escape(_MARKUP.sub("", snippet)))
+    if text.count(MARK_START) != text.count(MARK_END):
+        text = text.replace(MARK_START, "").replace(MARK_END, "")
+    return Markup(text.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>"))
 
 
 @dataclass(frozen=True)
