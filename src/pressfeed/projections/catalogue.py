@@ -312,6 +312,28 @@ def publication_span(
     return from_micros(int(rows[0]["first"])), from_micros(int(rows[0]["last"]))
 
 
+def count_published(views: ReadModel) -> int:
+    """Statements published now (withdrawn ones are not)."""
+    rows = views.query(
+        "SELECT COUNT(*) AS n FROM {t} WHERE status = 'published'", t=TABLE
+    )
+    return int(rows[0]["n"])
+
+
+def published_pages(
+    views: ReadModel, *, limit: int, offset: int = 0
+) -> list[tuple[str, datetime]]:
+    """(slug, Last-Modified) of statements published now, first published
+    first: what crawlers may index."""
+    rows = views.query(
+        "SELECT slug, modified_us FROM {t} WHERE status = 'published' "
+        "ORDER BY published_us, id LIMIT ? OFFSET ?",
+        [limit, offset],
+        t=TABLE,
+    )
+    return [(row["slug"], from_micros(int(row["modified_us"]))) for row in rows]
+
+
 def count_public(views: ReadModel) -> int:
     rows = views.query(
         "SELECT COUNT(*) AS n FROM {t} WHERE published_us IS NOT NULL", t=TABLE

@@ -21,12 +21,14 @@ if TYPE_CHECKING:
 from pressfeed.assembly import Pressfeed
 from pressfeed.config import Settings
 from pressfeed.logs import escape_in_handlers
+from pressfeed.representation import teaser
 from pressfeed.syndication import ATOM, FEED_FORMATS
 from pressfeed.times import parse_time
 from pressfeed.urls import ALL_STATEMENTS, KIND, FeedScope, absolute, feed_path
 from pressfeed.web import (
     api,
     audit,
+    crawlers,
     desk,
     feeds,
     public,
@@ -74,6 +76,7 @@ def create_app(
     app.after_request(security_headers)
     for blueprint in (
         api.bp, audit.bp, transparency.bp, public.bp, feeds.bp, site.bp, desk.bp,
+        crawlers.bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
     if settings.benchmark_endpoints:
@@ -178,6 +181,7 @@ def register_templating(app: Flask, settings: Settings) -> None:
     app.add_template_filter(local_time)
     app.add_template_filter(readable)
     app.add_template_filter(event_label)
+    app.add_template_filter(teaser)
 
     def kind_feed_url(kind: str) -> str:
         return absolute(base_url, feed_path(FeedScope(KIND, kind), ATOM.extension))
