@@ -123,3 +123,18 @@ def test_the_render_cost_benchmark_runs_and_reports_ratios():
     assert report["figures"]["api_create_of_the_issue_body"]["statuses"] == [422]
     assert set(report["ratios"]) == {"at_budget_vs_baseline", "legacy_vs_baseline"}
     assert all(value > 0 for value in report["ratios"].values())
+
+
+def test_the_search_benchmark_runs_on_both_engines_and_reports_ratios():
+    from tests.conftest import require_postgres
+
+    require_postgres()
+    report = benchmark_report("search", "--statements", "200", "--samples", "10")
+    for engine in ("sqlite", "postgresql"):
+        figures = report["figures"][engine]
+        assert figures["statements"] == 200
+        assert figures["search_ms"]["median"] > 0
+        assert figures["search_ms"]["p99"] >= figures["search_ms"]["median"]
+        common = next(iter(figures["matches_per_query"].values()))
+        assert common > 0  # the commonest word is found
+        assert report["ratios"][f"{engine}_search_median_vs_catalogue_page"] > 0
