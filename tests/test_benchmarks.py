@@ -150,3 +150,18 @@ def test_the_backups_benchmark_reports_rates_and_ratios():
         assert report["figures"][name]["events_per_second"] > 0
     assert report["ratios"]["restore_vs_raw_log_read"] > 0
     assert report["ratios"]["migrate_vs_raw_log_read"] > 0
+
+
+def test_the_search_benchmark_runs_on_both_engines_and_reports_ratios():
+    from tests.conftest import require_postgres
+
+    require_postgres()
+    report = benchmark_report("search", "--statements", "200", "--samples", "10")
+    for engine in ("sqlite", "postgresql"):
+        figures = report["figures"][engine]
+        assert figures["statements"] == 200
+        assert figures["search_ms"]["median"] > 0
+        assert figures["search_ms"]["p99"] >= figures["search_ms"]["median"]
+        common = next(iter(figures["matches_per_query"].values()))
+        assert common > 0  # the commonest word is found
+        assert report["ratios"][f"{engine}_search_median_vs_catalogue_page"] > 0

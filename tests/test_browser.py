@@ -63,7 +63,7 @@ def test_a_reader_follows_the_site_to_a_change_note(browser, demo_server):
     )
     page.goto(demo_server.url + "/")
     assert page.locator(".clocks li").count() >= 1
-    assert page.locator(".newest h1").inner_text()
+    assert page.locator(".newest h2").inner_text()
     page.screenshot(path=str(ARTIFACTS / "front-page.png"), full_page=True)
 
     page.get_by_role("link", name="All messages").first.click()

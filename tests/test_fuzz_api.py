@@ -49,4 +49,4 @@ def test_schemathesis_finds_no_failure_in_any_operation(sqlite_settings, tmp_pat
     text = report.read_text(errors="replace")
     summary = text[text.rfind("SUMMARY") :] if "SUMMARY" in text else text[-3000:]
     assert result.returncode == 0, summary[:6000]
-    assert "Selected: 11/11" in text and "Tested: 11" in text
+    assert "Selected: 13/13" in text and "Tested: 13" in text

@@ -73,3 +73,86 @@ def test_the_markdown_cache_is_bounded_by_bytes():
     finally:
         tracemalloc.stop()
     assert held < MARKDOWN_CACHE_BYTES * 1.2
+
+
+# Interviews and replies to media questions in Q&A form
+
+INTERVIEW = """Question (in English): After your meeting with the Secretary of State, \
+how would you evaluate the relationship?
+
+Foreign Minister (in English): The relations are at a very difficult point, and \
+both sides know it.
+
+Question: Are the parties considering a meeting at the top level?
+
+Foreign Minister: The presidents met on the sidelines of the summit and may meet \
+again in November."""
+
+
+def paragraphs_of(html: str) -> list[tuple[str | None, str]]:
+    import lxml.html
+
+    tree = lxml.html.fragment_fromstring(html, create_parent="div")
+    return [(p.get("class"), p.findtext("strong")) for p in tree.iter("p")]
+
+
+def test_an_interview_imported_as_plain_text_comes_out_as_questions_and_answers():
+    assert paragraphs_of(markdown_to_html(INTERVIEW)) == [
+        ("question", "Question (in English):"),
+        ("answer", "Foreign Minister (in English):"),
+        ("question", "Question:"),
+        ("answer", "Foreign Minister:"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Question: How would you comment on the new visa rules? "
+        "Answer: We have taken note of them.",
+        "Question: How would you comment on the new visa rules?\n\n"
+        "Answer: We have taken note of them.",
+        "Q.: How would you comment on the new visa rules? A.: We have taken note.",
+        "**Q:** How would you comment on the new visa rules?\n\n**A:** Noted.",
+    ],
+)
+def test_a_reply_to_a_media_question_in_one_paragraph_or_two(body):
+    [question, answer] = paragraphs_of(markdown_to_html(body))
+    assert question[0] == "question" and question[1].startswith("Q")
+    assert answer[0] == "answer" and answer[1].startswith("A")
+
+
+def test_an_answer_going_on_over_several_paragraphs_stays_an_answer():
+    html = markdown_to_html("Q: Why?\n\nA: Because.\n\nAnd also this.")
+    assert [c for c, _ in paragraphs_of(html)] == ["question", "answer", "answer"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Note: the consulate is closed on Monday.\n\nParis: the fair opens.",
+        "Answer: without any question this is prose.",
+        "Question: a question alone is a heading of prose.",
+        "Moscow: talks continued.\n\nLondon: no comment.",
+        "- Question: in a list\n- Answer: stays a list",
+    ],
+)
+def test_prose_that_does_not_follow_the_convention_renders_as_before(body):
+    html = markdown_to_html(body)
+    assert 'class="' not in html
+    assert "<strong>" not in html
+
+
+def test_labels_are_escaped_and_the_output_still_sanitised():
+    html = markdown_to_html(
+        'Q.: <img src=x onerror="alert(1)"> Really?\n\n'
+        "A.: <script>alert(1)</script> [x](javascript:alert(1))"
+    )
+    assert "<script" not in html and "<img" not in html
+    assert 'href="javascript' not in html
+    assert paragraphs_of(html) == [("question", "Q.:"), ("answer", "A.:")]
+
+
+def test_raw_html_cannot_give_a_paragraph_a_class():
+    html = markdown_to_html('<p class="question">x</p>\n\n<p class="evil">y</p>')
+    assert paragraphs_of(html) == [(None, None), (None, None)]

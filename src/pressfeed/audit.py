@@ -21,7 +21,8 @@ from pressfeed.representation import statement_diff, statement_document
 from pressfeed.times import iso
 
 COMPARED_FIELDS = (
-    "slug", "kind", "title", "body", "language", "tags", "status", "publish_at",
+    "slug", "kind", "title", "body", "language", "tags", "summary", "speaker",
+    "status", "publish_at",
     "published_at", "planned_publication_at", "retracted_at", "retraction_reason",
     "translation_group",
 )  # fmt: skip

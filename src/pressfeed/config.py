@@ -38,6 +38,7 @@ class Settings:
     base_url_configured: bool = False  # PRESSFEED_BASE_URL set: never derived
     site_title: str = "Press Office"
     contact: str = ""
+    front_heading: str = "Press releases and news"  # above the featured statement
     kinds: tuple[str, ...] = DEFAULT_KINDS
     languages: tuple[str, ...] = ("en",)  # the first is the default
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
@@ -82,6 +83,7 @@ class Settings:
             base_url_configured=bool(env.get("PRESSFEED_BASE_URL")),
             site_title=env.get("PRESSFEED_SITE_TITLE", cls.site_title),
             contact=env.get("PRESSFEED_CONTACT", cls.contact).replace("\\n", "\n"),
+            front_heading=env.get("PRESSFEED_FRONT_HEADING", cls.front_heading),
             kinds=kinds or DEFAULT_KINDS,
             languages=parse_languages(
                 env.get("PRESSFEED_LANGUAGES", "") or env.get("PRESSFEED_LANGUAGE", "")

@@ -92,19 +92,132 @@ _markdown.block.ruler.before(
 )
 
 
+# Interviews and replies to media questions: a paragraph may open with a label
+# ("Question:", "Q.:", "Answer:", "A:", "Foreign Minister (in English):"),
+# optionally in bold. The body is rendered as questions and answers only when
+# it has at least one question label AND at least one answer or speaker label
+# (each opening a top-level paragraph), so that ordinary prose opening with
+# "Note:" or "Paris:" is never taken for an interview.
+QUESTION, ANSWER = "question", "answer"
+_QUALIFIER = r"(?:\s*\([^()\n]{1,40}\))?"  # "(in English)"
+_QUESTION_LABEL = re.compile(rf"(?:Question|Q\.?){_QUALIFIER}")
+_ANSWER_LABEL = re.compile(rf"(?:Answer|A\.?){_QUALIFIER}")
+_SPEAKER_LABEL = re.compile(
+    rf"[^\W\d_][\w.'\u2019-]*(?: [^\W\d_][\w.'\u2019-]*){{0,4}}{_QUALIFIER}"
+)
+# A label at the start of a paragraph's source: optional bold around the
+# label, with the colon inside or outside it, then a space.
+_LABEL = re.compile(
+    r"(?P<bold>\*\*|__)?(?P<label>[^\s:*_][^:*_\n]{0,79}?)"
+    r"(?:(?P=bold))?:(?:(?P=bold))?(?=\s)"
+)
+# An answer label inside a paragraph that opened with a question: the reply
+# given in one paragraph, split in two before it.
+_INLINE_ANSWER = re.compile(
+    rf"(?<=\S)[ \t]+(?=(?:\*\*|__)?(?:Answer|A\.?){_QUALIFIER}"
+    r"(?:\*\*|__)?:(?:\*\*|__)?\s)"
+)
+
+
+# A quick look for a question label before the paragraphs are examined.
+_MAY_HAVE_QUESTION = re.compile(r"(?:^|\n)[ \t]*(?:\*\*|__)?Q")
+
+
+def label_of(paragraph: str) -> tuple[str, str] | None:
+    """(role, label) when a paragraph opens with a Q&A label: role is question,
+    answer, or speaker (a name, which answers only in a body with questions)."""
+    match = _LABEL.match(paragraph)
+    if match is None:
+        return None
+    label = match.group("label")
+    if _QUESTION_LABEL.fullmatch(label):
+        return QUESTION, label
+    if _ANSWER_LABEL.fullmatch(label):
+        return ANSWER, label
+    if _SPEAKER_LABEL.fullmatch(label) and label[0].isupper():
+        return "speaker", label
+    return None
+
+
+def _split_one_paragraph_replies(body: str) -> str:
+    """ "Question: ... Answer: ..." in one paragraph becomes two paragraphs."""
+    paragraphs = re.split(r"(\n[ \t]*\n)", body)
+    for index in range(0, len(paragraphs), 2):
+        labelled = label_of(paragraphs[index])
+        if labelled and labelled[0] == QUESTION:
+            paragraphs[index] = _INLINE_ANSWER.sub("\n\n", paragraphs[index], count=1)
+    return "".join(paragraphs)
+
+
+def _mark_questions_and_answers(tokens: list[Any]) -> None:
+    """Gives the top-level paragraphs of an interview their class and puts each
+    label in <strong>, when the body follows the convention (see QUESTION)."""
+    paragraphs = [
+        (tokens[i], tokens[i + 1])
+        for i, token in enumerate(tokens[:-1])
+        if token.type == "paragraph_open" and token.level == 0
+    ]
+    labels = [label_of(inline.content) for _, inline in paragraphs]
+    roles = {labelled[0] for labelled in labels if labelled}
+    if QUESTION not in roles or not roles & {ANSWER, "speaker"}:
+        return
+    current: str | None = None  # an unlabelled paragraph continues the last one
+    for (opening, inline), labelled in zip(paragraphs, labels, strict=True):
+        if labelled:
+            current = QUESTION if labelled[0] == QUESTION else ANSWER
+            _embolden_label(inline)
+        if current:
+            opening.attrSet("class", current)
+
+
+def _embolden_label(inline: Any) -> None:
+    """Wraps a paragraph's opening label (up to its colon) in <strong>, unless
+    the source already made it bold."""
+    children = inline.children or []
+    if not children or children[0].type != "text":
+        return
+    leading = 0
+    while leading < len(children) and children[leading].type == "text":
+        leading += 1
+    text = "".join(child.content for child in children[:leading])
+    label, colon, rest = text.partition(":")
+    if not colon:
+        return
+    template = children[0]
+    strong_open = template.copy(type="strong_open", tag="strong", nesting=1, content="")
+    strong_text = template.copy(content=label + colon)
+    strong_close = template.copy(
+        type="strong_close", tag="strong", nesting=-1, content=""
+    )
+    inline.children = [
+        strong_open,
+        strong_text,
+        strong_close,
+        template.copy(content=rest),
+        *children[leading:],
+    ]
+
+
 def _render(body: str, budget_ms: float) -> tuple[str, float]:
     """Sanitised HTML and the CPU milliseconds it took; RenderBudgetExceeded
     as soon as the budget is spent."""
     started = time.thread_time()
     env = {_DEADLINE: started + budget_ms / 1000}
-    tokens = _markdown.parse(strip_xml_illegal(body), env)
+    source = strip_xml_illegal(body)
+    interview = _MAY_HAVE_QUESTION.search(source) is not None
+    if interview:
+        source = _split_one_paragraph_replies(source)
+    tokens = _markdown.parse(source, env)
     if time.thread_time() > env[_DEADLINE]:
         raise RenderBudgetExceeded
+    if interview:
+        _mark_questions_and_answers(tokens)
     html = _markdown.renderer.render(tokens, _markdown.options, env)
     safe = nh3.clean(
         html,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
+        allowed_classes={"p": {QUESTION, ANSWER}},
         url_schemes=ALLOWED_URL_SCHEMES,
         link_rel="noopener noreferrer",
     )
@@ -129,6 +242,20 @@ def plain_text_html(body: str) -> str:
     return "\n".join(
         f"<p>{html_escape.escape(p, quote=False)}</p>" for p in paragraphs if p
     )
+
+
+_FIRST_PARAGRAPH = re.compile(r"<p\b[^>]*>(.*?)</p>", re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def first_paragraph_text(body_html: str) -> str:
+    """The first paragraph of rendered HTML (or all of it, if it has no
+    paragraph) as plain text on one line."""
+    match = _FIRST_PARAGRAPH.search(body_html)
+    fragment = match.group(1) if match else body_html
+    fragment = re.sub(r"<br\b[^>]*>", " ", fragment)
+    text = html_escape.unescape(_TAG.sub("", fragment))
+    return " ".join(text.split())
 
 
 class MarkdownCache:

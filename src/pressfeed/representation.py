@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Literal, NotRequired, TypedDict, cast
 
 from pressfeed.aggregates import RETRACTED, Statement, Status
-from pressfeed.rendering import markdown_to_html
+from pressfeed.rendering import first_paragraph_text, markdown_to_html
 from pressfeed.times import iso, parse_time
 from pressfeed.urls import (
     absolute,
@@ -75,6 +75,8 @@ class StatementDocument(TypedDict):
     body_html: NotRequired[str]  # rendered when read: the views store no HTML
     language: str
     tags: list[str]
+    summary: NotRequired[str | None]  # absent from views stored before it existed
+    speaker: NotRequired[str | None]
     status: Status
     version: int
     created_at: str
@@ -134,6 +136,8 @@ def statement_document(statement: Statement, *, html: bool = True) -> StatementD
         "body": statement.body,
         "language": statement.language,
         "tags": list(statement.tags),
+        "summary": statement.summary,
+        "speaker": statement.speaker,
         "status": statement.status,
         "version": statement.version,
         "created_at": iso(statement.drafted_at),
@@ -230,6 +234,26 @@ def amended_translations(
         for other in translations
         if (amended := last_major_amendment(other)) is not None and amended > updated
     )
+
+
+TEASER_LENGTH = 280
+
+
+def cut_at_word(text: str, limit: int) -> str:
+    """The text, or its opening words up to limit characters and an ellipsis."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
+
+
+def teaser(document: StatementDocument, limit: int = TEASER_LENGTH) -> str:
+    """What lists, the front page and feed summaries show of a statement: its
+    summary, or else its first paragraph cut at a word boundary (plain text)."""
+    summary = document.get("summary")
+    if summary:
+        return summary
+    body_html = document.get("body_html") or markdown_to_html(document["body"])
+    return cut_at_word(first_paragraph_text(body_html), limit)
 
 
 def is_withdrawn(document: StatementDocument) -> bool:

@@ -59,6 +59,28 @@ Note = Annotated[
     str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_cleaned)
 ]
 Kind = Annotated[str, StringConstraints(pattern=KIND_REGEX, max_length=40)]
+SUMMARY_MAX_LENGTH = 600
+SPEAKER_MAX_LENGTH = 100
+
+
+def _one_line(text: str) -> str:
+    """Plain text on one line: runs of whitespace (newlines too) become a space."""
+    return " ".join(_cleaned(text).split())
+
+
+Summary = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=SUMMARY_MAX_LENGTH),
+    AfterValidator(_one_line),
+    Field(description="Plain text for lists, teasers and feed summaries."),
+]
+Speaker = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=SPEAKER_MAX_LENGTH),
+    AfterValidator(_one_line),
+    Field(description='Who speaks, e.g. "Ambassador" or "Press Officer".'),
+]
+Removed = Annotated[Literal[""], Field(description="An empty string removes it.")]
 
 
 def normal_tag(text: str) -> str:
@@ -145,6 +167,8 @@ class StatementCreate(Strict):
     kind: Kind
     language: Language | None = None
     tags: Tags = []
+    summary: Summary | None = None
+    speaker: Speaker | None = None
     slug: Slug | None = None
     draft: bool = False
     publish_at: Moment | None = Field(
@@ -189,6 +213,8 @@ class StatementCreate(Strict):
             draft=self.draft,
             publish_at=self.publish_at,
             published_at=self.published_at,
+            summary=self.summary,
+            speaker=self.speaker,
         )
 
 
@@ -199,6 +225,8 @@ class StatementAmendment(Strict):
     body: Body | None = None
     kind: Kind | None = None
     tags: Tags | None = None
+    summary: Summary | Removed | None = None
+    speaker: Speaker | Removed | None = None
     change_note: Note | None = Field(
         None, description="Why: required once the statement is published."
     )
@@ -207,15 +235,22 @@ class StatementAmendment(Strict):
     @model_validator(mode="after")
     def changes_something(self) -> Self:
         if not self.changes():
-            raise ValueError("give at least one of title, body, kind, tags")
+            raise ValueError(
+                "give at least one of title, body, kind, tags, summary, speaker"
+            )
         return self
 
     def changes(self) -> dict[str, Any]:
-        fields = ("title", "body", "kind", "tags")
+        """The fields given; an empty summary or speaker is None (removed)."""
+        fields = ("title", "body", "kind", "tags", "summary", "speaker")
         values = {name: getattr(self, name) for name in fields}
         if values["tags"] is not None:
             values["tags"] = unique(values["tags"])
-        return {name: value for name, value in values.items() if value is not None}
+        changes = {name: value for name, value in values.items() if value is not None}
+        return {
+            name: value or None if name in ("summary", "speaker") else value
+            for name, value in changes.items()
+        }
 
 
 class ScheduleRequest(Strict):
@@ -228,6 +263,16 @@ class ApprovalRequest(Strict):
     publish_at: Moment | None = Field(
         None, description="A future time: approve and schedule instead of publishing."
     )
+
+
+class FeatureRequest(Strict):
+    """The published statement to feature on the front page."""
+
+    statement: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=120),
+        Field(description="The statement's id or slug."),
+    ]
 
 
 class RetractionRequest(Strict):
@@ -247,6 +292,12 @@ class ListQuery(BaseModel):
     kind: Kind | None = None
     limit: int = Field(20, ge=1, le=100)
     cursor: Annotated[str, StringConstraints(pattern=CURSOR_REGEX)] | None = None
+    q: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Words to search for (drafts included), best match first.",
+    )
 
 
 class ChangeNoteOut(BaseModel):
@@ -301,6 +352,8 @@ class StatementOut(BaseModel):
     body_html: str
     language: str
     tags: list[str]
+    summary: str | None
+    speaker: str | None
     status: Literal["draft", "scheduled", "published", "retracted"]
     version: int
     created_at: AwareDatetime

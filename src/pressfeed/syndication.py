@@ -35,6 +35,7 @@ from pressfeed.representation import (
     StatementDocument,
     is_withdrawn,
     public_notes,
+    teaser,
 )
 from pressfeed.times import EPOCH, parse_optional_time, parse_time
 from pressfeed.urls import absolute, statement_path
@@ -96,6 +97,14 @@ def plain_summary(body_html: str, limit: int = 280) -> str:
     text = html.unescape(re.sub(r"<[^>]+>", "", BLOCK_TAGS.sub(" ", body_html)))
     text = re.sub(r"\s+", " ", text).strip()
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def entry_summary(document: StatementDocument, content: str) -> str:
+    """The statement's teaser (its summary, or its first paragraph); for a
+    withdrawn one, the opening of its notice."""
+    if is_withdrawn(document):
+        return plain_summary(content)
+    return teaser(document)
 
 
 def withdrawal_notice(document: StatementDocument, settings: Settings) -> str:
@@ -264,7 +273,9 @@ def _add_entries(
         ]
         content = entry_content(document, settings)
         entry.content(content, type="html")
-        entry.summary(html.escape(plain_summary(content)), type="html")
+        entry.summary(html.escape(entry_summary(document, content)), type="html")
+        if document.get("speaker") and not is_withdrawn(document):
+            entry.author({"name": document["speaker"]})
         if not is_withdrawn(document):
             entry.category(term=document["kind"])
             for tag in document["tags"]:
@@ -347,13 +358,15 @@ def json_item(document: StatementDocument, settings: Settings) -> dict[str, Any]
         "url": entry_url(document, settings),
         "title": entry_title(document),
         "content_html": content,
-        "summary": plain_summary(content),
+        "summary": entry_summary(document, content),
         "date_published": parse_time(document["published_at"] or "").isoformat(),
         "date_modified": entry_updated(document).isoformat(),
         "language": document["language"],
     }
     if not is_withdrawn(document):
         item["tags"] = [document["kind"], *document["tags"]]
+        if document.get("speaker"):
+            item["authors"] = [{"name": document["speaker"]}]
     return item
 
 

@@ -26,6 +26,10 @@ PAGES: dict[str, tuple[str, int]] = {
     "front": ("/", 200),
     "messages": ("/messages", 200),
     "messages-page-2": ("/messages?page=2", 200),
+    "messages-filtered": ("/messages?kind=news&year=2025&speaker=Ambassador", 200),
+    "interview": ("/statements/{interview}", 200),
+    "search": ("/search?q=message", 200),
+    "search-empty": ("/search", 200),
     "statement": ("/statements/{slug}", 200),
     "withdrawn": ("/statements/{gone}", 410),
     "version": ("/statements/{slug}/versions/2", 200),
@@ -90,7 +94,19 @@ def fetch_pages(tmp_path: Path) -> dict[str, bytes]:
         statement = desk.create(title="Reception <today>", body=BODY, tags=["culture"])
         statement = desk.amend(statement, "Typo", minor=True, body=BODY + "\nMore.")
         desk.amend(statement, "Corrected the date", body=BODY + "\nOn Tuesday.")
-        fill = {"slug": statement["slug"], "gone": gone["slug"], "id": statement["id"]}
+        interview = desk.create(
+            title="Interview",
+            body="Question: Why?\n\nAmbassador: Because.",
+            kind="interview",
+            speaker="Ambassador",
+            summary="Why and because.",
+        )
+        fill = {
+            "slug": statement["slug"],
+            "gone": gone["slug"],
+            "id": statement["id"],
+            "interview": interview["slug"],
+        }
         pages = {}
         for name, (path, status) in PAGES.items():
             headers = {"Accept": "text/html"}

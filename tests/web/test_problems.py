@@ -171,6 +171,8 @@ REQUESTS: dict[str, Callable[[Caller], object]] = {
         "/api/statements?cursor=abc", headers=c.headers
     ),
     "bad-page": lambda c: c.client.get("/messages?page=first"),
+    "bad-search": lambda c: c.client.get("/feeds/search.atom?q=+-+"),
+    "bad-filter": lambda c: c.client.get("/messages?year=2017&month=13"),
     "bad-accept-datetime": lambda c: c.client.get(
         f"/statements/{c.published()['slug']}", headers={"Accept-Datetime": "soon"}
     ),
@@ -206,6 +208,9 @@ REQUESTS: dict[str, Callable[[Caller], object]] = {
     "retracted": retracted_then_amended,
     "already-published": lambda c: c.post(
         f"/api/statements/{c.published()['id']}/publication"
+    ),
+    "not-published": lambda c: c.client.put(
+        "/api/featured", json={"statement": draft(c)["id"]}, headers=c.headers
     ),
     "not-scheduled": lambda c: c.client.delete(
         f"/api/statements/{c.published()['id']}/schedule", headers=c.headers

@@ -52,7 +52,7 @@ def test_the_front_page_shows_date_clocks_contact_newest_and_latest(client, desk
         "London",
     ]
     assert "Tel. +7 000 000 00 00" in text
-    assert tree.cssselect(".newest h1")[0].text_content() == "Newest statement"
+    assert tree.cssselect(".newest h2")[0].text_content() == "Newest statement"
     assert "newest" in tree.cssselect(".newest .body strong")[0].text_content()
     latest = [h.text_content() for h in tree.cssselect(".latest h3")]
     assert latest == ["10.01.2026 - Older statement"]

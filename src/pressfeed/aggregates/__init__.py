@@ -10,6 +10,7 @@ from pressfeed.aggregates.errors import (
     NotATranslation,
     NothingToAmend,
     NotInReview,
+    NotPublished,
     NotScheduled,
     PublicationInFuture,
     SecondPairOfEyesRequired,
@@ -17,6 +18,7 @@ from pressfeed.aggregates.errors import (
     StatementRetracted,
     TranslationTaken,
 )
+from pressfeed.aggregates.front_page import FrontPage, NothingFeatured
 from pressfeed.aggregates.indexes import CommandReceipt, SlugIndex, TranslationSlot
 from pressfeed.aggregates.statement import (
     AMENDABLE_FIELDS,
@@ -44,10 +46,13 @@ __all__ = [
     "EmbargoNotDue",
     "EmbargoNotInFuture",
     "FieldNotAmendable",
+    "FrontPage",
     "NotADraft",
     "NotATranslation",
     "NotInReview",
+    "NotPublished",
     "NotScheduled",
+    "NothingFeatured",
     "NothingToAmend",
     "PublicationInFuture",
     "SecondPairOfEyesRequired",

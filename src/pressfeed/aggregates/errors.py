@@ -60,3 +60,7 @@ class TranslationTaken(StatementError):
 
 class NotATranslation(StatementError):
     """The statement is linked to no translation."""
+
+
+class NotPublished(StatementError):
+    """Only a published statement can be featured on the front page."""

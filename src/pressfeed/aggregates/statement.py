@@ -39,7 +39,7 @@ PUBLISHED: Final = "published"
 RETRACTED: Final = "retracted"
 STATUSES: tuple[Status, ...] = (DRAFT, SCHEDULED, PUBLISHED, RETRACTED)
 
-AMENDABLE_FIELDS = ("title", "body", "kind", "tags")
+AMENDABLE_FIELDS = ("title", "body", "kind", "tags", "summary", "speaker")
 TEXT_FIELDS = ("title", "body")  # what a second pair of eyes checks
 
 
@@ -75,6 +75,8 @@ class Statement(Aggregate):
         tags: list[str]
         actor: str
         at: datetime
+        summary: str | None = None
+        speaker: str | None = None
 
     class Scheduled(Aggregate.Event):
         publish_at: datetime
@@ -122,6 +124,10 @@ class Statement(Aggregate):
     @event(Drafted)
     def __init__(
         self,
+        # Not keyword-only: eventsourcing takes a keyword-only argument as
+        # required even with a default, and these two came later (optional).
+        summary: str | None = None,
+        speaker: str | None = None,
         *,
         slug: str,
         kind: str,
@@ -138,6 +144,8 @@ class Statement(Aggregate):
         self.body = body
         self.language = language
         self.tags = list(tags)
+        self.summary = summary  # plain text for lists and teasers, or None
+        self.speaker = speaker  # who speaks ("Ambassador"), or None
         self.status: Status = DRAFT
         self.drafted_at = at
         self.updated_at = at
@@ -248,7 +256,8 @@ class Statement(Aggregate):
         actor: str,
         now: datetime,
     ) -> None:
-        """Changes title, body, kind or tags, with a change note saying why."""
+        """Changes title, body, kind, tags, summary or speaker, with a change note
+        saying why (a summary or speaker of None removes it)."""
         self._refuse_if_retracted()
         unknown = set(changes) - set(AMENDABLE_FIELDS)
         if unknown:

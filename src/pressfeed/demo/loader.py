@@ -34,7 +34,8 @@ def dated(app: PressOffice, moment: datetime) -> Iterator[None]:
 
 def load_demo(app: PressOffice) -> int:
     """Creates every demo statement in a language the office publishes in (the
-    demo's are en and fr), back-dated, with its amendments and retraction.
+    demo's are en and fr), back-dated, with its amendments and retraction, and
+    features the one marked "featured".
 
     Amendments and the retraction are dated a day apart after publication; the
     events themselves are recorded now, as the audit history shows.
@@ -47,13 +48,17 @@ def load_demo(app: PressOffice) -> int:
         ):
             lines.append(line)
             loaded.add(line.get("slug"))
+    featured = None
     for line in lines:
         amendments = line.pop("amendments", [])
         retraction = line.pop("retraction", None)
+        to_feature = line.pop("featured", False)
         fields = StatementCreate.model_validate_json(json.dumps(line))
         statement = app.create_statement(
             fields.as_new_statement("en"), actor=DEMO_ACTOR
         ).statement
+        if to_feature:
+            featured = statement.id
         moment = fields.published_at or app.clock()
         for amendment in amendments:
             moment += timedelta(days=1)
@@ -76,4 +81,6 @@ def load_demo(app: PressOffice) -> int:
                     reason=retraction["reason"],
                     actor=DEMO_ACTOR,
                 )
+    if featured is not None:  # on the front page, above the newer ones
+        app.feature(str(featured), actor=DEMO_ACTOR)
     return len(lines)

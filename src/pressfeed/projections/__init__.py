@@ -13,7 +13,9 @@ from pressfeed.projections.archive import ArchiveView
 from pressfeed.projections.base import PostgresReadModel, ReadModel, SQLiteReadModel
 from pressfeed.projections.catalogue import CatalogueView
 from pressfeed.projections.changes import PublicChangesView
+from pressfeed.projections.front_page import FrontPageView
 from pressfeed.projections.schedule import ScheduleView
+from pressfeed.projections.search import SearchView
 from pressfeed.projections.websub import WebSubOutboxView
 
 VIEWS = (
@@ -22,8 +24,10 @@ VIEWS = (
     ArchiveView(),
     WebSubOutboxView(),
     ScheduleView(),
+    FrontPageView(),
+    SearchView(),  # after the catalogue, whose rows it refers to
 )
-SCHEMA_VERSION = 10  # raise when a view's tables change: the views are then rebuilt
+SCHEMA_VERSION = 11  # raise when a view's tables change: the views are then rebuilt
 
 
 class SQLiteViews(SQLiteReadModel):

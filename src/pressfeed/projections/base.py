@@ -28,7 +28,7 @@ from eventsourcing.sqlite import SQLiteTrackingRecorder
 from eventsourcing.utils import get_topic
 from psycopg import sql as pg_sql
 
-from pressfeed.aggregates import Statement
+from pressfeed.aggregates import FrontPage, Statement
 from pressfeed.representation import (
     StatementDocument,
     statement_document,
@@ -92,6 +92,9 @@ class View(ABC):
     def apply_final(self, cursor: Any, dialect: Dialect, batch: BatchOutcome) -> None:  # noqa: B027
         """Once per batch, after every change: for views of current state, which
         need each statement written once, not once per event."""
+
+    def apply_front_page(self, cursor: Any, dialect: Dialect, event: Any) -> None:  # noqa: B027
+        """Updates the view for one event of the front page (featuring)."""
 
 
 @dataclass(frozen=True)
@@ -206,8 +209,8 @@ class ReadModel:
         last_position: int,
         codec: StateCodec,
     ) -> int | None:
-        """Applies (position, statement event) pairs read from the log after a
-        position, and tracks last_position.
+        """Applies (position, event) pairs of statements and of the front page
+        read from the log after a position, and tracks last_position.
 
         Returns how many events were applied, or None when the views are no longer
         at that position (another worker went first, or a rebuild rewound them):
@@ -216,7 +219,9 @@ class ReadModel:
         with self.cursor(commit=True) as c:
             if self._lock_position(c, application_name) != after:
                 return None
-            pending = list(events)
+            front_page_id = FrontPage.create_id()
+            featuring = [e for _, e in events if e.originator_id == front_page_id]
+            pending = [(p, e) for p, e in events if e.originator_id != front_page_id]
             ids = {e.originator_id for _, e in pending}
             states, stamps = self._load_states(c, codec, ids)
             dirty: dict[Any, Statement] = {}
@@ -242,13 +247,17 @@ class ReadModel:
             outcome = BatchOutcome(dirty, created_at, changes, last_change)
             for view in self.views:
                 view.apply_final(c, self.dialect, outcome)
+            for event in featuring:
+                for view in self.views:
+                    view.apply_front_page(c, self.dialect, event)
             self._save_states(c, codec, dirty.values(), stamps)
-            public = [ch for ch in changes if ch.after.was_public]
+            public = [ch.event for ch in changes if ch.after.was_public]
+            public += featuring  # the front page changes with them
             if public:
-                recorded = max(micros(ch.event.timestamp) for ch in public)
+                recorded = max(micros(event.timestamp) for event in public)
                 self._advance_public_stamp(c, recorded)
             self._insert_tracking(c, Tracking(application_name, last_position))
-            return len(pending)
+            return len(pending) + len(featuring)
 
     def reset(self, application_name: str) -> None:
         """Empties every view and rewinds the position to the start of the log."""

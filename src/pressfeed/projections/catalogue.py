@@ -8,6 +8,7 @@ all-messages pages; and, for the feeds, the public ones whose last public change
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +44,7 @@ class CatalogueView(View):
                 "CREATE TABLE IF NOT EXISTS {t} ("
                 "id TEXT PRIMARY KEY, slug TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, "
                 "language TEXT NOT NULL, translation_group TEXT, "
+                "speaker TEXT, "
                 f"status TEXT NOT NULL, created_position {d.bigint} NOT NULL, "
                 f"published_us {d.bigint}, retracted_us {d.bigint}, "
                 f"changed_us {d.bigint}, modified_us {d.bigint} NOT NULL, "
@@ -85,6 +87,11 @@ class CatalogueView(View):
                 t=TABLE,
             ),
             d.sql(
+                "CREATE INDEX IF NOT EXISTS pf_catalogue_by_kind_and_publication "
+                "ON {t} (kind, published_us)",
+                t=TABLE,
+            ),
+            d.sql(
                 "CREATE INDEX IF NOT EXISTS pf_catalogue_by_retraction "
                 "ON {t} (retracted_us)",
                 t=TABLE,
@@ -108,11 +115,12 @@ class CatalogueView(View):
         cursor.executemany(
             dialect.sql(
                 "INSERT INTO {t} (id, slug, kind, language, translation_group, "
-                "status, created_position, "
+                "speaker, status, created_position, "
                 "published_us, retracted_us, changed_us, modified_us, version, "
-                "document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, "
                 "translation_group = excluded.translation_group, "
+                "speaker = excluded.speaker, "
                 "status = excluded.status, published_us = excluded.published_us, "
                 "retracted_us = excluded.retracted_us, "
                 "changed_us = excluded.changed_us, modified_us = excluded.modified_us, "
@@ -126,6 +134,7 @@ class CatalogueView(View):
                     s.kind,
                     s.language,
                     optional_str(s.translation_group),
+                    s.speaker,
                     s.status,
                     batch.created_at.get(s.id, 0),
                     optional_micros(s.published_at),
@@ -285,6 +294,104 @@ def last_tombstone_expiry(views: ReadModel, since: datetime) -> datetime | None:
     )
     value = rows[0]["r"]
     return None if value is None else from_micros(int(value))
+
+
+@dataclass(frozen=True)
+class MessageFilter:
+    """Which public statements /messages lists: in a language, of a kind, of a
+    speaker, published within [since, until)."""
+
+    language: str | None = None
+    kind: str | None = None
+    speaker: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses, params = ["published_us IS NOT NULL"], []
+        for clause, value in (
+            ("language = ?", self.language),
+            ("kind = ?", self.kind),
+            ("speaker = ?", self.speaker),
+            ("published_us >= ?", self.since and micros(self.since)),
+            ("published_us < ?", self.until and micros(self.until)),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        return " AND ".join(clauses), params
+
+
+def filtered_public(
+    views: ReadModel, found: MessageFilter, *, limit: int, offset: int = 0
+) -> list[StatementDocument]:
+    """Statements that were ever public and match, newest publication first."""
+    where, params = found.where()
+    rows = views.query(
+        f"SELECT document FROM {{t}} WHERE {where} "
+        "ORDER BY published_us DESC, id DESC LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+        t=TABLE,
+    )
+    return [load_document(row["document"]) for row in rows]
+
+
+def count_filtered(views: ReadModel, found: MessageFilter) -> int:
+    where, params = found.where()
+    rows = views.query(
+        f"SELECT COUNT(*) AS n FROM {{t}} WHERE {where}", params, t=TABLE
+    )
+    return int(rows[0]["n"])
+
+
+def kind_counts(views: ReadModel, found: MessageFilter) -> dict[str, int]:
+    """How many match, per kind (the filter's own kind left out)."""
+    where, params = replace(found, kind=None).where()
+    rows = views.query(
+        f"SELECT kind, COUNT(*) AS n FROM {{t}} WHERE {where} "
+        "GROUP BY kind ORDER BY kind",
+        params,
+        t=TABLE,
+    )
+    return {row["kind"]: int(row["n"]) for row in rows}
+
+
+def publication_span(
+    views: ReadModel, found: MessageFilter
+) -> tuple[datetime, datetime] | None:
+    """The first and last publication of those that match, if any."""
+    where, params = found.where()
+    rows = views.query(
+        f"SELECT MIN(published_us) AS first, MAX(published_us) AS last "
+        f"FROM {{t}} WHERE {where}",
+        params,
+        t=TABLE,
+    )
+    if rows[0]["first"] is None:
+        return None
+    return from_micros(int(rows[0]["first"])), from_micros(int(rows[0]["last"]))
+
+
+def count_published(views: ReadModel) -> int:
+    """Statements published now (withdrawn ones are not)."""
+    rows = views.query(
+        "SELECT COUNT(*) AS n FROM {t} WHERE status = 'published'", t=TABLE
+    )
+    return int(rows[0]["n"])
+
+
+def published_pages(
+    views: ReadModel, *, limit: int, offset: int = 0
+) -> list[tuple[str, datetime]]:
+    """(slug, Last-Modified) of statements published now, first published
+    first: what crawlers may index."""
+    rows = views.query(
+        "SELECT slug, modified_us FROM {t} WHERE status = 'published' "
+        "ORDER BY published_us, id LIMIT ? OFFSET ?",
+        [limit, offset],
+        t=TABLE,
+    )
+    return [(row["slug"], from_micros(int(row["modified_us"]))) for row in rows]
 
 
 def count_public(views: ReadModel, language: str | None = None) -> int:

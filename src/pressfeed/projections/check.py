@@ -16,7 +16,9 @@ version's rows). Not compared, because it legitimately differs from a replay:
 the tracking position (the replay is stopped at it), the public lists' stamp
 (``pf_public_stamp``: it moves once per batch, so it depends on how the worker
 happened to batch the log), the WebSub outbox (pings already sent are deleted,
-failed ones carry attempts and retry times) and the schema bookkeeping.
+failed ones carry attempts and retry times), the schema bookkeeping, and the
+search index (``pf_search``: an engine's index made from the catalogue's
+text, which is compared).
 """
 
 from __future__ import annotations
@@ -68,6 +70,9 @@ COMPARED = (
         (
             "slug",
             "kind",
+            "language",
+            "translation_group",
+            "speaker",
             "status",
             "created_position",
             "published_us",
@@ -98,6 +103,9 @@ COMPARED = (
     ),
     Compared(
         "pf_schedule", ("statement_id",), (True,), ("publish_at_us",), "statement_id"
+    ),
+    Compared(
+        "pf_front_page", ("id",), (False,), ("statement_id", "changed_us"), "id"
     ),
     Compared(
         ReadModel.STATES,

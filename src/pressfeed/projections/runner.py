@@ -17,13 +17,15 @@ from typing import Any
 import psycopg
 from eventsourcing.persistence import IntegrityError
 
-from pressfeed.aggregates import Statement
+from pressfeed.aggregates import FrontPage, Statement
 from pressfeed.application import PressOffice
 from pressfeed.projections.base import ReadModel, StateCodec
 
 log = logging.getLogger(__name__)
 
 STATEMENT_TOPIC_PREFIX = f"{Statement.__module__}:{Statement.__qualname__}."
+FRONT_PAGE_TOPIC_PREFIX = f"{FrontPage.__module__}:{FrontPage.__qualname__}."
+VIEWED_TOPICS = (STATEMENT_TOPIC_PREFIX, FRONT_PAGE_TOPIC_PREFIX)
 
 
 class ProjectionWorker:
@@ -74,7 +76,7 @@ class ProjectionWorker:
         events = [
             (n.id, self.app.mapper.to_domain_event(n))
             for n in notifications
-            if n.topic.startswith(STATEMENT_TOPIC_PREFIX)
+            if n.topic.startswith(VIEWED_TOPICS)
         ]
         try:
             applied = self.views.apply_batch(

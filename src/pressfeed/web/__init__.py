@@ -33,12 +33,14 @@ if TYPE_CHECKING:
 from pressfeed.assembly import Pressfeed
 from pressfeed.config import Settings
 from pressfeed.logs import escape_in_handlers
+from pressfeed.representation import teaser
 from pressfeed.syndication import ATOM, FEED_FORMATS
 from pressfeed.times import parse_time
 from pressfeed.urls import KIND, FeedScope, absolute, feed_path, site_language
 from pressfeed.web import (
     api,
     audit,
+    crawlers,
     desk,
     feeds,
     public,
@@ -54,7 +56,7 @@ from pressfeed.web.problems import ProblemError, register_problem_handlers
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self' https: data:; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
 
@@ -89,6 +91,7 @@ def create_app(
     app.after_request(security_headers)
     for blueprint in (
         api.bp, audit.bp, transparency.bp, public.bp, feeds.bp, site.bp, desk.bp,
+        crawlers.bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
     transparency.register_receipts(app)
@@ -211,6 +214,7 @@ def register_templating(app: Flask, settings: Settings) -> None:
     app.add_template_filter(local_time)
     app.add_template_filter(readable)
     app.add_template_filter(event_label)
+    app.add_template_filter(teaser)
 
     def kind_feed_url(kind: str) -> str:
         language = site_language(interface_language(), settings.other_languages)

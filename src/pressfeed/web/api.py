@@ -15,15 +15,18 @@ from pydantic import BaseModel
 from pressfeed.aggregates import Statement
 from pressfeed.application import CommandResult, IdempotencyKey
 from pressfeed.projections.catalogue import list_statements
+from pressfeed.projections.search import Scope, parse_query, search
 from pressfeed.representation import (
     receipt_reference,
     statement_document,
+    with_body_html,
     with_translations,
     with_url,
 )
 from pressfeed.schemas import (
     CURSOR_REGEX,
     ApprovalRequest,
+    FeatureRequest,
     ListQuery,
     RetractionRequest,
     ScheduleRequest,
@@ -53,6 +56,27 @@ def create_statement() -> Response:
     return command_answer(result)
 
 
+@bp.put("/featured")
+@require_role("publisher")
+def feature_statement() -> Response:
+    """Features a published statement (by id or slug) on the front page."""
+    fields = parse_body(FeatureRequest)
+    statement = services().press_office.feature(
+        fields.statement, actor=current_caller().name
+    )
+    services().command_recorded()
+    return statement_answer(statement, 200)
+
+
+@bp.delete("/featured")
+@require_role("publisher")
+def unfeature_statement() -> Response:
+    """The front page shows the newest statement first again."""
+    services().press_office.unfeature(actor=current_caller().name)
+    services().command_recorded()
+    return Response(status=204)
+
+
 @bp.get("/statements/<id_or_slug>")
 @require_role("publisher")
 def get_statement(id_or_slug: str) -> Response:
@@ -66,8 +90,10 @@ def get_statement(id_or_slug: str) -> Response:
 @require_role("publisher")
 def list_all_statements() -> Response:
     query = list_query()
-    before = int(query.cursor) if query.cursor else None
     services().await_views()
+    if query.q is not None:
+        return search_answer(query)
+    before = int(query.cursor) if query.cursor else None
     documents, next_position = list_statements(
         services().views,
         status=query.status,
@@ -79,6 +105,26 @@ def list_all_statements() -> Response:
     body = {
         "items": [with_url(d, base_url) for d in documents],
         "next_cursor": str(next_position) if next_position else None,
+    }
+    return Response(json.dumps(body), mimetype="application/json")
+
+
+def search_answer(query: ListQuery) -> Response:
+    """A page of the publishers' search (any status); its cursor is an offset."""
+    offset = int(query.cursor) if query.cursor else 0
+    scope = Scope(status=query.status, kind=query.kind)
+    hits, total = search(
+        services().views,
+        parse_query(query.q or ""),
+        limit=query.limit,
+        offset=offset,
+        scope=scope,
+    )
+    base_url = services().settings.base_url
+    more = offset + len(hits) < total
+    body = {
+        "items": [with_url(with_body_html(hit.document), base_url) for hit in hits],
+        "next_cursor": str(offset + len(hits)) if more else None,
     }
     return Response(json.dumps(body), mimetype="application/json")
 

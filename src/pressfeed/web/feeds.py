@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
-from flask import Blueprint, Response, abort
+from flask import Blueprint, Response, abort, request
 
 from pressfeed.projections.archive import archive_page, closed_page_count, open_page
 from pressfeed.projections.base import ReadModel
@@ -25,7 +26,8 @@ from pressfeed.projections.catalogue import (
     recent_retractions,
 )
 from pressfeed.projections.changes import latest_changes, rewritten_by_withdrawal
-from pressfeed.representation import StatementDocument
+from pressfeed.projections.search import Scope, parse_query, search
+from pressfeed.representation import StatementDocument, with_body_html
 from pressfeed.schemas import is_tag
 from pressfeed.syndication import (
     ATOM,
@@ -57,6 +59,7 @@ from pressfeed.web.caching import (
 )
 from pressfeed.web.context import rendered_cache, services
 from pressfeed.web.languages import list_language, page_language
+from pressfeed.web.problems import ProblemError
 
 bp = Blueprint("feeds", __name__)
 
@@ -91,6 +94,34 @@ def by_tag(tag: str, fmt: str, lang: str = "") -> Response:
         abort(404)
     title = f"{services().settings.site_title}: #{tag}"
     return serve_feed(FeedScope(TAG, tag, lang), fmt, title)
+
+
+@bp.get("/feeds/search.atom")
+def search_feed() -> Response:
+    """Every search as a feed: the 50 newest published statements matching q."""
+    query = parse_query(request.args.get("q", ""))
+    if query.empty:
+        raise ProblemError("bad-search", "Give q, the words to search for.")
+    settings = services().settings
+    spec = FeedSpec(
+        f"/feeds/search.atom?{urlencode({'q': query.text})}",
+        f"{settings.site_title}: search {query.text}",
+        f"/search?{urlencode({'q': query.text})}",
+    )
+
+    def render() -> Rendered:
+        hits, _ = search(
+            services().views,
+            query,
+            limit=FEED_SIZE,
+            scope=Scope(newest_first=True),
+        )
+        documents = [with_body_html(hit.document) for hit in hits]
+        body = ATOM.render(spec, documents, settings, FeedExtras())
+        return rendered(body, list_modified())
+
+    item = cached(f"search.atom:{query.text}", render)
+    return conditional_response(item, ATOM.content_type, FEED_CACHE)
 
 
 @bp.get("/feeds/changes.atom")

@@ -14,6 +14,7 @@ from pressfeed.schemas import (
     CURSOR_REGEX,
     KIND_REGEX,
     ApprovalRequest,
+    FeatureRequest,
     Problem,
     RetractionRequest,
     ScheduleRequest,
@@ -27,6 +28,7 @@ from pressfeed.web.problems import PROBLEM_TYPES
 REF = "#/components/schemas/{model}"
 MODELS = (
     ApprovalRequest,
+    FeatureRequest,
     StatementCreate,
     StatementAmendment,
     ScheduleRequest,
@@ -158,6 +160,16 @@ def paths() -> dict[str, Any]:
                         "name": "cursor",
                         "in": "query",
                         "schema": {"type": "string", "pattern": CURSOR_REGEX},
+                    },
+                    {
+                        "name": "q",
+                        "in": "query",
+                        "description": (
+                            "Words to search for in title, summary, body and tags "
+                            "(drafts included): best match first; the cursor is "
+                            "then an offset."
+                        ),
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 200},
                     },
                 ],
                 "responses": {
@@ -292,6 +304,25 @@ def paths() -> dict[str, Any]:
                     ),
                 },
             }
+        },
+        "/api/featured": {
+            "put": {
+                "operationId": "featureStatement",
+                "description": "Features a published statement on the front page.",
+                "requestBody": json_body("FeatureRequest"),
+                "responses": {
+                    "200": answer("The featured statement", "StatementOut"),
+                    **problems(*AUTH, *BODY, "not-found", "not-published"),
+                },
+            },
+            "delete": {
+                "operationId": "unfeatureStatement",
+                "description": "The front page shows the newest statement first.",
+                "responses": {
+                    "204": {"description": "Nothing is featured"},
+                    **problems(*AUTH),
+                },
+            },
         },
         "/api/statements/{statement_id}/retraction": {
             "post": {

@@ -20,6 +20,7 @@ from pressfeed.aggregates import (
     NotATranslation,
     NothingToAmend,
     NotInReview,
+    NotPublished,
     NotScheduled,
     PublicationInFuture,
     SecondPairOfEyesRequired,
@@ -78,6 +79,16 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "Use the next_cursor of a previous page, unchanged.",
         ),
         ProblemType("bad-page", 400, "Bad page number", "page is a whole number from 1."),
+        ProblemType(
+            "bad-search", 400, "Bad search",
+            "A search feed needs q, the words to search for (plain words, "
+            '"phrases" and -excluded words).',
+        ),
+        ProblemType(
+            "bad-filter", 400, "Bad filter",
+            "/messages filters by kind (one the press office publishes), year "
+            "(1900 to 8999), month (1 to 12, with a year) and speaker.",
+        ),
         ProblemType(
             "bad-accept-datetime", 400, "Bad Accept-Datetime",
             "Accept-Datetime is an HTTP date, e.g. Tue, 20 Mar 2001 20:35:00 GMT.",
@@ -150,6 +161,11 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "already-published", 409, "The statement is already published",
             "The statement is already published.",
             (AlreadyPublished,),
+        ),
+        ProblemType(
+            "not-published", 409, "The statement is not published",
+            "Only a published statement can be featured on the front page.",
+            (NotPublished,),
         ),
         ProblemType(
             "not-scheduled", 409, "The statement is not scheduled",

@@ -2,29 +2,43 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, g, render_template, request
+from markupsafe import Markup, escape
 from werkzeug.http import http_date
 
 from pressfeed.aggregates import PUBLISHED, Statement
+from pressfeed.projections.base import ReadModel
 from pressfeed.projections.catalogue import (
-    count_public,
+    MessageFilter,
+    count_filtered,
+    filtered_public,
+    kind_counts,
     latest_public,
     public_statement,
     public_translations,
+    publication_span,
 )
+from pressfeed.projections.front_page import featured_statement
+from pressfeed.projections.search import MARK_END, MARK_START, parse_query, search
 from pressfeed.representation import (
     StatementDocument,
     is_withdrawn,
     public_notes,
     statement_document,
+    teaser,
 )
+from pressfeed.schemas import SPEAKER_MAX_LENGTH
 from pressfeed.times import parse_http_date
 from pressfeed.urls import (
     absolute,
@@ -56,23 +70,28 @@ PAGE_NUMBER = re.compile(r"[0-9]{1,6}")
 @bp.get("/")
 @bp.get("/<lang:lang>/")
 def front_page(lang: str = "") -> Response:
-    """Today's date and clocks, contact, the newest statement in full, the latest."""
+    """Today's date and clocks, contact, the featured statement (or else the
+    newest) in full, then the latest as teasers."""
     now = datetime.now(UTC)
     minute_ends = (math.floor(time.time() / 60) + 1) * 60
     page_language(lang)
     listed = list_language(lang)
 
     def render() -> Rendered:
-        documents = latest_public(
-            services().views, limit=LATEST_COUNT + 1, language=listed
-        )
+        views = services().views
+        featured = featured_statement(views)
+        if featured is not None and listed and featured["language"] != listed:
+            featured = None  # featured on the front page of its own language
+        documents = latest_public(views, limit=LATEST_COUNT + 1, language=listed)
         current = [d for d in documents if d["status"] == PUBLISHED]
+        first = featured or (current[0] if current else None)
+        latest = [d for d in current if first is None or d["id"] != first["id"]]
         body = render_template(
             "front.html",
             now=now,
             clocks=services().settings.clocks,
-            newest=current[0] if current else None,
-            latest=current[1:],
+            newest=first,
+            latest=[(d, teaser(d)) for d in latest[:LATEST_COUNT]],
         )
         minute = now.replace(second=0, microsecond=0)
         modified = max(minute, services().views.public_stamp())
@@ -85,27 +104,146 @@ def front_page(lang: str = "") -> Response:
 @bp.get("/messages")
 @bp.get("/<lang:lang>/messages")
 def messages(lang: str = "") -> Response:
-    """All messages, newest first, 20 a page."""
+    """All messages, newest first, 20 a page; filtered by kind, year, month and
+    speaker (combinable), with the counts per kind and per year as links."""
     page = page_number()
+    chosen = message_filters()
     views = services().views
     page_language(lang)
     listed = list_language(lang)
 
     def render() -> Rendered:
-        total = count_public(views, listed)
+        found = chosen.as_filter(services().settings.timezone, listed)
+        total = count_filtered(views, found)
         pages = max(1, math.ceil(total / PAGE_SIZE))
         if page > pages:
             abort(404)
-        documents = latest_public(
-            views, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, language=listed
+        documents = filtered_public(
+            views, found, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
         )
         body = render_template(
-            "messages.html", documents=documents, page=page, pages=pages
+            "messages.html",
+            documents=documents,
+            page=page,
+            pages=pages,
+            total=total,
+            chosen=chosen,
+            kinds=kind_counts(views, found),
+            years=year_counts(views, chosen, listed),
         )
         return rendered(body.encode(), views.public_stamp())
 
-    item = cached(f"page:{messages_path(lang)}:{page}", render)
+    item = cached(f"page:{messages_path(lang)}:{page}:{chosen.key}", render)
     return conditional_response(item, HTML, PAGE_CACHE)
+
+
+@bp.get("/search")
+def search_page() -> Response:
+    """Full-text search of the public statements, best match first, 20 a page."""
+    page = page_number()
+    query = parse_query(request.args.get("q", ""))
+    views = services().views
+
+    def render() -> Rendered:
+        hits, total = search(
+            views, query, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        )
+        pages = max(1, math.ceil(total / PAGE_SIZE))
+        if page > pages:
+            abort(404)
+        body = render_template(
+            "search.html",
+            query=query,
+            hits=[(hit.document, marked_snippet(hit.snippet)) for hit in hits],
+            total=total,
+            page=page,
+            pages=pages,
+        )
+        return rendered(body.encode(), views.public_stamp())
+
+    item = cached(f"page:/search:{page}:{query.text}", render)
+    return conditional_response(item, HTML, PAGE_CACHE)
+
+
+_MARKUP = re.compile(r"[*_`#]+|\\")
+
+
+def marked_snippet(snippet: str) -> Markup:
+    """A snippet as safe HTML: its text escaped (Markdown's marks left out), the
+    matched words in <mark>."""
+    text = str(escape(_MARKUP.sub("", snippet)))
+    if text.count(MARK_START) != text.count(MARK_END):
+        text = text.replace(MARK_START, "").replace(MARK_END, "")
+    return Markup(text.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>"))
+
+
+@dataclass(frozen=True)
+class ChosenFilters:
+    """The filters of /messages as the query string gave them."""
+
+    kind: str | None = None
+    year: int | None = None
+    month: int | None = None
+    speaker: str | None = None
+
+    @property
+    def key(self) -> str:
+        return json.dumps([self.kind, self.year, self.month, self.speaker])
+
+    def args(self, **changes: object) -> dict[str, object]:
+        """The query arguments of these filters with some changed (None: left out)."""
+        values = {**dataclasses.asdict(self), **changes}
+        return {name: value for name, value in values.items() if value is not None}
+
+    def as_filter(self, zone: ZoneInfo, language: str | None = None) -> MessageFilter:
+        since = until = None
+        if self.year is not None:
+            first, last = (self.month, self.month) if self.month else (1, 12)
+            since = datetime(self.year, first, 1, tzinfo=zone)
+            next_year, next_month = divmod(last, 12)
+            until = datetime(self.year + next_year, next_month + 1, 1, tzinfo=zone)
+        return MessageFilter(language, self.kind, self.speaker, since, until)
+
+
+YEAR = re.compile(r"(19|[2-8][0-9])[0-9]{2}")
+MONTH = re.compile(r"0?[1-9]|1[0-2]")
+
+
+def message_filters() -> ChosenFilters:
+    """kind, year, month and speaker from the query string; 400 bad-filter for a
+    value no statement could have."""
+    args = request.args
+    kind = args.get("kind") or None
+    speaker = " ".join((args.get("speaker") or "").split()) or None
+    year, month = args.get("year") or None, args.get("month") or None
+    if kind is not None and kind not in services().settings.kinds:
+        raise ProblemError("bad-filter", f"Unknown kind {kind[:40]!r}.")
+    if speaker is not None and len(speaker) > SPEAKER_MAX_LENGTH:
+        raise ProblemError("bad-filter", "A speaker has at most 100 characters.")
+    if year is not None and not YEAR.fullmatch(year):
+        raise ProblemError("bad-filter", "year is a year from 1900 to 8999.")
+    if month is not None and (year is None or not MONTH.fullmatch(month)):
+        raise ProblemError("bad-filter", "month is 1 to 12, given with a year.")
+    return ChosenFilters(
+        kind, int(year) if year else None, int(month) if month else None, speaker
+    )
+
+
+def year_counts(
+    views: ReadModel, chosen: ChosenFilters, language: str | None
+) -> list[tuple[int, int]]:
+    """How many match per year, newest year first (the chosen year and month
+    left out): two queries per year that has statements."""
+    zone = services().settings.timezone
+    found = replace(chosen, year=None, month=None).as_filter(zone, language)
+    counts = []
+    span = publication_span(views, found)
+    while span is not None:
+        year = span[0].astimezone(zone).year
+        within = replace(chosen, year=year, month=None).as_filter(zone, language)
+        counts.append((year, count_filtered(views, within)))
+        span = publication_span(views, replace(found, since=within.until))
+    return counts[::-1]
 
 
 @bp.get("/statements/<slug>")

@@ -55,6 +55,8 @@ class Draft:
     kind: str = ""
     language: str = ""
     tags: str = ""
+    summary: str = ""
+    speaker: str = ""
     body: str = ""
     publish_at: str = ""  # a local date and time in the office's zone
     change_note: str = ""
@@ -70,6 +72,8 @@ class Draft:
             kind=form.get("kind", ""),
             language=form.get("language", ""),
             tags=form.get("tags", ""),
+            summary=form.get("summary", ""),
+            speaker=form.get("speaker", ""),
             body=form.get("body", ""),
             publish_at=form.get("publish_at", ""),
             change_note=form.get("change_note", ""),
@@ -84,6 +88,8 @@ class Draft:
             kind=document["kind"],
             language=document["language"],
             tags=", ".join(document["tags"]),
+            summary=document.get("summary") or "",
+            speaker=document.get("speaker") or "",
             body=document["body"],
         )
 
@@ -364,6 +370,8 @@ def amend_with(
                 "body": draft.body,
                 "kind": draft.kind,
                 "tags": draft.tag_list,
+                "summary": draft.summary.strip(),
+                "speaker": draft.speaker.strip(),
                 "change_note": note or None,
                 "minor": minor,
             }
@@ -400,6 +408,8 @@ def new_statement(draft: Draft, action: str) -> NewStatement:
             "kind": draft.kind,
             "language": draft.language or None,
             "tags": draft.tag_list,
+            "summary": draft.summary.strip() or None,
+            "speaker": draft.speaker.strip() or None,
             "draft": action == "save-draft",
             "publish_at": publish_at,
             "translation_of": draft.translation_of or None,
@@ -464,6 +474,7 @@ def preview_of(draft: Draft) -> dict[str, Any]:
         "kind": draft.kind or "news",
         "language": draft.language or services().settings.default_language,
         "tags": draft.tag_list,
+        "speaker": draft.speaker.strip() or None,
         "published_at": iso(datetime.now(UTC)),
         "slug": "preview",
     }
