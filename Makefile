@@ -27,14 +27,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 %.mo: %.po $(STAMP)
-	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@
+	$(BIN)/pybabel compile -i $< -o $@
 
 install: $(STAMP) $(COMPILED)
 
 # Extracts every interface string into a template, to update the catalogs from.
 catalogs: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext --no-location -o messages.pot src/pressfeed
-	$(BIN)/pybabel update -i messages.pot -d src/pressfeed/translations
+	$(BIN)/pybabel update --no-fuzzy-matching -i messages.pot -d src/pressfeed/translations
 	rm messages.pot
 
 # PORT=5401 serves on another port; links say it too unless PRESSFEED_BASE_URL is set.
