@@ -8,6 +8,16 @@ import lxml.html
 import pytest
 
 from pressfeed.projections.search import fts5_query, parse_query
+from tests.conftest import make_settings
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def settings(request, tmp_path):
+    """An office publishing in English and Russian: search spans both."""
+    url = (
+        request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    )
+    return make_settings(tmp_path, url, PRESSFEED_LANGUAGES="en,ru")
 
 
 def results(client, query: str) -> list[str]:
