@@ -104,9 +104,7 @@ COMPARED = (
     Compared(
         "pf_schedule", ("statement_id",), (True,), ("publish_at_us",), "statement_id"
     ),
-    Compared(
-        "pf_front_page", ("id",), (False,), ("statement_id", "changed_us"), "id"
-    ),
+    Compared("pf_front_page", ("id",), (False,), ("statement_id", "changed_us"), "id"),
     Compared(
         ReadModel.STATES,
         ("id",),
