@@ -8,6 +8,7 @@ build pressfeed here, and only here.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -22,16 +23,20 @@ from pressfeed.ledger import Ledger
 from pressfeed.people import PeopleRegistry
 from pressfeed.projections import open_views
 from pressfeed.projections.base import ReadModel
+from pressfeed.projections.rebuild import rebuild_in_shadow
 from pressfeed.projections.runner import ProjectionWorker
 from pressfeed.scheduler import EmbargoScheduler
 from pressfeed.storage import (
     create_health_table,
+    rebuild_lock,
     schema_lock,
     tables_of,
     write_heartbeat,
 )
 from pressfeed.tokens import TokenRegistry
 from pressfeed.websub import HubPinger
+
+log = logging.getLogger(__name__)
 
 POSITION_TTL = 0.01  # seconds a read of the views' position is reused
 
@@ -96,8 +101,25 @@ class Pressfeed:
 
     @cached_property
     def views(self) -> ReadModel:
+        """The views; if they hold an older layout, it keeps serving (to the
+        processes of the older version) while this one rebuilds them in shadow."""
         with schema_lock(self.settings):
-            return open_views(self.settings)
+            views = open_views(self.settings)
+        if not views.layout_is_current():
+            with rebuild_lock(self.settings):
+                if not views.layout_is_current():  # not rebuilt meanwhile
+                    log.warning("The views have an older layout: rebuilding them")
+                    rebuild_in_shadow(self.press_office, views)
+        return views
+
+    def rebuild_views(self, progress: Callable[[int], None] = lambda _: None) -> int:
+        """Rebuilds the views in shadow and swaps them in, then catches them up
+        with the log; returns how many notifications were replayed."""
+        with rebuild_lock(self.settings):
+            replayed = rebuild_in_shadow(
+                self.press_office, self.views, progress=progress
+            )
+        return replayed + self.projection_worker(batch_size=1000).catch_up(progress)
 
     @cached_property
     def tokens(self) -> TokenRegistry:

@@ -324,15 +324,13 @@ def import_command(settings: Settings, file: Path, actor: str) -> None:
 @main.command()
 @click.pass_obj
 def rebuild(settings: Settings) -> None:
-    """Empties the views and replays the whole log into them."""
+    """Replays the whole log into new views beside the live ones, which keep
+    serving, then swaps them in."""
     pressfeed = pressfeed_of(settings)
-    projection = pressfeed.projection_worker(batch_size=1000)
-    app = pressfeed.press_office
-    pressfeed.views.reset(app.name)
     # Counted, not the newest position: positions have gaps on PostgreSQL.
     total = pressfeed.ledger.size()
     with tqdm(total=total, unit="event", file=sys.stderr) as bar:
-        replayed = projection.catch_up(progress=bar.update)
+        replayed = pressfeed.rebuild_views(progress=bar.update)
     click.echo(f"Rebuilt the views from {replayed} events.")
 
 

@@ -6,6 +6,7 @@ SQL here is written once with ``?`` placeholders and ``{name}`` table names;
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -24,6 +25,11 @@ class Dialect:
 
     postgres: bool
     schema: str = ""
+    # A rebuild writes new views beside the live ones: its tables carry
+    # table_suffix until they are swapped in, its indexes index_suffix for good
+    # (index names are unique per schema, and SQLite cannot rename an index).
+    table_suffix: str = ""
+    index_suffix: str = ""
 
     @property
     def blob(self) -> str:
@@ -34,7 +40,17 @@ class Dialect:
         return "BIGINT" if self.postgres else "INTEGER"
 
     def table(self, name: str) -> str:
+        name += self.table_suffix
         return f'"{self.schema}"."{name}"' if self.postgres else name
+
+    def index(self, name: str) -> str:
+        """An index's name (unqualified: an index lives in its table's schema)."""
+        return name + self.index_suffix
+
+    @property
+    def live(self) -> Dialect:
+        """The same database without a rebuild's suffixes."""
+        return Dialect(self.postgres, self.schema)
 
     def sql(self, text: str, **tables: str) -> str:
         """Formats {name} table names and turns ? into %s for psycopg."""
@@ -77,6 +93,31 @@ class Tables:
 
 
 SCHEMA_LOCK_KEY = 7_202_611  # any fixed number: the advisory lock that guards DDL
+REBUILD_LOCK_KEY = 7_202_612  # the one that lets one rebuild of the views run
+
+
+def admin_connection(env: dict[str, str]) -> psycopg.Connection[Any]:
+    """An autocommit connection to the PostgreSQL server of an eventsourcing
+    environment, for locks and schemas."""
+    return psycopg.connect(
+        dbname=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=env["POSTGRES_PORT"],
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"],
+        autocommit=True,
+    )
+
+
+@contextmanager
+def advisory_lock(env: dict[str, str], key: int) -> Iterator[None]:
+    """Holds a PostgreSQL session-level advisory lock (waits for it)."""
+    with admin_connection(env) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
 
 @contextmanager
@@ -86,22 +127,25 @@ def schema_lock(settings: Settings) -> Iterator[None]:
     if not settings.uses_postgres:
         yield
         return
-    import psycopg
+    with advisory_lock(settings.eventsourcing_env(), SCHEMA_LOCK_KEY):
+        yield
 
+
+@contextmanager
+def rebuild_lock(settings: Settings) -> Iterator[None]:
+    """Lets one process at a time rebuild the views (waits for the other):
+    an advisory lock on PostgreSQL, a lock on a file beside the SQLite one."""
     env = settings.eventsourcing_env()
-    with psycopg.connect(
-        dbname=env["POSTGRES_DBNAME"],
-        host=env["POSTGRES_HOST"],
-        port=env["POSTGRES_PORT"],
-        user=env["POSTGRES_USER"],
-        password=env["POSTGRES_PASSWORD"],
-        autocommit=True,
-    ) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+    if settings.uses_postgres:
+        with advisory_lock(env, REBUILD_LOCK_KEY):
+            yield
+        return
+    with open(f"{env['SQLITE_DBNAME']}.rebuild-lock", "a") as file:
+        fcntl.flock(file, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
+            fcntl.flock(file, fcntl.LOCK_UN)
 
 
 # SQLite's primary result codes that mean "not now", not "wrong": busy and

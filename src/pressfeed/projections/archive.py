@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from pressfeed.aggregates import Statement
-from pressfeed.projections.base import Change, ReadModel, View, load_document
+from pressfeed.projections.base import BatchOutcome, ReadModel, View, load_document
 from pressfeed.representation import StatementDocument
 from pressfeed.storage import Dialect
 
@@ -35,22 +35,39 @@ class ArchiveView(View):
             )
         ]
 
-    def apply(self, cursor: Any, dialect: Dialect, change: Change) -> None:
-        event, after = change.event, change.after
-        if isinstance(event, Statement.Published):
-            cursor.execute(
+    def apply_final(self, cursor: Any, dialect: Dialect, batch: BatchOutcome) -> None:
+        """Numbers the batch's publications in the log's order, a run at a
+        time; later changes to a public statement rewrite its entry."""
+        published: list[tuple[str, str, str, str]] = []
+        for change in batch.changes:
+            event, after = change.event, change.after
+            if isinstance(event, Statement.Published):
+                document = change.document
+                published.append(
+                    (after.language, str(after.id), document, after.language)
+                )
+                continue
+            retracted = isinstance(event, Statement.Retracted)
+            if not (retracted or after.was_public):
+                continue
+            self._number(cursor, dialect, published)
+            published = []
+            self._update(cursor, dialect, after, change.document, closed_too=retracted)
+        self._number(cursor, dialect, published)
+
+    @staticmethod
+    def _number(cursor: Any, dialect: Dialect, published: list[Any]) -> None:
+        """Each publication takes the next number of its language, in turn."""
+        if published:
+            cursor.executemany(
                 dialect.sql(
                     "INSERT INTO {t} (language, seq, statement_id, document) "
                     "SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ? FROM {t} "
                     "WHERE language = ?",
                     t=TABLE,
                 ),
-                (after.language, str(after.id), change.document, after.language),
+                published,
             )
-        elif isinstance(event, Statement.Retracted):
-            self._update(cursor, dialect, after, change.document, closed_too=True)
-        elif after.was_public:
-            self._update(cursor, dialect, after, change.document, closed_too=False)
 
     @staticmethod
     def _update(

@@ -15,7 +15,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -26,7 +26,6 @@ from eventsourcing.persistence import StoredEvent, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from eventsourcing.utils import get_topic
-from psycopg import sql as pg_sql
 
 from pressfeed.aggregates import FrontPage, Statement
 from pressfeed.representation import (
@@ -57,6 +56,7 @@ class Change:
 
 
 SECOND_US = 1_000_000
+SHADOW_SUFFIX = "__rebuild"  # the tables of views being rebuilt
 
 
 def next_stamp(previous_us: int | None, recorded_us: int) -> int:
@@ -129,6 +129,9 @@ class ReadModel:
     STATES = "pf_statement_states"
     PUBLIC_STAMP = "pf_public_stamp"  # one row: the Last-Modified of public lists
 
+    META = "pf_views_meta"  # name/value rows; 'schema' is the views' layout
+    schema_version = 0  # the layout this code writes (open_views sets it)
+
     def read_model_statements(self) -> list[str]:
         d = self.dialect
         statements = [
@@ -149,6 +152,15 @@ class ReadModel:
         return statements
 
     @property
+    def view_tables(self) -> tuple[str, ...]:
+        """Every table these views own."""
+        return (
+            self.STATES,
+            self.PUBLIC_STAMP,
+            *(t for v in self.views for t in v.tables),
+        )
+
+    @property
     def tables(self) -> Tables:
         return Tables(self.datastore)
 
@@ -156,50 +168,71 @@ class ReadModel:
         return self.tables.cursor(commit=commit)
 
     def query(self, text: str, params: Sequence[Any] = (), **tables: str) -> list[Any]:
-        """Runs a read-only query on the views."""
+        """Runs a read-only query on the (live) views."""
         return self.tables.query(text, params, **tables)
 
     def execute(self, text: str, params: Sequence[Any] = (), **tables: str) -> None:
-        """Runs one statement on the views in its own transaction."""
+        """Runs one statement on the (live) views in its own transaction."""
         self.tables.execute(text, params, **tables)
 
     def ensure_schema(self, application_name: str, version: int) -> bool:
-        """Drops and recreates the view tables when their layout changed (they are
-        rebuilt from the log by the worker). Returns True if it did."""
-        d = self.dialect
-        meta = "pf_views_meta"
+        """Makes the views if the store has none (at the start of the log).
+        Returns whether the views now have this layout: False means they hold
+        an older one, which keeps serving until a rebuild in shadow (see
+        projections/rebuild.py) replaces it."""
+        self.schema_version = version
+        d = self.dialect.live
         self.execute(
-            "CREATE TABLE IF NOT EXISTS {m} (name TEXT PRIMARY KEY, value TEXT)", m=meta
+            "CREATE TABLE IF NOT EXISTS {m} (name TEXT PRIMARY KEY, value TEXT)",
+            m=self.META,
         )
-        rows = self.query("SELECT value FROM {m} WHERE name = 'schema'", m=meta)
-        if rows and rows[0]["value"] == str(version):
-            return False
+        with self.cursor() as c:  # read first: a read-only store can still serve
+            stored = self.stored_schema(c)
+        if stored is not None:
+            return stored == version
         with self.cursor(commit=True) as c:
-            self._lock_position(c, application_name)
-            for table in (
-                self.STATES,
-                self.PUBLIC_STAMP,
-                *(t for v in self.views for t in v.tables),
-            ):
+            self.lock_position(c, application_name)
+            stored = self.stored_schema(c)
+            if stored is not None:  # made meanwhile by another process
+                return stored == version
+            for table in self.view_tables:  # a store older than its layout's record
                 c.execute(d.sql("DROP TABLE IF EXISTS {t}", t=table))
             for statement in self.read_model_statements():
                 c.execute(statement)
-            c.execute(
-                d.sql(
-                    "UPDATE {t} SET notification_id = 0 WHERE application_name = ?",
-                    t=self.tracking_table,
-                ),
-                (application_name,),
-            )
-            c.execute(d.sql("DELETE FROM {m} WHERE name = 'schema'", m=meta))
-            c.execute(
-                d.sql("INSERT INTO {m} (name, value) VALUES ('schema', ?)", m=meta),
-                (str(version),),
-            )
+            self.rewind(c, application_name)
+            self.record_schema(c, version)
         return True
+
+    def stored_schema(self, c: Any) -> int | None:
+        """The layout the stored views were made with (None: there are none)."""
+        c.execute(
+            self.dialect.live.sql(
+                "SELECT value FROM {m} WHERE name = 'schema'", m=self.META
+            )
+        )
+        row = c.fetchone()
+        return int(row["value"]) if row else None
+
+    def record_schema(self, c: Any, version: int) -> None:
+        d = self.dialect.live
+        c.execute(d.sql("DELETE FROM {m} WHERE name = 'schema'", m=self.META))
+        c.execute(
+            d.sql("INSERT INTO {m} (name, value) VALUES ('schema', ?)", m=self.META),
+            (str(version),),
+        )
 
     def position(self, application_name: str) -> int:
         return self.max_tracking_id(application_name) or 0
+
+    def shadow(self, token: str) -> ReadModel:
+        """These views under other names, to be rebuilt beside the live ones:
+        tables ending in SHADOW_SUFFIX, indexes in _token (see Dialect)."""
+        shadow = copy.copy(self)
+        shadow.dialect = replace(
+            self.dialect.live, table_suffix=SHADOW_SUFFIX, index_suffix=f"_{token}"
+        )
+        shadow.schema_version = 0  # its layout is new by design
+        return shadow
 
     def apply_batch(
         self,
@@ -214,69 +247,98 @@ class ReadModel:
 
         Returns how many events were applied, or None when the views are no longer
         at that position (another worker went first, or a rebuild rewound them):
-        the caller reads the position again and selects a fresh batch.
+        the caller reads the position again and selects a fresh batch. Raises
+        ViewsOutdated when a newer layout was swapped in under this code.
         """
         with self.cursor(commit=True) as c:
-            if self._lock_position(c, application_name) != after:
+            if self.lock_position(c, application_name) != after:
                 return None
-            front_page_id = FrontPage.create_id()
-            featuring = [e for _, e in events if e.originator_id == front_page_id]
-            pending = [(p, e) for p, e in events if e.originator_id != front_page_id]
-            ids = {e.originator_id for _, e in pending}
-            states, stamps = self._load_states(c, codec, ids)
-            dirty: dict[Any, Statement] = {}
-            created_at: dict[Any, int] = {}
-            changes: list[Change] = []
-            last_change: dict[Any, Change] = {}
-            for position, event in pending:
-                before = states.get(event.originator_id)
-                if before is None:
-                    created_at[event.originator_id] = position
-                now = event.mutate(copy.copy(before) if before else None)
-                states[event.originator_id] = dirty[event.originator_id] = now
-                previous = stamps.get(event.originator_id)
-                if before is None or not before.was_public:
-                    previous = None  # no reader has held an earlier version
-                stamp = next_stamp(previous, micros(event.timestamp))
-                stamps[event.originator_id] = stamp
-                change = Change(position, event, before, now, stamp)
-                changes.append(change)
-                last_change[event.originator_id] = change
-                for view in self.views:
-                    view.apply(c, self.dialect, change)
-            outcome = BatchOutcome(dirty, created_at, changes, last_change)
+            if self.schema_version and self.stored_schema(c) != self.schema_version:
+                raise ViewsOutdated(self.schema_version, self.stored_schema(c))
+            return self.apply_in(c, application_name, events, last_position, codec)
+
+    def apply_in(
+        self,
+        c: Any,
+        application_name: str,
+        events: Sequence[tuple[int, Any]],
+        last_position: int,
+        codec: StateCodec,
+    ) -> int:
+        """apply_batch's work, in a transaction that holds the position's lock."""
+        front_page_id = FrontPage.create_id()
+        featuring = [e for _, e in events if e.originator_id == front_page_id]
+        pending = [(p, e) for p, e in events if e.originator_id != front_page_id]
+        ids = {e.originator_id for _, e in pending}
+        states, stamps = self._load_states(c, codec, ids)
+        dirty: dict[Any, Statement] = {}
+        created_at: dict[Any, int] = {}
+        changes: list[Change] = []
+        last_change: dict[Any, Change] = {}
+        for position, event in pending:
+            before = states.get(event.originator_id)
+            if before is None:
+                created_at[event.originator_id] = position
+            now = event.mutate(copy.copy(before) if before else None)
+            states[event.originator_id] = dirty[event.originator_id] = now
+            previous = stamps.get(event.originator_id)
+            if before is None or not before.was_public:
+                previous = None  # no reader has held an earlier version
+            stamp = next_stamp(previous, micros(event.timestamp))
+            stamps[event.originator_id] = stamp
+            change = Change(position, event, before, now, stamp)
+            changes.append(change)
+            last_change[event.originator_id] = change
             for view in self.views:
-                view.apply_final(c, self.dialect, outcome)
-            for event in featuring:
-                for view in self.views:
-                    view.apply_front_page(c, self.dialect, event)
-            self._save_states(c, codec, dirty.values(), stamps)
-            public = [ch.event for ch in changes if ch.after.was_public]
-            public += featuring  # the front page changes with them
-            if public:
-                recorded = max(micros(event.timestamp) for event in public)
-                self._advance_public_stamp(c, recorded)
-            self._insert_tracking(c, Tracking(application_name, last_position))
-            return len(pending) + len(featuring)
+                view.apply(c, self.dialect, change)
+        outcome = BatchOutcome(dirty, created_at, changes, last_change)
+        for view in self.views:
+            view.apply_final(c, self.dialect, outcome)
+        for event in featuring:
+            for view in self.views:
+                view.apply_front_page(c, self.dialect, event)
+        self._save_states(c, codec, dirty.values(), stamps)
+        public = [ch.event for ch in changes if ch.after.was_public]
+        public += featuring  # the front page changes with them
+        if public:
+            recorded = max(micros(event.timestamp) for event in public)
+            self.advance_public_stamp(c, recorded)
+        self._insert_tracking(c, Tracking(application_name, last_position))
+        return len(pending) + len(featuring)
 
     def reset(self, application_name: str) -> None:
-        """Empties every view and rewinds the position to the start of the log."""
+        """Empties every view in place and rewinds the position to the start of
+        the log (tests; a rebuild for people runs in shadow instead)."""
         d = self.dialect
         with self.cursor(commit=True) as c:
-            self._lock_position(c, application_name)
-            for table in (
-                self.STATES,
-                self.PUBLIC_STAMP,
-                *(t for v in self.views for t in v.tables),
-            ):
+            self.lock_position(c, application_name)
+            for table in self.view_tables:
                 c.execute(d.sql("DELETE FROM {t}", t=table))
-            c.execute(
-                d.sql(
-                    "UPDATE {t} SET notification_id = 0 WHERE application_name = ?",
-                    t=self.tracking_table,
-                ),
-                (application_name,),
-            )
+            self.rewind(c, application_name)
+
+    def forget_position(self, c: Any, application_name: str) -> None:
+        """Removes a tracking row (a finished rebuild's)."""
+        c.execute(
+            self.dialect.live.sql(
+                "DELETE FROM {t} WHERE application_name = ?", t=self.tracking_table
+            ),
+            (application_name,),
+        )
+
+    def layout_is_current(self) -> bool:
+        """Whether the stored views have the layout this code writes."""
+        with self.cursor() as c:
+            return self.stored_schema(c) == self.schema_version
+
+    def rewind(self, c: Any, application_name: str) -> None:
+        """Sets the position back to the start of the log."""
+        c.execute(
+            self.dialect.live.sql(
+                "UPDATE {t} SET notification_id = 0 WHERE application_name = ?",
+                t=self.tracking_table,
+            ),
+            (application_name,),
+        )
 
     # Internals
 
@@ -284,9 +346,9 @@ class ReadModel:
     def tracking_table(self) -> str:
         return getattr(self, "tracking_table_name", "tracking")
 
-    def _lock_position(self, c: Any, application_name: str) -> int:
+    def lock_position(self, c: Any, application_name: str) -> int:
         """Takes the write lock on the tracking row and reads it."""
-        d = self.dialect
+        d = self.dialect.live
         c.execute(
             d.sql(
                 "INSERT INTO {t} (application_name, notification_id) VALUES (?, 0) "
@@ -311,11 +373,21 @@ class ReadModel:
         rows = self.query("SELECT stamp_us FROM {p} WHERE id = 1", p=self.PUBLIC_STAMP)
         return from_micros(int(rows[0]["stamp_us"])) if rows else EPOCH
 
-    def _advance_public_stamp(self, c: Any, recorded_us: int) -> None:
-        d = self.dialect
-        c.execute(d.sql("SELECT stamp_us FROM {p} WHERE id = 1", p=self.PUBLIC_STAMP))
+    def stamp_in(self, c: Any) -> int | None:
+        """The public stamp as this transaction sees it."""
+        c.execute(
+            self.dialect.sql(
+                "SELECT stamp_us FROM {p} WHERE id = 1", p=self.PUBLIC_STAMP
+            )
+        )
         row = c.fetchone()
-        stamp = next_stamp(int(row["stamp_us"]) if row else None, recorded_us)
+        return int(row["stamp_us"]) if row else None
+
+    def advance_public_stamp(self, c: Any, recorded_us: int) -> None:
+        self.set_public_stamp(c, next_stamp(self.stamp_in(c), recorded_us))
+
+    def set_public_stamp(self, c: Any, stamp: int) -> None:
+        d = self.dialect
         c.execute(
             d.sql(
                 "INSERT INTO {p} (id, stamp_us) VALUES (1, ?) ON CONFLICT (id) "
@@ -393,19 +465,21 @@ class SQLiteReadModel(ReadModel, SQLiteTrackingRecorder):
         self.dialect = Dialect(postgres=False)
         super().__init__(datastore, **kwargs)
 
-    def construct_create_table_statements(self) -> list[str]:
-        return [
-            *super().construct_create_table_statements(),
-            *self.read_model_statements(),
-        ]
-
 
 class PostgresReadModel(ReadModel, PostgresTrackingRecorder):
     def __init__(self, datastore: Any, **kwargs: Any) -> None:
         self.dialect = Dialect(postgres=True, schema=datastore.schema)
         super().__init__(datastore, **kwargs)
-        self.sql_create_statements.extend(
-            pg_sql.Composed([pg_sql.SQL(s)]) for s in self.read_model_statements()
+
+
+class ViewsOutdated(RuntimeError):
+    """The stored views have another layout than this code writes: a newer
+    version of pressfeed rebuilt them. This process must be upgraded."""
+
+    def __init__(self, expected: int, stored: int | None) -> None:
+        super().__init__(
+            f"The views have layout {stored}; this pressfeed writes {expected}. "
+            "Restart it with the version that rebuilt them."
         )
 
 

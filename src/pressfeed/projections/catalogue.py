@@ -52,47 +52,47 @@ class CatalogueView(View):
                 t=TABLE,
             ),
             d.sql(
-                "CREATE INDEX IF NOT EXISTS pf_catalogue_by_change "
+                f"CREATE INDEX IF NOT EXISTS {d.index('pf_catalogue_by_change')} "
                 "ON {t} (changed_us, id)",
                 t=TABLE,
             ),
             d.sql(
-                "CREATE INDEX IF NOT EXISTS pf_catalogue_by_kind_and_change "
+                f"CREATE INDEX IF NOT EXISTS {d.index('pf_catalogue_by_kind_and_change')} "
                 "ON {t} (kind, changed_us, id)",
                 t=TABLE,
             ),
             d.sql(
-                "CREATE INDEX IF NOT EXISTS pf_catalogue_by_language_and_change "
+                f"CREATE INDEX IF NOT EXISTS {d.index('pf_catalogue_by_language_and_change')} "
                 "ON {t} (language, changed_us, id)",
                 t=TABLE,
             ),
             d.sql(
-                "CREATE INDEX IF NOT EXISTS pf_catalogue_by_language_and_publication "
+                f"CREATE INDEX IF NOT EXISTS {d.index('pf_catalogue_by_language_and_publication')} "
                 "ON {t} (language, published_us, id)",
                 t=TABLE,
             ),
             d.sql(
-                "CREATE INDEX IF NOT EXISTS pf_catalogue_by_translation_group "
+                f"CREATE INDEX IF NOT EXISTS {d.index('pf_catalogue_by_translation_group')} "
                 "ON {t} (translation_group)",
                 t=TABLE,
             ),
             d.sql(
-                "CREATE INDEX IF NOT EXISTS pf_catalogue_by_position "
+                f"CREATE INDEX IF NOT EXISTS {d.index('pf_catalogue_by_position')} "
                 "ON {t} (created_position)",
                 t=TABLE,
             ),
             d.sql(
-                "CREATE INDEX IF NOT EXISTS pf_catalogue_by_publication "
+                f"CREATE INDEX IF NOT EXISTS {d.index('pf_catalogue_by_publication')} "
                 "ON {t} (published_us, id)",
                 t=TABLE,
             ),
             d.sql(
-                "CREATE INDEX IF NOT EXISTS pf_catalogue_by_kind_and_publication "
+                f"CREATE INDEX IF NOT EXISTS {d.index('pf_catalogue_by_kind_and_publication')} "
                 "ON {t} (kind, published_us)",
                 t=TABLE,
             ),
             d.sql(
-                "CREATE INDEX IF NOT EXISTS pf_catalogue_by_retraction "
+                f"CREATE INDEX IF NOT EXISTS {d.index('pf_catalogue_by_retraction')} "
                 "ON {t} (retracted_us)",
                 t=TABLE,
             ),
@@ -103,7 +103,7 @@ class CatalogueView(View):
                 t=TAGS,
             ),
             d.sql(
-                "CREATE INDEX IF NOT EXISTS pf_catalogue_tags_by_change "
+                f"CREATE INDEX IF NOT EXISTS {d.index('pf_catalogue_tags_by_change')} "
                 "ON {t} (tag, changed_us, statement_id)",
                 t=TAGS,
             ),

@@ -8,7 +8,13 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pressfeed.aggregates import PUBLISHED, Statement
-from pressfeed.projections.base import Change, ReadModel, View, load_document
+from pressfeed.projections.base import (
+    BatchOutcome,
+    Change,
+    ReadModel,
+    View,
+    load_document,
+)
 from pressfeed.representation import (
     PublicChange,
     StatementDocument,
@@ -55,27 +61,42 @@ class PublicChangesView(View):
                 t=TABLE,
             ),
             d.sql(
-                "CREATE INDEX IF NOT EXISTS pf_public_changes_by_language "
+                f"CREATE INDEX IF NOT EXISTS {d.index('pf_public_changes_by_language')} "
                 "ON {t} (language, position)",
                 t=TABLE,
             ),
             d.sql(
-                "CREATE INDEX IF NOT EXISTS pf_public_changes_by_what "
+                f"CREATE INDEX IF NOT EXISTS {d.index('pf_public_changes_by_what')} "
                 "ON {t} (what, at_us)",
                 t=TABLE,
             ),
             d.sql(
-                "CREATE INDEX IF NOT EXISTS pf_public_changes_by_statement "
+                f"CREATE INDEX IF NOT EXISTS {d.index('pf_public_changes_by_statement')} "
                 "ON {t} (statement_id)",
                 t=TABLE,
             ),
         ]
 
-    def apply(self, cursor: Any, dialect: Dialect, change: Change) -> None:
-        found = public_change(change)
-        if found is None:
-            return
-        what, note = found
+    def apply_final(self, cursor: Any, dialect: Dialect, batch: BatchOutcome) -> None:
+        """A row per public change of the batch, in the log's order, written a
+        run at a time (a withdrawal rewrites the rows before it first)."""
+        rows: list[tuple[Any, ...]] = []
+        for change in batch.changes:
+            found = public_change(change)
+            if found is None:
+                continue
+            what, note = found
+            if what == "retracted":
+                self._insert(cursor, dialect, rows)
+                rows = []
+                self._withdraw_earlier_changes(
+                    cursor, dialect, str(change.after.id), change.document
+                )
+            rows.append(self._row(change, what, note))
+        self._insert(cursor, dialect, rows)
+
+    @staticmethod
+    def _row(change: Change, what: What, note: str) -> tuple[Any, ...]:
         after = change.after
         at = {
             "published": after.published_at,
@@ -87,27 +108,29 @@ class PublicChangesView(View):
             if what == "amended"
             else ""  # a publication's diff is its whole text: made when read
         )
-        document = change.document
-        if what == "retracted":
-            self._withdraw_earlier_changes(cursor, dialect, str(after.id), document)
-        cursor.execute(
-            dialect.sql(
-                "INSERT INTO {t} (position, statement_id, version, what, at_us, note, "
-                "diff, document, language) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                t=TABLE,
-            ),
-            (
-                change.position,
-                str(after.id),
-                after.version,
-                what,
-                micros(at),
-                note,
-                diff,
-                document,
-                after.language,
-            ),
+        return (
+            change.position,
+            str(after.id),
+            after.version,
+            what,
+            micros(at),
+            note,
+            diff,
+            change.document,
+            after.language,
         )
+
+    @staticmethod
+    def _insert(cursor: Any, dialect: Dialect, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            cursor.executemany(
+                dialect.sql(
+                    "INSERT INTO {t} (position, statement_id, version, what, at_us, "
+                    "note, diff, document, language) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    t=TABLE,
+                ),
+                rows,
+            )
 
     @staticmethod
     def _withdraw_earlier_changes(

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
 
-import psycopg
 from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import InfrastructureFactory, StoredEvent
 from eventsourcing.utils import Environment
@@ -44,7 +43,7 @@ from pressfeed.projections import SCHEMA_VERSION, VIEWS, PostgresViews, SQLiteVi
 from pressfeed.projections.base import SNAPSHOT_TOPIC, ReadModel
 from pressfeed.projections.runner import ProjectionWorker
 from pressfeed.projections.websub import WebSubOutboxView
-from pressfeed.storage import Dialect
+from pressfeed.storage import Dialect, admin_connection
 
 BATCH = 500
 SHOWN = 60  # characters of each side shown around the first difference
@@ -204,12 +203,12 @@ def scratch_views(settings: Settings) -> Iterator[ReadModel]:
             shutil.rmtree(folder, ignore_errors=True)
         return
     schema = f"pf_verify_{secrets.token_hex(6)}"
-    with _admin(env) as admin:
+    with admin_connection(env) as admin:
         admin.execute(f'CREATE SCHEMA "{schema}"')
     try:
         yield from _open_scratch({**env, "POSTGRES_SCHEMA": schema}, PostgresViews)
     finally:
-        with _admin(env) as admin:
+        with admin_connection(env) as admin:
             admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
@@ -222,17 +221,6 @@ def _open_scratch(env: dict[str, str], view_class: type) -> Iterator[ReadModel]:
         yield views
     finally:
         views.datastore.close()
-
-
-def _admin(env: dict[str, str]) -> psycopg.Connection[Any]:
-    return psycopg.connect(
-        dbname=env["POSTGRES_DBNAME"],
-        host=env["POSTGRES_HOST"],
-        port=env["POSTGRES_PORT"],
-        user=env["POSTGRES_USER"],
-        password=env["POSTGRES_PASSWORD"],
-        autocommit=True,
-    )
 
 
 @contextmanager

@@ -39,8 +39,11 @@ class ProjectionWorker:
         batch_size: int = 500,
         poll_interval: float = 0.05,
         listen: bool = False,
+        tracking_name: str | None = None,
     ) -> None:
         self.app = app
+        # Whose position in the views' tracking table (a rebuild has its own).
+        self.tracking_name = tracking_name or app.name
         self.listen = listen  # wake on the PostgreSQL event store's NOTIFY
         self.on_change: list[Callable[[], object]] = []  # after catching up
         self.on_batch: list[Callable[[], object]] = []  # after each committed batch
@@ -56,11 +59,28 @@ class ProjectionWorker:
 
     @property
     def position(self) -> int:
-        return self.views.position(self.app.name)
+        return self.views.position(self.tracking_name)
 
     def lag(self) -> int:
         """How many events of the log the views have not applied yet."""
         return max(0, self.app.recorder.max_notification_id() or 0) - self.position
+
+    def read_batch(
+        self, start: int, until: int | None = None
+    ) -> tuple[list[tuple[int, Any]], int, int]:
+        """The viewed events after position start (up to until), at most
+        batch_size notifications; the last position they cover (start if none),
+        and how many notifications that is."""
+        notifications = self.app.recorder.select_notifications(
+            start=start, limit=self.batch_size, stop=until, inclusive_of_start=False
+        )
+        events = [
+            (n.id, self.app.mapper.to_domain_event(n))
+            for n in notifications
+            if n.topic.startswith(VIEWED_TOPICS)
+        ]
+        last = notifications[-1].id if notifications else start
+        return events, last, len(notifications)
 
     def process_batch(self, until: int | None = None) -> int:
         """Applies the next batch (up to position until, if given); returns how
@@ -68,19 +88,12 @@ class ProjectionWorker:
         start = self.position
         if until is not None and start >= until:
             return 0
-        notifications = self.app.recorder.select_notifications(
-            start=start, limit=self.batch_size, stop=until, inclusive_of_start=False
-        )
-        if not notifications:
+        events, last, covered = self.read_batch(start, until)
+        if not covered:
             return 0
-        events = [
-            (n.id, self.app.mapper.to_domain_event(n))
-            for n in notifications
-            if n.topic.startswith(VIEWED_TOPICS)
-        ]
         try:
             applied = self.views.apply_batch(
-                self.app.name, events, start, notifications[-1].id, self.codec
+                self.tracking_name, events, start, last, self.codec
             )
         except IntegrityError:
             applied = None
@@ -89,7 +102,7 @@ class ProjectionWorker:
         else:
             for listener in self.on_batch:
                 listener()
-        return len(notifications)
+        return covered
 
     def catch_up(
         self, progress: Callable[[int], None] = lambda _: None, until: int | None = None

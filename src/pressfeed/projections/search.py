@@ -57,7 +57,7 @@ class SearchView(View):
                     s=TABLE,
                 ),
                 dialect.sql(
-                    "CREATE INDEX IF NOT EXISTS pf_search_by_document "
+                    f"CREATE INDEX IF NOT EXISTS {dialect.index('pf_search_by_document')} "
                     "ON {s} USING GIN (document)",
                     s=TABLE,
                 ),

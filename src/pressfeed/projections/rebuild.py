@@ -1,0 +1,129 @@
+"""Rebuilding the views without downtime.
+
+New views are replayed from the log into shadow tables beside the live ones
+(``pf_catalogue__rebuild``…), while the live ones keep serving and their worker
+keeps them current. When the shadow has nearly caught up with the live views,
+one transaction holds the live position's lock, applies the last events to the
+shadow, renames the live tables away and the shadow's into their names, and
+records the layout. Readers see the old views or the new ones, never an empty
+or a partial site. The old tables are dropped afterwards.
+
+The WebSub outbox is a queue of pings still to send, not a picture of the log:
+it is never replayed (that would ping the hubs for every past change) and is
+kept across the swap.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from pressfeed.application import PressOffice
+from pressfeed.projections.base import SHADOW_SUFFIX, ReadModel
+from pressfeed.projections.runner import ProjectionWorker
+from pressfeed.projections.websub import WebSubOutboxView
+
+log = logging.getLogger(__name__)
+
+RETIRED_SUFFIX = "__retired"  # the live tables a swap replaced, until dropped
+TRACKING_SUFFIX = ".rebuild"  # the shadow's row in the tracking table
+
+
+def rebuild_in_shadow(
+    app: PressOffice,
+    views: ReadModel,
+    *,
+    batch_size: int = 1000,
+    progress: Callable[[int], None] = lambda _: None,
+) -> int:
+    """Replays the log into new views and swaps them in for the live ones, at
+    the live views' position; returns how many notifications were replayed.
+    Callers hold the rebuild lock (storage.rebuild_lock): one rebuild at a time."""
+    shadow = views.shadow(secrets.token_hex(4))
+    shadow.views = tuple(v for v in views.views if not isinstance(v, WebSubOutboxView))
+    name = app.name + TRACKING_SUFFIX
+    _prepare(views, shadow, name)
+    worker = ProjectionWorker(app, shadow, batch_size=batch_size, tracking_name=name)
+    replayed = 0
+    while True:  # follow the live views until one batch or less remains
+        live = views.position(app.name)
+        replayed += worker.catch_up(progress, until=live)
+        if views.position(app.name) - worker.position <= batch_size:
+            break
+    replayed += _swap(app, views, shadow, worker)
+    _drop_retired(views)
+    return replayed
+
+
+def _prepare(views: ReadModel, shadow: ReadModel, name: str) -> None:
+    """Empty shadow tables at the start of the log; what an interrupted rebuild
+    left is dropped first."""
+    live = views.dialect
+    with views.cursor(commit=True) as c:
+        for table in views.view_tables:
+            for leftover in (table + SHADOW_SUFFIX, table + RETIRED_SUFFIX):
+                c.execute(live.sql("DROP TABLE IF EXISTS {t}", t=leftover))
+        for statement in shadow.read_model_statements():
+            c.execute(statement)
+        shadow.lock_position(c, name)
+        shadow.rewind(c, name)
+
+
+def _swap(
+    app: PressOffice, views: ReadModel, shadow: ReadModel, worker: ProjectionWorker
+) -> int:
+    """In one transaction: the shadow catches up with the live position (whose
+    lock stops the live worker meanwhile), then takes the live tables' names.
+    Returns how many notifications it applied on the way."""
+    name, applied = worker.tracking_name, 0
+    with views.cursor(commit=True) as c:
+        live = views.lock_position(c, app.name)
+        at = shadow.lock_position(c, name)
+        while at < live:
+            events, last, covered = worker.read_batch(at, until=live)
+            if not covered:
+                break
+            shadow.apply_in(c, name, events, last, worker.codec)
+            applied, at = applied + covered, last
+        stamps = [s for s in (views.stamp_in(c), shadow.stamp_in(c)) if s is not None]
+        for table in shadow.view_tables:
+            _rename(c, views, table, table + RETIRED_SUFFIX)
+            _rename(c, views, table + SHADOW_SUFFIX, table)
+        if stamps:  # never earlier than a Last-Modified already sent
+            views.set_public_stamp(c, max(stamps))
+        for view in views.views:
+            if view not in shadow.views:  # kept, not rebuilt; made if missing
+                for statement in view.create_statements(views.dialect):
+                    c.execute(statement)
+        views.record_schema(c, views.schema_version)
+        views.forget_position(c, name)
+    log.info("Swapped in the rebuilt views at position %s", live)
+    return applied
+
+
+def _rename(c: Any, views: ReadModel, table: str, new_name: str) -> None:
+    d = views.dialect
+    if _exists(c, views, table):
+        c.execute(d.sql(f'ALTER TABLE {{t}} RENAME TO "{new_name}"', t=table))
+
+
+def _exists(c: Any, views: ReadModel, table: str) -> bool:
+    d = views.dialect
+    if d.postgres:
+        c.execute("SELECT to_regclass(%s) IS NOT NULL AS found", (d.table(table),))
+    else:
+        c.execute(
+            "SELECT count(*) > 0 AS found FROM sqlite_master "
+            "WHERE type = 'table' AND name = ?",
+            (table,),
+        )
+    return bool(c.fetchone()["found"])
+
+
+def _drop_retired(views: ReadModel) -> None:
+    """Drops the replaced tables, one per transaction (on SQLite a drop holds
+    the write lock while it frees the table's pages)."""
+    for table in views.view_tables:
+        views.execute("DROP TABLE IF EXISTS {t}", t=table + RETIRED_SUFFIX)

@@ -1,0 +1,221 @@
+"""Rebuilding the views never takes the site down: the log is replayed into
+shadow tables while the live views keep serving and following the log, and the
+new views take their place in one transaction."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+from lxml import etree
+
+from pressfeed.application import NewStatement, PressOffice
+from pressfeed.assembly import Pressfeed
+from pressfeed.projections import SCHEMA_VERSION
+from pressfeed.projections.base import SHADOW_SUFFIX, ViewsOutdated
+from pressfeed.projections.catalogue import TABLE as CATALOGUE
+from pressfeed.projections.check import check_views
+from pressfeed.projections.rebuild import RETIRED_SUFFIX, rebuild_in_shadow
+from tests.helpers import PRESSFEED, Server, env_for, wait_for_views
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+STATEMENTS = 20_000
+
+
+def import_statements(app: PressOffice, count: int, first: int = 0) -> list:
+    start = datetime(2012, 1, 1, tzinfo=UTC)
+    return app.import_statements(
+        [
+            NewStatement(
+                title=f"Statement {n}",
+                body=f"Wording number {n} of the embassy's statement.",
+                kind="news",
+                tags=["archive"],
+                published_at=start + timedelta(hours=n),
+            )
+            for n in range(first, first + count)
+        ],
+        actor="import",
+    )
+
+
+def feed_entries(url: str) -> tuple[int, list[str]]:
+    response = requests.get(url, timeout=30)
+    if response.status_code != 200:
+        return response.status_code, []
+    root = etree.fromstring(response.content)
+    return 200, [e.findtext(f"{ATOM}id") for e in root.iter(f"{ATOM}entry")]
+
+
+class FeedPoller:
+    """A feed reader polling a feed as fast as it is answered, keeping each
+    answer's status and entries."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.answers: list[tuple[int, list[str]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self.answers.append(feed_entries(self.url))
+
+    def __enter__(self) -> FeedPoller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def view_tables(pressfeed: Pressfeed) -> set[str]:
+    """The names of the tables that belong to the views or to a rebuild."""
+    d = pressfeed.views.dialect
+    if d.postgres:
+        rows = pressfeed.views.query(
+            "SELECT tablename AS name FROM pg_tables WHERE schemaname = ?", [d.schema]
+        )
+    else:
+        rows = pressfeed.views.query(
+            "SELECT name FROM sqlite_master WHERE type='table'"
+        )
+    return {row["name"] for row in rows if row["name"].startswith("pf_")}
+
+
+@pytest.fixture
+def pressfeed(settings):
+    pressfeed = Pressfeed(settings)
+    yield pressfeed
+    pressfeed.close()
+
+
+def test_a_reader_polling_the_feed_during_a_rebuild_always_gets_the_full_feed(
+    settings, pressfeed
+):
+    statements = import_statements(pressfeed.press_office, STATEMENTS)
+    pressfeed.projection_worker(batch_size=1000).catch_up()
+    server = Server(settings)
+    try:
+        feed = f"{server.url}/feeds/all.atom"
+        status, before = feed_entries(feed)
+        assert status == 200 and len(before) == 50
+        with FeedPoller(feed) as poller:
+            rebuild = subprocess.Popen(
+                [PRESSFEED, "rebuild"],
+                env=env_for(settings),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            time.sleep(2)  # the replay is under way: a correction meanwhile
+            newest = statements[-1]
+            pressfeed.press_office.amend(
+                newest.id,
+                expected_version=None,
+                changes={"title": "Statement corrected during the rebuild"},
+                change_note="Corrected while the views were rebuilt.",
+                minor=False,
+                actor="desk",
+            )
+            output, _ = rebuild.communicate(timeout=600)
+            during = len(poller.answers)
+        assert rebuild.returncode == 0 and "Rebuilt the views from" in output
+        assert during > 20, "the reader polled all through the rebuild"
+        for status, entries in poller.answers:
+            assert status == 200
+            assert len(entries) == 50 and set(entries) == set(before)
+        wait_for_views(server.url)
+        assert requests.get(feed, timeout=30).text.count("corrected during") == 1
+    finally:
+        server.stop()
+    assert not {t for t in view_tables(pressfeed) if t.endswith(SHADOW_SUFFIX)}
+    assert (
+        check_views(
+            pressfeed.settings, pressfeed.press_office, pressfeed.views, print
+        ).differences
+        == 0
+    )
+
+
+def test_an_older_layout_keeps_serving_until_the_new_one_is_swapped_in(settings):
+    first = Pressfeed(settings)
+    import_statements(first.press_office, 300)
+    first.projection_worker().catch_up()
+    first.views.execute(
+        "UPDATE {m} SET value = ? WHERE name = 'schema'",
+        [str(SCHEMA_VERSION - 1)],
+        m=first.views.META,
+    )
+    first.close()
+    upgraded = Pressfeed(settings)  # as the next version starts: it rebuilds
+    try:
+        assert upgraded.views.layout_is_current()
+        rows = upgraded.views.query("SELECT COUNT(*) AS n FROM {t}", t=CATALOGUE)
+        assert rows[0]["n"] == 300
+        assert not {
+            t
+            for t in view_tables(upgraded)
+            if t.endswith((SHADOW_SUFFIX, RETIRED_SUFFIX))
+        }
+    finally:
+        upgraded.close()
+
+
+def test_a_process_of_an_older_version_stops_writing_views_it_does_not_know(
+    pressfeed,
+):
+    import_statements(pressfeed.press_office, 3)
+    worker = pressfeed.projection_worker()
+    worker.catch_up()
+    pressfeed.views.execute(
+        "UPDATE {m} SET value = ? WHERE name = 'schema'",
+        [str(SCHEMA_VERSION + 1)],
+        m=pressfeed.views.META,
+    )
+    import_statements(pressfeed.press_office, 1, first=3)
+    position = worker.position
+    with pytest.raises(ViewsOutdated):
+        worker.catch_up()
+    assert worker.position == position
+
+
+def test_an_interrupted_rebuild_leaves_the_live_views_and_is_run_again(pressfeed):
+    import_statements(pressfeed.press_office, 30)
+    pressfeed.projection_worker().catch_up()
+    live = pressfeed.views.query(
+        "SELECT id, document FROM {t} ORDER BY id", t=CATALOGUE
+    )
+
+    def interrupt(_: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        rebuild_in_shadow(
+            pressfeed.press_office, pressfeed.views, batch_size=10, progress=interrupt
+        )
+    assert f"{CATALOGUE}{SHADOW_SUFFIX}" in view_tables(pressfeed)
+    assert (
+        pressfeed.views.query("SELECT id, document FROM {t} ORDER BY id", t=CATALOGUE)
+        == live
+    )
+    pressfeed.rebuild_views()
+    assert not {
+        t for t in view_tables(pressfeed) if t.endswith((SHADOW_SUFFIX, RETIRED_SUFFIX))
+    }
+    rebuilt = pressfeed.views.query(
+        "SELECT id, document FROM {t} ORDER BY id", t=CATALOGUE
+    )
+    assert [tuple(r) for r in rebuilt] == [tuple(r) for r in live]
+    pressfeed.rebuild_views()  # and again: new index names never collide
+    assert (
+        check_views(
+            pressfeed.settings, pressfeed.press_office, pressfeed.views, print
+        ).differences
+        == 0
+    )
