@@ -71,6 +71,7 @@ def create_statement(edge: Edge) -> dict:
         timeout=10,
     )
     assert response.status_code == 201, response.text
+    shown(edge.pressfeed.url + FEED, "Correction 0<")  # the views applied it
     return response.json()
 
 
