@@ -4,11 +4,13 @@ new views take their place in one transaction."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 import requests
 from lxml import etree
@@ -20,6 +22,7 @@ from pressfeed.projections.base import SHADOW_SUFFIX, ViewsOutdated
 from pressfeed.projections.catalogue import TABLE as CATALOGUE
 from pressfeed.projections.check import check_views
 from pressfeed.projections.rebuild import RETIRED_SUFFIX, rebuild_in_shadow
+from tests.conftest import POSTGRES_URL, make_settings
 from tests.helpers import PRESSFEED, Server, env_for, wait_for_views
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -219,3 +222,42 @@ def test_an_interrupted_rebuild_leaves_the_live_views_and_is_run_again(pressfeed
         ).differences
         == 0
     )
+
+
+def test_a_long_reader_delays_the_swap_without_queueing_other_readers(
+    tmp_path, postgres_url, caplog
+):
+    """PostgreSQL: a rename waits for readers of the table, and every reader
+    that comes after would queue behind it; the swap gives up its turn every
+    few seconds instead, and goes through once the long reader is done."""
+    settings = make_settings(tmp_path, postgres_url)
+    pressfeed = Pressfeed(settings)
+    try:
+        import_statements(pressfeed.press_office, 20)
+        pressfeed.projection_worker().catch_up()
+        schema = pressfeed.views.dialect.schema
+        reader = psycopg.connect(POSTGRES_URL)  # a transaction left open
+        reader.execute(f'SELECT count(*) FROM "{schema}"."{CATALOGUE}"')
+        release = threading.Timer(3.0, reader.rollback)
+        release.start()
+        waits = []
+
+        def other_reader() -> None:
+            while release.is_alive():
+                started = time.monotonic()
+                pressfeed.views.query("SELECT COUNT(*) AS n FROM {t}", t=CATALOGUE)
+                waits.append(time.monotonic() - started)
+                time.sleep(0.05)
+
+        meanwhile = threading.Thread(target=other_reader)
+        meanwhile.start()
+        with caplog.at_level(logging.WARNING):
+            pressfeed.rebuild_views()
+        meanwhile.join()
+        reader.close()
+        assert "swap attempt 1" in caplog.text
+        assert max(waits) < 2.5  # never queued for more than one attempt's wait
+        report = check_views(settings, pressfeed.press_office, pressfeed.views, print)
+        assert report.differences == 0
+    finally:
+        pressfeed.close()

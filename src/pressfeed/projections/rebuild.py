@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
+
+import psycopg
 
 from pressfeed.application import PressOffice
 from pressfeed.projections.base import SHADOW_SUFFIX, ReadModel
@@ -29,6 +32,12 @@ log = logging.getLogger(__name__)
 
 RETIRED_SUFFIX = "__retired"  # the live tables a swap replaced, until dropped
 TRACKING_SUFFIX = ".rebuild"  # the shadow's row in the tracking table
+SWAP_LOCK_TIMEOUT = "2s"
+SWAP_ATTEMPTS = 10
+
+
+class RebuildBlocked(RuntimeError):
+    """Long readers kept the live views locked; nothing was swapped."""
 
 
 def rebuild_in_shadow(
@@ -52,9 +61,31 @@ def rebuild_in_shadow(
         replayed += worker.catch_up(progress, until=live)
         if views.position(app.name) - worker.position <= batch_size:
             break
-    replayed += _swap(app, views, shadow, worker)
+    replayed += _swap_when_unblocked(app, views, shadow, worker)
     _drop_retired(views)
     return replayed
+
+
+def _swap_when_unblocked(
+    app: PressOffice, views: ReadModel, shadow: ReadModel, worker: ProjectionWorker
+) -> int:
+    """Swaps, retrying while a long reader holds a live table (PostgreSQL):
+    a rename waiting for its lock would queue every reader behind it, so the
+    swap waits at most SWAP_LOCK_TIMEOUT at a time instead."""
+    for attempt in range(1, SWAP_ATTEMPTS + 1):
+        try:
+            return _swap(app, views, shadow, worker)
+        except Exception as error:
+            if not _lock_timed_out(error):
+                raise
+            log.warning(
+                "A reader held the views; swap attempt %s of %s", attempt, SWAP_ATTEMPTS
+            )
+            time.sleep(attempt)
+    raise RebuildBlocked(
+        f"Readers held the views through {SWAP_ATTEMPTS} attempts to swap the "
+        "rebuilt ones in; the live views are unchanged. Run the rebuild again."
+    )
 
 
 def _prepare(views: ReadModel, shadow: ReadModel, name: str) -> None:
@@ -71,6 +102,16 @@ def _prepare(views: ReadModel, shadow: ReadModel, name: str) -> None:
         shadow.rewind(c, name)
 
 
+def _lock_timed_out(error: BaseException | None) -> bool:
+    """Whether error, or one it was raised from, is PostgreSQL's lock_timeout
+    (eventsourcing wraps psycopg's errors in its own)."""
+    while error is not None:
+        if isinstance(error, psycopg.errors.LockNotAvailable):
+            return True
+        error = error.__cause__
+    return False
+
+
 def _swap(
     app: PressOffice, views: ReadModel, shadow: ReadModel, worker: ProjectionWorker
 ) -> int:
@@ -79,6 +120,8 @@ def _swap(
     Returns how many notifications it applied on the way."""
     name, applied = worker.tracking_name, 0
     with views.cursor(commit=True) as c:
+        if views.dialect.postgres:
+            c.execute(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT}'")
         live = views.lock_position(c, app.name)
         at = shadow.lock_position(c, name)
         while at < live:
