@@ -76,8 +76,21 @@ def serve(settings: Settings, host: str, port: int, threads: int) -> None:
     settings = settings.served_at(host, port)
     served = f"http://{host}:{port}"
     links = "" if settings.base_url == served else f", links say {settings.base_url}"
+    open_views_before_serving(settings)
     click.echo(f"pressfeed serving on {served}  (store: {store(settings)}{links})")
     run_server(settings, host, port, threads)
+
+
+def open_views_before_serving(settings: Settings) -> None:
+    """Opens the views here, so that views of an older layout are rebuilt
+    before gunicorn starts its worker (which it kills if booting takes longer
+    than its timeout)."""
+    pressfeed = Pressfeed(settings)
+    try:
+        if not pressfeed.views.layout_is_current():
+            raise click.ClickException("The views could not be rebuilt.")
+    finally:
+        pressfeed.close()
 
 
 def port_in_use(host: str, port: int) -> bool:

@@ -50,10 +50,8 @@ def rebuild_in_shadow(
     """Replays the log into new views and swaps them in for the live ones, at
     the live views' position; returns how many notifications were replayed.
     Callers hold the rebuild lock (storage.rebuild_lock): one rebuild at a time."""
-    shadow = views.shadow(secrets.token_hex(4))
-    shadow.views = tuple(v for v in views.views if not isinstance(v, WebSubOutboxView))
     name = app.name + TRACKING_SUFFIX
-    _prepare(views, shadow, name)
+    shadow = _shadow(views, name)
     worker = ProjectionWorker(app, shadow, batch_size=batch_size, tracking_name=name)
     replayed = 0
     while True:  # follow the live views until one batch or less remains
@@ -88,18 +86,49 @@ def _swap_when_unblocked(
     )
 
 
-def _prepare(views: ReadModel, shadow: ReadModel, name: str) -> None:
-    """Empty shadow tables at the start of the log; what an interrupted rebuild
-    left is dropped first."""
-    live = views.dialect
+def _shadow(views: ReadModel, name: str) -> ReadModel:
+    """The shadow views to replay into: those an interrupted rebuild to the
+    same layout left, to go on from where it stopped (a process killed
+    mid-rebuild, say by gunicorn's boot timeout, loses nothing); else new
+    empty ones at the start of the log, after dropping any leftovers."""
+    d = views.dialect
     with views.cursor(commit=True) as c:
+        views.lock_position(c, name)  # one transaction at a time decides
         for table in views.view_tables:
-            for leftover in (table + SHADOW_SUFFIX, table + RETIRED_SUFFIX):
-                c.execute(live.sql("DROP TABLE IF EXISTS {t}", t=leftover))
+            c.execute(d.sql("DROP TABLE IF EXISTS {t}", t=table + RETIRED_SUFFIX))
+        c.execute(d.sql("SELECT value FROM {m} WHERE name = 'rebuild'", m=views.META))
+        row = c.fetchone()
+        layout, _, token = (row["value"] if row else "").partition(":")
+        if layout == str(views.schema_version):
+            return _without_outbox(views.shadow(token))
+        shadow = _without_outbox(views.shadow(secrets.token_hex(4)))
+        for table in views.view_tables:
+            c.execute(d.sql("DROP TABLE IF EXISTS {t}", t=table + SHADOW_SUFFIX))
         for statement in shadow.read_model_statements():
             c.execute(statement)
-        shadow.lock_position(c, name)
         shadow.rewind(c, name)
+        _record_rebuild(c, views, f"{views.schema_version}:{_token_of(shadow)}")
+        return shadow
+
+
+def _without_outbox(shadow: ReadModel) -> ReadModel:
+    shadow.views = tuple(v for v in shadow.views if not isinstance(v, WebSubOutboxView))
+    return shadow
+
+
+def _token_of(shadow: ReadModel) -> str:
+    return shadow.dialect.index_suffix.removeprefix("_")
+
+
+def _record_rebuild(c: Any, views: ReadModel, value: str | None) -> None:
+    """Notes (or with None, forgets) the layout and token a rebuild writes."""
+    d = views.dialect
+    c.execute(d.sql("DELETE FROM {m} WHERE name = 'rebuild'", m=views.META))
+    if value is not None:
+        c.execute(
+            d.sql("INSERT INTO {m} (name, value) VALUES ('rebuild', ?)", m=views.META),
+            (value,),
+        )
 
 
 def _lock_timed_out(error: BaseException | None) -> bool:
@@ -142,6 +171,7 @@ def _swap(
                     c.execute(statement)
         views.record_schema(c, views.schema_version)
         views.forget_position(c, name)
+        _record_rebuild(c, views, None)
     log.info("Swapped in the rebuilt views at position %s", live)
     return applied
 
