@@ -183,7 +183,7 @@ def measure(settings: Settings, count: int, samples: int) -> dict[str, Any]:
         loaded = time.perf_counter() - started
         views = services.views
         parsed = [parse_query(q) for q in queries(words)]
-        found = [search(views, q, limit=20)[1] for q in parsed]
+        found = [search(views, q, limit=20).total for q in parsed]
         pages = max(1, count // 20)
         rng = random.Random(SEED)
         offsets = [rng.randrange(pages) * 20 for _ in range(samples + 1)]

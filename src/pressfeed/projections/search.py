@@ -13,6 +13,7 @@ string, on PostgreSQL websearch_to_tsquery never fails).
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -53,12 +54,18 @@ class SearchView(View):
             return [
                 dialect.sql(
                     "CREATE TABLE IF NOT EXISTS {s} (id TEXT PRIMARY KEY, "
-                    "config TEXT NOT NULL, document TSVECTOR NOT NULL)",
+                    "config TEXT NOT NULL, document TSVECTOR NOT NULL, "
+                    "position BIGINT NOT NULL)",
                     s=TABLE,
                 ),
                 dialect.sql(
                     "CREATE INDEX IF NOT EXISTS pf_search_by_document "
                     "ON {s} USING GIN (document)",
+                    s=TABLE,
+                ),
+                dialect.sql(
+                    "CREATE INDEX IF NOT EXISTS pf_search_by_position "
+                    "ON {s} (position)",
                     s=TABLE,
                 ),
             ]
@@ -118,14 +125,17 @@ class SearchView(View):
     def _index_postgres(cursor: Any, dialect: Dialect, statements: list[Any]) -> None:
         cursor.executemany(
             dialect.sql(
-                "INSERT INTO {s} (id, config, document) VALUES (?, ?, "
+                "INSERT INTO {s} (id, config, document, position) "
+                "SELECT ?, ?, "
                 "setweight(to_tsvector(?::regconfig, ?), 'A') || "
                 "setweight(to_tsvector(?::regconfig, ?), 'B') || "
                 "setweight(to_tsvector(?::regconfig, ?), 'C') || "
-                "setweight(to_tsvector('simple', ?), 'A')) "
+                "setweight(to_tsvector('simple', ?), 'A'), "
+                "created_position FROM {c} WHERE id = ? "
                 "ON CONFLICT (id) DO UPDATE SET config = excluded.config, "
                 "document = excluded.document",
                 s=TABLE,
+                c=CATALOGUE,
             ),
             [
                 (
@@ -138,6 +148,7 @@ class SearchView(View):
                     config,
                     s.body,
                     " ".join(s.tags),
+                    str(s.id),
                 )
                 for s in statements
                 for config in [text_search_config(s.language)]
@@ -226,24 +237,6 @@ def websearch_text(phrases: tuple[str, ...]) -> str:
     return " ".join(part.replace("\\", " ").replace("-", " ") for part in parts)
 
 
-def postgres_tsquery(query: SearchQuery) -> tuple[str, list[str]]:
-    """SQL of the tsquery and its parameters: the phrases in any language's
-    configuration (the statement's own was used to index it), and none of the
-    excluded words in any."""
-
-    def in_any_config(text: str) -> tuple[str, list[str]]:
-        sql = " || ".join(f"websearch_to_tsquery('{c}', ?)" for c in QUERY_CONFIGS)
-        return f"({sql})", [text] * len(QUERY_CONFIGS)
-
-    sql, params = in_any_config(websearch_text(query.phrases))
-    if query.excluded:
-        excluded, more = in_any_config(
-            " or ".join(websearch_text((e,)) for e in query.excluded)
-        )
-        sql, params = f"{sql} && !!{excluded}", [*params, *more]
-    return sql, params
-
-
 @dataclass(frozen=True)
 class Hit:
     """A statement found, with a snippet of plain text whose matched words lie
@@ -251,6 +244,16 @@ class Hit:
 
     document: StatementDocument
     snippet: str
+
+
+@dataclass(frozen=True)
+class Found:
+    """A page of hits, and how many match: exactly, or (when more than
+    CANDIDATES match) at least total, of which the newest were ranked."""
+
+    hits: list[Hit]
+    total: int
+    exact: bool
 
 
 @dataclass(frozen=True)
@@ -271,6 +274,28 @@ class Scope:
 
 
 PUBLIC = Scope()
+CANDIDATES = 1000  # past this many matches, only the newest are ranked
+WINDOW = 3000  # PostgreSQL: the newest statements read first, to see how common
+WALK_MARGIN = 2  # a walk further back reads this many times the rows expected
+NEVER_PUBLISHED = -(2**63)  # sorts a draft after every published statement
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A match as ranked, before its document and snippet are read."""
+
+    key: Any  # the catalogue row (SQLite's rowid, PostgreSQL's id)
+    score: float  # lower is better
+    published_us: int | None
+    created_position: int
+
+    def order(self, newest_first: bool) -> tuple[float, int, int]:
+        """Best first (or newest first), newest first among equals."""
+        published = -(
+            self.published_us if self.published_us is not None else NEVER_PUBLISHED
+        )
+        score = 0.0 if newest_first else self.score
+        return score, published, -self.created_position
 
 
 def search(
@@ -280,78 +305,212 @@ def search(
     limit: int,
     offset: int = 0,
     scope: Scope = PUBLIC,
-) -> tuple[list[Hit], int]:
+) -> Found:
     """The statements matching within the scope, in its order, and how many
-    match."""
+    match. When more than CANDIDATES match, only the newest CANDIDATES are
+    ranked (and listed): the work of a search is bounded however common its
+    words; a snippet is made only for the hits shown."""
     if query.empty:
-        return [], 0
-    if views.dialect.postgres:
-        return _search_postgres(views, query, limit, offset, scope)
-    return _search_sqlite(views, query, limit, offset, scope)
+        return Found([], 0, True)
+    engine = _PostgresSearch if views.dialect.postgres else _SQLiteSearch
+    candidates = engine.candidates(views, query, scope)
+    exact = len(candidates) <= CANDIDATES
+    ranked = sorted(candidates[:CANDIDATES], key=lambda c: c.order(scope.newest_first))
+    shown = [c.key for c in ranked[offset : offset + limit]]
+    hits = engine.hits(views, query, shown) if shown else {}
+    return Found(
+        [hits[key] for key in shown if key in hits],
+        min(len(candidates), CANDIDATES),
+        exact,
+    )
 
 
-def _search_sqlite(
-    views: ReadModel, query: SearchQuery, limit: int, offset: int, scope: Scope
-) -> tuple[list[Hit], int]:
-    visible, filters = scope.where()
-    match = fts5_query(query)
-    order = "c.published_us DESC" if scope.newest_first else "score"
-    rows = views.query(
-        "SELECT c.document, "
-        "snippet({s}, 2, char(1), char(2), '…', 24) AS snippet, "
-        "bm25({s}, 10.0, 5.0, 1.0, 8.0) AS score "
-        "FROM {s} JOIN {c} c ON c.rowid = {s}.rowid "
-        f"WHERE {{s}} MATCH ? {visible}"
-        f"ORDER BY {order}, c.published_us DESC, c.created_position DESC "
-        "LIMIT ? OFFSET ?",
-        [match, *filters, limit, offset],
-        s=TABLE,
-        c=CATALOGUE,
-    )
-    total = views.query(
-        "SELECT COUNT(*) AS n FROM {s} JOIN {c} c ON c.rowid = {s}.rowid "
-        f"WHERE {{s}} MATCH ? {visible}",
-        [match, *filters],
-        s=TABLE,
-        c=CATALOGUE,
-    )
-    return [_hit(row) for row in rows], int(total[0]["n"])
+class _SQLiteSearch:
+    """FTS5: its doclists are in rowid order (the catalogue's, that is the
+    order statements were made in), so the newest matches are read first and
+    the scan stops after CANDIDATES + 1, bm25 computed only for those."""
+
+    @staticmethod
+    def candidates(
+        views: ReadModel, query: SearchQuery, scope: Scope
+    ) -> list[Candidate]:
+        visible, filters = scope.where()
+        rows = views.query(
+            "SELECT c.rowid AS k, c.published_us, c.created_position, "
+            "bm25({s}, 10.0, 5.0, 1.0, 8.0) AS score "
+            "FROM {s} JOIN {c} c ON c.rowid = {s}.rowid "
+            f"WHERE {{s}} MATCH ? {visible}"
+            "ORDER BY {s}.rowid DESC LIMIT ?",
+            [fts5_query(query), *filters, CANDIDATES + 1],
+            s=TABLE,
+            c=CATALOGUE,
+        )
+        return [_candidate(row) for row in rows]
+
+    @staticmethod
+    def hits(views: ReadModel, query: SearchQuery, keys: list[Any]) -> dict[Any, Hit]:
+        marks = ", ".join("?" * len(keys))
+        rows = views.query(
+            "SELECT c.rowid AS k, c.document, "
+            "snippet({s}, 2, char(1), char(2), '…', 24) AS snippet "
+            "FROM {s} JOIN {c} c ON c.rowid = {s}.rowid "
+            f"WHERE {{s}} MATCH ? AND {{s}}.rowid IN ({marks})",
+            [fts5_query(query), *keys],
+            s=TABLE,
+            c=CATALOGUE,
+        )
+        return {row["k"]: _hit(row) for row in rows}
 
 
-def _search_postgres(
-    views: ReadModel, query: SearchQuery, limit: int, offset: int, scope: Scope
-) -> tuple[list[Hit], int]:
-    visible, filters = scope.where()
-    tsquery, params = postgres_tsquery(query)
-    order = "c.published_us DESC NULLS LAST" if scope.newest_first else "rank DESC"
-    # The snippet marks the phrases in the statement's own configuration: a
-    # headline of the query in every configuration costs seconds a row.
-    options = (
-        f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=35, MinWords=15, "
-        "HighlightAll=false"
+class _PostgresSearch:
+    """A GIN index finds every match, in no useful order: cheap for a rare
+    query, dear for a common one. So the WINDOW newest statements are read
+    first (by the position they were made at), and what share of them match
+    decides: enough matches there, or a walk further back that costs less than
+    the index would (a common query: the newest matches are found by reading
+    newest first), or else the index (a rarer query)."""
+
+    @classmethod
+    def candidates(
+        cls, views: ReadModel, query: SearchQuery, scope: Scope
+    ) -> list[Candidate]:
+        tsquery = distinct_tsquery(views, query)
+        if tsquery is None:
+            return []
+        found = cls._walk(views, tsquery, scope, WINDOW)
+        if len(found) > CANDIDATES or cls._rows(views) <= WINDOW:
+            return found
+        share = len(found) / WINDOW
+        if share > 0:
+            rows = cls._rows(views, estimate=True)
+            walk = math.ceil(WALK_MARGIN * CANDIDATES / share)
+            if walk < rows * share:  # fewer rows to read than the index finds
+                found = cls._walk(views, tsquery, scope, walk)
+                if len(found) > CANDIDATES:
+                    return found
+        return cls._indexed(views, tsquery, scope)
+
+    @staticmethod
+    def _walk(
+        views: ReadModel, tsquery: tuple[str, list[str]], scope: Scope, window: int
+    ) -> list[Candidate]:
+        """The first CANDIDATES + 1 matches among the newest statements."""
+        visible, filters = scope.where()
+        sql, params = tsquery
+        rows = views.query(
+            f"SELECT c.id AS k, c.published_us, c.created_position, "
+            f"-ts_rank(w.document, {sql}) AS score "
+            "FROM (SELECT id, document, position FROM {s} "
+            f"ORDER BY position DESC LIMIT {int(window)}) w "
+            f"JOIN {{c}} c ON c.id = w.id WHERE w.document @@ {sql} {visible}"
+            f"ORDER BY w.position DESC LIMIT {CANDIDATES + 1}",
+            [*params, *params, *filters],
+            s=TABLE,
+            c=CATALOGUE,
+        )
+        return [_candidate(row) for row in rows]
+
+    @staticmethod
+    def _indexed(
+        views: ReadModel, tsquery: tuple[str, list[str]], scope: Scope
+    ) -> list[Candidate]:
+        """Every match through the index; the newest CANDIDATES + 1 ranked."""
+        visible, filters = scope.where()
+        sql, params = tsquery
+        rows = views.query(
+            f"SELECT k, published_us, created_position, "
+            f"-ts_rank(document, {sql}) AS score FROM ("
+            "SELECT c.id AS k, c.published_us, c.created_position, s.document "
+            f"FROM {{s}} s JOIN {{c}} c ON c.id = s.id "
+            f"WHERE s.document @@ {sql} {visible}"
+            f"ORDER BY s.position DESC LIMIT {CANDIDATES + 1}) m",
+            [*params, *params, *filters],
+            s=TABLE,
+            c=CATALOGUE,
+        )
+        return [_candidate(row) for row in rows]
+
+    @staticmethod
+    def _rows(views: ReadModel, *, estimate: bool = False) -> int:
+        """How many statements are indexed: the planner's estimate, or (not
+        estimated) up to WINDOW + 1 of them counted."""
+        if estimate:
+            rows = views.query(
+                "SELECT reltuples AS n FROM pg_class WHERE oid = to_regclass(?)",
+                [views.dialect.table(TABLE)],
+            )
+            if rows and rows[0]["n"] is not None and rows[0]["n"] > 0:
+                return int(rows[0]["n"])
+        rows = views.query(
+            "SELECT count(*) AS n FROM (SELECT 1 FROM {s} "
+            f"ORDER BY position DESC LIMIT {WINDOW + 1}) w",
+            s=TABLE,
+        )
+        counted = int(rows[0]["n"])
+        if estimate and counted > WINDOW:
+            rows = views.query("SELECT count(*) AS n FROM {s}", s=TABLE)
+            counted = int(rows[0]["n"])
+        return counted
+
+    @staticmethod
+    def hits(views: ReadModel, query: SearchQuery, keys: list[Any]) -> dict[Any, Hit]:
+        # The snippet marks the phrases in the statement's own configuration:
+        # a headline of the query in every configuration costs seconds a row.
+        options = (
+            f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=35, "
+            "MinWords=15, HighlightAll=false"
+        )
+        rows = views.query(
+            "SELECT c.id AS k, c.document, "
+            "ts_headline(s.config::regconfig, c.document::json->>'body', "
+            "websearch_to_tsquery(s.config::regconfig, ?), ?) AS snippet "
+            "FROM {s} s JOIN {c} c ON c.id = s.id WHERE c.id = ANY(?)",
+            [websearch_text(query.phrases), options, keys],
+            s=TABLE,
+            c=CATALOGUE,
+        )
+        return {row["k"]: _hit(row) for row in rows}
+
+
+def distinct_tsquery(
+    views: ReadModel, query: SearchQuery
+) -> tuple[str, list[str]] | None:
+    """SQL of the query's tsquery and its parameters: the phrases in any
+    language's configuration (the statement's own was used to index it), and
+    none of the excluded words in any. Made of the distinct tsqueries the
+    configurations give (most give the same), so that a row is checked against
+    each once. None when no configuration keeps a word."""
+
+    def distinct(text: str) -> list[str]:
+        rows = views.query(
+            "SELECT DISTINCT websearch_to_tsquery(c::regconfig, ?)::text AS t "
+            "FROM unnest(?::text[]) AS c ORDER BY t",
+            [text, list(QUERY_CONFIGS)],
+        )
+        return [row["t"] for row in rows if row["t"]]
+
+    def either(texts: list[str]) -> str:
+        return "(" + " || ".join("?::tsquery" for _ in texts) + ")"
+
+    phrases = distinct(websearch_text(query.phrases))
+    if not phrases:
+        return None
+    sql, params = either(phrases), phrases
+    if query.excluded:
+        excluded = distinct(" or ".join(websearch_text((e,)) for e in query.excluded))
+        if excluded:
+            sql, params = f"({sql} && !!{either(excluded)})", [*params, *excluded]
+    return sql, params
+
+
+def _candidate(row: Any) -> Candidate:
+    published = row["published_us"]
+    return Candidate(
+        row["k"],
+        float(row["score"]),
+        None if published is None else int(published),
+        int(row["created_position"]),
     )
-    rows = views.query(
-        f"WITH q AS (SELECT ({tsquery}) AS query) "
-        "SELECT c.document, ts_rank(s.document, q.query) AS rank, "
-        "ts_headline(s.config::regconfig, c.document::json->>'body', "
-        "websearch_to_tsquery(s.config::regconfig, ?), ?) AS snippet "
-        "FROM q, {s} s JOIN {c} c ON c.id = s.id "
-        f"WHERE s.document @@ q.query {visible}"
-        f"ORDER BY {order}, c.published_us DESC NULLS LAST, "
-        "c.created_position DESC LIMIT ? OFFSET ?",
-        [*params, websearch_text(query.phrases), options, *filters, limit, offset],
-        s=TABLE,
-        c=CATALOGUE,
-    )
-    total = views.query(
-        f"WITH q AS (SELECT ({tsquery}) AS query) "
-        "SELECT COUNT(*) AS n FROM q, {s} s JOIN {c} c ON c.id = s.id "
-        f"WHERE s.document @@ q.query {visible}",
-        [*params, *filters],
-        s=TABLE,
-        c=CATALOGUE,
-    )
-    return [_hit(row) for row in rows], int(total[0]["n"])
 
 
 def _hit(row: Any) -> Hit:

@@ -138,23 +138,23 @@ def messages(lang: str = "") -> Response:
 
 @bp.get("/search")
 def search_page() -> Response:
-    """Full-text search of the public statements, best match first, 20 a page."""
+    """Full-text search of the public statements, best match first, 20 a page
+    (of the newest CANDIDATES matches when more match)."""
     page = page_number()
     query = parse_query(request.args.get("q", ""))
     views = services().views
 
     def render() -> Rendered:
-        hits, total = search(
-            views, query, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
-        )
-        pages = max(1, math.ceil(total / PAGE_SIZE))
+        found = search(views, query, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        pages = max(1, math.ceil(found.total / PAGE_SIZE))
         if page > pages:
             abort(404)
         body = render_template(
             "search.html",
             query=query,
-            hits=[(hit.document, marked_snippet(hit.snippet)) for hit in hits],
-            total=total,
+            hits=[(hit.document, marked_snippet(hit.snippet)) for hit in found.hits],
+            total=found.total,
+            exact=found.exact,
             page=page,
             pages=pages,
         )
