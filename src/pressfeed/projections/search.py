@@ -20,6 +20,7 @@ from typing import Any
 
 from pressfeed.aggregates import Statement
 from pressfeed.projections.base import BatchOutcome, ReadModel, View
+from pressfeed.projections.catalogue import COUNTS, WHOLE_YEAR
 from pressfeed.projections.catalogue import TABLE as CATALOGUE
 from pressfeed.representation import StatementDocument
 from pressfeed.storage import Dialect
@@ -55,7 +56,8 @@ class SearchView(View):
                 dialect.sql(
                     "CREATE TABLE IF NOT EXISTS {s} (id TEXT PRIMARY KEY, "
                     "config TEXT NOT NULL, document TSVECTOR NOT NULL, "
-                    "position BIGINT NOT NULL)",
+                    "position BIGINT NOT NULL, status TEXT NOT NULL, "
+                    "kind TEXT NOT NULL, published_us BIGINT)",
                     s=TABLE,
                 ),
                 dialect.sql(
@@ -88,7 +90,7 @@ class SearchView(View):
             s
             for s in batch.statements.values()
             if (before := first_seen.get(s.id)) is None
-            or _indexed(before) != _indexed(s)
+            or _indexed(before, dialect) != _indexed(s, dialect)
         ]
         if not statements:
             return
@@ -125,15 +127,16 @@ class SearchView(View):
     def _index_postgres(cursor: Any, dialect: Dialect, statements: list[Any]) -> None:
         cursor.executemany(
             dialect.sql(
-                "INSERT INTO {s} (id, config, document, position) "
-                "SELECT ?, ?, "
+                "INSERT INTO {s} (id, config, document, position, status, kind, "
+                "published_us) SELECT ?, ?, "
                 "setweight(to_tsvector(?::regconfig, ?), 'A') || "
                 "setweight(to_tsvector(?::regconfig, ?), 'B') || "
                 "setweight(to_tsvector(?::regconfig, ?), 'C') || "
                 "setweight(to_tsvector('simple', ?), 'A'), "
-                "created_position FROM {c} WHERE id = ? "
+                "created_position, status, kind, published_us FROM {c} WHERE id = ? "
                 "ON CONFLICT (id) DO UPDATE SET config = excluded.config, "
-                "document = excluded.document",
+                "document = excluded.document, status = excluded.status, "
+                "kind = excluded.kind, published_us = excluded.published_us",
                 s=TABLE,
                 c=CATALOGUE,
             ),
@@ -156,15 +159,20 @@ class SearchView(View):
         )
 
 
-def _indexed(statement: Statement) -> tuple[Any, ...]:
-    """What the index holds of a statement: unchanged, it is not rewritten."""
-    return (
+def _indexed(statement: Statement, dialect: Dialect) -> tuple[Any, ...]:
+    """What the index holds of a statement (on PostgreSQL, with what a search
+    selects and orders by, so that its walk needs no catalogue row):
+    unchanged, it is not rewritten."""
+    text = (
         statement.title,
         statement.summary,
         statement.body,
         tuple(statement.tags),
         statement.language,
     )
+    if not dialect.postgres:
+        return text
+    return (*text, statement.status, statement.kind, statement.published_at)
 
 
 @dataclass(frozen=True)
@@ -264,11 +272,11 @@ class Scope:
     kind: str | None = None
     newest_first: bool = False  # else best first, newest first among equals
 
-    def where(self) -> tuple[str, list[Any]]:
+    def where(self, table: str = "c") -> tuple[str, list[Any]]:
         clauses, params = [], []
         for column, value in (("status", self.status), ("kind", self.kind)):
             if value is not None:
-                clauses.append(f"AND c.{column} = ? ")
+                clauses.append(f"AND {table}.{column} = ? ")
                 params.append(value)
         return "".join(clauses), params
 
@@ -378,16 +386,17 @@ class _PostgresSearch:
         if tsquery is None:
             return []
         found = cls._walk(views, tsquery, scope, WINDOW)
-        if len(found) > CANDIDATES or cls._rows(views) <= WINDOW:
+        if len(found) > CANDIDATES:
             return found
+        rows = cls._rows(views)
+        if rows <= WINDOW:
+            return found  # the window held every statement
         share = len(found) / WINDOW
-        if share > 0:
-            rows = cls._rows(views, estimate=True)
-            walk = math.ceil(WALK_MARGIN * CANDIDATES / share)
-            if walk < rows * share:  # fewer rows to read than the index finds
-                found = cls._walk(views, tsquery, scope, walk)
-                if len(found) > CANDIDATES:
-                    return found
+        walk = math.ceil(WALK_MARGIN * CANDIDATES / share) if share else rows
+        if walk < rows * share:  # fewer rows to read than the index would find
+            found = cls._walk(views, tsquery, scope, walk)
+            if len(found) > CANDIDATES:
+                return found
         return cls._indexed(views, tsquery, scope)
 
     @staticmethod
@@ -395,18 +404,17 @@ class _PostgresSearch:
         views: ReadModel, tsquery: tuple[str, list[str]], scope: Scope, window: int
     ) -> list[Candidate]:
         """The first CANDIDATES + 1 matches among the newest statements."""
-        visible, filters = scope.where()
+        visible, filters = scope.where("w")
         sql, params = tsquery
         rows = views.query(
-            f"SELECT c.id AS k, c.published_us, c.created_position, "
+            "SELECT w.id AS k, w.published_us, w.position AS created_position, "
             f"-ts_rank(w.document, {sql}) AS score "
-            "FROM (SELECT id, document, position FROM {s} "
+            "FROM (SELECT * FROM {s} "
             f"ORDER BY position DESC LIMIT {int(window)}) w "
-            f"JOIN {{c}} c ON c.id = w.id WHERE w.document @@ {sql} {visible}"
+            f"WHERE w.document @@ {sql} {visible}"
             f"ORDER BY w.position DESC LIMIT {CANDIDATES + 1}",
             [*params, *params, *filters],
             s=TABLE,
-            c=CATALOGUE,
         )
         return [_candidate(row) for row in rows]
 
@@ -414,43 +422,38 @@ class _PostgresSearch:
     def _indexed(
         views: ReadModel, tsquery: tuple[str, list[str]], scope: Scope
     ) -> list[Candidate]:
-        """Every match through the index; the newest CANDIDATES + 1 ranked."""
-        visible, filters = scope.where()
+        """Every match through the index (kept apart, so that the planner
+        cannot walk instead); the newest CANDIDATES + 1 ranked."""
+        visible, filters = scope.where("m")
         sql, params = tsquery
         rows = views.query(
-            f"SELECT k, published_us, created_position, "
-            f"-ts_rank(document, {sql}) AS score FROM ("
-            "SELECT c.id AS k, c.published_us, c.created_position, s.document "
-            f"FROM {{s}} s JOIN {{c}} c ON c.id = s.id "
-            f"WHERE s.document @@ {sql} {visible}"
-            f"ORDER BY s.position DESC LIMIT {CANDIDATES + 1}) m",
+            "WITH m AS MATERIALIZED (SELECT id, position, published_us, status, "
+            f"kind FROM {{s}} WHERE document @@ {sql}) "
+            "SELECT n.id AS k, n.published_us, n.position AS created_position, "
+            f"-ts_rank(s.document, {sql}) AS score "
+            f"FROM (SELECT * FROM m WHERE TRUE {visible}"
+            f"ORDER BY position DESC LIMIT {CANDIDATES + 1}) n "
+            "JOIN {s} s ON s.id = n.id ORDER BY n.position DESC",
             [*params, *params, *filters],
             s=TABLE,
-            c=CATALOGUE,
         )
         return [_candidate(row) for row in rows]
 
     @staticmethod
-    def _rows(views: ReadModel, *, estimate: bool = False) -> int:
-        """How many statements are indexed: the planner's estimate, or (not
-        estimated) up to WINDOW + 1 of them counted."""
-        if estimate:
-            rows = views.query(
-                "SELECT reltuples AS n FROM pg_class WHERE oid = to_regclass(?)",
-                [views.dialect.table(TABLE)],
-            )
-            if rows and rows[0]["n"] is not None and rows[0]["n"] > 0:
-                return int(rows[0]["n"])
+    def _rows(views: ReadModel) -> int:
+        """How many statements are indexed: counted up to WINDOW + 1; past
+        that, about how many were ever public (the catalogue's counts)."""
         rows = views.query(
             "SELECT count(*) AS n FROM (SELECT 1 FROM {s} "
             f"ORDER BY position DESC LIMIT {WINDOW + 1}) w",
             s=TABLE,
         )
-        counted = int(rows[0]["n"])
-        if estimate and counted > WINDOW:
-            rows = views.query("SELECT count(*) AS n FROM {s}", s=TABLE)
-            counted = int(rows[0]["n"])
-        return counted
+        if int(rows[0]["n"]) <= WINDOW:
+            return int(rows[0]["n"])
+        rows = views.query(
+            "SELECT SUM(n) AS n FROM {c} WHERE month = ?", [WHOLE_YEAR], c=COUNTS
+        )
+        return max(WINDOW + 1, int(rows[0]["n"] or 0))
 
     @staticmethod
     def hits(views: ReadModel, query: SearchQuery, keys: list[Any]) -> dict[Any, Hit]:
