@@ -16,9 +16,10 @@ instead of counting and skipping every newer row.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from pressfeed.aggregates import Statement, Status
@@ -464,23 +465,85 @@ class MessageFilter:
         return " AND ".join(clauses), params
 
 
-def counted(views: ReadModel, found: MessageFilter) -> bool:
-    """Whether the count rows answer for these filters: they keep no speakers,
-    and are of one time zone (another one's until the worker counts afresh)."""
+class Reads(Protocol):
+    """Where the reads run: the views (a transaction each), or OneRead."""
+
+    def query(
+        self, text: str, params: Sequence[Any] = (), **tables: str
+    ) -> list[Any]: ...
+
+
+@dataclass(frozen=True)
+class OneRead:
+    """Queries on one cursor: one transaction, one snapshot of the views."""
+
+    cursor: Any
+    dialect: Dialect
+
+    def query(self, text: str, params: Sequence[Any] = (), **tables: str) -> list[Any]:
+        self.cursor.execute(self.dialect.sql(text, **tables), tuple(params))
+        return list(self.cursor.fetchall())
+
+
+def zone_kept(views: Reads, zone: ZoneInfo) -> bool:
+    """Whether the count rows are of this time zone (they are of one zone,
+    another one's until the worker counts afresh), or there are none."""
+    rows = views.query("SELECT zone FROM {c} LIMIT 1", c=COUNTS)
+    return not rows or rows[0]["zone"] == zone.key
+
+
+def counted(views: Reads, found: MessageFilter, kept: bool | None = None) -> bool:
+    """Whether the count rows answer for these filters: they keep no speakers
+    (kept: what zone_kept answered, if known)."""
     if found.speaker is not None:
         return False
-    rows = views.query("SELECT zone FROM {c} LIMIT 1", c=COUNTS)
-    return not rows or rows[0]["zone"] == found.zone.key
+    return zone_kept(views, found.zone) if kept is None else kept
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    """A page of /messages, how many match, and its filter panel's counts."""
+
+    documents: list[StatementDocument]
+    total: int
+    kinds: dict[str, int]
+    years: list[tuple[int, int]]
+
+
+def message_page(
+    views: ReadModel, found: MessageFilter, *, limit: int, offset: int
+) -> MessagePage:
+    """Everything a page of /messages reads, in one snapshot of the views."""
+    with views.cursor() as cursor:
+        reads = OneRead(cursor, views.dialect)
+        kept = zone_kept(reads, found.zone)
+        total = count_filtered(reads, found, kept)
+        documents = (
+            filtered_public(reads, found, limit=limit, offset=offset, kept=kept)
+            if offset < total
+            else []
+        )
+        return MessagePage(
+            documents,
+            total,
+            kind_counts(reads, found, kept),
+            year_counts(reads, found, kept),
+        )
 
 
 def filtered_public(
-    views: ReadModel, found: MessageFilter, *, limit: int, offset: int = 0
+    views: Reads,
+    found: MessageFilter,
+    *,
+    limit: int,
+    offset: int = 0,
+    kept: bool | None = None,
 ) -> list[StatementDocument]:
     """Statements that were ever public and match, newest publication first.
     A deep offset starts at the end of the month where it lies (the counts
     tell which), and skips only within that month."""
     where, params = found.where()
-    seek = newest_first_seek(views, found, offset)
+    seek = newest_first_seek(views, found, offset, kept)
     if seek is not None:
         bound, offset = seek
         where, params = f"{where} AND published_us < ?", [*params, bound]
@@ -494,11 +557,11 @@ def filtered_public(
 
 
 def newest_first_seek(
-    views: ReadModel, found: MessageFilter, offset: int
+    views: Reads, found: MessageFilter, offset: int, kept: bool | None = None
 ) -> tuple[int, int] | None:
     """Where the offset-th newest match lies: the end of its month (micros,
     excluded) and its offset from there. None when the counts cannot tell."""
-    if offset == 0 or not counted(views, found):
+    if offset == 0 or not counted(views, found, kept):
         return None
     year, month = found.year, found.month if found.year is not None else None
     if year is None:
@@ -517,7 +580,7 @@ def newest_first_seek(
 
 
 def locate(
-    views: ReadModel,
+    views: Reads,
     where: str,
     params: list[Any],
     column: str,
@@ -542,9 +605,9 @@ def locate(
     return None
 
 
-def count_filtered(views: ReadModel, found: MessageFilter) -> int:
+def count_filtered(views: Reads, found: MessageFilter, kept: bool | None = None) -> int:
     """How many match."""
-    if counted(views, found):
+    if counted(views, found, kept):
         where, params = found.count_where()
         rows = views.query(
             f"SELECT SUM(n) AS n FROM {{c}} WHERE {where}", params, c=COUNTS
@@ -557,10 +620,12 @@ def count_filtered(views: ReadModel, found: MessageFilter) -> int:
     return int(rows[0]["n"] or 0)
 
 
-def kind_counts(views: ReadModel, found: MessageFilter) -> dict[str, int]:
+def kind_counts(
+    views: Reads, found: MessageFilter, kept: bool | None = None
+) -> dict[str, int]:
     """How many match, per kind (the filter's own kind left out)."""
     others = replace(found, kind=None)
-    if counted(views, others):
+    if counted(views, others, kept):
         where, params = others.count_where()
         table = COUNTS
         text = f"SELECT kind, SUM(n) AS n FROM {{t}} WHERE {where} "
@@ -572,11 +637,13 @@ def kind_counts(views: ReadModel, found: MessageFilter) -> dict[str, int]:
     return {row["kind"]: int(row["n"]) for row in rows if row["n"]}
 
 
-def year_counts(views: ReadModel, found: MessageFilter) -> list[tuple[int, int]]:
+def year_counts(
+    views: Reads, found: MessageFilter, kept: bool | None = None
+) -> list[tuple[int, int]]:
     """How many match per year, newest year first (the filter's own year and
     month left out)."""
     others = replace(found, year=None, month=None)
-    if counted(views, others):
+    if counted(views, others, kept):
         where, params = others.count_where()
         rows = views.query(
             f"SELECT year, SUM(n) AS n FROM {{c}} WHERE {where} "
@@ -589,13 +656,13 @@ def year_counts(views: ReadModel, found: MessageFilter) -> list[tuple[int, int]]
     first = first_publication(views, others, None)
     while first is not None:
         year = first.astimezone(found.zone).year
-        counts.append((year, count_filtered(views, replace(others, year=year))))
+        counts.append((year, count_filtered(views, replace(others, year=year), kept)))
         first = first_publication(views, others, month_start(year + 1, 1, found.zone))
     return counts[::-1]
 
 
 def first_publication(
-    views: ReadModel, found: MessageFilter, since: datetime | None
+    views: Reads, found: MessageFilter, since: datetime | None
 ) -> datetime | None:
     """The first publication of those that match, from a time if given."""
     where, params = found.where()

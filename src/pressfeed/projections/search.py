@@ -285,25 +285,8 @@ PUBLIC = Scope()
 CANDIDATES = 1000  # past this many matches, only the newest are ranked
 WINDOW = 3000  # PostgreSQL: the newest statements read first, to see how common
 WALK_MARGIN = 2  # a walk further back reads this many times the rows expected
-NEVER_PUBLISHED = -(2**63)  # sorts a draft after every published statement
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A match as ranked, before its document and snippet are read."""
-
-    key: Any  # the catalogue row (SQLite's rowid, PostgreSQL's id)
-    score: float  # lower is better
-    published_us: int | None
-    created_position: int
-
-    def order(self, newest_first: bool) -> tuple[float, int, int]:
-        """Best first (or newest first), newest first among equals."""
-        published = -(
-            self.published_us if self.published_us is not None else NEVER_PUBLISHED
-        )
-        score = 0.0 if newest_first else self.score
-        return score, published, -self.created_position
+BEST_FIRST = "score, published_us DESC NULLS LAST, created_position DESC"
+NEWEST_FIRST = "published_us DESC NULLS LAST, created_position DESC"
 
 
 def search(
@@ -321,16 +304,44 @@ def search(
     if query.empty:
         return Found([], 0, True)
     engine = _PostgresSearch if views.dialect.postgres else _SQLiteSearch
-    candidates = engine.candidates(views, query, scope)
-    exact = len(candidates) <= CANDIDATES
-    ranked = sorted(candidates[:CANDIDATES], key=lambda c: c.order(scope.newest_first))
-    shown = [c.key for c in ranked[offset : offset + limit]]
-    hits = engine.hits(views, query, shown) if shown else {}
+    page = Page(scope, limit, offset)
+    found, keys = engine.ranked(views, query, page)
+    hits = engine.hits(views, query, keys) if keys else {}
     return Found(
-        [hits[key] for key in shown if key in hits],
-        min(len(candidates), CANDIDATES),
-        exact,
+        [hits[key] for key in keys if key in hits],
+        min(found, CANDIDATES),
+        found <= CANDIDATES,
     )
+
+
+@dataclass(frozen=True)
+class Page:
+    """Which page of the ranked candidates is wanted."""
+
+    scope: Scope
+    limit: int
+    offset: int
+
+    def of(
+        self, views: ReadModel, candidates: str, params: list[Any], **tables: str
+    ) -> tuple[int, list[Any]]:
+        """How many candidates the SQL found (k, published_us,
+        created_position, score; the newest CANDIDATES + 1 at most, newest
+        first), and the keys of this page of the newest CANDIDATES ranked.
+        Ranked in the database: only a page's keys come back."""
+        order = NEWEST_FIRST if self.scope.newest_first else BEST_FIRST
+        rows = views.query(
+            f"WITH found AS MATERIALIZED ({candidates}), "
+            "kept AS (SELECT * FROM found "
+            f"ORDER BY created_position DESC LIMIT {CANDIDATES}), "
+            f"page AS (SELECT k, ROW_NUMBER() OVER (ORDER BY {order}) AS place "
+            f"FROM kept ORDER BY {order} LIMIT ? OFFSET ?) "
+            "SELECT t.n AS found, page.k FROM (SELECT count(*) AS n FROM found) t "
+            "LEFT JOIN page ON TRUE ORDER BY page.place",
+            [*params, self.limit, self.offset],
+            **tables,
+        )
+        return int(rows[0]["found"]), [r["k"] for r in rows if r["k"] is not None]
 
 
 class _SQLiteSearch:
@@ -339,21 +350,21 @@ class _SQLiteSearch:
     the scan stops after CANDIDATES + 1, bm25 computed only for those."""
 
     @staticmethod
-    def candidates(
-        views: ReadModel, query: SearchQuery, scope: Scope
-    ) -> list[Candidate]:
-        visible, filters = scope.where()
-        rows = views.query(
+    def ranked(
+        views: ReadModel, query: SearchQuery, page: Page
+    ) -> tuple[int, list[Any]]:
+        visible, filters = page.scope.where()
+        return page.of(
+            views,
             "SELECT c.rowid AS k, c.published_us, c.created_position, "
             "bm25({s}, 10.0, 5.0, 1.0, 8.0) AS score "
             "FROM {s} JOIN {c} c ON c.rowid = {s}.rowid "
             f"WHERE {{s}} MATCH ? {visible}"
-            "ORDER BY {s}.rowid DESC LIMIT ?",
-            [fts5_query(query), *filters, CANDIDATES + 1],
+            f"ORDER BY {{s}}.rowid DESC LIMIT {CANDIDATES + 1}",
+            [fts5_query(query), *filters],
             s=TABLE,
             c=CATALOGUE,
         )
-        return [_candidate(row) for row in rows]
 
     @staticmethod
     def hits(views: ReadModel, query: SearchQuery, keys: list[Any]) -> dict[Any, Hit]:
@@ -379,34 +390,35 @@ class _PostgresSearch:
     newest first), or else the index (a rarer query)."""
 
     @classmethod
-    def candidates(
-        cls, views: ReadModel, query: SearchQuery, scope: Scope
-    ) -> list[Candidate]:
+    def ranked(
+        cls, views: ReadModel, query: SearchQuery, page: Page
+    ) -> tuple[int, list[Any]]:
         tsquery = distinct_tsquery(views, query)
         if tsquery is None:
-            return []
-        found = cls._walk(views, tsquery, scope, WINDOW)
-        if len(found) > CANDIDATES:
-            return found
+            return 0, []
+        found, keys = cls._walk(views, tsquery, page, WINDOW)
+        if found > CANDIDATES:
+            return found, keys
         rows = cls._rows(views)
         if rows <= WINDOW:
-            return found  # the window held every statement
-        share = len(found) / WINDOW
+            return found, keys  # the window held every statement
+        share = found / WINDOW
         walk = math.ceil(WALK_MARGIN * CANDIDATES / share) if share else rows
         if walk < rows * share:  # fewer rows to read than the index would find
-            found = cls._walk(views, tsquery, scope, walk)
-            if len(found) > CANDIDATES:
-                return found
-        return cls._indexed(views, tsquery, scope)
+            found, keys = cls._walk(views, tsquery, page, walk)
+            if found > CANDIDATES:
+                return found, keys
+        return cls._indexed(views, tsquery, page)
 
     @staticmethod
     def _walk(
-        views: ReadModel, tsquery: tuple[str, list[str]], scope: Scope, window: int
-    ) -> list[Candidate]:
+        views: ReadModel, tsquery: tuple[str, list[str]], page: Page, window: int
+    ) -> tuple[int, list[Any]]:
         """The first CANDIDATES + 1 matches among the newest statements."""
-        visible, filters = scope.where("w")
+        visible, filters = page.scope.where("w")
         sql, params = tsquery
-        rows = views.query(
+        return page.of(
+            views,
             "SELECT w.id AS k, w.published_us, w.position AS created_position, "
             f"-ts_rank(w.document, {sql}) AS score "
             "FROM (SELECT * FROM {s} "
@@ -416,28 +428,27 @@ class _PostgresSearch:
             [*params, *params, *filters],
             s=TABLE,
         )
-        return [_candidate(row) for row in rows]
 
     @staticmethod
     def _indexed(
-        views: ReadModel, tsquery: tuple[str, list[str]], scope: Scope
-    ) -> list[Candidate]:
+        views: ReadModel, tsquery: tuple[str, list[str]], page: Page
+    ) -> tuple[int, list[Any]]:
         """Every match through the index (kept apart, so that the planner
         cannot walk instead); the newest CANDIDATES + 1 ranked."""
-        visible, filters = scope.where("m")
+        visible, filters = page.scope.where("m")
         sql, params = tsquery
-        rows = views.query(
+        return page.of(
+            views,
             "WITH m AS MATERIALIZED (SELECT id, position, published_us, status, "
             f"kind FROM {{s}} WHERE document @@ {sql}) "
             "SELECT n.id AS k, n.published_us, n.position AS created_position, "
             f"-ts_rank(s.document, {sql}) AS score "
             f"FROM (SELECT * FROM m WHERE TRUE {visible}"
             f"ORDER BY position DESC LIMIT {CANDIDATES + 1}) n "
-            "JOIN {s} s ON s.id = n.id ORDER BY n.position DESC",
+            "JOIN {s} s ON s.id = n.id",
             [*params, *params, *filters],
             s=TABLE,
         )
-        return [_candidate(row) for row in rows]
 
     @staticmethod
     def _rows(views: ReadModel) -> int:
@@ -504,16 +515,6 @@ def distinct_tsquery(
         if excluded:
             sql, params = f"({sql} && !!{either(excluded)})", [*params, *excluded]
     return sql, params
-
-
-def _candidate(row: Any) -> Candidate:
-    published = row["published_us"]
-    return Candidate(
-        row["k"],
-        float(row["score"]),
-        None if published is None else int(published),
-        int(row["created_position"]),
-    )
 
 
 def _hit(row: Any) -> Hit:

@@ -20,13 +20,10 @@ from werkzeug.http import http_date
 from pressfeed.aggregates import PUBLISHED, Statement
 from pressfeed.projections.catalogue import (
     MessageFilter,
-    count_filtered,
-    filtered_public,
-    kind_counts,
     latest_public,
+    message_page,
     public_statement,
     public_translations,
-    year_counts,
 )
 from pressfeed.projections.front_page import featured_statement
 from pressfeed.projections.search import MARK_END, MARK_START, parse_query, search
@@ -113,22 +110,21 @@ def messages(lang: str = "") -> Response:
 
     def render() -> Rendered:
         found = chosen.as_filter(services().settings.timezone, listed)
-        total = count_filtered(views, found)
-        pages = max(1, math.ceil(total / PAGE_SIZE))
-        if page > pages:
-            abort(404)
-        documents = filtered_public(
+        listing = message_page(
             views, found, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
         )
+        pages = max(1, math.ceil(listing.total / PAGE_SIZE))
+        if page > pages:
+            abort(404)
         body = render_template(
             "messages.html",
-            documents=documents,
+            documents=listing.documents,
             page=page,
             pages=pages,
-            total=total,
+            total=listing.total,
             chosen=chosen,
-            kinds=kind_counts(views, found),
-            years=year_counts(views, found),
+            kinds=listing.kinds,
+            years=listing.years,
         )
         return rendered(body.encode(), views.public_stamp())
 
