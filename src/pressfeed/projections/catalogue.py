@@ -15,6 +15,7 @@ instead of counting and skipping every newer row.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -539,9 +540,10 @@ def filtered_public(
     offset: int = 0,
     kept: bool | None = None,
 ) -> list[StatementDocument]:
-    """Statements that were ever public and match, newest publication first.
-    A deep offset starts at the end of the month where it lies (the counts
-    tell which), and skips only within that month."""
+    """Statements that were ever public and match, newest publication first,
+    as a list shows them: without their body rendered. A deep offset starts
+    at the end of the month where it lies (the counts tell which), and skips
+    only within that month."""
     where, params = found.where()
     seek = newest_first_seek(views, found, offset, kept)
     if seek is not None:
@@ -553,7 +555,7 @@ def filtered_public(
         [*params, limit, offset],
         t=TABLE,
     )
-    return [load_document(row["document"]) for row in rows]
+    return [json.loads(row["document"]) for row in rows]
 
 
 def newest_first_seek(
