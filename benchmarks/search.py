@@ -2,7 +2,12 @@
 best match first, 20 a page, with snippets) over N public statements, on SQLite
 (FTS5) and on PostgreSQL (tsvector + GIN), against the same run's baseline: a
 page of the catalogue (all messages, newest first, 20 at an offset). Median
-and p99 in milliseconds. Prints one JSON document.
+and p99 in milliseconds.
+
+Also the all-messages pages as a reader gets them (the whole /messages
+rendering, its filter panel's counts included, the rendered cache emptied
+before each request): the deepest pages, and deep pages of one kind and year,
+against the first page in the same run. Prints one JSON document.
 
     .venv/bin/python -m benchmarks.search [--statements 100000] [--samples 200]
 """
@@ -30,9 +35,15 @@ from pressfeed.config import Settings
 from pressfeed.projections.catalogue import latest_public
 from pressfeed.projections.runner import ProjectionWorker
 from pressfeed.projections.search import parse_query, search
+from pressfeed.web import create_app
+from pressfeed.web.caching import RenderedCache
+from pressfeed.web.context import RENDERED_CACHE
 
 SEED = 17
 WORDS = 5000  # the vocabulary: a few words are common, most are rare (Zipf)
+KINDS = ("news", "news", "press-release")
+START = datetime(2000, 1, 1, tzinfo=UTC)
+DEEP_PAGES = 20  # the deepest pages read, each once
 
 
 def vocabulary() -> list[str]:
@@ -48,7 +59,6 @@ def statements(count: int, words: list[str]) -> list[NewStatement]:
     """Bodies of about 150 words drawn with Zipf-like weights, dated a day apart."""
     rng = random.Random(SEED)
     weights = [1 / (rank + 1) for rank in range(len(words))]
-    start = datetime(2000, 1, 1, tzinfo=UTC)
     made = []
     for i in range(count):
         body = " ".join(rng.choices(words, weights, k=150))
@@ -56,9 +66,9 @@ def statements(count: int, words: list[str]) -> list[NewStatement]:
             NewStatement(
                 title=" ".join(rng.choices(words, weights, k=6)).capitalize(),
                 body=body,
-                kind="news",
+                kind=KINDS[i % len(KINDS)],
                 tags=rng.sample(words[:50], 2),
-                published_at=start + timedelta(hours=i),
+                published_at=START + timedelta(hours=i),
             )
         )
     return made
@@ -121,6 +131,45 @@ def postgres_settings() -> Iterator[Settings]:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+def page_latency(client: Any, urls: list[str]) -> dict[str, float]:
+    """Milliseconds of a GET of each URL, rendered afresh (the cache emptied)."""
+    app = client.application
+
+    def get(i: int) -> None:
+        app.extensions[RENDERED_CACHE] = RenderedCache(16 * 1024 * 1024)
+        response = client.get(urls[i % len(urls)])
+        if response.status_code != 200:
+            raise SystemExit(f"{urls[i % len(urls)]}: {response.status_code}")
+
+    return latency(len(urls), get)
+
+
+def message_pages(services: Pressfeed, count: int) -> dict[str, Any]:
+    """The first page of /messages, its deepest pages, and deep pages of one
+    kind in one year (the filters' counts and page links included)."""
+    client = create_app(services=services).test_client()
+    last = max(1, -(-count // 20))
+    deep = [f"/messages?page={last - n}" for n in range(min(DEEP_PAGES, last))]
+    middle = (START + timedelta(hours=count // 2)).year
+    in_year = sum(
+        1
+        for i in range(count)
+        if KINDS[i % len(KINDS)] == "news"
+        and (START + timedelta(hours=i)).year == middle
+    )
+    last_filtered = max(1, -(-in_year // 20))
+    filtered = [
+        f"/messages?kind=news&year={middle}&page={last_filtered - n}"
+        for n in range(min(DEEP_PAGES, last_filtered))
+    ]
+    return {
+        "first_page_ms": page_latency(client, ["/messages"] * DEEP_PAGES),
+        "deepest_pages_ms": page_latency(client, deep),
+        "deep_kind_and_year_pages_ms": page_latency(client, filtered),
+        "pages": last,
+    }
+
+
 def measure(settings: Settings, count: int, samples: int) -> dict[str, Any]:
     words = vocabulary()
     services = Pressfeed(settings)
@@ -134,7 +183,7 @@ def measure(settings: Settings, count: int, samples: int) -> dict[str, Any]:
         loaded = time.perf_counter() - started
         views = services.views
         parsed = [parse_query(q) for q in queries(words)]
-        found = [search(views, q, limit=20)[1] for q in parsed]
+        found = [search(views, q, limit=20).total for q in parsed]
         pages = max(1, count // 20)
         rng = random.Random(SEED)
         offsets = [rng.randrange(pages) * 20 for _ in range(samples + 1)]
@@ -148,6 +197,7 @@ def measure(settings: Settings, count: int, samples: int) -> dict[str, Any]:
             "catalogue_page_ms": latency(
                 samples, lambda i: latest_public(views, limit=20, offset=offsets[i])
             ),
+            "messages": message_pages(services, count),
         }
     finally:
         services.close()
@@ -170,6 +220,15 @@ def main() -> None:
         )
         for name, f in figures.items()
     }
+    for name, f in figures.items():
+        pages = f["messages"]
+        first = pages["first_page_ms"]["median"]
+        ratios[f"{name}_deepest_page_vs_first_page"] = round(
+            pages["deepest_pages_ms"]["median"] / first, 3
+        )
+        ratios[f"{name}_deep_kind_and_year_page_vs_first_page"] = round(
+            pages["deep_kind_and_year_pages_ms"]["median"] / first, 3
+        )
     print(json.dumps({"figures": figures, "ratios": ratios}, indent=2))
 
 

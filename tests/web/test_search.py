@@ -106,6 +106,35 @@ def test_equal_matches_come_newest_first_twenty_a_page(client, desk, services):
     assert len(tree.cssselect(".results li")) == 5
 
 
+def test_past_the_candidates_the_page_says_the_newest_are_listed(
+    client, desk, services, monkeypatch
+):
+    from datetime import UTC, datetime, timedelta
+
+    from pressfeed.application import NewStatement
+    from pressfeed.projections import search
+
+    monkeypatch.setattr(search, "CANDIDATES", 4)
+    services.press_office.import_statements(
+        [
+            NewStatement(
+                title=f"Bulletin {i:02d}",
+                body="Weekly bulletin.",
+                kind="news",
+                published_at=datetime(2020, 1, 1, tzinfo=UTC) + timedelta(days=i),
+            )
+            for i in range(6)
+        ],
+        actor="import",
+    )
+    desk.settle()
+    assert results(client, "weekly") == [f"Bulletin {i:02d}" for i in range(5, 1, -1)]
+    tree = lxml.html.fromstring(client.get("/search?q=weekly").data)
+    assert "More than 4 statements found; the 4 newest are listed" in (
+        tree.cssselect("main .meta")[0].text_content()
+    )
+
+
 @pytest.mark.parametrize(
     "query",
     [

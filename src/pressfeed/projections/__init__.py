@@ -10,7 +10,12 @@ from eventsourcing.utils import Environment
 from pressfeed.application import PressOffice
 from pressfeed.config import Settings
 from pressfeed.projections.archive import ArchiveView
-from pressfeed.projections.base import PostgresReadModel, ReadModel, SQLiteReadModel
+from pressfeed.projections.base import (
+    PostgresReadModel,
+    ReadModel,
+    SQLiteReadModel,
+    View,
+)
 from pressfeed.projections.catalogue import CatalogueView
 from pressfeed.projections.changes import PublicChangesView
 from pressfeed.projections.front_page import FrontPageView
@@ -27,7 +32,17 @@ VIEWS = (
     FrontPageView(),
     SearchView(),  # after the catalogue, whose rows it refers to
 )
-SCHEMA_VERSION = 11  # raise when a view's tables change: the views are then rebuilt
+SCHEMA_VERSION = 12  # raise when a view's tables change: the views are then rebuilt
+
+
+def views_for(settings: Settings) -> tuple[View, ...]:
+    """The views as the settings make them: the catalogue counts in the
+    configured time zone, and no WebSub outbox without a hub to ping."""
+    return tuple(
+        CatalogueView(settings.timezone) if isinstance(v, CatalogueView) else v
+        for v in VIEWS
+        if settings.websub_hubs or not isinstance(v, WebSubOutboxView)
+    )
 
 
 class SQLiteViews(SQLiteReadModel):
@@ -46,6 +61,5 @@ def open_views(settings: Settings) -> ReadModel:
     view_class = PostgresViews if settings.uses_postgres else SQLiteViews
     views = cast(ReadModel, factory.tracking_recorder(view_class))
     views.ensure_schema(PressOffice.name, SCHEMA_VERSION)
-    if not settings.websub_hubs:  # no hub to ping: keep no outbox
-        views.views = tuple(v for v in VIEWS if not isinstance(v, WebSubOutboxView))
+    views.views = views_for(settings)
     return views

@@ -4,13 +4,24 @@ Serves the publisher's list (any status), and the public reads: a statement by
 slug; the public ones newest publication first for the front page and the
 all-messages pages; and, for the feeds, the public ones whose last public change
 (publication, major amendment, withdrawal) is newest, filtered by kind or tag.
+
+Beside it, the counts of the public statements per language, kind, status and
+month of publication (and per year: month 0), the months and years of the
+configured time zone (PRESSFEED_TIMEZONE): the all-messages pages read their
+filter panel and their totals there, and turn a page number into a bounded
+seek (the month where the page begins, then an offset within that month)
+instead of counting and skipping every newer row.
 """
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from pressfeed.aggregates import Statement, Status
 from pressfeed.projections.base import BatchOutcome, ReadModel, View, load_document
@@ -25,6 +36,28 @@ def optional_str(value: object) -> str | None:
 
 TABLE = "pf_catalogue"
 TAGS = "pf_catalogue_tags"
+COUNTS = "pf_catalogue_counts"
+WHOLE_YEAR = 0  # the month of a year's count row
+FETCHED = 10_000  # rows read at a time when the counts are made afresh
+UTC_ZONE = ZoneInfo("UTC")
+
+CountKey = tuple[str, str, str, int, int]  # language, kind, status, year, month
+
+
+def month_start(year: int, month: int, zone: ZoneInfo) -> datetime:
+    """The first moment of a month in a time zone (month 13: next January)."""
+    more, month = divmod(month - 1, 12)
+    return datetime(year + more, month + 1, 1, tzinfo=zone)
+
+
+def count_keys(statement: Statement | None, zone: ZoneInfo) -> tuple[CountKey, ...]:
+    """The count rows a statement is counted in: its year's and its month's,
+    once it was public."""
+    if statement is None or statement.published_at is None:
+        return ()
+    local = statement.published_at.astimezone(zone)
+    head = (statement.language, statement.kind, statement.status, local.year)
+    return (*head, WHOLE_YEAR), (*head, local.month)
 
 
 def public_change_us(statement: Statement) -> int | None:
@@ -35,7 +68,10 @@ def public_change_us(statement: Statement) -> int | None:
 
 
 class CatalogueView(View):
-    tables = (TABLE, TAGS)
+    tables = (TABLE, TAGS, COUNTS)
+
+    def __init__(self, zone: ZoneInfo | None = None) -> None:
+        self.zone = zone or UTC_ZONE
 
     def create_statements(self, dialect: Dialect) -> list[str]:
         d = dialect
@@ -88,7 +124,12 @@ class CatalogueView(View):
             ),
             d.sql(
                 f"CREATE INDEX IF NOT EXISTS {d.index('pf_catalogue_by_kind_and_publication')} "
-                "ON {t} (kind, published_us)",
+                "ON {t} (kind, published_us, id)",
+                t=TABLE,
+            ),
+            d.sql(
+                f"CREATE INDEX IF NOT EXISTS {d.index('pf_catalogue_by_speaker_and_publication')} "
+                "ON {t} (speaker, published_us, id)",
                 t=TABLE,
             ),
             d.sql(
@@ -106,6 +147,13 @@ class CatalogueView(View):
                 f"CREATE INDEX IF NOT EXISTS {d.index('pf_catalogue_tags_by_change')} "
                 "ON {t} (tag, changed_us, statement_id)",
                 t=TAGS,
+            ),
+            d.sql(
+                "CREATE TABLE IF NOT EXISTS {c} (zone TEXT NOT NULL, "
+                "language TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL, "
+                f"year INTEGER NOT NULL, month INTEGER NOT NULL, n {d.bigint} NOT NULL, "
+                "PRIMARY KEY (zone, language, kind, status, year, month))",
+                c=COUNTS,
             ),
         ]
 
@@ -161,6 +209,70 @@ class CatalogueView(View):
                 for s in statements
                 for tag in s.tags
             ],
+        )
+        self._count(cursor, dialect, batch)
+
+    def _count(self, cursor: Any, dialect: Dialect, batch: BatchOutcome) -> None:
+        """Moves each statement the batch changed to its count rows; counts
+        everything afresh when the rows are of another time zone."""
+        cursor.execute(dialect.sql("SELECT zone FROM {c} LIMIT 1", c=COUNTS))
+        row = cursor.fetchone()
+        if row is not None and row["zone"] != self.zone.key:
+            self._count_afresh(cursor, dialect)
+            return
+        first_seen: dict[Any, Statement | None] = {}
+        for change in batch.changes:
+            first_seen.setdefault(change.after.id, change.before)
+        deltas: Counter[CountKey] = Counter()
+        for statement in batch.statements.values():
+            deltas.subtract(count_keys(first_seen.get(statement.id), self.zone))
+            deltas.update(count_keys(statement, self.zone))
+        self._add(cursor, dialect, {k: n for k, n in deltas.items() if n})
+
+    def _count_afresh(self, cursor: Any, dialect: Dialect) -> None:
+        """Counts every public statement, FETCHED rows at a time in id order."""
+        cursor.execute(dialect.sql("DELETE FROM {c}", c=COUNTS))
+        counts: Counter[CountKey] = Counter()
+        after = ""
+        while True:
+            cursor.execute(
+                dialect.sql(
+                    "SELECT id, language, kind, status, published_us FROM {t} "
+                    "WHERE published_us IS NOT NULL AND id > ? ORDER BY id LIMIT ?",
+                    t=TABLE,
+                ),
+                (after, FETCHED),
+            )
+            rows = cursor.fetchall()
+            for row in rows:
+                local = from_micros(int(row["published_us"])).astimezone(self.zone)
+                head = (row["language"], row["kind"], row["status"], local.year)
+                counts.update(((*head, WHOLE_YEAR), (*head, local.month)))
+            if len(rows) < FETCHED:
+                break
+            after = rows[-1]["id"]
+        self._add(cursor, dialect, counts)
+
+    def _add(self, cursor: Any, dialect: Dialect, deltas: dict[CountKey, int]) -> None:
+        """Adds to the count rows; a row that comes to nought is deleted."""
+        rows = [(self.zone.key, *key, n) for key, n in sorted(deltas.items())]
+        cursor.executemany(
+            dialect.sql(
+                "INSERT INTO {c} AS c (zone, language, kind, status, year, month, n) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (zone, language, kind, status, year, month) "
+                "DO UPDATE SET n = c.n + excluded.n",
+                c=COUNTS,
+            ),
+            rows,
+        )
+        cursor.executemany(
+            dialect.sql(
+                "DELETE FROM {c} WHERE zone = ? AND language = ? AND kind = ? "
+                "AND status = ? AND year = ? AND month = ? AND n = 0",
+                c=COUNTS,
+            ),
+            [row[:-1] for row in rows if row[-1] < 0],
         )
 
 
@@ -299,15 +411,29 @@ def last_tombstone_expiry(views: ReadModel, since: datetime) -> datetime | None:
 @dataclass(frozen=True)
 class MessageFilter:
     """Which public statements /messages lists: in a language, of a kind, of a
-    speaker, published within [since, until)."""
+    speaker, published in a year or in a month of it (in the time zone)."""
 
+    zone: ZoneInfo = UTC_ZONE
     language: str | None = None
     kind: str | None = None
     speaker: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    year: int | None = None
+    month: int | None = None  # with a year
+
+    @property
+    def since(self) -> datetime | None:
+        if self.year is None:
+            return None
+        return month_start(self.year, self.month or 1, self.zone)
+
+    @property
+    def until(self) -> datetime | None:
+        if self.year is None:
+            return None
+        return month_start(self.year, (self.month or 12) + 1, self.zone)
 
     def where(self) -> tuple[str, list[Any]]:
+        """The condition on the catalogue's rows."""
         clauses, params = ["published_us IS NOT NULL"], []
         for clause, value in (
             ("language = ?", self.language),
@@ -321,87 +447,297 @@ class MessageFilter:
                 params.append(value)
         return " AND ".join(clauses), params
 
+    def count_where(self, *, months: bool = False) -> tuple[str, list[Any]]:
+        """The condition on the count rows: the year rows, or the month rows."""
+        month = self.month if self.year is not None else None
+        clauses = [
+            "zone = ?",
+            "month <> ?" if months and month is None else "month = ?",
+        ]
+        params: list[Any] = [self.zone.key, month or WHOLE_YEAR]
+        for clause, value in (
+            ("language = ?", self.language),
+            ("kind = ?", self.kind),
+            ("year = ?", self.year),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        return " AND ".join(clauses), params
+
+
+class Reads(Protocol):
+    """Where the reads run: the views (a transaction each), or OneRead."""
+
+    def query(
+        self, text: str, params: Sequence[Any] = (), **tables: str
+    ) -> list[Any]: ...
+
+
+@dataclass(frozen=True)
+class OneRead:
+    """Queries on one cursor: one transaction, one snapshot of the views."""
+
+    cursor: Any
+    dialect: Dialect
+
+    def query(self, text: str, params: Sequence[Any] = (), **tables: str) -> list[Any]:
+        self.cursor.execute(self.dialect.sql(text, **tables), tuple(params))
+        return list(self.cursor.fetchall())
+
+
+def zone_kept(views: Reads, zone: ZoneInfo) -> bool:
+    """Whether the count rows are of this time zone (they are of one zone,
+    another one's until the worker counts afresh), or there are none."""
+    rows = views.query("SELECT zone FROM {c} LIMIT 1", c=COUNTS)
+    return not rows or rows[0]["zone"] == zone.key
+
+
+def counted(views: Reads, found: MessageFilter, kept: bool | None = None) -> bool:
+    """Whether the count rows answer for these filters: they keep no speakers
+    (kept: what zone_kept answered, if known)."""
+    if found.speaker is not None:
+        return False
+    return zone_kept(views, found.zone) if kept is None else kept
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    """A page of /messages, how many match, and its filter panel's counts."""
+
+    documents: list[StatementDocument]
+    total: int
+    kinds: dict[str, int]
+    years: list[tuple[int, int]]
+
+
+def message_page(
+    views: ReadModel, found: MessageFilter, *, limit: int, offset: int
+) -> MessagePage:
+    """Everything a page of /messages reads, in one snapshot of the views."""
+    with views.cursor() as cursor:
+        reads = OneRead(cursor, views.dialect)
+        kept = zone_kept(reads, found.zone)
+        total = count_filtered(reads, found, kept)
+        documents = (
+            filtered_public(reads, found, limit=limit, offset=offset, kept=kept)
+            if offset < total
+            else []
+        )
+        return MessagePage(
+            documents,
+            total,
+            kind_counts(reads, found, kept),
+            year_counts(reads, found, kept),
+        )
+
 
 def filtered_public(
-    views: ReadModel, found: MessageFilter, *, limit: int, offset: int = 0
+    views: Reads,
+    found: MessageFilter,
+    *,
+    limit: int,
+    offset: int = 0,
+    kept: bool | None = None,
 ) -> list[StatementDocument]:
-    """Statements that were ever public and match, newest publication first."""
+    """Statements that were ever public and match, newest publication first,
+    as a list shows them: without their body rendered. A deep offset starts
+    at the end of the month where it lies (the counts tell which), and skips
+    only within that month."""
     where, params = found.where()
+    seek = newest_first_seek(views, found, offset, kept)
+    if seek is not None:
+        bound, offset = seek
+        where, params = f"{where} AND published_us < ?", [*params, bound]
     rows = views.query(
         f"SELECT document FROM {{t}} WHERE {where} "
         "ORDER BY published_us DESC, id DESC LIMIT ? OFFSET ?",
         [*params, limit, offset],
         t=TABLE,
     )
-    return [load_document(row["document"]) for row in rows]
+    return [json.loads(row["document"]) for row in rows]
 
 
-def count_filtered(views: ReadModel, found: MessageFilter) -> int:
-    where, params = found.where()
-    rows = views.query(
-        f"SELECT COUNT(*) AS n FROM {{t}} WHERE {where}", params, t=TABLE
-    )
-    return int(rows[0]["n"])
-
-
-def kind_counts(views: ReadModel, found: MessageFilter) -> dict[str, int]:
-    """How many match, per kind (the filter's own kind left out)."""
-    where, params = replace(found, kind=None).where()
-    rows = views.query(
-        f"SELECT kind, COUNT(*) AS n FROM {{t}} WHERE {where} "
-        "GROUP BY kind ORDER BY kind",
-        params,
-        t=TABLE,
-    )
-    return {row["kind"]: int(row["n"]) for row in rows}
-
-
-def publication_span(
-    views: ReadModel, found: MessageFilter
-) -> tuple[datetime, datetime] | None:
-    """The first and last publication of those that match, if any."""
-    where, params = found.where()
-    rows = views.query(
-        f"SELECT MIN(published_us) AS first, MAX(published_us) AS last "
-        f"FROM {{t}} WHERE {where}",
-        params,
-        t=TABLE,
-    )
-    if rows[0]["first"] is None:
+def newest_first_seek(
+    views: Reads, found: MessageFilter, offset: int, kept: bool | None = None
+) -> tuple[int, int] | None:
+    """Where the offset-th newest match lies: the end of its month (micros,
+    excluded) and its offset from there. None when the counts cannot tell."""
+    if offset == 0 or not counted(views, found, kept):
         return None
-    return from_micros(int(rows[0]["first"])), from_micros(int(rows[0]["last"]))
+    year, month = found.year, found.month if found.year is not None else None
+    if year is None:
+        where, params = found.count_where()
+        located = locate(views, where, params, "year", offset, newest_first=True)
+        if located is None:
+            return None
+        year, offset = located
+    if month is None:
+        where, params = replace(found, year=year).count_where(months=True)
+        located = locate(views, where, params, "month", offset, newest_first=True)
+        if located is None:
+            return None
+        month, offset = located
+    return micros(month_start(year, month + 1, found.zone)), offset
+
+
+def locate(
+    views: Reads,
+    where: str,
+    params: list[Any],
+    column: str,
+    offset: int,
+    *,
+    newest_first: bool,
+) -> tuple[int, int] | None:
+    """The year or month (column) of the count rows where the offset-th row
+    lies in that order, and the offset within it; None past the last."""
+    order = "DESC" if newest_first else "ASC"
+    rows = views.query(
+        f"SELECT {column} AS at, SUM(n) AS n FROM {{c}} WHERE {where} "
+        f"GROUP BY {column} ORDER BY {column} {order}",
+        params,
+        c=COUNTS,
+    )
+    for row in rows:
+        n = int(row["n"])
+        if offset < n:
+            return int(row["at"]), offset
+        offset -= n
+    return None
+
+
+def count_filtered(views: Reads, found: MessageFilter, kept: bool | None = None) -> int:
+    """How many match."""
+    if counted(views, found, kept):
+        where, params = found.count_where()
+        rows = views.query(
+            f"SELECT SUM(n) AS n FROM {{c}} WHERE {where}", params, c=COUNTS
+        )
+    else:
+        where, params = found.where()
+        rows = views.query(
+            f"SELECT COUNT(*) AS n FROM {{t}} WHERE {where}", params, t=TABLE
+        )
+    return int(rows[0]["n"] or 0)
+
+
+def kind_counts(
+    views: Reads, found: MessageFilter, kept: bool | None = None
+) -> dict[str, int]:
+    """How many match, per kind (the filter's own kind left out)."""
+    others = replace(found, kind=None)
+    if counted(views, others, kept):
+        where, params = others.count_where()
+        table = COUNTS
+        text = f"SELECT kind, SUM(n) AS n FROM {{t}} WHERE {where} "
+    else:
+        where, params = others.where()
+        table = TABLE
+        text = f"SELECT kind, COUNT(*) AS n FROM {{t}} WHERE {where} "
+    rows = views.query(f"{text}GROUP BY kind ORDER BY kind", params, t=table)
+    return {row["kind"]: int(row["n"]) for row in rows if row["n"]}
+
+
+def year_counts(
+    views: Reads, found: MessageFilter, kept: bool | None = None
+) -> list[tuple[int, int]]:
+    """How many match per year, newest year first (the filter's own year and
+    month left out)."""
+    others = replace(found, year=None, month=None)
+    if counted(views, others, kept):
+        where, params = others.count_where()
+        rows = views.query(
+            f"SELECT year, SUM(n) AS n FROM {{c}} WHERE {where} "
+            "GROUP BY year ORDER BY year DESC",
+            params,
+            c=COUNTS,
+        )
+        return [(int(row["year"]), int(row["n"])) for row in rows if row["n"]]
+    counts = []
+    first = first_publication(views, others, None)
+    while first is not None:
+        year = first.astimezone(found.zone).year
+        counts.append((year, count_filtered(views, replace(others, year=year), kept)))
+        first = first_publication(views, others, month_start(year + 1, 1, found.zone))
+    return counts[::-1]
+
+
+def first_publication(
+    views: Reads, found: MessageFilter, since: datetime | None
+) -> datetime | None:
+    """The first publication of those that match, from a time if given."""
+    where, params = found.where()
+    if since is not None:
+        where, params = f"{where} AND published_us >= ?", [*params, micros(since)]
+    rows = views.query(
+        f"SELECT MIN(published_us) AS first FROM {{t}} WHERE {where}", params, t=TABLE
+    )
+    first = rows[0]["first"]
+    return None if first is None else from_micros(int(first))
 
 
 def count_published(views: ReadModel) -> int:
     """Statements published now (withdrawn ones are not)."""
     rows = views.query(
-        "SELECT COUNT(*) AS n FROM {t} WHERE status = 'published'", t=TABLE
+        "SELECT SUM(n) AS n FROM {c} WHERE status = 'published' AND month = ?",
+        [WHOLE_YEAR],
+        c=COUNTS,
     )
-    return int(rows[0]["n"])
+    return int(rows[0]["n"] or 0)
 
 
 def published_pages(
     views: ReadModel, *, limit: int, offset: int = 0
 ) -> list[tuple[str, datetime]]:
     """(slug, Last-Modified) of statements published now, first published
-    first: what crawlers may index."""
+    first: what crawlers may index. A deep offset starts at the beginning of
+    the month where it lies."""
+    where, params = "status = 'published'", []
+    seek = oldest_first_seek(views, offset)
+    if seek is not None:
+        bound, offset = seek
+        where, params = f"{where} AND published_us >= ?", [bound]
     rows = views.query(
-        "SELECT slug, modified_us FROM {t} WHERE status = 'published' "
+        f"SELECT slug, modified_us FROM {{t}} WHERE {where} "
         "ORDER BY published_us, id LIMIT ? OFFSET ?",
-        [limit, offset],
+        [*params, limit, offset],
         t=TABLE,
     )
     return [(row["slug"], from_micros(int(row["modified_us"]))) for row in rows]
 
 
-def count_public(views: ReadModel, language: str | None = None) -> int:
-    condition, params = in_language(language)
-    rows = views.query(
-        f"SELECT COUNT(*) AS n FROM {{t}} WHERE published_us IS NOT NULL{condition}",
-        params,
-        t=TABLE,
+def oldest_first_seek(views: ReadModel, offset: int) -> tuple[int, int] | None:
+    """Where the offset-th first published statement (published now) lies: the
+    beginning of its month (micros) and its offset from there."""
+    zones = views.query("SELECT zone FROM {c} LIMIT 1", c=COUNTS)
+    if offset == 0 or not zones:
+        return None
+    zone = ZoneInfo(zones[0]["zone"])
+    published = "status = 'published' AND zone = ?"
+    located = locate(
+        views,
+        f"{published} AND month = ?",
+        [zone.key, WHOLE_YEAR],
+        "year",
+        offset,
+        newest_first=False,
     )
-    return int(rows[0]["n"])
+    if located is None:
+        return None
+    year, offset = located
+    located = locate(
+        views,
+        f"{published} AND year = ? AND month <> ?",
+        [zone.key, year, WHOLE_YEAR],
+        "month",
+        offset,
+        newest_first=False,
+    )
+    if located is None:
+        return None
+    month, offset = located
+    return micros(month_start(year, month, zone)), offset
 
 
 def recent_retractions(

@@ -9,8 +9,8 @@ tampered view. Both sides are read in key order, a batch at a time, and merged:
 memory stays bounded however long the log.
 
 What is compared (``COMPARED``): every column of the tables that hold what the
-public and the desk read (the catalogue and its tags, the public changes, the
-archive, the schedule), and the worker's memory of each statement (its version,
+public and the desk read (the catalogue, its tags and its counts, the public
+changes, the archive, the schedule), and the worker's memory of each statement (its version,
 Last-Modified and decoded state: an edit there would be copied into the next
 version's rows). Not compared, because it legitimately differs from a replay:
 the tracking position (the replay is stopped at it), the public lists' stamp
@@ -39,7 +39,12 @@ from eventsourcing.utils import Environment
 
 from pressfeed.application import PressOffice
 from pressfeed.config import Settings
-from pressfeed.projections import SCHEMA_VERSION, VIEWS, PostgresViews, SQLiteViews
+from pressfeed.projections import (
+    SCHEMA_VERSION,
+    PostgresViews,
+    SQLiteViews,
+    views_for,
+)
 from pressfeed.projections.base import SNAPSHOT_TOPIC, ReadModel
 from pressfeed.projections.runner import ProjectionWorker
 from pressfeed.projections.websub import WebSubOutboxView
@@ -104,6 +109,13 @@ COMPARED = (
         "pf_schedule", ("statement_id",), (True,), ("publish_at_us",), "statement_id"
     ),
     Compared("pf_front_page", ("id",), (False,), ("statement_id", "changed_us"), "id"),
+    Compared(
+        "pf_catalogue_counts",
+        ("zone", "language", "kind", "status", "year", "month"),
+        (True, True, True, True, False, False),
+        ("n",),
+        "kind",  # a count row is about no one statement
+    ),
     Compared(
         ReadModel.STATES,
         ("id",),
@@ -198,7 +210,7 @@ def scratch_views(settings: Settings) -> Iterator[ReadModel]:
         folder = Path(tempfile.mkdtemp(prefix="pressfeed-verify-"))
         env = {**env, "SQLITE_DBNAME": str(folder / "views.db")}
         try:
-            yield from _open_scratch(env, SQLiteViews)
+            yield from _open_scratch(env, SQLiteViews, settings)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         return
@@ -206,16 +218,22 @@ def scratch_views(settings: Settings) -> Iterator[ReadModel]:
     with admin_connection(env) as admin:
         admin.execute(f'CREATE SCHEMA "{schema}"')
     try:
-        yield from _open_scratch({**env, "POSTGRES_SCHEMA": schema}, PostgresViews)
+        yield from _open_scratch(
+            {**env, "POSTGRES_SCHEMA": schema}, PostgresViews, settings
+        )
     finally:
         with admin_connection(env) as admin:
             admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def _open_scratch(env: dict[str, str], view_class: type) -> Iterator[ReadModel]:
+def _open_scratch(
+    env: dict[str, str], view_class: type, settings: Settings
+) -> Iterator[ReadModel]:
     factory = InfrastructureFactory.construct(Environment("views", env))
     views = cast(ReadModel, factory.tracking_recorder(view_class))
-    views.views = tuple(v for v in VIEWS if not isinstance(v, WebSubOutboxView))
+    views.views = tuple(
+        v for v in views_for(settings) if not isinstance(v, WebSubOutboxView)
+    )
     views.ensure_schema(PressOffice.name, SCHEMA_VERSION)
     try:
         yield views

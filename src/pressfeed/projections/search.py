@@ -13,12 +13,14 @@ string, on PostgreSQL websearch_to_tsquery never fails).
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from pressfeed.aggregates import Statement
 from pressfeed.projections.base import BatchOutcome, ReadModel, View
+from pressfeed.projections.catalogue import COUNTS, WHOLE_YEAR
 from pressfeed.projections.catalogue import TABLE as CATALOGUE
 from pressfeed.representation import StatementDocument
 from pressfeed.storage import Dialect
@@ -53,12 +55,19 @@ class SearchView(View):
             return [
                 dialect.sql(
                     "CREATE TABLE IF NOT EXISTS {s} (id TEXT PRIMARY KEY, "
-                    "config TEXT NOT NULL, document TSVECTOR NOT NULL)",
+                    "config TEXT NOT NULL, document TSVECTOR NOT NULL, "
+                    "position BIGINT NOT NULL, status TEXT NOT NULL, "
+                    "kind TEXT NOT NULL, published_us BIGINT)",
                     s=TABLE,
                 ),
                 dialect.sql(
                     f"CREATE INDEX IF NOT EXISTS {dialect.index('pf_search_by_document')} "
                     "ON {s} USING GIN (document)",
+                    s=TABLE,
+                ),
+                dialect.sql(
+                    f"CREATE INDEX IF NOT EXISTS {dialect.index('pf_search_by_position')} "
+                    "ON {s} (position)",
                     s=TABLE,
                 ),
             ]
@@ -81,7 +90,7 @@ class SearchView(View):
             s
             for s in batch.statements.values()
             if (before := first_seen.get(s.id)) is None
-            or _indexed(before) != _indexed(s)
+            or _indexed(before, dialect) != _indexed(s, dialect)
         ]
         if not statements:
             return
@@ -118,14 +127,18 @@ class SearchView(View):
     def _index_postgres(cursor: Any, dialect: Dialect, statements: list[Any]) -> None:
         cursor.executemany(
             dialect.sql(
-                "INSERT INTO {s} (id, config, document) VALUES (?, ?, "
+                "INSERT INTO {s} (id, config, document, position, status, kind, "
+                "published_us) SELECT ?, ?, "
                 "setweight(to_tsvector(?::regconfig, ?), 'A') || "
                 "setweight(to_tsvector(?::regconfig, ?), 'B') || "
                 "setweight(to_tsvector(?::regconfig, ?), 'C') || "
-                "setweight(to_tsvector('simple', ?), 'A')) "
+                "setweight(to_tsvector('simple', ?), 'A'), "
+                "created_position, status, kind, published_us FROM {c} WHERE id = ? "
                 "ON CONFLICT (id) DO UPDATE SET config = excluded.config, "
-                "document = excluded.document",
+                "document = excluded.document, status = excluded.status, "
+                "kind = excluded.kind, published_us = excluded.published_us",
                 s=TABLE,
+                c=CATALOGUE,
             ),
             [
                 (
@@ -138,6 +151,7 @@ class SearchView(View):
                     config,
                     s.body,
                     " ".join(s.tags),
+                    str(s.id),
                 )
                 for s in statements
                 for config in [text_search_config(s.language)]
@@ -145,15 +159,20 @@ class SearchView(View):
         )
 
 
-def _indexed(statement: Statement) -> tuple[Any, ...]:
-    """What the index holds of a statement: unchanged, it is not rewritten."""
-    return (
+def _indexed(statement: Statement, dialect: Dialect) -> tuple[Any, ...]:
+    """What the index holds of a statement (on PostgreSQL, with what a search
+    selects and orders by, so that its walk needs no catalogue row):
+    unchanged, it is not rewritten."""
+    text = (
         statement.title,
         statement.summary,
         statement.body,
         tuple(statement.tags),
         statement.language,
     )
+    if not dialect.postgres:
+        return text
+    return (*text, statement.status, statement.kind, statement.published_at)
 
 
 @dataclass(frozen=True)
@@ -226,24 +245,6 @@ def websearch_text(phrases: tuple[str, ...]) -> str:
     return " ".join(part.replace("\\", " ").replace("-", " ") for part in parts)
 
 
-def postgres_tsquery(query: SearchQuery) -> tuple[str, list[str]]:
-    """SQL of the tsquery and its parameters: the phrases in any language's
-    configuration (the statement's own was used to index it), and none of the
-    excluded words in any."""
-
-    def in_any_config(text: str) -> tuple[str, list[str]]:
-        sql = " || ".join(f"websearch_to_tsquery('{c}', ?)" for c in QUERY_CONFIGS)
-        return f"({sql})", [text] * len(QUERY_CONFIGS)
-
-    sql, params = in_any_config(websearch_text(query.phrases))
-    if query.excluded:
-        excluded, more = in_any_config(
-            " or ".join(websearch_text((e,)) for e in query.excluded)
-        )
-        sql, params = f"{sql} && !!{excluded}", [*params, *more]
-    return sql, params
-
-
 @dataclass(frozen=True)
 class Hit:
     """A statement found, with a snippet of plain text whose matched words lie
@@ -254,6 +255,16 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Found:
+    """A page of hits, and how many match: exactly, or (when more than
+    CANDIDATES match) at least total, of which the newest were ranked."""
+
+    hits: list[Hit]
+    total: int
+    exact: bool
+
+
+@dataclass(frozen=True)
 class Scope:
     """Which statements a search looks at, and in which order it answers."""
 
@@ -261,16 +272,21 @@ class Scope:
     kind: str | None = None
     newest_first: bool = False  # else best first, newest first among equals
 
-    def where(self) -> tuple[str, list[Any]]:
+    def where(self, table: str = "c") -> tuple[str, list[Any]]:
         clauses, params = [], []
         for column, value in (("status", self.status), ("kind", self.kind)):
             if value is not None:
-                clauses.append(f"AND c.{column} = ? ")
+                clauses.append(f"AND {table}.{column} = ? ")
                 params.append(value)
         return "".join(clauses), params
 
 
 PUBLIC = Scope()
+CANDIDATES = 1000  # past this many matches, only the newest are ranked
+WINDOW = 3000  # PostgreSQL: the newest statements read first, to see how common
+WALK_MARGIN = 2  # a walk further back reads this many times the rows expected
+BEST_FIRST = "score, published_us DESC NULLS LAST, created_position DESC"
+NEWEST_FIRST = "published_us DESC NULLS LAST, created_position DESC"
 
 
 def search(
@@ -280,78 +296,225 @@ def search(
     limit: int,
     offset: int = 0,
     scope: Scope = PUBLIC,
-) -> tuple[list[Hit], int]:
+) -> Found:
     """The statements matching within the scope, in its order, and how many
-    match."""
+    match. When more than CANDIDATES match, only the newest CANDIDATES are
+    ranked (and listed): the work of a search is bounded however common its
+    words; a snippet is made only for the hits shown."""
     if query.empty:
-        return [], 0
-    if views.dialect.postgres:
-        return _search_postgres(views, query, limit, offset, scope)
-    return _search_sqlite(views, query, limit, offset, scope)
+        return Found([], 0, True)
+    engine = _PostgresSearch if views.dialect.postgres else _SQLiteSearch
+    page = Page(scope, limit, offset)
+    found, keys = engine.ranked(views, query, page)
+    hits = engine.hits(views, query, keys) if keys else {}
+    return Found(
+        [hits[key] for key in keys if key in hits],
+        min(found, CANDIDATES),
+        found <= CANDIDATES,
+    )
 
 
-def _search_sqlite(
-    views: ReadModel, query: SearchQuery, limit: int, offset: int, scope: Scope
-) -> tuple[list[Hit], int]:
-    visible, filters = scope.where()
-    match = fts5_query(query)
-    order = "c.published_us DESC" if scope.newest_first else "score"
-    rows = views.query(
-        "SELECT c.document, "
-        "snippet({s}, 2, char(1), char(2), '…', 24) AS snippet, "
-        "bm25({s}, 10.0, 5.0, 1.0, 8.0) AS score "
-        "FROM {s} JOIN {c} c ON c.rowid = {s}.rowid "
-        f"WHERE {{s}} MATCH ? {visible}"
-        f"ORDER BY {order}, c.published_us DESC, c.created_position DESC "
-        "LIMIT ? OFFSET ?",
-        [match, *filters, limit, offset],
-        s=TABLE,
-        c=CATALOGUE,
-    )
-    total = views.query(
-        "SELECT COUNT(*) AS n FROM {s} JOIN {c} c ON c.rowid = {s}.rowid "
-        f"WHERE {{s}} MATCH ? {visible}",
-        [match, *filters],
-        s=TABLE,
-        c=CATALOGUE,
-    )
-    return [_hit(row) for row in rows], int(total[0]["n"])
+@dataclass(frozen=True)
+class Page:
+    """Which page of the ranked candidates is wanted."""
+
+    scope: Scope
+    limit: int
+    offset: int
+
+    def of(
+        self, views: ReadModel, candidates: str, params: list[Any], **tables: str
+    ) -> tuple[int, list[Any]]:
+        """How many candidates the SQL found (k, published_us,
+        created_position, score; the newest CANDIDATES + 1 at most, newest
+        first), and the keys of this page of the newest CANDIDATES ranked.
+        Ranked in the database: only a page's keys come back."""
+        order = NEWEST_FIRST if self.scope.newest_first else BEST_FIRST
+        rows = views.query(
+            f"WITH found AS MATERIALIZED ({candidates}), "
+            "kept AS (SELECT * FROM found "
+            f"ORDER BY created_position DESC LIMIT {CANDIDATES}), "
+            f"page AS (SELECT k, ROW_NUMBER() OVER (ORDER BY {order}) AS place "
+            f"FROM kept ORDER BY {order} LIMIT ? OFFSET ?) "
+            "SELECT t.n AS found, page.k FROM (SELECT count(*) AS n FROM found) t "
+            "LEFT JOIN page ON TRUE ORDER BY page.place",
+            [*params, self.limit, self.offset],
+            **tables,
+        )
+        return int(rows[0]["found"]), [r["k"] for r in rows if r["k"] is not None]
 
 
-def _search_postgres(
-    views: ReadModel, query: SearchQuery, limit: int, offset: int, scope: Scope
-) -> tuple[list[Hit], int]:
-    visible, filters = scope.where()
-    tsquery, params = postgres_tsquery(query)
-    order = "c.published_us DESC NULLS LAST" if scope.newest_first else "rank DESC"
-    # The snippet marks the phrases in the statement's own configuration: a
-    # headline of the query in every configuration costs seconds a row.
-    options = (
-        f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=35, MinWords=15, "
-        "HighlightAll=false"
-    )
-    rows = views.query(
-        f"WITH q AS (SELECT ({tsquery}) AS query) "
-        "SELECT c.document, ts_rank(s.document, q.query) AS rank, "
-        "ts_headline(s.config::regconfig, c.document::json->>'body', "
-        "websearch_to_tsquery(s.config::regconfig, ?), ?) AS snippet "
-        "FROM q, {s} s JOIN {c} c ON c.id = s.id "
-        f"WHERE s.document @@ q.query {visible}"
-        f"ORDER BY {order}, c.published_us DESC NULLS LAST, "
-        "c.created_position DESC LIMIT ? OFFSET ?",
-        [*params, websearch_text(query.phrases), options, *filters, limit, offset],
-        s=TABLE,
-        c=CATALOGUE,
-    )
-    total = views.query(
-        f"WITH q AS (SELECT ({tsquery}) AS query) "
-        "SELECT COUNT(*) AS n FROM q, {s} s JOIN {c} c ON c.id = s.id "
-        f"WHERE s.document @@ q.query {visible}",
-        [*params, *filters],
-        s=TABLE,
-        c=CATALOGUE,
-    )
-    return [_hit(row) for row in rows], int(total[0]["n"])
+class _SQLiteSearch:
+    """FTS5: its doclists are in rowid order (the catalogue's, that is the
+    order statements were made in), so the newest matches are read first and
+    the scan stops after CANDIDATES + 1, bm25 computed only for those."""
+
+    @staticmethod
+    def ranked(
+        views: ReadModel, query: SearchQuery, page: Page
+    ) -> tuple[int, list[Any]]:
+        visible, filters = page.scope.where()
+        return page.of(
+            views,
+            "SELECT c.rowid AS k, c.published_us, c.created_position, "
+            "bm25({s}, 10.0, 5.0, 1.0, 8.0) AS score "
+            "FROM {s} JOIN {c} c ON c.rowid = {s}.rowid "
+            f"WHERE {{s}} MATCH ? {visible}"
+            f"ORDER BY {{s}}.rowid DESC LIMIT {CANDIDATES + 1}",
+            [fts5_query(query), *filters],
+            s=TABLE,
+            c=CATALOGUE,
+        )
+
+    @staticmethod
+    def hits(views: ReadModel, query: SearchQuery, keys: list[Any]) -> dict[Any, Hit]:
+        marks = ", ".join("?" * len(keys))
+        rows = views.query(
+            "SELECT c.rowid AS k, c.document, "
+            "snippet({s}, 2, char(1), char(2), '…', 24) AS snippet "
+            "FROM {s} JOIN {c} c ON c.rowid = {s}.rowid "
+            f"WHERE {{s}} MATCH ? AND {{s}}.rowid IN ({marks})",
+            [fts5_query(query), *keys],
+            s=TABLE,
+            c=CATALOGUE,
+        )
+        return {row["k"]: _hit(row) for row in rows}
+
+
+class _PostgresSearch:
+    """A GIN index finds every match, in no useful order: cheap for a rare
+    query, dear for a common one. So the WINDOW newest statements are read
+    first (by the position they were made at), and what share of them match
+    decides: enough matches there, or a walk further back that costs less than
+    the index would (a common query: the newest matches are found by reading
+    newest first), or else the index (a rarer query)."""
+
+    @classmethod
+    def ranked(
+        cls, views: ReadModel, query: SearchQuery, page: Page
+    ) -> tuple[int, list[Any]]:
+        tsquery = distinct_tsquery(views, query)
+        if tsquery is None:
+            return 0, []
+        found, keys = cls._walk(views, tsquery, page, WINDOW)
+        if found > CANDIDATES:
+            return found, keys
+        rows = cls._rows(views)
+        if rows <= WINDOW:
+            return found, keys  # the window held every statement
+        share = found / WINDOW
+        walk = math.ceil(WALK_MARGIN * CANDIDATES / share) if share else rows
+        if walk < rows * share:  # fewer rows to read than the index would find
+            found, keys = cls._walk(views, tsquery, page, walk)
+            if found > CANDIDATES:
+                return found, keys
+        return cls._indexed(views, tsquery, page)
+
+    @staticmethod
+    def _walk(
+        views: ReadModel, tsquery: tuple[str, list[str]], page: Page, window: int
+    ) -> tuple[int, list[Any]]:
+        """The first CANDIDATES + 1 matches among the newest statements."""
+        visible, filters = page.scope.where("w")
+        sql, params = tsquery
+        return page.of(
+            views,
+            "SELECT w.id AS k, w.published_us, w.position AS created_position, "
+            f"-ts_rank(w.document, {sql}) AS score "
+            "FROM (SELECT * FROM {s} "
+            f"ORDER BY position DESC LIMIT {int(window)}) w "
+            f"WHERE w.document @@ {sql} {visible}"
+            f"ORDER BY w.position DESC LIMIT {CANDIDATES + 1}",
+            [*params, *params, *filters],
+            s=TABLE,
+        )
+
+    @staticmethod
+    def _indexed(
+        views: ReadModel, tsquery: tuple[str, list[str]], page: Page
+    ) -> tuple[int, list[Any]]:
+        """Every match through the index (kept apart, so that the planner
+        cannot walk instead); the newest CANDIDATES + 1 ranked."""
+        visible, filters = page.scope.where("m")
+        sql, params = tsquery
+        return page.of(
+            views,
+            "WITH m AS MATERIALIZED (SELECT id, position, published_us, status, "
+            f"kind FROM {{s}} WHERE document @@ {sql}) "
+            "SELECT n.id AS k, n.published_us, n.position AS created_position, "
+            f"-ts_rank(s.document, {sql}) AS score "
+            f"FROM (SELECT * FROM m WHERE TRUE {visible}"
+            f"ORDER BY position DESC LIMIT {CANDIDATES + 1}) n "
+            "JOIN {s} s ON s.id = n.id",
+            [*params, *params, *filters],
+            s=TABLE,
+        )
+
+    @staticmethod
+    def _rows(views: ReadModel) -> int:
+        """How many statements are indexed: counted up to WINDOW + 1; past
+        that, about how many were ever public (the catalogue's counts)."""
+        rows = views.query(
+            "SELECT count(*) AS n FROM (SELECT 1 FROM {s} "
+            f"ORDER BY position DESC LIMIT {WINDOW + 1}) w",
+            s=TABLE,
+        )
+        if int(rows[0]["n"]) <= WINDOW:
+            return int(rows[0]["n"])
+        rows = views.query(
+            "SELECT SUM(n) AS n FROM {c} WHERE month = ?", [WHOLE_YEAR], c=COUNTS
+        )
+        return max(WINDOW + 1, int(rows[0]["n"] or 0))
+
+    @staticmethod
+    def hits(views: ReadModel, query: SearchQuery, keys: list[Any]) -> dict[Any, Hit]:
+        # The snippet marks the phrases in the statement's own configuration:
+        # a headline of the query in every configuration costs seconds a row.
+        options = (
+            f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=35, "
+            "MinWords=15, HighlightAll=false"
+        )
+        rows = views.query(
+            "SELECT c.id AS k, c.document, "
+            "ts_headline(s.config::regconfig, c.document::json->>'body', "
+            "websearch_to_tsquery(s.config::regconfig, ?), ?) AS snippet "
+            "FROM {s} s JOIN {c} c ON c.id = s.id WHERE c.id = ANY(?)",
+            [websearch_text(query.phrases), options, keys],
+            s=TABLE,
+            c=CATALOGUE,
+        )
+        return {row["k"]: _hit(row) for row in rows}
+
+
+def distinct_tsquery(
+    views: ReadModel, query: SearchQuery
+) -> tuple[str, list[str]] | None:
+    """SQL of the query's tsquery and its parameters: the phrases in any
+    language's configuration (the statement's own was used to index it), and
+    none of the excluded words in any. Made of the distinct tsqueries the
+    configurations give (most give the same), so that a row is checked against
+    each once. None when no configuration keeps a word."""
+
+    def distinct(text: str) -> list[str]:
+        rows = views.query(
+            "SELECT DISTINCT websearch_to_tsquery(c::regconfig, ?)::text AS t "
+            "FROM unnest(?::text[]) AS c ORDER BY t",
+            [text, list(QUERY_CONFIGS)],
+        )
+        return [row["t"] for row in rows if row["t"]]
+
+    def either(texts: list[str]) -> str:
+        return "(" + " || ".join("?::tsquery" for _ in texts) + ")"
+
+    phrases = distinct(websearch_text(query.phrases))
+    if not phrases:
+        return None
+    sql, params = either(phrases), phrases
+    if query.excluded:
+        excluded = distinct(" or ".join(websearch_text((e,)) for e in query.excluded))
+        if excluded:
+            sql, params = f"({sql} && !!{either(excluded)})", [*params, *excluded]
+    return sql, params
 
 
 def _hit(row: Any) -> Hit:

@@ -113,7 +113,7 @@ def search_answer(query: ListQuery) -> Response:
     """A page of the publishers' search (any status); its cursor is an offset."""
     offset = int(query.cursor) if query.cursor else 0
     scope = Scope(status=query.status, kind=query.kind)
-    hits, total = search(
+    found = search(
         services().views,
         parse_query(query.q or ""),
         limit=query.limit,
@@ -121,10 +121,12 @@ def search_answer(query: ListQuery) -> Response:
         scope=scope,
     )
     base_url = services().settings.base_url
-    more = offset + len(hits) < total
+    more = offset + len(found.hits) < found.total
     body = {
-        "items": [with_url(with_body_html(hit.document), base_url) for hit in hits],
-        "next_cursor": str(offset + len(hits)) if more else None,
+        "items": [
+            with_url(with_body_html(hit.document), base_url) for hit in found.hits
+        ],
+        "next_cursor": str(offset + len(found.hits)) if more else None,
     }
     return Response(json.dumps(body), mimetype="application/json")
 

@@ -110,13 +110,13 @@ def search_feed() -> Response:
     )
 
     def render() -> Rendered:
-        hits, _ = search(
+        found = search(
             services().views,
             query,
             limit=FEED_SIZE,
             scope=Scope(newest_first=True),
         )
-        documents = [with_body_html(hit.document) for hit in hits]
+        documents = [with_body_html(hit.document) for hit in found.hits]
         body = ATOM.render(spec, documents, settings, FeedExtras())
         return rendered(body, list_modified())
 

@@ -8,7 +8,7 @@ import math
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -18,16 +18,12 @@ from markupsafe import Markup, escape
 from werkzeug.http import http_date
 
 from pressfeed.aggregates import PUBLISHED, Statement
-from pressfeed.projections.base import ReadModel
 from pressfeed.projections.catalogue import (
     MessageFilter,
-    count_filtered,
-    filtered_public,
-    kind_counts,
     latest_public,
+    message_page,
     public_statement,
     public_translations,
-    publication_span,
 )
 from pressfeed.projections.front_page import featured_statement
 from pressfeed.projections.search import MARK_END, MARK_START, parse_query, search
@@ -114,22 +110,21 @@ def messages(lang: str = "") -> Response:
 
     def render() -> Rendered:
         found = chosen.as_filter(services().settings.timezone, listed)
-        total = count_filtered(views, found)
-        pages = max(1, math.ceil(total / PAGE_SIZE))
-        if page > pages:
-            abort(404)
-        documents = filtered_public(
+        listing = message_page(
             views, found, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
         )
+        pages = max(1, math.ceil(listing.total / PAGE_SIZE))
+        if page > pages:
+            abort(404)
         body = render_template(
             "messages.html",
-            documents=documents,
+            documents=listing.documents,
             page=page,
             pages=pages,
-            total=total,
+            total=listing.total,
             chosen=chosen,
-            kinds=kind_counts(views, found),
-            years=year_counts(views, chosen, listed),
+            kinds=listing.kinds,
+            years=listing.years,
         )
         return rendered(body.encode(), views.public_stamp())
 
@@ -139,23 +134,23 @@ def messages(lang: str = "") -> Response:
 
 @bp.get("/search")
 def search_page() -> Response:
-    """Full-text search of the public statements, best match first, 20 a page."""
+    """Full-text search of the public statements, best match first, 20 a page
+    (of the newest CANDIDATES matches when more match)."""
     page = page_number()
     query = parse_query(request.args.get("q", ""))
     views = services().views
 
     def render() -> Rendered:
-        hits, total = search(
-            views, query, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
-        )
-        pages = max(1, math.ceil(total / PAGE_SIZE))
+        found = search(views, query, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        pages = max(1, math.ceil(found.total / PAGE_SIZE))
         if page > pages:
             abort(404)
         body = render_template(
             "search.html",
             query=query,
-            hits=[(hit.document, marked_snippet(hit.snippet)) for hit in hits],
-            total=total,
+            hits=[(hit.document, marked_snippet(hit.snippet)) for hit in found.hits],
+            total=found.total,
+            exact=found.exact,
             page=page,
             pages=pages,
         )
@@ -196,13 +191,9 @@ class ChosenFilters:
         return {name: value for name, value in values.items() if value is not None}
 
     def as_filter(self, zone: ZoneInfo, language: str | None = None) -> MessageFilter:
-        since = until = None
-        if self.year is not None:
-            first, last = (self.month, self.month) if self.month else (1, 12)
-            since = datetime(self.year, first, 1, tzinfo=zone)
-            next_year, next_month = divmod(last, 12)
-            until = datetime(self.year + next_year, next_month + 1, 1, tzinfo=zone)
-        return MessageFilter(language, self.kind, self.speaker, since, until)
+        return MessageFilter(
+            zone, language, self.kind, self.speaker, self.year, self.month
+        )
 
 
 YEAR = re.compile(r"(19|[2-8][0-9])[0-9]{2}")
@@ -227,23 +218,6 @@ def message_filters() -> ChosenFilters:
     return ChosenFilters(
         kind, int(year) if year else None, int(month) if month else None, speaker
     )
-
-
-def year_counts(
-    views: ReadModel, chosen: ChosenFilters, language: str | None
-) -> list[tuple[int, int]]:
-    """How many match per year, newest year first (the chosen year and month
-    left out): two queries per year that has statements."""
-    zone = services().settings.timezone
-    found = replace(chosen, year=None, month=None).as_filter(zone, language)
-    counts = []
-    span = publication_span(views, found)
-    while span is not None:
-        year = span[0].astimezone(zone).year
-        within = replace(chosen, year=year, month=None).as_filter(zone, language)
-        counts.append((year, count_filtered(views, within)))
-        span = publication_span(views, replace(found, since=within.until))
-    return counts[::-1]
 
 
 @bp.get("/statements/<slug>")

@@ -1,0 +1,109 @@
+"""Search's work is bounded: past CANDIDATES matches only the newest are ranked
+(SQLite reads its index newest first; PostgreSQL reads the newest statements
+first, walks further back or uses its index, as the share of matches says),
+and every path finds what ranking every match among the newest would."""
+
+from __future__ import annotations
+
+import pytest
+
+from pressfeed.application import NewStatement, PressOffice
+from pressfeed.projections import open_views, search
+from pressfeed.projections.runner import ProjectionWorker
+from pressfeed.projections.search import Scope, parse_query
+
+
+@pytest.fixture
+def small_bounds(monkeypatch):
+    monkeypatch.setattr(search, "CANDIDATES", 5)
+    monkeypatch.setattr(search, "WINDOW", 8)
+
+
+def body(i: int) -> str:
+    """Every statement says "budget"; every third "harbour" (more often in
+    later ones); three in four "minister"; the first two "lighthouse"."""
+    words = ["budget"] + (["minister"] if i % 4 else [])
+    if i % 3 == 0:
+        words += ["harbour"] * (1 + i // 10)
+    if i < 2:
+        words.append("lighthouse")
+    return " ".join(words) + " and some filler text."
+
+
+@pytest.fixture
+def indexed(press_office: PressOffice, settings):
+    for i in range(30):
+        press_office.create_statement(
+            NewStatement(title=f"Statement {i}", body=body(i), kind="news"),
+            actor="po",
+        )
+    views = open_views(settings)
+    ProjectionWorker(press_office, views).catch_up()
+    return views
+
+
+def titles(found) -> list[str]:
+    return [hit.document["title"] for hit in found.hits]
+
+
+@pytest.mark.usefixtures("small_bounds")
+def test_a_common_word_ranks_only_the_newest_matches(indexed):
+    found = search.search(indexed, parse_query("budget"), limit=20)
+    assert (found.total, found.exact) == (5, False)
+    assert sorted(titles(found)) == [f"Statement {i}" for i in range(25, 30)]
+
+
+@pytest.mark.usefixtures("small_bounds")
+def test_a_word_rarer_in_the_window_finds_the_newest_of_its_matches(indexed):
+    found = search.search(indexed, parse_query("harbour"), limit=20)
+    assert (found.total, found.exact) == (5, False)
+    newest = [i for i in range(30) if i % 3 == 0][-5:]
+    assert sorted(titles(found)) == sorted(f"Statement {i}" for i in newest)
+    # ranked: those that say it most (three times) first
+    assert set(titles(found)[:3]) == {"Statement 21", "Statement 24", "Statement 27"}
+
+
+@pytest.mark.usefixtures("small_bounds")
+def test_a_word_only_in_old_statements_is_found_through_the_index(indexed):
+    found = search.search(indexed, parse_query("lighthouse"), limit=20)
+    assert (found.total, found.exact) == (2, True)
+    assert titles(found) == ["Statement 1", "Statement 0"]
+
+
+@pytest.mark.usefixtures("small_bounds")
+def test_pages_of_the_candidates_hold_each_once(indexed):
+    pages = [
+        titles(search.search(indexed, parse_query("budget"), limit=2, offset=o))
+        for o in (0, 2, 4)
+    ]
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert len({t for p in pages for t in p}) == 5
+
+
+def test_with_few_matches_every_match_is_ranked(indexed):
+    found = search.search(indexed, parse_query("harbour"), limit=20)
+    assert (found.total, found.exact) == (10, True)
+    assert set(titles(found)[:3]) == {"Statement 21", "Statement 24", "Statement 27"}
+
+
+@pytest.mark.usefixtures("small_bounds")
+def test_newest_first_lists_the_newest_matches(indexed):
+    found = search.search(
+        indexed, parse_query("budget"), limit=3, scope=Scope(newest_first=True)
+    )
+    assert titles(found) == ["Statement 29", "Statement 28", "Statement 27"]
+
+
+def test_a_word_common_enough_is_found_by_reading_further_back(indexed, monkeypatch):
+    """Three of the four newest say "minister": reading twice the rows where
+    three more are expected costs less than the index's 22 matches."""
+    monkeypatch.setattr(search, "CANDIDATES", 3)
+    monkeypatch.setattr(search, "WINDOW", 4)
+
+    def no_index(*args):
+        raise AssertionError("the index was read")
+
+    monkeypatch.setattr(search._PostgresSearch, "_indexed", staticmethod(no_index))
+    found = search.search(indexed, parse_query("minister"), limit=20)
+    assert (found.total, found.exact) == (3, False)
+    assert sorted(titles(found)) == ["Statement 26", "Statement 27", "Statement 29"]
