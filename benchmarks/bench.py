@@ -259,15 +259,19 @@ def session_cpu_seconds(session: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def http_create_figures(directory: Path, seconds: int) -> dict[str, float]:
-    """Creates through `pressfeed serve` (SQLite) from one connection: median
-    latency, and the server's CPU per create (all its processes and threads,
-    the projection worker included)."""
+def http_create_figures(
+    directory: Path, seconds: int, *, web_only: bool = False
+) -> dict[str, float]:
+    """Creates from one connection (SQLite): median latency, and the server's
+    CPU per create (all its processes and threads). Through `pressfeed serve`,
+    whose projection worker applies each create in the same process; or with
+    web_only, through gunicorn with one sync worker and no projection worker:
+    the write path alone."""
     settings = settings_for(directory)
     token = create_token(settings, name=f"bench-{time.monotonic_ns()}")
     script = directory / "post.lua"
     script.write_text(WRK_POST.replace("TOKEN", token))
-    server = Server(settings)
+    server = Gunicorn(settings, "-w", "1") if web_only else Server(settings)
     try:
         wrk(server.url, connections=1, seconds=1, script=script)  # warm up
         session = server.process.pid
@@ -426,10 +430,20 @@ def main() -> None:
             http_create_figures(Path(tempfile.mkdtemp(dir=root)), args.seconds)
             for _ in range(args.runs)
         ]
+        web_creates = [
+            http_create_figures(
+                Path(tempfile.mkdtemp(dir=root)), args.seconds, web_only=True
+            )
+            for _ in range(args.runs)
+        ]
         figures["create_latency_ms_1_connection"] = stats(
+            [c["p50_ms"] for c in web_creates]
+        )
+        figures["create_server_cpu_ms"] = stats([c["cpu_ms"] for c in web_creates])
+        figures["create_latency_ms_1_connection_serve"] = stats(
             [c["p50_ms"] for c in creates]
         )
-        figures["create_server_cpu_ms"] = stats([c["cpu_ms"] for c in creates])
+        figures["create_serve_cpu_ms"] = stats([c["cpu_ms"] for c in creates])
         figures["raw_save_cpu_ms"] = repeat(args.runs, lambda: raw_save_cpu_ms(300))
         log("raw batched saves")
         heavy = min(args.runs, 2)  # the 100,000-statement figures take minutes each

@@ -1,7 +1,9 @@
 """The write path's figures alone (a part of `make bench`, quicker): creates
-through `pressfeed serve` from one connection (median latency, server CPU per
-create) against a bare eventsourcing save's CPU, and `pressfeed import`
-against batched bare saves, each ratio measured in the same run.
+from one connection (median latency, server CPU per create) through gunicorn
+without a projection worker (the write path alone) and through `pressfeed
+serve` (its projection worker included), against a bare eventsourcing save's
+CPU; and `pressfeed import` against batched bare saves; each ratio measured in
+the same run.
 
     .venv/bin/python -m benchmarks.writes [--statements 20000] [--runs 3]
 """
@@ -30,12 +32,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=4)
     args = parser.parse_args()
-    creates, raw_cpu, imports, raw_batches = [], [], [], []
+    creates, serve_creates, raw_cpu, imports, raw_batches = [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         lines = import_file(root, args.statements)
         for _ in range(args.runs):  # interleaved, so that drift touches each alike
             creates.append(
+                http_create_figures(
+                    Path(tempfile.mkdtemp(dir=root)), args.seconds, web_only=True
+                )
+            )
+            serve_creates.append(
                 http_create_figures(Path(tempfile.mkdtemp(dir=root)), args.seconds)
             )
             raw_cpu.append(raw_save_cpu_ms(300))
@@ -49,6 +56,10 @@ def main() -> None:
     figures = {
         "create_latency_ms_1_connection": stats([c["p50_ms"] for c in creates]),
         "create_server_cpu_ms": stats([c["cpu_ms"] for c in creates]),
+        "create_latency_ms_1_connection_serve": stats(
+            [c["p50_ms"] for c in serve_creates]
+        ),
+        "create_serve_cpu_ms": stats([c["cpu_ms"] for c in serve_creates]),
         "raw_save_cpu_ms": stats(raw_cpu),
         "import_per_s": stats(imports),
         "raw_batch_save_per_s": stats(raw_batches),
