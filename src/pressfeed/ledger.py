@@ -212,14 +212,14 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             *tree_table_statements(self.dialect),
         ]
 
-    def catch_up_tree(self) -> None:
-        """Gives the Merkle tree the leaves it lacks (a store made before it)."""
-        with self.datastore.transaction(commit=True) as c:
-            append_links(c, self.dialect, [], [])
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.chain = ChainWriter()
+
+    def catch_up_tree(self) -> None:
+        """Gives the Merkle tree the leaves it lacks (a store made before it)."""
+        with self.datastore.transaction(commit=True) as c:
+            self.chain.append(c, self.dialect, [], [])
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
