@@ -92,6 +92,22 @@ def raw_saves_per_second(count: int, batch: int) -> float:
     return count / elapsed
 
 
+def raw_save_cpu_ms(count: int) -> float:
+    """CPU milliseconds of one bare save() of one new aggregate (SQLite file)."""
+    with tempfile.TemporaryDirectory() as directory:
+        app = Application(
+            env=settings_for(Path(directory)).eventsourcing_env()
+            | {"APPLICATION_RECORDER_TOPIC": ""}
+        )
+        app.save(BareStatement("s-warm", "news", "Warm", "Text.", []))
+        started = time.process_time()
+        for i in range(count):
+            app.save(BareStatement(f"s-{i}", "news", f"S {i}", "Text.", []))
+        elapsed = time.process_time() - started
+        app.close()
+    return elapsed * 1000 / count
+
+
 def raw_read_events_per_second(settings: Settings) -> float:
     app = PressOffice(env=settings.eventsourcing_env())
     started, count, position = time.perf_counter(), 0, 0
@@ -227,6 +243,45 @@ def http_creates_per_second(directory: Path, seconds: int) -> float:
         return wrk(server.url, connections=4, seconds=seconds, script=script)["rate"]
     finally:
         server.stop()
+
+
+def session_cpu_seconds(session: int) -> float:
+    """CPU time (user and system) spent so far by the live processes of a
+    session: a server and every process it started."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[3]) == session:  # state ppid pgrp session ... utime stime
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def http_create_figures(
+    directory: Path, seconds: int, *, web_only: bool = False
+) -> dict[str, float]:
+    """Creates from one connection (SQLite): median latency, and the server's
+    CPU per create (all its processes and threads). Through `pressfeed serve`,
+    whose projection worker applies each create in the same process; or with
+    web_only, through gunicorn with one sync worker and no projection worker:
+    the write path alone."""
+    settings = settings_for(directory)
+    token = create_token(settings, name=f"bench-{time.monotonic_ns()}")
+    script = directory / "post.lua"
+    script.write_text(WRK_POST.replace("TOKEN", token))
+    server = Gunicorn(settings, "-w", "1") if web_only else Server(settings)
+    try:
+        wrk(server.url, connections=1, seconds=1, script=script)  # warm up
+        session = server.process.pid
+        cpu = session_cpu_seconds(session)
+        run = wrk(server.url, connections=1, seconds=seconds, script=script)
+        time.sleep(0.5)  # the projection worker applies the last creates
+        cpu = session_cpu_seconds(session) - cpu
+    finally:
+        server.stop()
+    return {"p50_ms": run["p50_ms"], "cpu_ms": cpu * 1000 / run["requests"]}
 
 
 def feed_figures(
@@ -370,6 +425,26 @@ def main() -> None:
                 Path(tempfile.mkdtemp(dir=root)), args.seconds
             ),
         )
+        log("creates from one connection, and bare saves' CPU")
+        creates = [
+            http_create_figures(Path(tempfile.mkdtemp(dir=root)), args.seconds)
+            for _ in range(args.runs)
+        ]
+        web_creates = [
+            http_create_figures(
+                Path(tempfile.mkdtemp(dir=root)), args.seconds, web_only=True
+            )
+            for _ in range(args.runs)
+        ]
+        figures["create_latency_ms_1_connection"] = stats(
+            [c["p50_ms"] for c in web_creates]
+        )
+        figures["create_server_cpu_ms"] = stats([c["cpu_ms"] for c in web_creates])
+        figures["create_latency_ms_1_connection_serve"] = stats(
+            [c["p50_ms"] for c in creates]
+        )
+        figures["create_serve_cpu_ms"] = stats([c["cpu_ms"] for c in creates])
+        figures["raw_save_cpu_ms"] = repeat(args.runs, lambda: raw_save_cpu_ms(300))
         log("raw batched saves")
         heavy = min(args.runs, 2)  # the 100,000-statement figures take minutes each
         figures["raw_batch_save_per_s"] = repeat(
@@ -440,6 +515,9 @@ def main() -> None:
         "ratios": {
             "publish_vs_raw_save": ratio(
                 figures["http_creates_per_s"], figures["raw_save_per_s"]
+            ),
+            "create_cpu_vs_raw_save_cpu": ratio(
+                figures["create_server_cpu_ms"], figures["raw_save_cpu_ms"]
             ),
             "import_vs_raw_batch": ratio(
                 figures["import_per_s"], figures["raw_batch_save_per_s"]

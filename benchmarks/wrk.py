@@ -15,7 +15,7 @@ def wrk(
     script: Path | None = None,
     headers: dict[str, str] | None = None,
 ) -> dict[str, float]:
-    """requests/s and median latency (ms) from one wrk run."""
+    """requests/s, median latency (ms) and requests answered from one wrk run."""
     threads = min(2, connections)
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for name, value in (headers or {}).items():
@@ -32,4 +32,5 @@ def wrk(
         raise SystemExit(
             f"wrk saw {non_2xx.group(1)} error answers from {url}: {run.stderr[:2000]}"
         )
-    return {"rate": rate, "p50_ms": float(p50.group(1)) * scale}
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    return {"rate": rate, "p50_ms": float(p50.group(1)) * scale, "requests": requests}

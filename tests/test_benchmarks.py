@@ -81,6 +81,7 @@ def test_make_bench_runs_on_a_tiny_size(tmp_path):
     report = json.loads(output.read_text())
     assert set(report["ratios"]) == {
         "publish_vs_raw_save",
+        "create_cpu_vs_raw_save_cpu",
         "import_vs_raw_batch",
         "feed_vs_constant",
         "feed_304_vs_constant",
@@ -103,6 +104,8 @@ def test_make_bench_runs_on_a_tiny_size(tmp_path):
     }
     assert all(value > 0 for value in report["ratios"].values())
     assert {"cpu", "cores"} <= report["machine"].keys()
+    assert report["figures"]["create_server_cpu_ms"]["median"] > 0
+    assert report["figures"]["create_latency_ms_1_connection"]["median"] > 0
 
 
 def test_the_proofs_benchmark_runs_and_reports_ratios():
@@ -165,3 +168,16 @@ def test_the_search_benchmark_runs_on_both_engines_and_reports_ratios():
         common = next(iter(figures["matches_per_query"].values()))
         assert common > 0  # the commonest word is found
         assert report["ratios"][f"{engine}_search_median_vs_catalogue_page"] > 0
+
+
+def test_the_writes_benchmark_runs_and_reports_ratios():
+    from tests.conftest import require_program
+
+    require_program("wrk", "wrk")
+    report = benchmark_report(
+        "writes", "--statements", "200", "--runs", "1", "--seconds", "1"
+    )
+    assert report["figures"]["create_server_cpu_ms"]["median"] > 0
+    assert report["figures"]["create_latency_ms_1_connection"]["median"] > 0
+    assert report["ratios"]["create_cpu_vs_raw_save_cpu"] > 0
+    assert report["ratios"]["import_vs_raw_batch"] > 0

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from uuid import uuid4
 
 import psycopg
 import pytest
+from eventsourcing.persistence import IntegrityError
 
+from pressfeed.aggregates import SlugIndex
 from pressfeed.application import NewStatement, PressOffice
 from pressfeed.ledger import Ledger
 from tests.conftest import POSTGRES_URL, make_settings
@@ -354,3 +357,46 @@ def test_an_id_spelled_in_capitals_is_impossible_on_postgresql(postgres_url, tmp
     )  # nothing hidden
     assert verify(settings)[0] == 0
     app.close()
+
+
+def test_writers_taking_turns_keep_one_chain_and_one_tree(store):
+    """Each writer keeps the tip of its last write to skip reading the tree
+    back: a tip another writer made stale must be seen as stale, or the chain
+    and the tree would fork."""
+    settings, _ = store
+    first = PressOffice(env=settings.eventsourcing_env())
+    second = PressOffice(env=settings.eventsourcing_env())
+    for i in range(7):
+        for app in (first, second, first):
+            app.create_statement(
+                NewStatement(title=f"Turn {i}", body="Body", kind="news"), actor="po"
+            )
+    with pytest.raises(IntegrityError):  # a refused write between two others
+        first.save(SlugIndex("turn-0", uuid4()))
+    second.create_statement(
+        NewStatement(title="After the rollback", body="Body", kind="news"), actor="po"
+    )
+    first.create_statement(
+        NewStatement(title="And again", body="Body", kind="news"), actor="po"
+    )
+    ledger = Ledger(first.recorder)
+    size = ledger.size()
+    assert ledger.tree.size() == size
+    assert ledger.tree.root(size) == ledger.chain_root(size)
+    assert verify(settings)[1]["ok"] is True
+    first.close()
+    second.close()
+
+
+def test_a_commands_leaf_is_answered_from_memory_as_stored(store):
+    settings, _ = store
+    app = PressOffice(env=settings.eventsourcing_env())
+    statement = app.create_statement(
+        NewStatement(title="Remembered", body="Body", kind="news"), actor="po"
+    ).statement
+    remembered = Ledger(app.recorder).leaf(statement.id, statement.version)
+    fresh = PressOffice(env=settings.eventsourcing_env())  # remembers nothing
+    assert remembered is not None
+    assert Ledger(fresh.recorder).leaf(statement.id, statement.version) == remembered
+    app.close()
+    fresh.close()

@@ -129,6 +129,9 @@ class NewStatement:
 # Fields added after imports were first made: left out of a line's hash while
 # empty, so a line that does not use them keeps the id it always had.
 LATER_FIELDS = ("translation_of", "summary", "speaker")
+# A line's fields in the order of the class (what dataclasses.asdict would give,
+# without its deep copies: the hash of a line is the same).
+NEW_FIELDS = dataclasses.fields(NewStatement)
 
 
 class ChangeNoteAsDict(Transcoding):
@@ -168,7 +171,7 @@ def import_ids(statements: Sequence[NewStatement]) -> list[UUID]:
     seen: Counter[str] = Counter()
     ids = []
     for new in statements:
-        fields = dataclasses.asdict(new)
+        fields = {field.name: getattr(new, field.name) for field in NEW_FIELDS}
         for name in LATER_FIELDS:
             if fields[name] is None:
                 del fields[name]
@@ -808,12 +811,14 @@ class PressOffice(Application[UUID]):
         return index.statement_id
 
     def _slug_candidates(self, new: NewStatement) -> Iterable[str]:
-        """The given slug; or a free one derived from the title, again after
-        each lost race for it."""
+        """The given slug; or the title's, tried without looking (the save
+        refuses it if taken: one read less for a new title), then a free one
+        derived from it, again after each lost race for it."""
         if new.slug is not None:
             while True:  # again after a lost race for anything but the slug
                 yield new.slug
         base = slugify(new.title) or "statement"
+        yield base
         while True:
             yield self._free_slug(base)
 

@@ -12,7 +12,9 @@ the rewritten chain no longer has that hash at that position.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -46,13 +48,11 @@ def chain_hash(
     topic: str,
     state: bytes | str,
 ) -> str:
-    """The link of one event: its canonical content and the link before it."""
-    digest = hashlib.sha256()
-    for part in (prev_hash, str(position), str(originator_id), str(version), topic):
-        digest.update(part.encode())
-        digest.update(b"\x00")
-    digest.update(state.encode() if isinstance(state, str) else bytes(state))
-    return digest.hexdigest()
+    """The link of one event: its canonical content and the link before it
+    (each field, then a zero byte, then the state)."""
+    head = f"{prev_hash}\x00{position}\x00{originator_id}\x00{version}\x00{topic}\x00"
+    content = state.encode() if isinstance(state, str) else bytes(state)
+    return hashlib.sha256(head.encode() + content).hexdigest()
 
 
 def chain_table_statements(dialect: Dialect) -> list[str]:
@@ -71,35 +71,61 @@ def chain_table_statements(dialect: Dialect) -> list[str]:
     ]
 
 
+@dataclass(frozen=True)
+class ChainTip:
+    """The chain's last link and the Merkle tree's right edge as one write left
+    them, and the leaves it wrote. A writer keeps it to skip reading the tree
+    back on its next write, but only after checking, under the write lock, that
+    the chain's last link is still this one (the same position and hash: the
+    same chain, so the same tree), so another writer or a rolled back write
+    only costs a read."""
+
+    position: int
+    hash: str
+    size: int
+    edge: Mapping[int, bytes]
+    leaves: tuple[tuple[str, int, int, str], ...] = ()  # (id, version, index, hash)
+
+
 def append_links(
     cursor: Any,
     dialect: Dialect,
     stored_events: Sequence[StoredEvent],
     positions: Sequence[int],
-) -> None:
-    """Writes the chain links of events just inserted (inside their transaction),
-    and their leaves in the Merkle tree. A tree behind the chain (a store made
-    before the tree) is first given the leaves it lacks, in the same
-    transaction."""
+    tip: ChainTip | None = None,
+) -> ChainTip:
+    """Writes the chain links of events just inserted (inside their transaction,
+    after the lock that orders the log), and their leaves in the Merkle tree. A
+    tree behind the chain (a store made before the tree) is first given the
+    leaves it lacks, in the same transaction. With the tip of the last write,
+    the tree is not read when the chain still ends where that write left it."""
     cursor.execute(
         dialect.sql(
             "SELECT position, hash FROM {c} ORDER BY position DESC LIMIT 1", c=CHAIN
         )
     )
     row = cursor.fetchone()
-    prev = row["hash"] if row else GENESIS
-    size, tree_position = tree_head(cursor, dialect)
+    head_position, prev = (row["position"], row["hash"]) if row else (0, GENESIS)
     leaves: list[tuple[int, bytes]] = []
-    if row and row["position"] != tree_position:
-        cursor.execute(
-            dialect.sql(
-                "SELECT position, hash FROM {c} WHERE position > ? ORDER BY position",
-                c=CHAIN,
-            ),
-            (tree_position,),
-        )
-        leaves = [(r["position"], bytes.fromhex(r["hash"])) for r in cursor.fetchall()]
+    edge: Mapping[int, bytes] | None = None
+    if tip is not None and (tip.position, tip.hash) == (head_position, prev):
+        size, edge = tip.size, tip.edge
+    else:
+        size, tree_position = tree_head(cursor, dialect)
+        if head_position != tree_position:
+            cursor.execute(
+                dialect.sql(
+                    "SELECT position, hash FROM {c} WHERE position > ? "
+                    "ORDER BY position",
+                    c=CHAIN,
+                ),
+                (tree_position,),
+            )
+            leaves = [
+                (r["position"], bytes.fromhex(r["hash"])) for r in cursor.fetchall()
+            ]
     links = []
+    written = []
     for event, position in zip(stored_events, positions, strict=True):
         link = chain_hash(
             prev,
@@ -109,11 +135,11 @@ def append_links(
             event.topic,
             event.state,
         )
-        links.append(
-            (position, str(event.originator_id), event.originator_version, link, prev)
-        )
+        originator = str(event.originator_id)
+        links.append((position, originator, event.originator_version, link, prev))
+        written.append((originator, event.originator_version, size + len(leaves), link))
         leaves.append((position, bytes.fromhex(link)))
-        prev = link
+        prev, head_position = link, position
     if links:
         cursor.executemany(
             dialect.sql(
@@ -123,7 +149,55 @@ def append_links(
             ),
             links,
         )
-    append_leaves(cursor, dialect, size, leaves)
+    edge = append_leaves(cursor, dialect, size, leaves, edge)
+    return ChainTip(head_position, prev, size + len(leaves), edge, tuple(written))
+
+
+class RecentLeaves:
+    """The leaves of the last writes this process committed: the answer to a
+    command names its event's leaf without reading it back. Committed leaves
+    never change, so a bounded memory of them is never wrong, only short."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.capacity = capacity
+        self._leaves: OrderedDict[tuple[str, int], tuple[int, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remember(self, tip: ChainTip) -> None:
+        with self._lock:
+            for originator, version, index, link in tip.leaves:
+                self._leaves[(originator, version)] = (index, link)
+            while len(self._leaves) > self.capacity:
+                self._leaves.popitem(last=False)
+
+    def get(self, originator_id: UUID, version: int) -> tuple[int, str] | None:
+        with self._lock:
+            return self._leaves.get((str(originator_id), version))
+
+
+class ChainWriter:
+    """What both chained recorders keep between writes: the tip of the last
+    write (see ChainTip) and the leaves recently committed."""
+
+    def __init__(self) -> None:
+        self.tip: ChainTip | None = None
+        self.recent_leaves = RecentLeaves()
+
+    def append(
+        self,
+        cursor: Any,
+        dialect: Dialect,
+        stored_events: Sequence[StoredEvent],
+        positions: Sequence[int],
+    ) -> ChainTip:
+        """append_links with the last tip; the new tip is kept at once (it is
+        checked before any use, so a write that then rolls back is harmless)."""
+        tip = append_links(cursor, dialect, stored_events, positions, self.tip)
+        self.tip = tip
+        return tip
+
+    def committed(self, tip: ChainTip) -> None:
+        self.recent_leaves.remember(tip)
 
 
 class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
@@ -138,16 +212,23 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             *tree_table_statements(self.dialect),
         ]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.chain = ChainWriter()
+
     def catch_up_tree(self) -> None:
         """Gives the Merkle tree the leaves it lacks (a store made before it)."""
         with self.datastore.transaction(commit=True) as c:
-            append_links(c, self.dialect, [], [])
+            self.chain.append(c, self.dialect, [], [])
 
-    def _insert_events(
-        self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        positions = super()._insert_events(c, stored_events, **kwargs)
-        append_links(c, self.dialect, stored_events, positions or [])
+        """eventsourcing's insert plus the links, in one transaction."""
+        with self.datastore.transaction(commit=True) as c:
+            positions = self._insert_events(c, stored_events, **kwargs)
+            tip = self.chain.append(c, self.dialect, stored_events, positions or [])
+        self.chain.committed(tip)
         return positions
 
 
@@ -159,6 +240,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         if datastore.enable_db_functions:
             raise ValueError("POSTGRES_ENABLE_DB_FUNCTIONS bypasses the hash chain")
         super().__init__(datastore, **kwargs)
+        self.chain = ChainWriter()
         self.dialect = Dialect(postgres=True, schema=datastore.schema)
         self.sql_create_statements.extend(
             pg_sql.Composed([pg_sql.SQL(s)])
@@ -178,7 +260,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         ):
             for statement in self.lock_table_statements:
                 curs.execute(statement, prepare=False)
-            append_links(curs, self.dialect, [], [])
+            self.chain.append(curs, self.dialect, [], [])
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
@@ -202,8 +284,11 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 positions = self._fetch_ids_after_insert_events(
                     curs, stored_events, **kwargs
                 )
-                append_links(curs, self.dialect, stored_events, positions or [])
-                return positions
+                tip = self.chain.append(
+                    curs, self.dialect, stored_events, positions or []
+                )
+        self.chain.committed(tip)
+        return positions
 
 
 @dataclass(frozen=True)
@@ -303,7 +388,13 @@ class Ledger:
         return rows[0]["idx"] if rows else None
 
     def leaf(self, originator_id: UUID, version: int) -> tuple[int, str] | None:
-        """(leaf index, chain hash) of an event of the log, or None."""
+        """(leaf index, chain hash) of an event of the log, or None; an event
+        this process wrote lately is answered from memory."""
+        chain: ChainWriter | None = getattr(self.recorder, "chain", None)
+        if chain is not None and (
+            known := chain.recent_leaves.get(originator_id, version)
+        ):
+            return known
         rows = self.tables.query(
             "SELECT t.idx, c.hash FROM {c} c JOIN {t} t ON t.position = c.position "
             "WHERE c.originator_id = ? AND c.version = ? AND t.level = 0",

@@ -82,8 +82,18 @@ class Tables:
             yield c
 
     def query(self, text: str, params: Sequence[Any] = (), **tables: str) -> list[Any]:
-        with self.cursor() as c:
-            c.execute(self.dialect.sql(text, **tables), tuple(params))
+        """The rows of one SELECT. On SQLite it runs on its own, without
+        BEGIN and ROLLBACK around it: one statement reads one snapshot anyway."""
+        sql = self.dialect.sql(text, **tables)
+        if self.dialect.postgres:
+            with self.cursor() as c:
+                c.execute(sql, tuple(params))
+                return list(c.fetchall())
+        with (
+            self.datastore.get_connection(commit=False) as connection,
+            connection.cursor() as c,
+        ):
+            c.execute(sql, tuple(params))
             return list(c.fetchall())
 
     def execute(self, text: str, params: Sequence[Any] = (), **tables: str) -> None:

@@ -14,7 +14,7 @@ of n events reads O(log n) rows and never the log itself.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pressfeed.storage import Dialect, Tables
@@ -218,18 +218,22 @@ def tree_head(cursor: Any, dialect: Dialect) -> tuple[int, int]:
 
 
 def append_leaves(
-    cursor: Any, dialect: Dialect, size: int, leaves: Sequence[tuple[int, bytes]]
-) -> None:
+    cursor: Any,
+    dialect: Dialect,
+    size: int,
+    leaves: Sequence[tuple[int, bytes]],
+    edge: Mapping[int, bytes] | None = None,
+) -> dict[int, bytes]:
     """Adds leaves (position, 32-byte chain hash) to a tree of `size` leaves:
     their hashes and every subtree they complete, inside the caller's
-    transaction."""
+    transaction. Returns the tree's right edge afterwards (level -> hash of the
+    complete subtree there), which a next call may pass as `edge` instead of
+    reading it back (it must be the edge of a tree of `size` leaves)."""
+    if edge is None:
+        edge = right_edge(cursor, dialect, size)
+    left = dict(edge)
     if not leaves:
-        return
-    edge_nodes = [
-        (k, (size >> k) - 1) for k in range(size.bit_length()) if size >> k & 1
-    ]
-    edge = dict(zip(edge_nodes, fetch_nodes(cursor, dialect, edge_nodes), strict=True))
-    left: dict[int, bytes] = {level: edge[(level, i)] for level, i in edge_nodes}
+        return left
     rows: list[tuple[int, int, bytes, int | None]] = []
     for n, (position, leaf) in enumerate(leaves, start=size):
         level, idx, node = 0, n, leaf_hash(leaf)
@@ -245,6 +249,15 @@ def append_leaves(
         ),
         rows,
     )
+    return left
+
+
+def right_edge(cursor: Any, dialect: Dialect, size: int) -> dict[int, bytes]:
+    """The complete subtrees on the right edge of a tree of `size` leaves, read
+    from the table: level -> hash, one per bit of size."""
+    nodes = [(k, (size >> k) - 1) for k in range(size.bit_length()) if size >> k & 1]
+    hashes = fetch_nodes(cursor, dialect, nodes)
+    return {level: node for (level, _), node in zip(nodes, hashes, strict=True)}
 
 
 def fetch_nodes(cursor: Any, dialect: Dialect, nodes: Sequence[Node]) -> list[bytes]:
