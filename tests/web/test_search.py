@@ -81,7 +81,8 @@ def test_snippets_mark_the_matched_words_safely(client, desk):
     # leaves the tag out of its headline, SQLite shows it escaped)
 
 
-def test_equal_matches_come_newest_first_twenty_a_page(client, desk, services):
+def import_bulletins(services, count: int) -> None:
+    """count weekly bulletins with the same words, published a day apart."""
     from datetime import UTC, datetime, timedelta
 
     from pressfeed.application import NewStatement
@@ -94,10 +95,14 @@ def test_equal_matches_come_newest_first_twenty_a_page(client, desk, services):
                 kind="news",
                 published_at=datetime(2020, 1, 1, tzinfo=UTC) + timedelta(days=i),
             )
-            for i in range(25)
+            for i in range(count)
         ],
         actor="import",
     )
+
+
+def test_equal_matches_come_newest_first_twenty_a_page(client, desk, services):
+    import_bulletins(services, 25)
     desk.settle()
     first = results(client, "weekly")
     assert first == [f"Bulletin {i:02d}" for i in range(24, 4, -1)]
@@ -109,24 +114,10 @@ def test_equal_matches_come_newest_first_twenty_a_page(client, desk, services):
 def test_past_the_candidates_the_page_says_the_newest_are_listed(
     client, desk, services, monkeypatch
 ):
-    from datetime import UTC, datetime, timedelta
-
-    from pressfeed.application import NewStatement
     from pressfeed.projections import search
 
     monkeypatch.setattr(search, "CANDIDATES", 4)
-    services.press_office.import_statements(
-        [
-            NewStatement(
-                title=f"Bulletin {i:02d}",
-                body="Weekly bulletin.",
-                kind="news",
-                published_at=datetime(2020, 1, 1, tzinfo=UTC) + timedelta(days=i),
-            )
-            for i in range(6)
-        ],
-        actor="import",
-    )
+    import_bulletins(services, 6)
     desk.settle()
     assert results(client, "weekly") == [f"Bulletin {i:02d}" for i in range(5, 1, -1)]
     tree = lxml.html.fromstring(client.get("/search?q=weekly").data)
