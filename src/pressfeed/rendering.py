@@ -23,7 +23,7 @@ from typing import Any
 import nh3
 from markdown_it import MarkdownIt
 
-RENDER_BUDGET_MS = 30  # a body must render within this (CPU time) to be accepted
+RENDER_BUDGET_MS = 50  # a body must render within this (CPU time) to be accepted
 RENDER_ATTEMPTS = 3  # a costly body exceeds the budget every time, a pause once
 READ_BUDGET_MS = 10 * RENDER_BUDGET_MS  # past this a stored body is shown as text
 MARKDOWN_CACHE_BYTES = 16 * 1024 * 1024

@@ -85,7 +85,10 @@ def test_a_worker_resumes_from_the_tracked_position(settings, press_office):
     create_some(press_office, 3)
     second = ProjectionWorker(press_office, open_views(settings))
     assert second.position == position
-    assert second.catch_up() == press_office.recorder.max_notification_id() - position
+    recorded_since = press_office.recorder.select_notifications(
+        start=position, limit=1000, inclusive_of_start=False
+    )  # counted, not subtracted: PostgreSQL's positions skip a refused insert's
+    assert second.catch_up() == len(recorded_since) > 0
 
 
 def test_a_batch_read_before_a_rebuild_is_not_applied_after_it(settings, press_office):
