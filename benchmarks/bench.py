@@ -130,8 +130,13 @@ def raw_read_events_per_second(settings: Settings) -> float:
 
 
 def import_file(directory: Path, count: int) -> Path:
+    """count statements an hour apart, from 2015 or, when they would reach
+    today, from count hours ago: a back-dated import refuses future times."""
     path = directory / "statements.jsonl"
-    start = datetime(2015, 1, 1, tzinfo=UTC)
+    start = min(
+        datetime(2015, 1, 1, tzinfo=UTC),
+        datetime.now(UTC) - timedelta(hours=count, days=1),
+    )
     with path.open("w") as out:
         for i in range(count):
             line = {

@@ -3,10 +3,12 @@ the same measured at a thousand in the same run. Each size is imported with
 `pressfeed import`, rebuilt with `pressfeed rebuild`, then served by gunicorn
 (the deployment guide's web processes) and read as people read it: the Atom
 feed, a deep page of /messages, statement pages, search (when the site has it),
-an inclusion proof, and the memory of `pressfeed export`. Prints one JSON
-document; README's "At a million statements" holds the latest figures.
+an inclusion proof, and the memory of `pressfeed export`. Both stores stay up
+until the end and are read in interleaved rounds, so a drift of the machine
+weighs on both alike. Prints one JSON document; README's "At a million
+statements" holds the latest figures.
 
-    .venv/bin/python -m benchmarks.scale [--statements 1000000] [--baseline 1000]
+    .venv/bin/python -m benchmarks.scale [--statements 1000000] [--baseline 1000] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -93,9 +95,9 @@ def export_peak_rss_mib(settings: Settings) -> float:
     return round(usage.ru_maxrss / 1024, 1)
 
 
-def latency_ms(session: requests.Session, urls: list[str]) -> dict[str, float]:
-    """Median and p99 of one GET of each URL (each a first request for its
-    bytes unless the list repeats one)."""
+def timed_gets(session: requests.Session, urls: list[str]) -> list[float]:
+    """Milliseconds of one GET of each URL (each a first request for its bytes
+    unless the list repeats one)."""
     times = []
     for url in urls:
         started = time.perf_counter()
@@ -103,37 +105,45 @@ def latency_ms(session: requests.Session, urls: list[str]) -> dict[str, float]:
         times.append((time.perf_counter() - started) * 1000)
         if response.status_code != 200:
             raise SystemExit(f"{url}: {response.status_code}")
-    times.sort()
+    return times
+
+
+def summary(times: list[float]) -> dict[str, float]:
+    """Median and p99."""
+    times = sorted(times)
     return {
         "median": round(statistics.median(times), 2),
         "p99": round(times[min(len(times) - 1, round(0.99 * (len(times) - 1)))], 2),
+        "samples": len(times),
     }
 
 
-def read_figures(settings: Settings, statements: int) -> dict[str, Any]:
-    """What readers and auditors wait for, through gunicorn."""
-    rng = random.Random(statements)
-    pressfeed = Pressfeed(settings)
-    tree_size = pressfeed.ledger.tree.size()
+def read_round(
+    settings: Settings, statements: int, seed: int
+) -> dict[str, list[float]]:
+    """One round of what readers and auditors wait for, through a fresh
+    gunicorn (its caches cold, as after a deployment)."""
+    rng = random.Random(seed)
+    tree_size = Pressfeed(settings).ledger.tree.size()
     web = Gunicorn(settings, *WEB)
     session = requests.Session()
     try:
         base = web.url
         last_page = max(1, -(-statements // 20))
         deep = [last_page - n for n in range(min(SAMPLES, last_page))]
-        figures = {
-            "feed_ms": latency_ms(session, [f"{base}/feeds/all.atom"] * SAMPLES),
-            "deep_messages_page_ms": latency_ms(
+        return {
+            "feed_ms": timed_gets(session, [f"{base}/feeds/all.atom"] * SAMPLES),
+            "deep_messages_page_ms": timed_gets(
                 session, [f"{base}/messages?page={p}" for p in deep]
             ),
-            "statement_page_ms": latency_ms(
+            "statement_page_ms": timed_gets(
                 session,
                 [
                     f"{base}/statements/statement-{rng.randrange(statements)}"
                     for _ in range(SAMPLES)
                 ],
             ),
-            "proof_ms": latency_ms(
+            "proof_ms": timed_gets(
                 session,
                 [
                     f"{base}/audit/proof/inclusion?index={rng.randrange(tree_size)}"
@@ -141,54 +151,72 @@ def read_figures(settings: Settings, statements: int) -> dict[str, Any]:
                     for _ in range(SAMPLES)
                 ],
             ),
-        }
-        if session.get(f"{base}/search?q=statement", timeout=120).status_code == 200:
-            figures["search_ms"] = latency_ms(
+            "search_ms": timed_gets(
                 session,
                 [
                     f"{base}/search?q=statement+{rng.randrange(statements)}"
                     for _ in range(SAMPLES)
                 ],
-            )
+            ),
+        }
     finally:
         web.stop()
-    figures["tree_size"] = tree_size
-    return figures
 
 
-def measure(root: Path, statements: int) -> dict[str, Any]:
+@contextmanager
+def press_office(
+    root: Path, statements: int
+) -> Iterator[tuple[Settings, dict[str, Any]]]:
+    """A PostgreSQL store of this many statements, imported and rebuilt, with
+    the seconds each took."""
     with postgres_store(root) as settings:
         log(f"{statements}: writing the import file")
         lines = import_file(Path(tempfile.mkdtemp(dir=root)), statements)
         log(f"{statements}: pressfeed import")
         imported = timed_cli(settings, "import", str(lines))
+        lines.unlink()
         log(f"{statements}: pressfeed rebuild")
         rebuilt = timed_cli(settings, "rebuild")
-        log(f"{statements}: reads")
-        figures = read_figures(settings, statements)
-        log(f"{statements}: export")
-        figures["export_peak_rss_mib"] = export_peak_rss_mib(settings)
-    figures.update(
-        statements=statements,
-        import_seconds=round(imported, 1),
-        import_per_s=round(statements / imported, 1),
-        rebuild_seconds=round(rebuilt, 1),
-    )
-    return figures
+        yield (
+            settings,
+            {
+                "statements": statements,
+                "import_seconds": round(imported, 1),
+                "import_per_s": round(statements / imported, 1),
+                "rebuild_seconds": round(rebuilt, 1),
+                "tree_size": Pressfeed(settings).ledger.tree.size(),
+            },
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--statements", type=int, default=1_000_000)
     parser.add_argument("--baseline", type=int, default=1_000)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        small = measure(Path(tmp), args.baseline)
-        large = measure(Path(tmp), args.statements)
-    reads = [key for key in small if key.endswith("_ms")]
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stores:
+        sizes = [
+            stores.enter_context(press_office(Path(tmp), size))
+            for size in (args.baseline, args.statements)
+        ]
+        times: list[dict[str, list[float]]] = [{}, {}]
+        for round_ in range(args.rounds):
+            for (settings, figures), collected in zip(sizes, times, strict=True):
+                log(f"{figures['statements']}: reads, round {round_ + 1}")
+                seed = figures["statements"] * 100 + round_
+                for key, values in read_round(
+                    settings, figures["statements"], seed
+                ).items():
+                    collected.setdefault(key, []).extend(values)
+        for (settings, figures), collected in zip(sizes, times, strict=True):
+            log(f"{figures['statements']}: export")
+            figures.update({key: summary(values) for key, values in collected.items()})
+            figures["export_peak_rss_mib"] = export_peak_rss_mib(settings)
+    small, large = (figures for _, figures in sizes)
     ratios = {
         f"{key}_vs_baseline": round(large[key]["median"] / small[key]["median"], 3)
-        for key in reads
+        for key in times[0]
     }
     ratios["export_rss_vs_baseline"] = round(
         large["export_peak_rss_mib"] / small["export_peak_rss_mib"], 3
