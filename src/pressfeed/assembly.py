@@ -115,10 +115,12 @@ class Pressfeed:
     def rebuild_views(self, progress: Callable[[int], None] = lambda _: None) -> int:
         """Rebuilds the views in shadow and swaps them in, then catches them up
         with the log; returns how many notifications were replayed."""
+        with schema_lock(self.settings):
+            views = open_views(self.settings)
+        # Not self.views: on an older layout it would wait for this very lock.
         with rebuild_lock(self.settings):
-            replayed = rebuild_in_shadow(
-                self.press_office, self.views, progress=progress
-            )
+            replayed = rebuild_in_shadow(self.press_office, views, progress=progress)
+        self.views = views
         return replayed + self.projection_worker(batch_size=1000).catch_up(progress)
 
     @cached_property

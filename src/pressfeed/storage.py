@@ -121,13 +121,15 @@ def admin_connection(env: dict[str, str]) -> psycopg.Connection[Any]:
 
 @contextmanager
 def advisory_lock(env: dict[str, str], key: int) -> Iterator[None]:
-    """Holds a PostgreSQL session-level advisory lock (waits for it)."""
+    """Holds a PostgreSQL session-level advisory lock (waits for it), one per
+    schema: press offices sharing a database never wait for each other."""
+    held = (key, env.get("POSTGRES_SCHEMA", "public"))
     with admin_connection(env) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", held)
         try:
             yield
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", held)
 
 
 @contextmanager

@@ -8,6 +8,7 @@ import logging
 import subprocess
 import threading
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -22,6 +23,7 @@ from pressfeed.projections.base import SHADOW_SUFFIX, ViewsOutdated
 from pressfeed.projections.catalogue import TABLE as CATALOGUE
 from pressfeed.projections.check import check_views
 from pressfeed.projections.rebuild import RETIRED_SUFFIX, rebuild_in_shadow
+from pressfeed.storage import rebuild_lock
 from tests.conftest import POSTGRES_URL, make_settings
 from tests.helpers import PRESSFEED, Server, env_for, wait_for_views
 
@@ -170,6 +172,36 @@ def test_an_older_layout_keeps_serving_until_the_new_one_is_swapped_in(settings)
         upgraded.close()
 
 
+def test_the_rebuild_command_rebuilds_an_older_layout(settings):
+    """The operator's first command after an upgrade: it must not wait for the
+    rebuild lock it holds itself."""
+    first = Pressfeed(settings)
+    import_statements(first.press_office, 30)
+    first.projection_worker().catch_up()
+    first.views.execute(
+        "UPDATE {m} SET value = ? WHERE name = 'schema'",
+        [str(SCHEMA_VERSION - 1)],
+        m=first.views.META,
+    )
+    first.close()
+    done = subprocess.run(
+        [PRESSFEED, "rebuild"],
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Rebuilt the views from 90 events." in done.stdout
+    upgraded = Pressfeed(settings)
+    try:
+        assert upgraded.views.layout_is_current()
+        rows = upgraded.views.query("SELECT COUNT(*) AS n FROM {t}", t=CATALOGUE)
+        assert rows[0]["n"] == 30
+    finally:
+        upgraded.close()
+
+
 def test_a_process_of_an_older_version_stops_writing_views_it_does_not_know(
     pressfeed,
 ):
@@ -264,3 +296,35 @@ def test_a_long_reader_delays_the_swap_without_queueing_other_readers(
         assert report.differences == 0
     finally:
         pressfeed.close()
+
+
+def test_one_rebuild_at_a_time_per_press_office_not_per_database(
+    tmp_path, postgres_url
+):
+    """Press offices in two schemas of one database rebuild side by side; two
+    processes of the same one take turns."""
+    other = f"pf_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{other}"')
+    ours = make_settings(tmp_path / "ours", postgres_url)
+    theirs = make_settings(tmp_path / "theirs", f"{POSTGRES_URL}?schema={other}")
+
+    def rebuilding(settings) -> threading.Event:
+        entered = threading.Event()
+
+        def take() -> None:
+            with rebuild_lock(settings):
+                entered.set()
+
+        threading.Thread(target=take, daemon=True).start()
+        return entered
+
+    try:
+        with rebuild_lock(ours):
+            assert rebuilding(theirs).wait(10)
+            same = rebuilding(ours)
+            assert not same.wait(1)
+        assert same.wait(10)
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{other}" CASCADE')

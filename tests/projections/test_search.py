@@ -107,3 +107,18 @@ def test_a_word_common_enough_is_found_by_reading_further_back(indexed, monkeypa
     found = search.search(indexed, parse_query("minister"), limit=20)
     assert (found.total, found.exact) == (3, False)
     assert sorted(titles(found)) == ["Statement 26", "Statement 27", "Statement 29"]
+
+
+def test_the_postgres_index_keeps_no_pending_list(indexed):
+    """GIN's pending list (fastupdate) would be read through by every search:
+    up to 4 MB of it, 23 ms for a one-hit query at 20,000 statements."""
+    if not indexed.dialect.postgres:
+        pytest.skip("a PostgreSQL index (SQLite's FTS5 has no pending list)")
+    rows = indexed.query(
+        "SELECT array_to_string(reloptions, ',') AS options FROM pg_class "
+        "JOIN pg_index ON pg_index.indexrelid = pg_class.oid "
+        "JOIN pg_am ON pg_am.oid = pg_class.relam "
+        "WHERE pg_index.indrelid = '{s}'::regclass AND pg_am.amname = 'gin'",
+        s=search.TABLE,
+    )
+    assert [row["options"] for row in rows] == ["fastupdate=off"]

@@ -60,9 +60,12 @@ class SearchView(View):
                     "kind TEXT NOT NULL, published_us BIGINT)",
                     s=TABLE,
                 ),
+                # No pending list: every search would read it through, up to
+                # gin_pending_list_limit (4 MB, 20,000 statements) of it, 23 ms
+                # for a one-hit query at 20,000 statements instead of 0.3 ms.
                 dialect.sql(
                     f"CREATE INDEX IF NOT EXISTS {dialect.index('pf_search_by_document')} "
-                    "ON {s} USING GIN (document)",
+                    "ON {s} USING GIN (document) WITH (fastupdate = off)",
                     s=TABLE,
                 ),
                 dialect.sql(
