@@ -53,6 +53,7 @@ from pressfeed.web.caching import RenderedCache
 from pressfeed.web.context import PRESSFEED, RENDERED_CACHE
 from pressfeed.web.languages import register_language_converter
 from pressfeed.web.problems import ProblemError, register_problem_handlers
+from pressfeed.web.replay import FeedReplay
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self' https: data:; "
@@ -81,6 +82,7 @@ def create_app(
     if settings.proxy_hops:
         hops = settings.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]  # as Flask's docs do
+    app.wsgi_app = FeedReplay(app.wsgi_app, services.views_position)  # type: ignore[method-assign]  # as Flask's docs do
     app.before_request(refuse_large_bodies)  # before CSRF reads a form
     sessions.configure(app, settings)  # the secret key, the cookies' attributes
     CSRFProtect(app).exempt(api.bp)  # every form posts a token; the API has none

@@ -18,16 +18,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
 
 from flask import Response, request
-from werkzeug.http import http_date, parse_accept_header
+from werkzeug.http import http_date, parse_accept_header, parse_date, parse_etags
 
 from pressfeed.representation import StatementDocument
 from pressfeed.times import EPOCH, parse_time
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
 GZIP_MIN_BYTES = 512  # smaller bodies gain nothing from compression
 SHARED_CACHE_SECONDS = 1  # how long a shared cache (a proxy, a CDN) may reuse a copy
 STALE_IF_ERROR_SECONDS = 86_400  # a copy a shared cache may serve while we are down
+REPLAYABLE = "pressfeed.replayable"  # the environ key of a replayable answer's bytes
 
 
 def public_cache_control(max_age: int) -> str:
@@ -132,7 +137,7 @@ class RenderedCache:
         while True:
             with self._lock:
                 hit = self._entries.get(key)
-                if hit is not None and hit[0] == position and not _expired(hit[1]):
+                if hit is not None and hit[0] == position and not expired(hit[1]):
                     self._entries.move_to_end(key)
                     return hit[1]
                 flight = self._flights.get(key)
@@ -178,16 +183,21 @@ class RenderedCache:
         return self._bytes
 
 
-def _expired(item: Rendered) -> bool:
+def expired(item: Rendered) -> bool:
+    """Past the wall-clock second after which it is rendered again."""
     return item.expires_at is not None and time.time() >= item.expires_at
 
 
 def conditional_response(
-    item: Rendered, content_type: str, cache_control: str
+    item: Rendered, content_type: str, cache_control: str, *, replayable: bool = False
 ) -> Response:
     """200 with the bytes (gzip-coded when the client takes it), or 304 when the
-    client's copy is current."""
-    use_gzip = item.gzipped is not None and _accepts_gzip()
+    client's copy is current. replayable: the answer depends on nothing but the
+    path, the bytes and the request's coding and validators, so the web process
+    may answer the same request again without Flask (web/replay.py)."""
+    use_gzip = uses_gzip(item, request.environ)
+    if replayable:
+        request.environ[REPLAYABLE] = item
     headers = {
         "ETag": item.gzip_etag if use_gzip else item.etag,
         "Cache-Control": cache_control,
@@ -199,7 +209,7 @@ def conditional_response(
         headers["Last-Modified"] = modified
     if use_gzip:
         headers["Content-Encoding"] = "gzip"
-    if item.status == 200 and _not_modified(item, headers["ETag"]):
+    if is_not_modified(item, headers["ETag"], request.environ):
         headers.pop("Content-Encoding", None)
         return Response(status=304, headers=headers)
     body = item.gzipped if use_gzip and item.gzipped is not None else item.body
@@ -208,8 +218,11 @@ def conditional_response(
     )
 
 
-def _accepts_gzip() -> bool:
-    return _gzip_accepted_by(request.headers.get("Accept-Encoding", ""))
+def uses_gzip(item: Rendered, environ: WSGIEnvironment) -> bool:
+    """Whether the client gets the gzip-coded bytes."""
+    return item.gzipped is not None and _gzip_accepted_by(
+        environ.get("HTTP_ACCEPT_ENCODING", "")
+    )
 
 
 @lru_cache(maxsize=256)
@@ -218,13 +231,16 @@ def _gzip_accepted_by(accept_encoding: str) -> bool:
     return parse_accept_header(accept_encoding).quality("gzip") > 0
 
 
-def _not_modified(item: Rendered, etag: str) -> bool:
+def is_not_modified(item: Rendered, etag: str, environ: WSGIEnvironment) -> bool:
     """The client holds the representation it would get now (the ETag of the
-    coding chosen for it; then dates)."""
-    environ = request.environ
-    if "HTTP_IF_NONE_MATCH" not in environ and "HTTP_IF_MODIFIED_SINCE" not in environ:
+    coding chosen for it; then dates): a 304."""
+    if item.status != 200:
         return False
-    if request.if_none_match:
-        return request.if_none_match.contains_weak(etag.strip('"'))
-    since = request.if_modified_since
+    if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+    if_modified_since = environ.get("HTTP_IF_MODIFIED_SINCE")
+    if if_none_match is None and if_modified_since is None:
+        return False
+    if if_none_match:
+        return parse_etags(if_none_match).contains_weak(etag.strip('"'))
+    since = parse_date(if_modified_since)
     return since is not None and item.last_modified.replace(microsecond=0) <= since

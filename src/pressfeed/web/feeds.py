@@ -146,7 +146,7 @@ def changes(lang: str = "") -> Response:
         return rendered(body, list_modified(), expires_at)
 
     item = cached(changes_feed_path(lang), render)
-    return conditional_response(item, ATOM.content_type, FEED_CACHE)
+    return conditional_response(item, ATOM.content_type, FEED_CACHE, replayable=True)
 
 
 @bp.get("/feeds/archive/<int:number>.atom")
@@ -178,7 +178,7 @@ def archive(number: int, lang: str = "") -> Response:
         return rendered(body, last_modified(documents))
 
     item = cached(archive_page_path(number, lang), render)
-    return conditional_response(item, ATOM.content_type, ARCHIVE_CACHE)
+    return conditional_response(item, ATOM.content_type, ARCHIVE_CACHE, replayable=True)
 
 
 def serve_feed(scope: FeedScope, extension: str, title: str) -> Response:
@@ -194,7 +194,9 @@ def serve_feed(scope: FeedScope, extension: str, title: str) -> Response:
         return render_feed(scope, feed_format, spec)
 
     item = cached(path, render)
-    return conditional_response(item, feed_format.content_type, FEED_CACHE)
+    return conditional_response(
+        item, feed_format.content_type, FEED_CACHE, replayable=True
+    )
 
 
 def render_feed(scope: FeedScope, feed_format: FeedFormat, spec: FeedSpec) -> Rendered:
