@@ -328,3 +328,26 @@ def test_one_rebuild_at_a_time_per_press_office_not_per_database(
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{other}" CASCADE')
+
+
+def test_serve_on_an_older_layout_rebuilds_before_it_answers(settings):
+    """`pressfeed serve` of the next version: the first answer already comes
+    from views of its own layout."""
+    first = Pressfeed(settings)
+    import_statements(first.press_office, 30)
+    first.projection_worker().catch_up()
+    first.views.execute(
+        "UPDATE {m} SET value = ? WHERE name = 'schema'",
+        [str(SCHEMA_VERSION - 1)],
+        m=first.views.META,
+    )
+    first.close()
+    server = Server(settings)
+    try:
+        status, entries = feed_entries(f"{server.url}/feeds/all.atom")
+        assert (status, len(entries)) == (200, 30)
+        reopened = Pressfeed(settings)
+        assert reopened.views.layout_is_current()
+        reopened.close()
+    finally:
+        server.stop()
