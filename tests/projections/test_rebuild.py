@@ -48,6 +48,19 @@ def import_statements(app: PressOffice, count: int, first: int = 0) -> list:
     )
 
 
+def made_by_the_previous_version(settings, statements: int) -> None:
+    """A store whose views a pressfeed of the previous layout made."""
+    first = Pressfeed(settings)
+    import_statements(first.press_office, statements)
+    first.projection_worker().catch_up()
+    first.views.execute(
+        "UPDATE {m} SET value = ? WHERE name = 'schema'",
+        [str(SCHEMA_VERSION - 1)],
+        m=first.views.META,
+    )
+    first.close()
+
+
 def feed_entries(url: str) -> tuple[int, list[str]]:
     response = requests.get(url, timeout=30)
     if response.status_code != 200:
@@ -149,15 +162,7 @@ def test_a_reader_polling_the_feed_during_a_rebuild_always_gets_the_full_feed(
 
 
 def test_an_older_layout_keeps_serving_until_the_new_one_is_swapped_in(settings):
-    first = Pressfeed(settings)
-    import_statements(first.press_office, 300)
-    first.projection_worker().catch_up()
-    first.views.execute(
-        "UPDATE {m} SET value = ? WHERE name = 'schema'",
-        [str(SCHEMA_VERSION - 1)],
-        m=first.views.META,
-    )
-    first.close()
+    made_by_the_previous_version(settings, statements=300)
     upgraded = Pressfeed(settings)  # as the next version starts: it rebuilds
     try:
         assert upgraded.views.layout_is_current()
@@ -175,15 +180,7 @@ def test_an_older_layout_keeps_serving_until_the_new_one_is_swapped_in(settings)
 def test_the_rebuild_command_rebuilds_an_older_layout(settings):
     """The operator's first command after an upgrade: it must not wait for the
     rebuild lock it holds itself."""
-    first = Pressfeed(settings)
-    import_statements(first.press_office, 30)
-    first.projection_worker().catch_up()
-    first.views.execute(
-        "UPDATE {m} SET value = ? WHERE name = 'schema'",
-        [str(SCHEMA_VERSION - 1)],
-        m=first.views.META,
-    )
-    first.close()
+    made_by_the_previous_version(settings, statements=30)
     done = subprocess.run(
         [PRESSFEED, "rebuild"],
         env=env_for(settings),
@@ -333,15 +330,7 @@ def test_one_rebuild_at_a_time_per_press_office_not_per_database(
 def test_serve_on_an_older_layout_rebuilds_before_it_answers(settings):
     """`pressfeed serve` of the next version: the first answer already comes
     from views of its own layout."""
-    first = Pressfeed(settings)
-    import_statements(first.press_office, 30)
-    first.projection_worker().catch_up()
-    first.views.execute(
-        "UPDATE {m} SET value = ? WHERE name = 'schema'",
-        [str(SCHEMA_VERSION - 1)],
-        m=first.views.META,
-    )
-    first.close()
+    made_by_the_previous_version(settings, statements=30)
     server = Server(settings)
     try:
         status, entries = feed_entries(f"{server.url}/feeds/all.atom")
