@@ -7,6 +7,7 @@ import ast
 from pathlib import Path
 
 import pytest
+from flask import url_for
 
 import pressfeed.projections
 from pressfeed.urls import (
@@ -22,6 +23,7 @@ from pressfeed.urls import (
     problem_type_path,
     statement_path,
     statement_version_path,
+    with_query,
 )
 from pressfeed.web import create_app
 
@@ -52,12 +54,20 @@ PATHS = [
 
 
 @pytest.fixture(scope="module")
-def url_map(tmp_path_factory):
+def app(tmp_path_factory):
     from tests.conftest import make_settings
 
-    app = create_app(make_settings(tmp_path_factory.mktemp("urls")))
-    yield app.url_map.bind("localhost")
+    settings = make_settings(
+        tmp_path_factory.mktemp("urls"), PRESSFEED_LANGUAGES="en,fr"
+    )
+    app = create_app(settings)
+    yield app
     app.extensions["pressfeed"].close()
+
+
+@pytest.fixture(scope="module")
+def url_map(app):
+    return app.url_map.bind("localhost")
 
 
 @pytest.mark.parametrize(("path", "endpoint", "arguments"), PATHS)
@@ -69,6 +79,25 @@ def test_tags_are_quoted_in_feed_paths():
     assert feed_path(FeedScope(TAG, "état civil"), "atom") == (
         "/feeds/tag/%C3%A9tat%20civil.atom"
     )
+
+
+QUERIES = [
+    {},
+    {"page": 2},
+    {"kind": "press-release", "year": 2026, "month": None, "page": 3},
+    {"speaker": "Mme de La Tour & Fils", "kind": "speech"},
+    {"speaker": "Посол / Ambassador?", "year": 1999},
+    {"speaker": "a+b=c;d,e!f*g(h)'i@j:k$l%m#n"},
+]
+
+
+@pytest.mark.parametrize("args", QUERIES)
+@pytest.mark.parametrize("language", ["", "fr"])
+def test_query_urls_are_written_as_url_for_writes_them(app, args, language):
+    with app.test_request_context():
+        path_args = {"lang": language} if language else {}
+        expected = url_for("site.messages", **path_args, **args)
+        assert with_query(url_for("site.messages", **path_args))(**args) == expected
 
 
 PUBLIC_PREFIXES = ("/feeds", "/statements", "/messages", "/audit", "/api")

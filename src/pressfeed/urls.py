@@ -7,8 +7,9 @@ path built here is answered by the route meant for it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 ALL, KIND, TAG = "all", "kind", "tag"
 
@@ -102,3 +103,21 @@ def problem_type_path(name: str) -> str:
 def absolute(base_url: str, path: str) -> str:
     """The full URL of a path on this press office's site."""
     return f"{base_url}{path}"
+
+
+# The characters url_for leaves unescaped in a query (werkzeug.urls._urlencode).
+QUERY_SAFE = "!$'()*,/:;?@"
+
+
+def with_query(path: str) -> Callable[..., str]:
+    """A maker of path's URLs with query arguments, as url_for writes them
+    (in the order given, None left out), at a fraction of its cost."""
+
+    def url(**args: object) -> str:
+        query = urlencode(
+            [(name, value) for name, value in args.items() if value is not None],
+            safe=QUERY_SAFE,
+        )
+        return f"{path}?{query}" if query else path
+
+    return url
