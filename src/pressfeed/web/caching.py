@@ -81,6 +81,10 @@ class Rendered:
         """The ETag of the gzip-coded bytes: another representation, another tag."""
         return self.etag[:-1] + '-gzip"'
 
+    def etag_for(self, gzip: bool) -> str:
+        """The ETag of the bytes sent: gzip-coded or identity."""
+        return self.gzip_etag if gzip else self.etag
+
     @property
     def size(self) -> int:
         return len(self.body) + len(self.gzipped or b"")
@@ -199,7 +203,7 @@ def conditional_response(
     if replayable:
         request.environ[REPLAYABLE] = item
     headers = {
-        "ETag": item.gzip_etag if use_gzip else item.etag,
+        "ETag": item.etag_for(use_gzip),
         "Cache-Control": cache_control,
         "Vary": "Accept-Encoding",
     }

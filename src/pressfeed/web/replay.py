@@ -104,7 +104,7 @@ class FeedReplay:
         start_response: StartResponse,
         gzip: bool,
     ) -> Iterable[bytes]:
-        etag = known.item.gzip_etag if gzip else known.item.etag
+        etag = known.item.etag_for(gzip)
         answer = known.answers.get(is_not_modified(known.item, etag, environ))
         if answer is None:
             return self._answer_and_keep(
@@ -148,7 +148,7 @@ class FeedReplay:
         answer: Answer,
     ) -> None:
         gzip = uses_gzip(item, environ)
-        etag = item.gzip_etag if gzip else item.etag
+        etag = item.etag_for(gzip)
         not_modified = is_not_modified(item, etag, environ)
         if answer.status[:3] != ("304" if not_modified else str(item.status)):
             return  # not the answer the bytes give: never replayed
