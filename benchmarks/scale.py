@@ -9,6 +9,11 @@ weighs on both alike. Prints one JSON document; README's "At a million
 statements" holds the latest figures.
 
     .venv/bin/python -m benchmarks.scale [--statements 1000000] [--baseline 1000] [--rounds 3]
+
+--keep leaves both schemas in the database (their names are logged), and
+--reuse BASELINE_SCHEMA LARGE_SCHEMA reads two stores made so, without
+importing and rebuilding them again (an hour and more at a million): for
+measuring a change to the read path.
 """
 
 from __future__ import annotations
@@ -48,23 +53,30 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def store_settings(root: Path, schema: str) -> Settings:
+    """A press office on this schema of the PostgreSQL server."""
+    return Settings.from_env(
+        {
+            "PRESSFEED_INSTANCE_DIR": tempfile.mkdtemp(dir=root),
+            "PRESSFEED_DATABASE_URL": f"{POSTGRES_URL}?schema={schema}",
+        }
+    )
+
+
 @contextmanager
-def postgres_store(root: Path) -> Iterator[Settings]:
-    """A fresh schema on the PostgreSQL server, dropped afterwards."""
+def postgres_store(root: Path, keep: bool) -> Iterator[Settings]:
+    """A fresh schema on the PostgreSQL server, dropped afterwards unless kept."""
     schema = f"pf_scale_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
-    directory = Path(tempfile.mkdtemp(dir=root))
     try:
-        yield Settings.from_env(
-            {
-                "PRESSFEED_INSTANCE_DIR": str(directory),
-                "PRESSFEED_DATABASE_URL": f"{POSTGRES_URL}?schema={schema}",
-            }
-        )
+        yield store_settings(root, schema)
     finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        if keep:
+            log(f"kept the schema {schema}")
+        else:
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def timed_cli(settings: Settings, *args: str) -> float:
@@ -165,11 +177,11 @@ def read_round(
 
 @contextmanager
 def press_office(
-    root: Path, statements: int
+    root: Path, statements: int, keep: bool = False
 ) -> Iterator[tuple[Settings, dict[str, Any]]]:
     """A PostgreSQL store of this many statements, imported and rebuilt, with
     the seconds each took."""
-    with postgres_store(root) as settings:
+    with postgres_store(root, keep) as settings:
         log(f"{statements}: writing the import file")
         lines = import_file(Path(tempfile.mkdtemp(dir=root)), statements)
         log(f"{statements}: pressfeed import")
@@ -189,16 +201,49 @@ def press_office(
         )
 
 
+@contextmanager
+def reused_press_office(
+    root: Path, schema: str
+) -> Iterator[tuple[Settings, dict[str, Any]]]:
+    """A store an earlier run kept (--keep), read as it is."""
+    settings = store_settings(root, schema)
+    pressfeed = Pressfeed(settings)
+    try:
+        statements = pressfeed.views.query(
+            "SELECT count(*) AS n FROM {t}", t="pf_catalogue"
+        )[0]["n"]
+        yield (
+            settings,
+            {
+                "statements": statements,
+                "reused_schema": schema,
+                "tree_size": pressfeed.ledger.tree.size(),
+            },
+        )
+    finally:
+        pressfeed.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--statements", type=int, default=1_000_000)
     parser.add_argument("--baseline", type=int, default=1_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--reuse", nargs=2, metavar=("BASELINE_SCHEMA", "SCHEMA"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stores:
         sizes = [
-            stores.enter_context(press_office(Path(tmp), size))
-            for size in (args.baseline, args.statements)
+            stores.enter_context(
+                reused_press_office(Path(tmp), schema)
+                if args.reuse
+                else press_office(Path(tmp), size, args.keep)
+            )
+            for size, schema in zip(
+                (args.baseline, args.statements),
+                args.reuse or (None, None),
+                strict=True,
+            )
         ]
         times: list[dict[str, list[float]]] = [{}, {}]
         for round_ in range(args.rounds):
