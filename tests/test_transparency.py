@@ -16,6 +16,7 @@ from pressfeed.application import NewStatement
 from pressfeed.assembly import Pressfeed
 from pressfeed.transparency import consistent, root_from_inclusion
 from pressfeed.web import create_app
+from tests.conftest import make_settings
 
 # RFC 9162 2.1, as the RFC writes it
 
@@ -215,4 +216,53 @@ def test_a_store_made_before_the_tree_gets_it_whole(settings):
     )
     leaves = [bytes.fromhex(link.hash) for link in reopened.ledger.links()]
     assert reopened.ledger.tree.root(len(leaves)) == mth(leaves)
+    reopened.close()
+
+
+# On PostgreSQL the tree's primary key holds the hashes (a proof reads the key
+# alone), and a tree made before that gets such a key when it is next opened
+
+
+def key_columns(pressfeed: Pressfeed) -> tuple[int, int]:
+    """(columns in the tree's primary key, of which the key proper)."""
+    rows = pressfeed.ledger.tables.query(
+        "SELECT i.indnatts AS columns, i.indnkeyatts AS keyed FROM pg_index i "
+        "WHERE i.indrelid = '{t}'::regclass AND i.indisprimary",
+        t="pf_tree",
+    )
+    return rows[0]["columns"], rows[0]["keyed"]
+
+
+def test_the_postgres_tree_key_holds_the_hashes(tmp_path, postgres_url):
+    pressfeed = Pressfeed(make_settings(tmp_path, postgres_url))
+    fill(pressfeed, events=40)
+    assert key_columns(pressfeed) == (3, 2)
+    pressfeed.close()
+
+
+def test_an_older_postgres_tree_gets_the_covering_key(tmp_path, postgres_url):
+    settings = make_settings(tmp_path, postgres_url)
+    pressfeed = Pressfeed(settings)
+    fill(pressfeed, events=40)
+    pressfeed.ledger.tables.execute(
+        "ALTER TABLE {t} DROP CONSTRAINT pf_tree_pkey, ADD PRIMARY KEY (level, idx)",
+        t="pf_tree",
+    )
+    assert key_columns(pressfeed) == (2, 2)
+    leaves = [bytes.fromhex(link.hash) for link in pressfeed.ledger.links()]
+    pressfeed.close()
+    reopened = Pressfeed(settings)
+    assert key_columns(reopened) == (3, 2)
+    tree = reopened.ledger.tree
+    assert tree.root(len(leaves)) == mth(leaves)
+    assert tree.inclusion_proof(17, len(leaves)) == path(17, leaves)
+    reopened.press_office.create_statement(  # the key still refuses a node twice
+        NewStatement(title="After", body="Body", kind="news"), actor="po"
+    )
+    leaves = [bytes.fromhex(link.hash) for link in reopened.ledger.links()]
+    assert tree.root(len(leaves)) == mth(leaves)
+    with pytest.raises(Exception, match="pf_tree_pkey"):
+        reopened.ledger.tables.execute(
+            "INSERT INTO {t} (level, idx, hash) VALUES (0, 0, ?)", [b"x"], t="pf_tree"
+        )
     reopened.close()

@@ -190,12 +190,18 @@ class RunningRoot:
 
 
 def tree_table_statements(dialect: Dialect) -> list[str]:
-    return [
+    """The tree's table. On PostgreSQL its primary key also holds the hashes,
+    so a proof reads them from the key alone (an index-only scan): when the
+    tree is out of the cache, as a million statements' tree mostly is, a
+    proof reads about half as many pages, and the upper levels, which every
+    proof reads, sit together in a few pages of the key."""
+    covering = " INCLUDE (hash)" if dialect.postgres else ""
+    statements = [
         dialect.sql(
             "CREATE TABLE IF NOT EXISTS {t} ("
             f"level INTEGER NOT NULL, idx {dialect.bigint} NOT NULL, "
             f"hash {dialect.blob} NOT NULL, position {dialect.bigint}, "
-            "PRIMARY KEY (level, idx))",
+            f"PRIMARY KEY (level, idx){covering})",
             t=TREE,
         ),
         dialect.sql(
@@ -203,6 +209,30 @@ def tree_table_statements(dialect: Dialect) -> list[str]:
             t=TREE,
         ),
     ]
+    if dialect.postgres:
+        statements.append(_covering_key_upgrade(dialect))
+    return statements
+
+
+def _covering_key_upgrade(dialect: Dialect) -> str:
+    """Gives a tree made before the covering key that key: built beside the
+    old one, then put in its place in one transaction (at a million
+    statements, about half a minute at the first start, while writes wait)."""
+    table = dialect.table(TREE)
+    return f"""DO $$
+DECLARE old_key name;
+BEGIN
+  SELECT c.conname INTO old_key
+    FROM pg_constraint c JOIN pg_index i ON i.indexrelid = c.conindid
+   WHERE c.conrelid = '{table}'::regclass AND c.contype = 'p'
+     AND i.indnatts = i.indnkeyatts;
+  IF old_key IS NOT NULL THEN
+    CREATE UNIQUE INDEX pf_tree_covering_key ON {table} (level, idx) INCLUDE (hash);
+    EXECUTE format('ALTER TABLE {table} DROP CONSTRAINT %I, '
+                   'ADD CONSTRAINT %I PRIMARY KEY USING INDEX pf_tree_covering_key',
+                   old_key, old_key);
+  END IF;
+END $$"""
 
 
 def tree_head(cursor: Any, dialect: Dialect) -> tuple[int, int]:
