@@ -549,9 +549,13 @@ def filtered_public(
     if seek is not None:
         bound, offset = seek
         where, params = f"{where} AND published_us < ?", [*params, bound]
+    # The offset is skipped in an index (of publication and id, with the
+    # filter's column), and only the page's own rows are read: reading every
+    # skipped row, as a plain OFFSET does, read hundreds of rows a deep page.
     rows = views.query(
-        f"SELECT document FROM {{t}} WHERE {where} "
-        "ORDER BY published_us DESC, id DESC LIMIT ? OFFSET ?",
+        f"SELECT c.document FROM {{t}} c JOIN (SELECT id, published_us FROM {{t}} "
+        f"WHERE {where} ORDER BY published_us DESC, id DESC LIMIT ? OFFSET ?) "
+        "page ON c.id = page.id ORDER BY page.published_us DESC, page.id DESC",
         [*params, limit, offset],
         t=TABLE,
     )

@@ -119,9 +119,8 @@ def messages(lang: str = "") -> Response:
         # Its links to itself (one per kind, year and listed statement) are
         # made from its path, built once: at a million statements over a
         # century, url_for for each year link was a sixth of the page's cost.
-        messages_url = with_query(
-            url_for("site.messages", **({"lang": lang} if lang else {}))
-        )
+        path = url_for("site.messages", lang=lang) if lang else url_for("site.messages")
+        messages_url = with_query(path)
         years = [
             (year, count, messages_url(**chosen.args(year=year, month=None)))
             for year, count in listing.years
