@@ -23,7 +23,7 @@ from pressfeed.ledger import Ledger
 from pressfeed.people import PeopleRegistry
 from pressfeed.projections import open_views
 from pressfeed.projections.base import ReadModel
-from pressfeed.projections.rebuild import rebuild_in_shadow
+from pressfeed.projections.rebuild import rebuild_in_shadow, vacuum_views
 from pressfeed.projections.runner import ProjectionWorker
 from pressfeed.scheduler import EmbargoScheduler
 from pressfeed.storage import (
@@ -121,7 +121,9 @@ class Pressfeed:
         with rebuild_lock(self.settings):
             replayed = rebuild_in_shadow(self.press_office, views, progress=progress)
         self.views = views
-        return replayed + self.projection_worker(batch_size=1000).catch_up(progress)
+        replayed += self.projection_worker(batch_size=1000).catch_up(progress)
+        vacuum_views(views)
+        return replayed
 
     @cached_property
     def tokens(self) -> TokenRegistry:

@@ -59,21 +59,22 @@ def rebuild_in_shadow(
         replayed += worker.catch_up(progress, until=live)
         if views.position(app.name) - worker.position <= batch_size:
             break
-    _vacuum_shadow(views)
     replayed += _swap_when_unblocked(app, views, shadow, worker)
     _drop_retired(views)
     return replayed
 
 
-def _vacuum_shadow(views: ReadModel) -> None:
-    """On PostgreSQL, the new tables' statistics and visibility map before they
-    serve, rather than when autovacuum comes to them: the planner then knows
-    their sizes, and index-only scans (a deep page's offset) skip their rows."""
+def vacuum_views(views: ReadModel) -> None:
+    """On PostgreSQL, the rebuilt tables' statistics and visibility map now,
+    rather than when autovacuum comes to them (if it runs): the planner then
+    knows their sizes, and index-only scans (a deep page's offset) skip their
+    rows. Only once they are whole: statistics taken of nearly empty tables
+    would keep the plans of a worker filling them on sequential scans."""
     if not views.dialect.postgres:
         return
     with views.datastore.get_connection() as conn:  # autocommit: VACUUM needs it
         for table in views.view_tables:
-            name = views.dialect.table(table + SHADOW_SUFFIX)
+            name = views.dialect.table(table)
             found = conn.execute("SELECT to_regclass(%s) AS t", (name,)).fetchone()
             if found["t"] is not None:
                 conn.execute(f"VACUUM (ANALYZE) {name}")
