@@ -9,12 +9,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
 import pytest
 
 from pressfeed.application import NewStatement, PressOffice, SlugTaken
 from pressfeed.assembly import Pressfeed
 from pressfeed.projections import open_views
-from tests.conftest import make_settings
+from tests.conftest import POSTGRES_URL, make_settings
 from tests.helpers import PRESSFEED, create_token, env_for, run_cli
 
 
@@ -79,6 +80,31 @@ def test_import_saves_every_line_back_dated(settings, tmp_path):
     statement = app.find_statement("archive-statement-7")
     assert statement.status == "published"
     assert statement.published_at.isoformat() == "2019-01-08T07:00:00+00:00"
+
+
+def test_an_import_on_postgres_leaves_the_log_vacuumed_and_analysed(
+    tmp_path, postgres_url
+):
+    """A bulk write: the tree's index then answers proofs alone (index-only)
+    and the planner knows the log's size, without waiting for autovacuum."""
+    settings = make_settings(tmp_path, postgres_url)
+    path = tmp_path / "archive.jsonl"
+    write_lines(path, [statement_line(i) for i in range(20)])
+    run_cli(settings, "import", str(path))
+    schema = settings.eventsourcing_env()["POSTGRES_SCHEMA"]
+    with psycopg.connect(POSTGRES_URL) as conn:
+        rows = conn.execute(
+            "SELECT s.relname, s.last_vacuum IS NOT NULL, c.reltuples "
+            "FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
+            "WHERE s.schemaname = %s AND s.relname IN "
+            "('pressoffice_events', 'pf_chain', 'pf_tree')",
+            (schema,),
+        ).fetchall()
+    assert sorted(rows) == [
+        ("pf_chain", True, 60),
+        ("pf_tree", True, 60 + 30 + 15 + 7 + 3 + 1),  # the complete subtrees
+        ("pressoffice_events", True, 60),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,14 @@ import pytest
 
 from pressfeed.application import NewStatement
 from pressfeed.assembly import Pressfeed
-from pressfeed.transparency import consistent, root_from_inclusion
+from pressfeed.transparency import (
+    consistent,
+    inclusion_ranges,
+    root_from_inclusion,
+    subtrees,
+    tile_of,
+    tile_sql,
+)
 from pressfeed.web import create_app
 from tests.conftest import make_settings
 
@@ -219,50 +226,53 @@ def test_a_store_made_before_the_tree_gets_it_whole(settings):
     reopened.close()
 
 
-# On PostgreSQL the tree's primary key holds the hashes (a proof reads the key
-# alone), and a tree made before that gets such a key when it is next opened
+# On PostgreSQL a proof reads its nodes from an index that keeps them tile by
+# tile (TILE_HEIGHT levels, as in C2SP tlog-tiles) with their hashes
 
 
-def key_columns(pressfeed: Pressfeed) -> tuple[int, int]:
-    """(columns in the tree's primary key, of which the key proper)."""
+def test_a_proofs_nodes_fall_in_one_tile_per_row_of_levels():
+    size = 3_000_000
+    for leaf in (0, 1, 1_234_567, size - 1):
+        nodes = [
+            node for lo, hi in inclusion_ranges(leaf, size) for node in subtrees(lo, hi)
+        ]
+        rows: dict[int, set[int]] = {}
+        for node in nodes:
+            row, tile = tile_of(node)
+            rows.setdefault(row, set()).add(tile)
+        assert len(nodes) >= 15
+        assert len(rows) == 4  # 22 levels: rows 0 to 3
+        # one tile for the leaf's own path, and one of the right edge's
+        assert all(len(tiles) <= 2 for tiles in rows.values())
+
+
+def tree_indexes(pressfeed: Pressfeed) -> list[str]:
     rows = pressfeed.ledger.tables.query(
-        "SELECT i.indnatts AS columns, i.indnkeyatts AS keyed FROM pg_index i "
-        "WHERE i.indrelid = '{t}'::regclass AND i.indisprimary",
-        t="pf_tree",
+        "SELECT indexname FROM pg_indexes WHERE schemaname = ? AND tablename = ?",
+        [pressfeed.ledger.tables.dialect.schema, "pf_tree"],
     )
-    return rows[0]["columns"], rows[0]["keyed"]
+    return sorted(row["indexname"] for row in rows)
 
 
-def test_the_postgres_tree_key_holds_the_hashes(tmp_path, postgres_url):
-    pressfeed = Pressfeed(make_settings(tmp_path, postgres_url))
-    fill(pressfeed, events=40)
-    assert key_columns(pressfeed) == (3, 2)
-    pressfeed.close()
-
-
-def test_an_older_postgres_tree_gets_the_covering_key(tmp_path, postgres_url):
+def test_postgres_reads_proofs_by_tile_and_an_older_tree_gets_the_index(
+    tmp_path, postgres_url
+):
     settings = make_settings(tmp_path, postgres_url)
     pressfeed = Pressfeed(settings)
-    fill(pressfeed, events=40)
-    pressfeed.ledger.tables.execute(
-        "ALTER TABLE {t} DROP CONSTRAINT pf_tree_pkey, ADD PRIMARY KEY (level, idx)",
-        t="pf_tree",
+    fill(pressfeed, events=100)
+    assert "pf_tree_by_tile" in tree_indexes(pressfeed)
+    nodes = [(level, idx) for level in range(7) for idx in range(100 >> level)]
+    sql = pressfeed.ledger.tables.dialect.sql(
+        f"SELECT level, idx, ARRAY[{tile_sql()}] AS tile FROM {{t}}", t="pf_tree"
     )
-    assert key_columns(pressfeed) == (2, 2)
+    with pressfeed.ledger.tables.cursor() as c:
+        c.execute(sql)
+        in_sql = {(r["level"], r["idx"]): tuple(r["tile"]) for r in c.fetchall()}
+    assert {node: tile_of(node) for node in nodes} == {n: in_sql[n] for n in nodes}
+    pressfeed.ledger.tables.execute("DROP INDEX {t}", t="pf_tree_by_tile")
     leaves = [bytes.fromhex(link.hash) for link in pressfeed.ledger.links()]
     pressfeed.close()
     reopened = Pressfeed(settings)
-    assert key_columns(reopened) == (3, 2)
-    tree = reopened.ledger.tree
-    assert tree.root(len(leaves)) == mth(leaves)
-    assert tree.inclusion_proof(17, len(leaves)) == path(17, leaves)
-    reopened.press_office.create_statement(  # the key still refuses a node twice
-        NewStatement(title="After", body="Body", kind="news"), actor="po"
-    )
-    leaves = [bytes.fromhex(link.hash) for link in reopened.ledger.links()]
-    assert tree.root(len(leaves)) == mth(leaves)
-    with pytest.raises(Exception, match="pf_tree_pkey"):
-        reopened.ledger.tables.execute(
-            "INSERT INTO {t} (level, idx, hash) VALUES (0, 0, ?)", [b"x"], t="pf_tree"
-        )
+    assert "pf_tree_by_tile" in tree_indexes(reopened)
+    assert reopened.ledger.tree.inclusion_proof(37, len(leaves)) == path(37, leaves)
     reopened.close()

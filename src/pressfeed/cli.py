@@ -315,7 +315,8 @@ def import_command(settings: Settings, file: Path, actor: str) -> None:
     an interruption, it saves only the lines not saved yet."""
     numbered = read_statement_lines(file, settings)
     statements = [statement for _, statement in numbered]
-    app = pressfeed_of(settings).press_office
+    pressfeed = pressfeed_of(settings)
+    app = pressfeed.press_office
     with tqdm(total=len(statements), unit="statement", file=sys.stderr) as bar:
         try:
             saved = app.import_statements(statements, actor=actor, progress=bar.update)
@@ -328,6 +329,7 @@ def import_command(settings: Settings, file: Path, actor: str) -> None:
             ) from None
         except ImportConflict as error:
             raise click.ClickException(str(error)) from None
+    pressfeed.ledger.vacuum()
     message = f"Imported {len(saved)} statements."
     if before := len(statements) - len(saved):
         message += f" {before} lines were imported before."

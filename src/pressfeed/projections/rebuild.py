@@ -27,6 +27,7 @@ from pressfeed.application import PressOffice
 from pressfeed.projections.base import SHADOW_SUFFIX, ReadModel
 from pressfeed.projections.runner import ProjectionWorker
 from pressfeed.projections.websub import WebSubOutboxView
+from pressfeed.storage import vacuum_analyse
 
 log = logging.getLogger(__name__)
 
@@ -65,19 +66,10 @@ def rebuild_in_shadow(
 
 
 def vacuum_views(views: ReadModel) -> None:
-    """On PostgreSQL, the rebuilt tables' statistics and visibility map now,
-    rather than when autovacuum comes to them (if it runs): the planner then
-    knows their sizes, and index-only scans (a deep page's offset) skip their
-    rows. Only once they are whole: statistics taken of nearly empty tables
-    would keep the plans of a worker filling them on sequential scans."""
-    if not views.dialect.postgres:
-        return
-    with views.datastore.get_connection() as conn:  # autocommit: VACUUM needs it
-        for table in views.view_tables:
-            name = views.dialect.table(table)
-            found = conn.execute("SELECT to_regclass(%s) AS t", (name,)).fetchone()
-            if found["t"] is not None:
-                conn.execute(f"VACUUM (ANALYZE) {name}")
+    """The rebuilt tables' statistics and visibility map (vacuum_analyse), once
+    they are whole: statistics taken of nearly empty tables would keep the
+    plans of a worker filling them on sequential scans."""
+    vacuum_analyse(views.tables, views.view_tables)
 
 
 def _swap_when_unblocked(
