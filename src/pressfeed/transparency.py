@@ -312,9 +312,10 @@ def fetch_nodes(cursor: Any, dialect: Dialect, nodes: Sequence[Node]) -> list[by
 
 
 def _nodes_query(dialect: Dialect, nodes: Sequence[Node]) -> tuple[str, list[Any]]:
-    """One query for these stored nodes. PostgreSQL gets them as two arrays,
-    the same statement whatever their number: for the 30 nodes of a proof in
-    a tree of 3,000,000 leaves, 0.9 ms to plan and run, where an OR of one
+    """One query for these stored nodes. PostgreSQL gets them as arrays (each
+    node's level and index, and its tile's, for pf_tree_by_tile), the same
+    statement whatever their number: for the 30 nodes of a proof in a tree of
+    3,000,000 leaves, 0.9 ms to plan and run, warm, where an OR of one
     clause per node took 2.1 ms, half of it planning."""
     if dialect.postgres:
         sql = (
