@@ -13,18 +13,17 @@ import threading
 from pathlib import Path
 
 import click
-from pydantic import ValidationError
 from tqdm import tqdm
 
 from pressfeed.application import (
     ImportConflict,
     ImportRefused,
-    NewStatement,
     SlugTaken,
 )
 from pressfeed.assembly import Pressfeed
 from pressfeed.checkpoints import Checkpoint
 from pressfeed.config import Settings
+from pressfeed.import_file import BadLine, read_statements
 from pressfeed.logs import escape_in_handlers
 from pressfeed.people import (
     PERSON_ROLES,
@@ -32,7 +31,6 @@ from pressfeed.people import (
     PersonNameTaken,
     PersonNotFound,
 )
-from pressfeed.schemas import StatementCreate
 from pressfeed.tokens import ROLES, TokenNameTaken, TokenRegistry
 
 
@@ -313,7 +311,12 @@ def import_command(settings: Settings, file: Path, actor: str) -> None:
     """Imports statements from JSON lines: a bad line or a taken slug imports
     nothing; the rest is saved 1,000 statements per transaction. Run again after
     an interruption, it saves only the lines not saved yet."""
-    numbered = read_statement_lines(file, settings)
+    try:
+        numbered = read_statements(file, settings.kinds, settings.default_language)
+    except BadLine as bad:
+        raise click.ClickException(
+            f"{file}:{bad.number}: {bad.problem}. Nothing was imported."
+        ) from None
     statements = [statement for _, statement in numbered]
     pressfeed = pressfeed_of(settings)
     app = pressfeed.press_office
@@ -622,37 +625,6 @@ def demo(settings: Settings, if_empty: bool) -> None:
         "with the one-time password:"
     )
     click.echo(password)
-
-
-def read_statement_lines(
-    file: Path, settings: Settings
-) -> list[tuple[int, NewStatement]]:
-    """Validates every line with the API's schema; stops at the first bad one.
-    Each statement comes with its line number."""
-    statements = []
-    with file.open("rb") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                fields = StatementCreate.model_validate_json(line)
-            except ValidationError as error:
-                problems = "; ".join(
-                    f"{'.'.join(map(str, e['loc'])) or '(line)'}: {e['msg']}"
-                    for e in error.errors(include_url=False)
-                )
-                raise click.ClickException(
-                    f"{file}:{number}: {problems}. Nothing was imported."
-                ) from None
-            if fields.kind not in settings.kinds:
-                raise click.ClickException(
-                    f"{file}:{number}: unknown kind {fields.kind!r}. "
-                    "Nothing was imported."
-                )
-            statements.append(
-                (number, fields.as_new_statement(settings.default_language))
-            )
-    return statements
 
 
 def create_demo_token(registry: TokenRegistry) -> tuple[str, str]:

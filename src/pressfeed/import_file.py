@@ -1,0 +1,96 @@
+"""Reading a file of statements to import (JSON lines): every line is checked
+with the API's schema, on every core, since the dear part of the check (the
+cost of rendering each body's Markdown) is plain CPU work."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Collection, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from itertools import repeat
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from pressfeed.application import NewStatement
+from pressfeed.schemas import StatementCreate
+
+LINES_PER_TASK = 500  # lines one worker checks at a time
+
+
+class BadLine(Exception):
+    """A line the API would refuse: its number and why."""
+
+    def __init__(self, number: int, problem: str) -> None:
+        super().__init__(number, problem)  # the arguments a pickle rebuilds it from
+        self.number = number
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return f"line {self.number}: {self.problem}"
+
+
+NumberedLines = list[tuple[int, bytes]]
+NumberedStatements = list[tuple[int, NewStatement]]
+
+
+def read_statements(
+    file: Path, kinds: Collection[str], default_language: str
+) -> NumberedStatements:
+    """Each statement of the file with its line number, in file order; BadLine
+    for the first bad line (in file order) and nothing else."""
+    workers = max(1, min(os.cpu_count() or 1, 8))
+    # fork: the workers start at once, with the schemas already imported.
+    context = multiprocessing.get_context("fork")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    statements: NumberedStatements = []
+    try:
+        checked = pool.map(
+            check_lines, _tasks(file), repeat(kinds), repeat(default_language)
+        )
+        for result in checked:
+            if isinstance(result, BadLine):
+                raise result
+            statements.extend(result)
+    finally:
+        pool.shutdown(cancel_futures=True)
+    return statements
+
+
+def _tasks(file: Path) -> Iterator[NumberedLines]:
+    """The file's non-blank lines with their numbers, LINES_PER_TASK at a time."""
+    task: NumberedLines = []
+    with file.open("rb") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            task.append((number, line))
+            if len(task) == LINES_PER_TASK:
+                yield task
+                task = []
+    if task:
+        yield task
+
+
+def check_lines(
+    lines: NumberedLines, kinds: Collection[str], default_language: str
+) -> NumberedStatements | BadLine:
+    """The statements of some lines, or the first bad one among them."""
+    statements = []
+    for number, line in lines:
+        try:
+            fields = StatementCreate.model_validate_json(line)
+        except ValidationError as error:
+            return BadLine(number, _problems(error))
+        if fields.kind not in kinds:
+            return BadLine(number, f"unknown kind {fields.kind!r}")
+        statements.append((number, fields.as_new_statement(default_language)))
+    return statements
+
+
+def _problems(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or '(line)'}: {e['msg']}"
+        for e in error.errors(include_url=False)
+    )
