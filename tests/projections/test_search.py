@@ -31,8 +31,8 @@ def body(i: int) -> str:
     return " ".join(words) + " and some filler text."
 
 
-@pytest.fixture
-def indexed(press_office: PressOffice, settings):
+def index_thirty(press_office: PressOffice, settings):
+    """Thirty statements made and projected; their views."""
     for i in range(30):
         press_office.create_statement(
             NewStatement(title=f"Statement {i}", body=body(i), kind="news"),
@@ -41,6 +41,20 @@ def indexed(press_office: PressOffice, settings):
     views = open_views(settings)
     ProjectionWorker(press_office, views).catch_up()
     return views
+
+
+@pytest.fixture
+def indexed(press_office: PressOffice, settings):
+    return index_thirty(press_office, settings)
+
+
+@pytest.fixture
+def on_postgres(tmp_path, postgres_url):
+    """The thirty statements on PostgreSQL alone, without statistics."""
+    settings = make_settings(tmp_path, postgres_url)
+    app = PressOffice(env=settings.eventsourcing_env(), kinds=settings.kinds)
+    yield index_thirty(app, settings)
+    app.close()
 
 
 def titles(found) -> list[str]:
@@ -108,6 +122,57 @@ def test_a_word_common_enough_is_found_by_reading_further_back(indexed, monkeypa
     found = search.search(indexed, parse_query("minister"), limit=20)
     assert (found.total, found.exact) == (3, False)
     assert sorted(titles(found)) == ["Statement 26", "Statement 27", "Statement 29"]
+
+
+@pytest.fixture
+def analysed(on_postgres):
+    """The search table with the planner's statistics (ANALYZE, as the vacuum
+    after a rebuild or autovacuum would take them)."""
+    on_postgres.execute("ANALYZE {s}", s=search.TABLE)
+    return on_postgres
+
+
+def reads(monkeypatch, path: str) -> list[str]:
+    """Records each call of the PostgreSQL search's path (_walk or _indexed)."""
+    calls: list[str] = []
+    original = getattr(search._PostgresSearch, path)
+
+    def recorded(*args):
+        calls.append(path)
+        return original(*args)
+
+    monkeypatch.setattr(search._PostgresSearch, path, staticmethod(recorded))
+    return calls
+
+
+@pytest.mark.usefixtures("small_bounds")
+def test_a_query_the_statistics_call_rare_goes_straight_to_the_index(
+    analysed, monkeypatch
+):
+    walks = reads(monkeypatch, "_walk")
+    found = search.search(analysed, parse_query("lighthouse"), limit=20)
+    assert titles(found) == ["Statement 1", "Statement 0"]
+    assert walks == []  # the window of the newest statements was not read
+
+
+@pytest.mark.usefixtures("small_bounds")
+def test_a_common_query_still_reads_the_newest_first_with_statistics(
+    analysed, monkeypatch
+):
+    indexes = reads(monkeypatch, "_indexed")
+    found = search.search(analysed, parse_query("budget"), limit=20)
+    assert sorted(titles(found)) == [f"Statement {i}" for i in range(25, 30)]
+    assert indexes == []
+
+
+@pytest.mark.usefixtures("small_bounds")
+def test_without_statistics_a_rare_query_reads_the_window_first(
+    on_postgres, monkeypatch
+):
+    walks = reads(monkeypatch, "_walk")
+    found = search.search(on_postgres, parse_query("lighthouse"), limit=20)
+    assert titles(found) == ["Statement 1", "Statement 0"]
+    assert walks == ["_walk"]
 
 
 def test_the_postgres_index_keeps_no_pending_list(tmp_path, postgres_url):
