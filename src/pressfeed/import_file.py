@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections import deque
 from collections.abc import Collection, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from itertools import repeat
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -46,8 +46,8 @@ def read_statements(
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
     statements: NumberedStatements = []
     try:
-        checked = pool.map(
-            check_lines, _tasks(file), repeat(kinds), repeat(default_language)
+        checked = _checked_in_order(
+            pool, 2 * workers, _tasks(file), kinds, default_language
         )
         for result in checked:
             if isinstance(result, BadLine):
@@ -56,6 +56,25 @@ def read_statements(
     finally:
         pool.shutdown(cancel_futures=True)
     return statements
+
+
+def _checked_in_order(
+    pool: ProcessPoolExecutor,
+    ahead: int,
+    tasks: Iterator[NumberedLines],
+    kinds: Collection[str],
+    default_language: str,
+) -> Iterator[NumberedStatements | BadLine]:
+    """check_lines of each task, in order, with at most `ahead` tasks in flight:
+    the file is never all in memory (Executor.map would submit every task at
+    once)."""
+    in_flight: deque[Future[NumberedStatements | BadLine]] = deque()
+    for task in tasks:
+        in_flight.append(pool.submit(check_lines, task, kinds, default_language))
+        if len(in_flight) > ahead:
+            yield in_flight.popleft().result()
+    while in_flight:
+        yield in_flight.popleft().result()
 
 
 def _tasks(file: Path) -> Iterator[NumberedLines]:
