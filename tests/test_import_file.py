@@ -4,11 +4,13 @@ processes, and given back in file order with its number."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import pytest
 
 from pressfeed import import_file
-from pressfeed.import_file import BadLine, read_statements
+from pressfeed.import_file import BadLine, CheckFailed, read_statements
 from pressfeed.rendering import RENDER_BUDGET_MS
 
 KINDS = ("news", "press_release")
@@ -66,3 +68,16 @@ def test_a_line_that_is_not_json_names_the_line(tmp_path):
         read_statements(path, KINDS, "en")
     assert refused.value.number == 2
     assert refused.value.problem.startswith("(line): Invalid JSON")
+
+
+def killed(*args):
+    """A worker killed while it checks (the OOM killer, an operator)."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_worker_killed_fails_the_check_with_a_reason(tmp_path, monkeypatch):
+    path = tmp_path / "archive.jsonl"
+    path.write_text("\n".join(line(i, kind="news") for i in range(10)) + "\n")
+    monkeypatch.setattr(import_file, "check_lines", killed)
+    with pytest.raises(CheckFailed, match="died"):
+        read_statements(path, KINDS, "en")

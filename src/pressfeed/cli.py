@@ -23,7 +23,7 @@ from pressfeed.application import (
 from pressfeed.assembly import Pressfeed
 from pressfeed.checkpoints import Checkpoint
 from pressfeed.config import Settings
-from pressfeed.import_file import BadLine, read_statements
+from pressfeed.import_file import BadLine, CheckFailed, read_statements
 from pressfeed.logs import escape_in_handlers
 from pressfeed.people import (
     PERSON_ROLES,
@@ -317,6 +317,8 @@ def import_command(settings: Settings, file: Path, actor: str) -> None:
         raise click.ClickException(
             f"{file}:{bad.number}: {bad.problem}. Nothing was imported."
         ) from None
+    except CheckFailed as failed:
+        raise click.ClickException(f"{failed} Nothing was imported.") from None
     statements = [statement for _, statement in numbered]
     pressfeed = pressfeed_of(settings)
     app = pressfeed.press_office

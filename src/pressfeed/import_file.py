@@ -9,6 +9,7 @@ import os
 from collections import deque
 from collections.abc import Collection, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -17,6 +18,10 @@ from pressfeed.application import NewStatement
 from pressfeed.schemas import StatementCreate
 
 LINES_PER_TASK = 500  # lines one worker checks at a time
+
+
+class CheckFailed(Exception):
+    """A worker checking the lines died (killed, out of memory)."""
 
 
 class BadLine(Exception):
@@ -39,7 +44,8 @@ def read_statements(
     file: Path, kinds: Collection[str], default_language: str
 ) -> NumberedStatements:
     """Each statement of the file with its line number, in file order; BadLine
-    for the first bad line (in file order) and nothing else."""
+    for the first bad line (in file order) and nothing else; CheckFailed when
+    a worker died."""
     workers = max(1, min(os.cpu_count() or 1, 8))
     # fork: the workers start at once, with the schemas already imported.
     context = multiprocessing.get_context("fork")
@@ -53,6 +59,10 @@ def read_statements(
             if isinstance(result, BadLine):
                 raise result
             statements.extend(result)
+    except BrokenProcessPool:
+        raise CheckFailed(
+            "A process checking the lines died (killed, or out of memory?)."
+        ) from None
     finally:
         pool.shutdown(cancel_futures=True)
     return statements
