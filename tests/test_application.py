@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from pressfeed import application
 from pressfeed.application import (
     IdempotencyKey,
     IdempotencyKeyReused,
+    ImportConflict,
     NewStatement,
     PressOffice,
     SlugTaken,
@@ -18,6 +20,7 @@ from pressfeed.application import (
     UnknownKind,
     slugify,
 )
+from pressfeed.ledger import Ledger
 from tests.conftest import make_settings
 
 
@@ -209,6 +212,23 @@ def test_slugify_makes_ascii_slugs():
     assert slugify("Комментарий посольства") == "kommentarii-posolstva"
     assert slugify("Ελληνικά νέα") == "ellenika-nea"
     assert slugify("!!!") == ""
+
+
+def test_an_import_racing_another_writer_saves_its_chunks_in_order_then_stops(
+    press_office, monkeypatch
+):
+    """Another writer saved the file's last lines after this import looked:
+    the chunks before them are saved, and the error says how many."""
+    monkeypatch.setattr(application, "SAVE_CHUNK", 2)
+    batch = [new(title=f"Line {i}") for i in range(6)]
+    press_office.import_statements(batch[4:], actor="other writer")
+    monkeypatch.setattr(Ledger, "recorded", lambda ledger, ids: set())
+    with pytest.raises(ImportConflict, match=r"^4 statements were saved"):
+        press_office.import_statements(batch, actor="import")
+    assert press_office.find_statement("line-3").title == "Line 3"
+    assert press_office.find_statement("line-4").last_actor == "other writer"
+    with pytest.raises(StatementNotFound):
+        press_office.find_statement("line-4-2")
 
 
 @pytest.fixture

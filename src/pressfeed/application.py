@@ -9,6 +9,7 @@ import itertools
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -24,6 +25,7 @@ from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
     Recording,
+    StoredEvent,
     Transcoding,
 )
 from eventsourcing.utils import EnvType
@@ -194,6 +196,13 @@ def import_ids(statements: Sequence[NewStatement]) -> list[UUID]:
         ids.append(uuid5(NAMESPACE_URL, f"/pressfeed/imports/{digest}/{seen[digest]}"))
         seen[digest] += 1
     return ids
+
+
+def _written(writing: Future[int], progress: Callable[[int], None]) -> int:
+    """How many statements a finished write saved, told to progress too."""
+    statements = writing.result()
+    progress(statements)
+    return statements
 
 
 def is_uuid(text: str) -> bool:
@@ -509,23 +518,54 @@ class PressOffice(Application[UUID]):
         linked = self._link_imported_translations(
             [(index, new) for index, new, _ in pending], drafted, actor
         )
+        batches = []
         for start in range(0, len(drafted), SAVE_CHUNK):
             chunk = drafted[start : start + SAVE_CHUNK]
-            indexes = [SlugIndex(s.slug, s.id) for s in chunk]
             # The originals from the store and the languages' places go with
             # the first chunk; saved again, a place taken by the same statement
             # is taken again without change.
             extras = linked if start == 0 else []
+            indexes = [SlugIndex(s.slug, s.id) for s in chunk]
+            batches.append((len(chunk), [*chunk, *indexes, *extras]))
+        self._save_in_turn(batches, progress)
+        return drafted
+
+    def _save_in_turn(
+        self,
+        batches: Sequence[tuple[int, Sequence[Aggregate]]],
+        progress: Callable[[int], None],
+    ) -> None:
+        """Saves each batch of (statements, their aggregates) in a transaction
+        of its own, in order. A thread writes one batch while the next one's
+        events are encoded: the database works with the GIL released. (The
+        events go straight to the recorder: imports keep no aggregate cache,
+        snapshots or followers for Application.save to serve.)"""
+        saved = 0
+
+        def write(statements: int, stored: list[StoredEvent]) -> int:
             try:
-                self.save(*chunk, *indexes, *extras)
+                self.recorder.insert_events(stored)
             except IntegrityError:
                 raise ImportConflict(
-                    f"{start} statements were saved, then another writer took a slug "
-                    "or saved a line of this import (the same import running twice?). "
-                    "Run the import again to save the rest."
+                    f"{saved} statements were saved, then another writer took a "
+                    "slug or saved a line of this import (the same import running "
+                    "twice?). Run the import again to save the rest."
                 ) from None
-            progress(len(chunk))
-        return drafted
+            return statements
+
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            writing: Future[int] | None = None
+            for statements, aggregates in batches:
+                stored = [
+                    self.mapper.to_stored_event(event)
+                    for aggregate in aggregates
+                    for event in aggregate.collect_events()
+                ]
+                if writing is not None:
+                    saved += _written(writing, progress)
+                writing = writer.submit(write, statements, stored)
+            if writing is not None:
+                _written(writing, progress)
 
     def _link_imported_translations(
         self,
