@@ -146,13 +146,19 @@ def reads(monkeypatch, path: str) -> list[str]:
 
 
 @pytest.mark.usefixtures("small_bounds")
-def test_a_query_the_statistics_call_rare_goes_straight_to_the_index(
-    analysed, monkeypatch
+@pytest.mark.parametrize(
+    ("views", "walks_expected"),
+    [("analysed", []), ("on_postgres", ["_walk"])],
+    ids=["with statistics: the index at once", "without: the window first"],
+)
+def test_a_rare_query_reads_the_window_only_without_statistics(
+    views, walks_expected, request, monkeypatch
 ):
+    store = request.getfixturevalue(views)
     walks = reads(monkeypatch, "_walk")
-    found = search.search(analysed, parse_query("lighthouse"), limit=20)
+    found = search.search(store, parse_query("lighthouse"), limit=20)
     assert titles(found) == ["Statement 1", "Statement 0"]
-    assert walks == []  # the window of the newest statements was not read
+    assert walks == walks_expected
 
 
 @pytest.mark.usefixtures("small_bounds")
@@ -163,16 +169,6 @@ def test_a_common_query_still_reads_the_newest_first_with_statistics(
     found = search.search(analysed, parse_query("budget"), limit=20)
     assert sorted(titles(found)) == [f"Statement {i}" for i in range(25, 30)]
     assert indexes == []
-
-
-@pytest.mark.usefixtures("small_bounds")
-def test_without_statistics_a_rare_query_reads_the_window_first(
-    on_postgres, monkeypatch
-):
-    walks = reads(monkeypatch, "_walk")
-    found = search.search(on_postgres, parse_query("lighthouse"), limit=20)
-    assert titles(found) == ["Statement 1", "Statement 0"]
-    assert walks == ["_walk"]
 
 
 def test_the_postgres_index_keeps_no_pending_list(tmp_path, postgres_url):
