@@ -240,8 +240,8 @@ class PressOffice(Application[UUID]):
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """Application.save, with each aggregate's events collected directly.
         The library tells aggregates from events by isinstance against two
-        runtime protocols, which costs about 30 µs an aggregate on Python 3.11:
-        more than an import spends writing one statement's events."""
+        runtime protocols, which costs about 30 µs an aggregate on Python 3.11
+        (a create saves three or four aggregates)."""
         processing_event: ProcessingEvent[UUID] = ProcessingEvent()
         for obj in objs:
             if isinstance(obj, Aggregate):
