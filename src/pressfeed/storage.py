@@ -111,10 +111,24 @@ def vacuum_analyse(tables: Tables, names: Iterable[str]) -> None:
         return
     with tables.datastore.get_connection() as conn:  # autocommit: VACUUM needs it
         for name in names:
-            table = tables.dialect.table(name)
-            found = conn.execute("SELECT to_regclass(%s) AS t", (table,)).fetchone()
-            if found["t"] is not None:
-                conn.execute(f"VACUUM (ANALYZE) {table}")
+            with conn.cursor() as cursor:
+                if table_exists(cursor, tables.dialect, name):
+                    cursor.execute(f"VACUUM (ANALYZE) {tables.dialect.table(name)}")
+
+
+def table_exists(cursor: Any, dialect: Dialect, name: str) -> bool:
+    """Whether the store has this table (its unqualified name)."""
+    if dialect.postgres:
+        cursor.execute(
+            "SELECT to_regclass(%s) IS NOT NULL AS found", (dialect.table(name),)
+        )
+    else:
+        cursor.execute(
+            "SELECT count(*) > 0 AS found FROM sqlite_master "
+            "WHERE type = 'table' AND name = ?",
+            (name,),
+        )
+    return bool(cursor.fetchone()["found"])
 
 
 SCHEMA_LOCK_KEY = 7_202_611  # any fixed number: the advisory lock that guards DDL

@@ -27,7 +27,7 @@ from pressfeed.application import PressOffice
 from pressfeed.projections.base import SHADOW_SUFFIX, ReadModel
 from pressfeed.projections.runner import ProjectionWorker
 from pressfeed.projections.websub import WebSubOutboxView
-from pressfeed.storage import vacuum_analyse
+from pressfeed.storage import table_exists, vacuum_analyse
 
 log = logging.getLogger(__name__)
 
@@ -186,21 +186,8 @@ def _swap(
 
 def _rename(c: Any, views: ReadModel, table: str, new_name: str) -> None:
     d = views.dialect
-    if _exists(c, views, table):
+    if table_exists(c, d, table):
         c.execute(d.sql(f'ALTER TABLE {{t}} RENAME TO "{new_name}"', t=table))
-
-
-def _exists(c: Any, views: ReadModel, table: str) -> bool:
-    d = views.dialect
-    if d.postgres:
-        c.execute("SELECT to_regclass(%s) IS NOT NULL AS found", (d.table(table),))
-    else:
-        c.execute(
-            "SELECT count(*) > 0 AS found FROM sqlite_master "
-            "WHERE type = 'table' AND name = ?",
-            (table,),
-        )
-    return bool(c.fetchone()["found"])
 
 
 def _drop_retired(views: ReadModel) -> None:
