@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 import pytest
 
@@ -81,3 +83,21 @@ def test_a_worker_killed_fails_the_check_with_a_reason(tmp_path, monkeypatch):
     monkeypatch.setattr(import_file, "check_lines", killed)
     with pytest.raises(CheckFailed, match="died"):
         read_statements(path, KINDS, "en")
+
+
+def test_only_a_few_tasks_are_read_ahead_of_the_one_checked(tmp_path):
+    """The file is never all in memory: while the first task's result is
+    awaited, at most `ahead` more tasks have been read from the file."""
+    drawn = []
+
+    def tasks():
+        for i in range(50):
+            drawn.append(i)
+            yield [(i + 1, line(i, kind="news").encode())]
+
+    with ProcessPoolExecutor(max_workers=2, mp_context=get_context("fork")) as pool:
+        checked = import_file._checked_in_order(pool, 4, tasks(), KINDS, "en")
+        first = next(checked)
+        assert len(drawn) == 5  # the first task and four ahead
+        assert [n for n, _ in first] == [1]
+        assert len(list(checked)) == 49
