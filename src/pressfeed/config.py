@@ -246,7 +246,7 @@ def sqlite_env(database_url: str) -> dict[str, str]:
     path = sqlite_path(database_url)
     create_owner_only(path)
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "PERSISTENCE_MODULE": "pressfeed.storage:SQLiteStore",
         "APPLICATION_RECORDER_TOPIC": "pressfeed.ledger:ChainedSQLiteApplicationRecorder",
         "SQLITE_DBNAME": str(path),
         "SQLITE_LOCK_TIMEOUT": "10",

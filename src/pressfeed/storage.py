@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
 
 from pressfeed.config import Settings
 
@@ -56,6 +57,33 @@ class Dialect:
         """Formats {name} table names and turns ? into %s for psycopg."""
         text = text.format(**{k: self.table(v) for k, v in tables.items()})
         return text.replace("?", "%s") if self.postgres else text
+
+
+class SQLiteStore(SQLiteFactory):
+    """eventsourcing's SQLite persistence, each connection opened with
+    ``secure_delete = FAST``.
+
+    Debian builds SQLite with secure_delete on: every page a delete frees is
+    overwritten with zeros, so dropping the tables a rebuild replaced wrote
+    them out once more (1.7 of the 10 s of a 20,000-statement rebuild). FAST
+    still zeroes deleted rows inside the pages it writes anyway, and leaves
+    freed pages as they were. Nothing is lost by it: what the views hold is
+    derived from the event log, which is never deleted from."""
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        pool = self.datastore.pool
+        self.datastore.pool = _FastDeletePool(
+            db_name=pool.db_name, lock_timeout=pool.lock_timeout
+        )
+
+
+class _FastDeletePool(SQLiteConnectionPool):
+    def _create_connection(self) -> SQLiteConnection:
+        connection = super()._create_connection()
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA secure_delete = FAST")
+        return connection
 
 
 def tables_of(recorder: object) -> Tables:
