@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -319,6 +320,82 @@ def test_an_import_killed_mid_way_and_run_again_imports_every_line_once(
     assert f"{len(interrupted)} lines were imported before" in rerun.stdout
     again = run_cli(settings, "import", str(path))
     assert "Imported 0 statements" in again.stdout
+    assert len(statements_in_store(settings)) == lines
+
+
+def write_archive(path, lines: int) -> None:
+    write_lines(
+        path,
+        [statement_line(i, title=f"Imported statement {i}") for i in range(lines)],
+    )
+
+
+def start_import(settings, path) -> subprocess.Popen:
+    """An import in a process group of its own, as a terminal starts it."""
+    return subprocess.Popen(
+        [PRESSFEED, "import", str(path)],
+        env=env_for(settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def children_of(process: subprocess.Popen) -> list[str]:
+    path = f"/proc/{process.pid}/task/{process.pid}/children"
+    try:
+        with open(path) as children:
+            return children.read().split()
+    except FileNotFoundError:
+        return []
+
+
+def press_ctrl_c(process: subprocess.Popen, when, timeout: float = 120) -> None:
+    """SIGINT to the whole process group, as Ctrl-C sends it, once when() holds."""
+    deadline = time.monotonic() + timeout
+    while not when():
+        assert process.poll() is None, "the import ended before Ctrl-C"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGINT)
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_the_lines_are_checked_imports_nothing_and_says_so(
+    settings, tmp_path
+):
+    path = tmp_path / "archive.jsonl"
+    write_archive(path, 20_000)
+    process = start_import(settings, path)
+    press_ctrl_c(process, lambda: children_of(process))  # the checkers started
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert "Interrupted while checking the lines. Nothing was imported." in stderr
+    assert "Traceback" not in stderr  # neither the command's nor a checker's
+    assert statements_in_store(settings) == []
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_saving_says_how_many_are_saved_and_a_rerun_saves_the_rest(
+    settings, tmp_path
+):
+    lines = 20_000
+    path = tmp_path / "archive.jsonl"
+    write_archive(path, lines)
+    process = start_import(settings, path)
+    press_ctrl_c(process, lambda: log_head(settings) >= 3_000)  # a chunk saved
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert "Traceback" not in stderr
+    saved = len(statements_in_store(settings))
+    assert 1_000 <= saved < lines
+    assert (
+        f"Interrupted: {saved} of {lines} statements are saved. "
+        "Run the same import again to save the rest." in stderr
+    )
+    rerun = run_cli(settings, "import", str(path))
+    assert f"{saved} lines were imported before" in rerun.stdout
     assert len(statements_in_store(settings)) == lines
 
 

@@ -555,17 +555,20 @@ class PressOffice(Application[UUID]):
 
         with ThreadPoolExecutor(max_workers=1) as writer:
             writing: Future[int] | None = None
-            for statements, aggregates in batches:
-                stored = [
-                    self.mapper.to_stored_event(event)
-                    for aggregate in aggregates
-                    for event in aggregate.collect_events()
-                ]
+            try:
+                for statements, aggregates in batches:
+                    stored = [
+                        self.mapper.to_stored_event(event)
+                        for aggregate in aggregates
+                        for event in aggregate.collect_events()
+                    ]
+                    if writing is not None:
+                        written, writing = writing, None
+                        saved += _written(written, progress)
+                    writing = writer.submit(write, statements, stored)
+            finally:  # interrupted too (Ctrl-C): the batch being written is told
                 if writing is not None:
-                    saved += _written(writing, progress)
-                writing = writer.submit(write, statements, stored)
-            if writing is not None:
-                _written(writing, progress)
+                    _written(writing, progress)
 
     def _link_imported_translations(
         self,

@@ -319,6 +319,10 @@ def import_command(settings: Settings, file: Path, actor: str) -> None:
         ) from None
     except CheckFailed as failed:
         raise click.ClickException(f"{failed} Nothing was imported.") from None
+    except KeyboardInterrupt:
+        raise click.ClickException(
+            "Interrupted while checking the lines. Nothing was imported."
+        ) from None
     statements = [statement for _, statement in numbered]
     pressfeed = pressfeed_of(settings)
     app = pressfeed.press_office
@@ -334,6 +338,11 @@ def import_command(settings: Settings, file: Path, actor: str) -> None:
             ) from None
         except ImportConflict as error:
             raise click.ClickException(str(error)) from None
+        except KeyboardInterrupt:
+            raise click.ClickException(
+                f"Interrupted: {bar.n} of {len(statements)} statements are saved. "
+                "Run the same import again to save the rest."
+            ) from None
     pressfeed.ledger.vacuum()
     message = f"Imported {len(saved)} statements."
     if before := len(statements) - len(saved):

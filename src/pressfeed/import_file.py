@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections import deque
 from collections.abc import Collection, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -49,7 +50,9 @@ def read_statements(
     workers = max(1, min(os.cpu_count() or 1, 8))
     # fork: the workers start at once, with the schemas already imported.
     context = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_leave_interrupts
+    )
     statements: NumberedStatements = []
     try:
         checked = _checked_in_order(
@@ -66,6 +69,12 @@ def read_statements(
     finally:
         pool.shutdown(cancel_futures=True)
     return statements
+
+
+def _leave_interrupts() -> None:
+    """A worker ignores Ctrl-C (SIGINT goes to the whole process group): the
+    importing process stops them, rather than each printing a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _checked_in_order(
