@@ -15,6 +15,7 @@ import pytest
 
 from pressfeed.application import NewStatement, PressOffice, SlugTaken
 from pressfeed.assembly import Pressfeed
+from pressfeed.import_file import CHECKERS
 from pressfeed.projections import open_views
 from tests.conftest import POSTGRES_URL, make_settings
 from tests.helpers import PRESSFEED, create_token, env_for, run_cli
@@ -351,6 +352,18 @@ def children_of(process: subprocess.Popen) -> list[str]:
         return []
 
 
+def ignores_ctrl_c(pid: int | str) -> bool:
+    """Whether a process ignores SIGINT (False once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("SigIgn:"):
+                    return bool(int(line.split()[1], 16) & 1 << (signal.SIGINT - 1))
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return False
+
+
 def press_ctrl_c(process: subprocess.Popen, when, timeout: float = 120) -> None:
     """SIGINT to the whole process group, as Ctrl-C sends it, once when() holds."""
     deadline = time.monotonic() + timeout
@@ -368,7 +381,15 @@ def test_ctrl_c_while_the_lines_are_checked_imports_nothing_and_says_so(
     path = tmp_path / "archive.jsonl"
     write_archive(path, 20_000)
     process = start_import(settings, path)
-    press_ctrl_c(process, lambda: children_of(process))  # the checkers started
+
+    def checking_under_way() -> bool:
+        """The checking processes are started, each ignoring Ctrl-C (were they
+        not, the import would end first and fail the test), and the importing
+        process answers Ctrl-C."""
+        ignoring = sum(ignores_ctrl_c(child) for child in children_of(process))
+        return ignoring >= CHECKERS and not ignores_ctrl_c(process.pid)
+
+    press_ctrl_c(process, checking_under_way)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 1
     assert "Interrupted while checking the lines. Nothing was imported." in stderr

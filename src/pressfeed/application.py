@@ -563,10 +563,11 @@ class PressOffice(Application[UUID]):
                         for event in aggregate.collect_events()
                     ]
                     if writing is not None:
-                        written, writing = writing, None
-                        saved += _written(written, progress)
+                        saved += _written(writing, progress)
+                        writing = None
                     writing = writer.submit(write, statements, stored)
-            finally:  # interrupted too (Ctrl-C): the batch being written is told
+            finally:  # interrupted too (Ctrl-C, even while waiting for a write):
+                # the batch being written is told once it is written
                 if writing is not None:
                     _written(writing, progress)
 

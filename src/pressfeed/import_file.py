@@ -7,10 +7,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 from collections import deque
 from collections.abc import Collection, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -19,6 +21,7 @@ from pressfeed.application import NewStatement
 from pressfeed.schemas import StatementCreate
 
 LINES_PER_TASK = 500  # lines one worker checks at a time
+CHECKERS = max(1, min(os.cpu_count() or 1, 8))  # processes checking the lines
 
 
 class CheckFailed(Exception):
@@ -47,14 +50,11 @@ def read_statements(
     """Each statement of the file with its line number, in file order; BadLine
     for the first bad line (in file order) and nothing else; CheckFailed when
     a worker died."""
-    workers = max(1, min(os.cpu_count() or 1, 8))
-    # fork: the workers start at once, with the schemas already imported.
-    context = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_leave_interrupts
-    )
+    workers = CHECKERS
     statements: NumberedStatements = []
+    pool: ProcessPoolExecutor | None = None
     try:
+        pool = _checkers(workers)
         checked = _checked_in_order(
             pool, 2 * workers, _tasks(file), kinds, default_language
         )
@@ -67,14 +67,40 @@ def read_statements(
             "A process checking the lines died (killed, or out of memory?)."
         ) from None
     finally:
-        pool.shutdown(cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     return statements
 
 
-def _leave_interrupts() -> None:
-    """A worker ignores Ctrl-C (SIGINT goes to the whole process group): the
-    importing process stops them, rather than each printing a traceback."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _checkers(workers: int) -> ProcessPoolExecutor:
+    """The processes that check the lines, all started, and all ignoring Ctrl-C
+    (SIGINT goes to the whole process group): the importing process stops
+    them, rather than each printing a traceback. They are forked (at once,
+    with the schemas already imported) while this process ignores SIGINT
+    too, so that none is ever without the ignoring."""
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("fork")
+    )
+    try:
+        with _ctrl_c_ignored():
+            pool.submit(int).result()  # a fork pool starts every worker at once
+    except BaseException:
+        pool.shutdown(cancel_futures=True)
+        raise
+    return pool
+
+
+@contextmanager
+def _ctrl_c_ignored() -> Iterator[None]:
+    """SIGINT ignored meanwhile (only the main thread may change it)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _checked_in_order(
