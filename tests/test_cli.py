@@ -8,7 +8,8 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -331,9 +332,11 @@ def write_archive(path, lines: int) -> None:
     )
 
 
-def start_import(settings, path) -> subprocess.Popen:
-    """An import in a process group of its own, as a terminal starts it."""
-    return subprocess.Popen(
+@contextmanager
+def started_import(settings, path) -> Iterator[subprocess.Popen]:
+    """An import in a process group of its own, as a terminal starts it; the
+    group is killed afterwards, whatever the test left running."""
+    process = subprocess.Popen(
         [PRESSFEED, "import", str(path)],
         env=env_for(settings),
         stdout=subprocess.PIPE,
@@ -341,6 +344,17 @@ def start_import(settings, path) -> subprocess.Popen:
         text=True,
         start_new_session=True,
     )
+    try:
+        yield process
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+needs_proc = pytest.mark.skipif(
+    not Path("/proc/self/task").is_dir(), reason="reads processes from Linux's /proc"
+)
 
 
 def children_of(process: subprocess.Popen) -> list[str]:
@@ -364,6 +378,14 @@ def ignores_ctrl_c(pid: int | str) -> bool:
     return False
 
 
+def checking_under_way(process: subprocess.Popen) -> bool:
+    """The checking processes are started, each ignoring Ctrl-C (were they not,
+    the import would end first and fail the test), and the importing process
+    answers Ctrl-C."""
+    ignoring = sum(ignores_ctrl_c(child) for child in children_of(process))
+    return ignoring >= CHECKERS and not ignores_ctrl_c(process.pid)
+
+
 def press_ctrl_c(process: subprocess.Popen, when, timeout: float = 120) -> None:
     """SIGINT to the whole process group, as Ctrl-C sends it, once when() holds."""
     deadline = time.monotonic() + timeout
@@ -375,22 +397,15 @@ def press_ctrl_c(process: subprocess.Popen, when, timeout: float = 120) -> None:
 
 
 @pytest.mark.slow
+@needs_proc
 def test_ctrl_c_while_the_lines_are_checked_imports_nothing_and_says_so(
     settings, tmp_path
 ):
     path = tmp_path / "archive.jsonl"
     write_archive(path, 20_000)
-    process = start_import(settings, path)
-
-    def checking_under_way() -> bool:
-        """The checking processes are started, each ignoring Ctrl-C (were they
-        not, the import would end first and fail the test), and the importing
-        process answers Ctrl-C."""
-        ignoring = sum(ignores_ctrl_c(child) for child in children_of(process))
-        return ignoring >= CHECKERS and not ignores_ctrl_c(process.pid)
-
-    press_ctrl_c(process, checking_under_way)
-    _, stderr = process.communicate(timeout=60)
+    with started_import(settings, path) as process:
+        press_ctrl_c(process, lambda: checking_under_way(process))
+        _, stderr = process.communicate(timeout=60)
     assert process.returncode == 1
     assert "Interrupted while checking the lines. Nothing was imported." in stderr
     assert "Traceback" not in stderr  # neither the command's nor a checker's
@@ -398,15 +413,16 @@ def test_ctrl_c_while_the_lines_are_checked_imports_nothing_and_says_so(
 
 
 @pytest.mark.slow
+@needs_proc
 def test_ctrl_c_while_saving_says_how_many_are_saved_and_a_rerun_saves_the_rest(
     settings, tmp_path
 ):
     lines = 20_000
     path = tmp_path / "archive.jsonl"
     write_archive(path, lines)
-    process = start_import(settings, path)
-    press_ctrl_c(process, lambda: log_head(settings) >= 3_000)  # a chunk saved
-    _, stderr = process.communicate(timeout=60)
+    with started_import(settings, path) as process:
+        press_ctrl_c(process, lambda: log_head(settings) >= 3_000)  # a chunk saved
+        _, stderr = process.communicate(timeout=60)
     assert process.returncode == 1
     assert "Traceback" not in stderr
     saved = len(statements_in_store(settings))

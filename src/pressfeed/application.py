@@ -530,6 +530,11 @@ class PressOffice(Application[UUID]):
         self._save_in_turn(batches, progress)
         return drafted
 
+    def saved_of_import(self, statements: Sequence[NewStatement]) -> int:
+        """How many of an import's statements the log holds (after a run that
+        was interrupted, say)."""
+        return len(Ledger(self.recorder).recorded(import_ids(statements)))
+
     def _save_in_turn(
         self,
         batches: Sequence[tuple[int, Sequence[Aggregate]]],

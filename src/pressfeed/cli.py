@@ -340,7 +340,8 @@ def import_command(settings: Settings, file: Path, actor: str) -> None:
             raise click.ClickException(str(error)) from None
         except KeyboardInterrupt:
             raise click.ClickException(
-                f"Interrupted: {bar.n} of {len(statements)} statements are saved. "
+                f"Interrupted: {app.saved_of_import(statements)} of "
+                f"{len(statements)} statements are saved. "
                 "Run the same import again to save the rest."
             ) from None
     pressfeed.ledger.vacuum()

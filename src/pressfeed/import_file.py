@@ -7,7 +7,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import threading
 from collections import deque
 from collections.abc import Collection, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -76,13 +75,16 @@ def _checkers(workers: int) -> ProcessPoolExecutor:
     """The processes that check the lines, all started, and all ignoring Ctrl-C
     (SIGINT goes to the whole process group): the importing process stops
     them, rather than each printing a traceback. They are forked (at once,
-    with the schemas already imported) while this process ignores SIGINT
-    too, so that none is ever without the ignoring."""
+    with the schemas already imported) while SIGINT is held back, so that
+    none is interrupted before it ignores it, and a Ctrl-C pressed meanwhile
+    reaches this process afterwards instead of being lost."""
     pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("fork")
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_ignore_ctrl_c,
     )
     try:
-        with _ctrl_c_ignored():
+        with _ctrl_c_held_back():
             pool.submit(int).result()  # a fork pool starts every worker at once
     except BaseException:
         pool.shutdown(cancel_futures=True)
@@ -90,17 +92,21 @@ def _checkers(workers: int) -> ProcessPoolExecutor:
     return pool
 
 
+def _ignore_ctrl_c() -> None:
+    """In a checker: ignore SIGINT, then let it through (it was held back)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 @contextmanager
-def _ctrl_c_ignored() -> Iterator[None]:
-    """SIGINT ignored meanwhile (only the main thread may change it)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _ctrl_c_held_back() -> Iterator[None]:
+    """SIGINT blocked meanwhile, in this thread and in what it forks; one that
+    came meanwhile is delivered when it is unblocked."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _checked_in_order(

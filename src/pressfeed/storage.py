@@ -67,8 +67,9 @@ class SQLiteStore(SQLiteFactory):
     overwritten with zeros, so dropping the tables a rebuild replaced wrote
     them out once more (1.7 of the 10 s of a 20,000-statement rebuild). FAST
     still zeroes deleted rows inside the pages it writes anyway, and leaves
-    freed pages as they were. Nothing is lost by it: what the views hold is
-    derived from the event log, which is never deleted from."""
+    freed pages as they were: whole pages of dropped or emptied views (all
+    derived from the event log, which is never deleted from), and now and
+    then of expired sessions or revoked tokens, which hold only hashes."""
 
     def __init__(self, env: Any) -> None:
         super().__init__(env)
@@ -79,6 +80,8 @@ class SQLiteStore(SQLiteFactory):
 
 
 class _FastDeletePool(SQLiteConnectionPool):
+    """eventsourcing's pool, each new connection set to secure_delete = FAST."""
+
     def _create_connection(self) -> SQLiteConnection:
         connection = super()._create_connection()
         with connection.cursor() as cursor:
