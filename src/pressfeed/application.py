@@ -560,21 +560,17 @@ class PressOffice(Application[UUID]):
 
         with ThreadPoolExecutor(max_workers=1) as writer:
             writing: Future[int] | None = None
-            try:
-                for statements, aggregates in batches:
-                    stored = [
-                        self.mapper.to_stored_event(event)
-                        for aggregate in aggregates
-                        for event in aggregate.collect_events()
-                    ]
-                    if writing is not None:
-                        saved += _written(writing, progress)
-                        writing = None
-                    writing = writer.submit(write, statements, stored)
-            finally:  # interrupted too (Ctrl-C, even while waiting for a write):
-                # the batch being written is told once it is written
+            for statements, aggregates in batches:
+                stored = [
+                    self.mapper.to_stored_event(event)
+                    for aggregate in aggregates
+                    for event in aggregate.collect_events()
+                ]
                 if writing is not None:
-                    _written(writing, progress)
+                    saved += _written(writing, progress)
+                writing = writer.submit(write, statements, stored)
+            if writing is not None:
+                _written(writing, progress)
 
     def _link_imported_translations(
         self,

@@ -49,13 +49,12 @@ def read_statements(
     """Each statement of the file with its line number, in file order; BadLine
     for the first bad line (in file order) and nothing else; CheckFailed when
     a worker died."""
-    workers = CHECKERS
     statements: NumberedStatements = []
     pool: ProcessPoolExecutor | None = None
     try:
-        pool = _checkers(workers)
+        pool = _checkers(CHECKERS)
         checked = _checked_in_order(
-            pool, 2 * workers, _tasks(file), kinds, default_language
+            pool, 2 * CHECKERS, _tasks(file), kinds, default_language
         )
         for result in checked:
             if isinstance(result, BadLine):
