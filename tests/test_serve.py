@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from pressfeed.application import PressOffice
-from tests.helpers import PRESSFEED, Server, create_token, env_for
+from tests.helpers import PRESSFEED, Server, create_token, env_for, wait_for_views
 
 
 @pytest.fixture
@@ -304,3 +304,124 @@ def test_a_port_in_use_is_said_so_with_how_to_pick_another(sqlite_settings):
     message = result.stderr
     assert f"127.0.0.1:{port} is already in use" in message
     assert "--port" in message and "PORT=" in message
+
+
+FEED = "/feeds/all.atom"
+# Headers that differ between two answers of the same bytes a moment apart.
+PER_MOMENT = ("date", "x-accel-expires")
+
+
+def publish_long_statements(server, headers, count: int, words: int) -> None:
+    for n in range(count):
+        requests.post(
+            f"{server.url}/api/statements",
+            json={
+                "title": f"Statement {n}",
+                "body": " ".join(f"word{n}-{i}" for i in range(words)),
+                "kind": "news",
+            },
+            headers=headers,
+            timeout=10,
+        ).raise_for_status()
+
+
+def kept_alive_answers(server, requests_: list[dict[str, str]]) -> list[tuple]:
+    """Each request's status, headers (those that last) and body, all sent
+    back-to-back over one kept-alive connection."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    answers = []
+    try:
+        for extra in requests_:
+            path = extra.pop("path", FEED)
+            connection.request("GET", path, headers=extra)
+            response = connection.getresponse()
+            body = response.read()
+            assert not response.will_close, "the connection was not kept alive"
+            lasting = sorted(
+                (name.lower(), value)
+                for name, value in response.getheaders()
+                if name.lower() not in PER_MOMENT
+            )
+            answers.append((response.status, lasting, body))
+    finally:
+        connection.close()
+    return answers
+
+
+def test_feed_gets_kept_alive_each_get_the_answer_flask_gives(
+    sqlite_settings, headers, tmp_path
+):
+    """Most of these requests are answered by the server's selector loop from the
+    kept feed answer; the unusual ones by a thread and Flask, on the same
+    connection. Every one gets what a fresh connection to Flask gets, and every
+    one has its line in the access log."""
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log_file:
+        server = Server(sqlite_settings, log_file=log_file)
+        try:
+            publish_long_statements(server, headers, count=3, words=50)
+            wait_for_views(server.url)
+            time.sleep(2.5)  # until the feed's Last-Modified may be shown
+            identity = {"Accept-Encoding": "identity"}
+            etag = requests.get(server.url + FEED, headers=identity, timeout=10)
+            etag = etag.headers["ETag"]
+            kinds = [
+                {},
+                {"Accept-Encoding": "gzip"},
+                {"If-None-Match": etag},
+                {"Accept-Encoding": "gzip", "If-None-Match": etag + "x"},
+                {"Cookie": "pressfeed_language=fr"},
+                {"path": FEED + "?page=1"},
+                {"path": "/feeds/all.json"},
+            ]
+            sequence = [dict(kinds[n % len(kinds)]) for n in range(210)]
+            expected = [kept_alive_answers(server, [dict(kind)])[0] for kind in kinds]
+            answers = kept_alive_answers(server, [dict(r) for r in sequence])
+        finally:
+            server.stop()
+    for n, answer in enumerate(answers):
+        assert answer == expected[n % len(kinds)], f"request {n}"
+    assert [a[0] for a in expected] == [200, 200, 304, 200, 200, 200, 200]
+    logged = [
+        line for line in log_path.read_text().splitlines() if '"GET /feeds/' in line
+    ]
+    assert len(logged) == 1 + len(kinds) + len(sequence)
+
+
+@pytest.mark.slow
+def test_a_reader_too_slow_to_take_a_feed_holds_up_no_one_and_gets_it_whole(
+    sqlite_settings, headers
+):
+    """The answer outgrows the socket's buffers: the server sends the rest as the
+    reader takes it, and answers others meanwhile."""
+    server = Server(sqlite_settings)
+    try:
+        publish_long_statements(server, headers, count=40, words=800)
+        wait_for_views(server.url)
+        time.sleep(2.5)  # until the feed's Last-Modified may be shown
+        whole = requests.get(server.url + FEED, timeout=10).content
+        assert len(whole) > 300_000
+        slow = socket.socket()
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.settimeout(10)
+        slow.connect(("127.0.0.1", server.port))
+        ask = f"GET {FEED} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        try:
+            for _ in range(30):  # back-to-back, as a loaded reader's polls come
+                requests.get(server.url + FEED, timeout=10)
+            slow.sendall(ask)  # unread
+            time.sleep(0.5)
+            for _ in range(5):
+                started = time.monotonic()
+                assert requests.get(server.url + FEED, timeout=5).content == whole
+                assert requests.get(f"{server.url}/healthz", timeout=5).ok
+                assert time.monotonic() - started < 2.0
+            for _ in range(2):  # and the slow connection is kept alive
+                answer = http.client.HTTPResponse(slow)
+                answer.begin()
+                assert (answer.status, answer.read()) == (200, whole)
+                slow.sendall(ask)
+        finally:
+            slow.close()
+    finally:
+        server.stop()

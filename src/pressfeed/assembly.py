@@ -57,6 +57,12 @@ class RecentPosition:
             return self.refresh()
         return self._value
 
+    def recent(self) -> int | None:
+        """The position if read within the TTL, else None (never reads)."""
+        with self._lock:
+            value, read_at = self._value, self._read_at
+        return value if time.monotonic() - read_at <= self._ttl else None
+
     def refresh(self) -> int:
         with self._lock:
             generation = self._generation
@@ -211,6 +217,10 @@ class Pressfeed:
 
     def views_position(self) -> int:
         return self.position.get()
+
+    def recent_views_position(self) -> int | None:
+        """The views' position if read lately (see RecentPosition.recent)."""
+        return self.position.recent()
 
     def command_recorded(self) -> None:
         """Tells an in-process projection worker to look at the log now."""

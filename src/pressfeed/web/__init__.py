@@ -82,7 +82,9 @@ def create_app(
     if settings.proxy_hops:
         hops = settings.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]  # as Flask's docs do
-    app.wsgi_app = FeedReplay(app.wsgi_app, services.views_position)  # type: ignore[method-assign]  # as Flask's docs do
+    app.wsgi_app = FeedReplay(  # type: ignore[method-assign]  # as Flask's docs do
+        app.wsgi_app, services.views_position, services.recent_views_position
+    )
     app.before_request(refuse_large_bodies)  # before CSRF reads a form
     sessions.configure(app, settings)  # the secret key, the cookies' attributes
     CSRFProtect(app).exempt(api.bp)  # every form posts a token; the API has none

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from pressfeed.web.caching import (
@@ -67,9 +67,16 @@ class FeedReplay:
     """WSGI middleware: replays Flask's answers to plain GETs of replayable
     paths (see the module's docstring)."""
 
-    def __init__(self, app: WSGIApplication, position: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        app: WSGIApplication,
+        position: Callable[[], int],
+        recent_position: Callable[[], int | None] = lambda: None,
+    ) -> None:
         self.app = app
         self.position = position  # the views' position, as the routes read it
+        # The same, only if read lately; None rather than waiting on the store.
+        self.recent_position = recent_position
         self._paths: OrderedDict[tuple[str, bool], Replayable] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -81,11 +88,20 @@ class FeedReplay:
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
-        if environ.get("REQUEST_METHOD") != "GET" or any(
-            environ.get(name) for name in VARYING
-        ):
+        if not plain_get(environ):
             return self.app(environ, start_response)
         position = self.position()
+        answer = self.replayed(environ, position)
+        if answer is None:
+            return self._answer_and_keep(environ, start_response, position)
+        start_response(answer.status, answer.headers)
+        return [answer.body]
+
+    def replayed(self, environ: WSGIEnvironment, position: int) -> Answer | None:
+        """The answer Flask gave to this request while the views were at
+        position, if one is kept; None when Flask must answer."""
+        if not plain_get(environ):
+            return None
         path = environ.get("PATH_INFO", "")
         for gzip in (False, True):
             known = self._paths.get((path, gzip))
@@ -94,30 +110,17 @@ class FeedReplay:
                 and known.current(position)
                 and uses_gzip(known.item, environ) == gzip
             ):
-                return self._replay(known, environ, start_response, gzip)
-        return self._answer_and_keep(environ, start_response, path, position)
-
-    def _replay(
-        self,
-        known: Replayable,
-        environ: WSGIEnvironment,
-        start_response: StartResponse,
-        gzip: bool,
-    ) -> Iterable[bytes]:
-        etag = known.item.etag_for(gzip)
-        answer = known.answers.get(is_not_modified(known.item, etag, environ))
-        if answer is None:
-            return self._answer_and_keep(
-                environ, start_response, environ["PATH_INFO"], known.position
-            )
-        start_response(answer.status, with_fresh_expiry(answer.headers))
-        return [answer.body]
+                etag = known.item.etag_for(gzip)
+                answer = known.answers.get(is_not_modified(known.item, etag, environ))
+                if answer is None:
+                    return None
+                return replace(answer, headers=with_fresh_expiry(answer.headers))
+        return None
 
     def _answer_and_keep(
         self,
         environ: WSGIEnvironment,
         start_response: StartResponse,
-        path: str,
         position: int,
     ) -> Iterable[bytes]:
         """Flask answers; a replayable answer is kept for the next request."""
@@ -134,9 +137,8 @@ class FeedReplay:
         chunks = list(body)
         getattr(body, "close", lambda: None)()
         status, headers = sent[0]
-        self._keep(
-            path, position, item, environ, Answer(status, headers, b"".join(chunks))
-        )
+        answer = Answer(status, headers, b"".join(chunks))
+        self._keep(environ.get("PATH_INFO", ""), position, item, environ, answer)
         return chunks
 
     def _keep(
@@ -162,6 +164,13 @@ class FeedReplay:
             self._paths.move_to_end(key)
             while len(self._paths) > MAX_REPLAYED_PATHS:
                 self._paths.popitem(last=False)
+
+
+def plain_get(environ: WSGIEnvironment) -> bool:
+    """A GET with none of the request headers that could change an answer."""
+    return environ.get("REQUEST_METHOD") == "GET" and not any(
+        environ.get(name) for name in VARYING
+    )
 
 
 def with_fresh_expiry(headers: Headers) -> Headers:
