@@ -1,93 +1,194 @@
-"""The request heads the server's selector loop answers itself (a kept feed
-answer), and the ones it leaves to a thread and gunicorn's parser."""
+"""HeadFirstWorker's selector loop sends a kept feed answer itself: over a real
+socket pair, with a real app and store, driven as gunicorn's loop drives it."""
 
 from __future__ import annotations
 
+import http.client
+import os
+import selectors
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
+from gunicorn.config import Config
+from gunicorn.glogging import Logger
+from gunicorn.workers.gthread import TConn
 
-from pressfeed.server import PlainRequest, Sent
-from pressfeed.web.replay import Answer
+from pressfeed.server import HeadFirstWorker, _TimedSocket
+from pressfeed.web import create_app
 
-FEED_GET = b"GET /feeds/all.atom HTTP/1.1\r\nHost: news.example\r\n"
-
-
-def head(*lines: bytes) -> bytes:
-    return FEED_GET + b"".join(line + b"\r\n" for line in lines) + b"\r\n"
-
-
-def test_a_plain_feed_get_is_read_with_its_headers():
-    request = PlainRequest.parse(
-        head(b"Accept-Encoding: gzip, br", b'If-None-Match:  "abc"  ')
-    )
-    assert request is not None
-    assert request.path == "/feeds/all.atom"
-    assert request.headers == (
-        ("HOST", "news.example"),
-        ("ACCEPT-ENCODING", "gzip, br"),
-        ("IF-NONE-MATCH", '"abc"'),
-    )
-    environ = request.environ(("127.0.0.1", 5000))
-    assert environ["PATH_INFO"] == "/feeds/all.atom"
-    assert environ["HTTP_ACCEPT_ENCODING"] == "gzip, br"
-    assert environ["HTTP_IF_NONE_MATCH"] == '"abc"'
-    assert environ["QUERY_STRING"] == "" and environ["REMOTE_ADDR"] == "127.0.0.1"
+FEED = "/feeds/all.atom"
+ASK = f"GET {FEED} HTTP/1.1\r\nHost: news.example\r\n\r\n".encode()
+# Headers that name the moment, or the connection, rather than the answer.
+PER_ANSWER = {"date", "x-accel-expires", "server", "connection"}
 
 
-def test_keep_alive_asked_for_by_name_is_still_plain():
-    assert PlainRequest.parse(head(b"Connection: Keep-Alive")) is not None
+@pytest.fixture
+def app(services, publisher):
+    """The web app with a feed of long statements, answered once by Flask."""
+    app = create_app(services=services)
+    client = app.test_client()
+    for n in range(4):
+        body = " ".join(f"word{n}-{i}" for i in range(6000))
+        created = client.post(
+            "/api/statements",
+            json={"title": f"Statement {n}", "body": body, "kind": "news"},
+            headers=publisher,
+        )
+        assert created.status_code == 201
+    assert services.views_catch_up(timeout=10) == 0
+    replay = app.wsgi_app
+    # The position as if read a moment ago, at any pace of the test machine.
+    replay.recent_position = replay.position
+    flask_answer(app)  # kept by the replay from now on
+    return app
+
+
+def flask_answer(app) -> tuple[int, dict[str, str], bytes]:
+    answer = app.test_client().get(FEED, headers={"Host": "news.example"})
+    return answer.status_code, lasting(answer.headers.items()), answer.data
+
+
+def lasting(headers) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers if k.lower() not in PER_ANSWER}
+
+
+@pytest.fixture
+def worker(app, tmp_path) -> Iterator[HeadFirstWorker]:
+    cfg = Config()
+    cfg.set("accesslog", str(tmp_path / "access.log"))
+    worker = HeadFirstWorker(1, os.getppid(), [], None, 30, cfg, Logger(cfg))
+    worker.wsgi = app
+    worker.poller = selectors.DefaultSelector()
+    yield worker
+    worker.poller.close()
+
+
+@pytest.fixture
+def pair(worker) -> Iterator[tuple[TConn, socket.socket]]:
+    """A connection as the worker holds it, and the reader's end of it."""
+    served, reader = socket.socketpair()
+    sock = _TimedSocket(served.family, served.type, served.proto, served.detach())
+    conn = TConn(worker.cfg, sock, ("127.0.0.1", 40000), ("127.0.0.1", 5000))
+    worker.nr_conns += 1
+    yield conn, reader
+    reader.close()
+    conn.sock.close()
+
+
+def small_buffers(conn: TConn, reader: socket.socket) -> None:
+    conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+
+
+@contextmanager
+def loop_running(worker: HeadFirstWorker, conn: TConn) -> Iterator[None]:
+    """The worker's selector loop, in a thread, while it sends to conn."""
+
+    def run() -> None:
+        deadline = time.monotonic() + 10
+        while conn in worker._writes and time.monotonic() < deadline:
+            worker.wait_for_and_dispatch_events(0.05)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+
+
+def read_answer(reader: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    reader.settimeout(10)
+    response = http.client.HTTPResponse(reader)
+    response.begin()
+    return response.status, lasting(response.getheaders()), response.read()
+
+
+def access_lines(tmp_path) -> list[str]:
+    return (tmp_path / "access.log").read_text().splitlines()
+
+
+def test_the_loop_sends_what_flask_sent_and_keeps_the_connection(
+    app, worker, pair, tmp_path
+):
+    conn, reader = pair
+    expected = flask_answer(app)
+    assert worker._answer_from_replay(conn, ASK)
+    with loop_running(worker, conn):
+        assert read_answer(reader) == expected
+    assert list(worker.keepalived_conns) == [conn]
+    assert worker.poller.get_key(conn.sock).events == selectors.EVENT_READ
+    [line] = access_lines(tmp_path)
+    assert f'"GET {FEED} HTTP/1.1" 200 {len(expected[2])}' in line
+
+
+def test_a_slow_reader_gets_the_rest_as_it_reads(app, worker, pair, tmp_path):
+    conn, reader = pair
+    small_buffers(conn, reader)
+    expected = flask_answer(app)
+    assert len(expected[2]) > 100_000
+    assert worker._answer_from_replay(conn, ASK)
+    assert conn in worker._writes and not worker.keepalived_conns
+    assert worker.poller.get_key(conn.sock).events == selectors.EVENT_WRITE
+    with loop_running(worker, conn):
+        time.sleep(0.2)  # the reader takes nothing for a while
+        assert conn in worker._writes
+        assert read_answer(reader) == expected
+    assert list(worker.keepalived_conns) == [conn]
+    assert len(access_lines(tmp_path)) == 1
+
+
+def test_a_reader_that_leaves_mid_answer_is_closed_and_logged(
+    app, worker, pair, tmp_path
+):
+    conn, reader = pair
+    small_buffers(conn, reader)
+    body = flask_answer(app)[2]
+    assert worker._answer_from_replay(conn, ASK)
+    reader.close()
+    worker.wait_for_and_dispatch_events(1.0)
+    assert conn not in worker._writes and worker.nr_conns == 0
+    assert conn.sock.fileno() == -1
+    [line] = access_lines(tmp_path)
+    sent = int(line.split('" 200 ')[1].split()[0])
+    assert 0 <= sent < len(body)
+
+
+def test_a_reader_that_stops_reading_is_dropped_at_the_deadline(worker, pair):
+    conn, reader = pair
+    small_buffers(conn, reader)
+    assert worker._answer_from_replay(conn, ASK)
+    worker.murder_pending()
+    assert conn in worker._writes  # within its 30 s
+    _deadline, reply = worker._writes[conn]
+    worker._writes[conn] = (0.0, reply)
+    worker.murder_pending()
+    assert conn not in worker._writes and worker.nr_conns == 0
 
 
 @pytest.mark.parametrize(
-    "unusual",
-    [
-        b"HEAD /feeds/all.atom HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"POST /feeds/all.atom HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET /feeds/all.atom HTTP/1.0\r\nHost: x\r\n\r\n",
-        b"GET /feeds/all.atom?page=2 HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET /feeds/%61ll.atom HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET //feeds/all.atom HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET http://x/feeds/all.atom HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET  /feeds/all.atom HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET /feeds/all.atom HTTP/1.1\nHost: x\n\n",
-        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
-        FEED_GET,  # not whole
-        FEED_GET + b"\r\n" + FEED_GET + b"\r\n",  # a second request behind it
-        head(b"Cookie: session=1"),
-        head(b"Content-Length: 0"),
-        head(b"Transfer-Encoding: chunked"),
-        head(b"Connection: close"),
-        head(b"Connection: Upgrade", b"Upgrade: h2c", b"HTTP2-Settings: AAMA"),
-        head(b"Expect: 100-continue"),
-        head(b"Host: y"),  # twice
-        head(b"X_Forwarded_For: 1.2.3.4"),  # gunicorn drops underscored names
-        head(b" folded continuation"),
-        head(b"No colon here"),
-        head(b"X-Control: a\x01b"),
-        head("X-Name: caf\u00e9".encode("latin-1")),
-    ],
+    "situation",
+    ["unusual head", "stopping", "hook", "mounted", "position not recent"],
 )
-def test_anything_else_goes_to_a_thread(unusual):
-    assert PlainRequest.parse(unusual) is None
-
-
-def test_the_answer_is_framed_as_a_gunicorn_thread_frames_it():
-    request = PlainRequest.parse(head())
-    assert request is not None
-    answer = Answer(
-        "200 OK",
-        [("Content-Type", "application/atom+xml"), ("Content-Length", "5")],
-        b"<feed",
-    )
-    sent = Sent.of(request, request.environ(("127.0.0.1", 1)), answer)
-    status, *headers = sent.response.split(b"\r\n\r\n")[0].split(b"\r\n")
-    assert status == b"HTTP/1.1 200 OK"
-    assert headers[0] == b"Server: gunicorn" and headers[1].startswith(b"Date: ")
-    assert headers[2:] == [
-        b"Connection: keep-alive",
-        b"Content-Type: application/atom+xml",
-        b"Content-Length: 5",
-    ]
-    assert sent.response.endswith(b"\r\n\r\n<feed")
-    logged, _request, environ, _took = sent.access_atoms()
-    assert (logged.status, logged.sent) == ("200 OK", 5)
-    assert environ["RAW_URI"] == "/feeds/all.atom"
+def test_otherwise_a_thread_answers(app, worker, pair, monkeypatch, situation):
+    conn, reader = pair
+    ask = ASK
+    if situation == "unusual head":
+        ask = ASK.replace(b"\r\n\r\n", b"\r\nCookie: a=b\r\n\r\n")
+    elif situation == "stopping":
+        worker.alive = False
+    elif situation == "hook":
+        worker.cfg.set("pre_request", lambda worker, request: None)
+    elif situation == "mounted":
+        monkeypatch.setenv("SCRIPT_NAME", "/news")
+    else:
+        app.wsgi_app.recent_position = lambda: None
+    assert not worker._answer_from_replay(conn, ask)
+    reader.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        reader.recv(1)  # nothing was sent
+    assert worker.nr == 0

@@ -21,27 +21,24 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import re
+import os
 import selectors
 import socket
 import time
-from dataclasses import dataclass
-from datetime import timedelta
 from functools import cached_property, partial
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
-from gunicorn.http.wsgi import SERVER
-from gunicorn.util import http_date
 from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, TConn, ThreadWorker
 
 from pressfeed.assembly import Pressfeed
 from pressfeed.config import Settings
 from pressfeed.logs import escape_in_handlers
+from pressfeed.plain_get import HeadRules, PlainRequest, Reply, sendable
 from pressfeed.web import create_app
-from pressfeed.web.replay import Answer, FeedReplay
+from pressfeed.web.replay import FeedReplay
 
 HEAD_TIMEOUT = 10.0  # seconds a client has to send a whole request head
 MAX_HEAD_BYTES = 64 * 1024  # a longer head is closed unanswered
@@ -71,7 +68,8 @@ class HeadFirstWorker(ThreadWorker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._heads: dict[TConn, tuple[float, bytearray]] = {}
-        self._writes: dict[TConn, float] = {}  # answers being sent: by when
+        # Kept answers the loop is sending: by when the socket must take more.
+        self._writes: dict[TConn, tuple[float, Reply]] = {}
 
     def accept(self, listener: socket.socket) -> None:
         try:
@@ -122,7 +120,6 @@ class HeadFirstWorker(ThreadWorker):
 
     def _drop_head(self, conn: TConn) -> None:
         self._heads.pop(conn, None)
-        self._writes.pop(conn, None)
         with contextlib.suppress(OSError, KeyError, ValueError):
             self.poller.unregister(conn.sock)
         self.nr_conns -= 1
@@ -134,77 +131,88 @@ class HeadFirstWorker(ThreadWorker):
         for conn, (deadline, _) in list(self._heads.items()):
             if deadline <= now or not self.alive:
                 self._drop_head(conn)
-        for conn, deadline in list(self._writes.items()):
+        for conn, (deadline, reply) in list(self._writes.items()):
             if deadline <= now:
-                self._drop_head(conn)
+                self._give_up(conn, reply)
 
-    # Answers the feed replay keeps, sent by the selector loop
+    # Answers the feed replay keeps, sent by the selector loop (decision 21)
 
     @cached_property
     def _replay(self) -> FeedReplay | None:
-        """The app's feed replay (None if it has none: another WSGI app)."""
+        """The app's feed replay, if the loop may answer from it: not when a
+        hook expects to see each request, the app is mounted under a
+        SCRIPT_NAME, or something other than a plain HTTP/1 head may come
+        first (a PROXY protocol line, HTTP/2 with prior knowledge)."""
+        cfg = self.cfg
+        if (
+            _hooked(cfg)
+            or os.environ.get("SCRIPT_NAME")
+            or cfg.proxy_protocol != "off"
+            or cfg.http2_cleartext != "off"
+        ):
+            return None
         app = self.wsgi
         while app is not None and not isinstance(app, FeedReplay):
             app = getattr(app, "wsgi_app", None)
         return app
 
+    @cached_property
+    def _head_rules(self) -> HeadRules:
+        return HeadRules.of(self.cfg)
+
     def _answer_from_replay(self, conn: TConn, head: bytes) -> bool:
         """Sends the kept answer to a plain GET from this loop; False (having
         sent nothing) when a thread must answer the request."""
         try:
-            sent = self._kept_answer(conn, head)
+            reply = self._kept_reply(conn, head)
         except Exception:  # never the loop's end: a thread answers instead
             self.log.exception("Replaying a kept answer failed")
             return False
-        if sent is None:
+        if reply is None:
             return False
         self.nr += 1
-        self._send(conn, memoryview(sent.response), sent)
+        self._send(conn, reply)
         return True
 
-    def _kept_answer(self, conn: TConn, head: bytes) -> Sent | None:
+    def _kept_reply(self, conn: TConn, head: bytes) -> Reply | None:
         if self._replay is None or _buffered(conn) or not self._may_keep_alive():
             return None
-        request = PlainRequest.parse(head)
+        request = PlainRequest.parse(head, self._head_rules)
         position = self._replay.recent_position()
         if request is None or position is None:
             return None  # a thread answers, and reads the position again
         environ = request.environ(conn.client)
         answer = self._replay.replayed(environ, position)
-        if answer is None or not _framed(answer):
+        if answer is None or not sendable(answer):
             return None
-        return Sent.of(request, environ, answer)
+        return Reply(request, environ, answer)
 
     def _may_keep_alive(self) -> bool:
-        """Whether a thread would keep the connection alive after an answer,
-        and no hook of the configuration expects to see the request."""
+        """Whether a thread would keep the connection alive after an answer."""
         return (
             self.alive
             and bool(self.cfg.keepalive)
             and len(self.keepalived_conns) < self.max_keepalived
             and self.nr + 1 < self.max_requests
-            and not _hooked(self.cfg)
         )
 
-    def _send(self, conn: TConn, rest: memoryview, sent: Sent) -> None:
+    def _send(self, conn: TConn, reply: Reply) -> None:
         """Writes what the socket takes now; waits for it to take the rest."""
-        self._writes.pop(conn, None)
         try:
-            rest = rest[conn.sock.send(rest) :]
+            reply.written += conn.sock.sendmsg(reply.unsent())
         except BlockingIOError:
             pass
         except OSError:
-            self._drop_head(conn)
+            self._give_up(conn, reply)
             return
-        if rest:
-            self._writes[conn] = time.monotonic() + IO_TIMEOUT
+        if not reply.done:
+            self._writes[conn] = (time.monotonic() + IO_TIMEOUT, reply)
             self.poller.register(
-                conn.sock,
-                selectors.EVENT_WRITE,
-                partial(self._send_more, conn, rest, sent),
+                conn.sock, selectors.EVENT_WRITE, partial(self._send_more, conn, reply)
             )
             return
-        self.log.access(*sent.access_atoms())
+        self._writes.pop(conn, None)
+        self.log.access(*reply.access_atoms())
         conn.set_timeout()  # kept alive, as a thread's answer would have been
         if not self.alive:
             conn.timeout = min(conn.timeout, time.monotonic() + STOP_KEEPALIVE_LINGER)
@@ -215,9 +223,16 @@ class HeadFirstWorker(ThreadWorker):
             partial(self.on_client_socket_readable, conn),
         )
 
-    def _send_more(self, conn: TConn, rest: memoryview, sent: Sent, _sock: Any) -> None:
+    def _send_more(self, conn: TConn, reply: Reply, _sock: Any) -> None:
         self.poller.unregister(conn.sock)
-        self._send(conn, rest, sent)
+        self._send(conn, reply)
+
+    def _give_up(self, conn: TConn, reply: Reply) -> None:
+        """Closes a connection whose reader left or stopped reading; its
+        access-log line counts the body bytes it took."""
+        self._writes.pop(conn, None)
+        self.log.access(*reply.access_atoms())
+        self._drop_head(conn)
 
 
 def _buffered(conn: TConn) -> bytes:
@@ -233,120 +248,12 @@ def _buffered_head(conn: TConn) -> bool:
     return _complete(_buffered(conn))
 
 
-def _framed(answer: Answer) -> bool:
-    """Whether the client can tell where the answer ends on a kept-alive
-    connection: it says its length, or is a 304 (which has no body)."""
-    return answer.status.startswith("304") or any(
-        name.lower() == "content-length" for name, _ in answer.headers
-    )
-
-
 def _hooked(cfg: Any) -> bool:
     """Whether the configuration sets a hook around each request."""
     return any(
         cfg.settings[name].value is not cfg.settings[name].default
         for name in ("pre_request", "post_request")
     )
-
-
-# Request heads the loop answers: GET, HTTP/1.1, a path of plain characters
-# and no query; header names of letters, digits and hyphens; nothing else.
-REQUEST_LINE = re.compile(r"GET (/[A-Za-z0-9._~/-]*) HTTP/1\.1")
-HEADER_LINE = re.compile(r"([A-Za-z0-9-]+):[ \t]*([\x20-\x7e]*?)[ \t]*")
-# Headers after which a thread must answer: a body, a cookie, a change of
-# protocol, an expectation, or anything about the connection but keep-alive.
-THREAD_HEADERS = frozenset(
-    (
-        "CONTENT-LENGTH", "TRANSFER-ENCODING", "COOKIE", "UPGRADE", "EXPECT",
-        "HTTP2-SETTINGS", "TE", "TRAILER",
-    )
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class PlainRequest:
-    """A request head simple enough for the selector loop to answer."""
-
-    path: str
-    headers: tuple[tuple[str, str], ...]  # (NAME, value), as gunicorn keeps them
-
-    @classmethod
-    def parse(cls, head: bytes) -> PlainRequest | None:
-        """The request, or None when its head is anything but plain (a thread's
-        parser then reads it, and answers or refuses it as gunicorn does)."""
-        if not head.endswith(b"\r\n\r\n") or not head.isascii():
-            return None
-        first, *lines = head[:-4].decode("ascii").split("\r\n")
-        request_line = REQUEST_LINE.fullmatch(first)
-        if request_line is None or "//" in request_line[1]:
-            return None
-        headers = []
-        for line in lines:
-            header = HEADER_LINE.fullmatch(line)
-            if header is None:
-                return None
-            headers.append((header[1].upper(), header[2]))
-        names = [name for name, _ in headers]
-        if len(set(names)) != len(names) or THREAD_HEADERS.intersection(names):
-            return None
-        if any(n == "CONNECTION" and v.lower() != "keep-alive" for n, v in headers):
-            return None
-        return cls(request_line[1], tuple(headers))
-
-    def environ(self, client: Any) -> dict[str, Any]:
-        """The WSGI environ keys the feed replay and the access log read."""
-        environ: dict[str, Any] = {
-            "REQUEST_METHOD": "GET",
-            "PATH_INFO": self.path,
-            "RAW_URI": self.path,
-            "QUERY_STRING": "",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": client[0] if isinstance(client, tuple) else str(client),
-        }
-        for name, value in self.headers:
-            environ["HTTP_" + name.replace("-", "_")] = value
-        return environ
-
-
-@dataclass(frozen=True)
-class Sent:
-    """An answer the loop sends: its bytes, and what its access-log line needs."""
-
-    request: PlainRequest
-    environ: dict[str, Any]
-    answer: Answer
-    started: float
-    response: bytes  # as a gunicorn thread would have sent it, kept alive
-
-    @classmethod
-    def of(cls, request: PlainRequest, environ: dict[str, Any], answer: Answer) -> Sent:
-        lines = [
-            f"HTTP/1.1 {answer.status}",
-            f"Server: {SERVER}",
-            f"Date: {http_date()}",
-            "Connection: keep-alive",
-            *(f"{name}: {value}" for name, value in answer.headers),
-        ]
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        return cls(request, environ, answer, time.monotonic(), head + answer.body)
-
-    def access_atoms(self) -> tuple[Any, Any, dict[str, Any], timedelta]:
-        """gunicorn's Logger.access arguments: response, request, environ, time."""
-        response = _Logged(
-            status=self.answer.status,
-            sent=len(self.answer.body),
-            headers=self.answer.headers,
-        )
-        request = _Logged(headers=list(self.request.headers))
-        took = timedelta(seconds=time.monotonic() - self.started)
-        return response, request, self.environ, took
-
-
-class _Logged:
-    """Attributes for gunicorn's access-log atoms."""
-
-    def __init__(self, **attributes: Any) -> None:
-        self.__dict__.update(attributes)
 
 
 class EscapingLogger(Logger):
