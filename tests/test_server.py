@@ -172,7 +172,15 @@ def test_a_reader_that_stops_reading_is_dropped_at_the_deadline(worker, pair):
 
 @pytest.mark.parametrize(
     "situation",
-    ["unusual head", "stopping", "hook", "mounted", "position not recent"],
+    [
+        "unusual head",
+        "stopping",
+        "hook",
+        "mounted",
+        "proxy protocol",
+        "http/2 cleartext",
+        "position not recent",
+    ],
 )
 def test_otherwise_a_thread_answers(app, worker, pair, monkeypatch, situation):
     conn, reader = pair
@@ -185,6 +193,10 @@ def test_otherwise_a_thread_answers(app, worker, pair, monkeypatch, situation):
         worker.cfg.set("pre_request", lambda worker, request: None)
     elif situation == "mounted":
         monkeypatch.setenv("SCRIPT_NAME", "/news")
+    elif situation == "proxy protocol":
+        worker.cfg.set("proxy_protocol", "v1")
+    elif situation == "http/2 cleartext":
+        worker.cfg.set("http2_cleartext", "prior-knowledge")
     else:
         app.wsgi_app.recent_position = lambda: None
     assert not worker._answer_from_replay(conn, ask)

@@ -178,8 +178,10 @@ class HeadFirstWorker(ThreadWorker):
         if self._replay is None or _buffered(conn) or not self._may_keep_alive():
             return None
         request = PlainRequest.parse(head, self._head_rules)
+        if request is None:
+            return None
         position = self._replay.recent_position()
-        if request is None or position is None:
+        if position is None:
             return None  # a thread answers, and reads the position again
         environ = request.environ(conn.client)
         answer = self._replay.replayed(environ, position)

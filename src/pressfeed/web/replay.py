@@ -88,7 +88,7 @@ class FeedReplay:
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
-        if not plain_get(environ):
+        if not may_replay(environ):
             return self.app(environ, start_response)
         position = self.position()
         answer = self.replayed(environ, position)
@@ -98,10 +98,8 @@ class FeedReplay:
         return [answer.body]
 
     def replayed(self, environ: WSGIEnvironment, position: int) -> Answer | None:
-        """The answer Flask gave to this request while the views were at
-        position, if one is kept; None when Flask must answer."""
-        if not plain_get(environ):
-            return None
+        """The answer Flask gave to this request (one may_replay admits) while
+        the views were at position, if one is kept; None when Flask must answer."""
         path = environ.get("PATH_INFO", "")
         for gzip in (False, True):
             known = self._paths.get((path, gzip))
@@ -166,7 +164,7 @@ class FeedReplay:
                 self._paths.popitem(last=False)
 
 
-def plain_get(environ: WSGIEnvironment) -> bool:
+def may_replay(environ: WSGIEnvironment) -> bool:
     """A GET with none of the request headers that could change an answer."""
     return environ.get("REQUEST_METHOD") == "GET" and not any(
         environ.get(name) for name in VARYING
