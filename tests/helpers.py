@@ -50,6 +50,13 @@ def create_token(settings, role: str = "publisher", name: str = "press-office") 
     return output.strip().splitlines()[-1]
 
 
+def token_secret(token: str) -> str:
+    """The secret part of ``pf_<id>_<secret>``; the secret itself may hold ``_``."""
+    secret = token.split("_", 2)[2]
+    assert len(secret) >= 40
+    return secret
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
