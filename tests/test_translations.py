@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from pressfeed.aggregates import NotATranslation, TranslationTaken
+from pressfeed.aggregates import NotATranslation, StatementRetracted, TranslationTaken
 from pressfeed.application import (
     ImportRefused,
     NewStatement,
@@ -150,3 +150,19 @@ def test_same_title_in_two_languages_gets_two_slugs(office):
     english = create(office, "Brexit")
     french = create(office, "Brexit", "fr", translation_of=english.slug)
     assert english.slug != french.slug
+
+
+def test_an_import_refuses_a_translation_of_a_withdrawn_statement(office):
+    original = create(office, slug="visa-hours")
+    office.retract(
+        original.id, expected_version=None, reason="In error", actor="press-office"
+    )
+    recorded = office.recorder.max_notification_id()
+    line = NewStatement(
+        title="Horaires", body="Texte.", kind="news", language="fr",
+        translation_of="visa-hours",
+    )  # fmt: skip
+    with pytest.raises(ImportRefused) as refused:
+        office.import_statements([line], actor="import")
+    assert isinstance(refused.value.error, StatementRetracted)
+    assert office.recorder.max_notification_id() == recorded

@@ -613,6 +613,7 @@ class PressOffice(Application[UUID]):
                 continue
             try:
                 original = original_of(new.translation_of)
+                original.check_translatable()
                 if original.translation_group is None:
                     original.link_translation(
                         group=original.id, of=original.id, actor=actor, now=now
@@ -834,6 +835,7 @@ class PressOffice(Application[UUID]):
             raise UnknownOriginal(
                 f"translation_of: no statement {translation_of!r}."
             ) from None
+        original.check_translatable()
         if original.language == statement.language:
             raise TranslationTaken(
                 f"{original.slug!r} is in {original.language} already."

@@ -229,3 +229,51 @@ def test_the_audit_shows_the_link_to_the_translations(client, auditor, pair):
         assert linked["type"] == "LinkedToTranslations"
         assert linked["actor"] == "press-office"
         assert linked["fields"] == {"translation_group": {"from": None, "to": of["id"]}}
+
+
+def test_a_withdrawn_statement_takes_no_translation_and_stays_unchanged(
+    desk, client, publisher
+):
+    original = desk.retract(desk.create(title="Consulate closed", slug="closed"))
+    grouped, _ = pair_in_group(desk)
+    grouped = desk.retract(grouped)
+    recorder = desk.services.press_office.recorder
+    recorded = recorder.max_notification_id()
+    for target in ("closed", grouped["slug"]):
+        response = client.post(
+            "/api/statements",
+            json={
+                "title": "Консульство закрыто",
+                "body": "Текст.",
+                "kind": "news",
+                "language": "ru",
+                "translation_of": target,
+            },
+            headers=publisher,
+        )
+        assert response.status_code == 409
+        assert response.content_type == "application/problem+json"
+        assert response.get_json()["type"].endswith("/retracted")
+    for statement in (original, grouped):
+        now = client.get(f"/api/statements/{statement['id']}", headers=publisher)
+        assert now.get_json()["version"] == statement["version"]
+    unlink = client.delete(
+        f"/api/statements/{grouped['id']}/translation", headers=publisher
+    )
+    assert unlink.status_code == 409
+    assert recorder.max_notification_id() == recorded  # nothing was recorded
+
+
+def pair_in_group(desk):
+    """An English statement already in a group, and its Russian translation."""
+    english = desk.create(title="Visa hours", body="In English.", slug="visa-hours")
+    russian = desk.create(
+        title="Часы работы",
+        body="По-русски.",
+        language="ru",
+        translation_of="visa-hours",
+    )
+    english = desk.client.get(
+        f"/api/statements/{english['id']}", headers=desk.headers
+    ).get_json()
+    return english, russian

@@ -301,6 +301,7 @@ class Statement(Aggregate):
     ) -> None:
         """Joins a group of translations (of: the statement it translates, or
         itself when it starts the group)."""
+        self._refuse_if_retracted()
         if self.translation_group == group:
             return
         if self.translation_group is not None:
@@ -309,9 +310,16 @@ class Statement(Aggregate):
 
     def unlink_translation(self, *, actor: str, now: datetime) -> None:
         """Leaves its group of translations; the others stay linked."""
+        self._refuse_if_retracted()
         if self.translation_group is None:
             raise NotATranslation("The statement is linked to no translation.")
         self._unlink_translation(group=self.translation_group, actor=actor, at=utc(now))
+
+    def check_translatable(self) -> None:
+        """Refuses (StatementRetracted) when the statement is withdrawn: a
+        withdrawn statement takes no new translation, even in a group it
+        already belongs to."""
+        self._refuse_if_retracted()
 
     # Events: they only change state.
 
