@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import sqlite3
+import stat
 import subprocess
 import threading
 import time
@@ -285,6 +286,16 @@ def test_a_backup_never_overwrites_and_postgresql_is_sent_to_its_own_tools(
     assert told.returncode == 1
     assert "pg_dump" in told.stderr and "WAL archiving" in told.stderr
     assert not (tmp_path / "pg.db").exists()
+
+
+def test_a_backup_is_readable_by_its_owner_only_like_the_store(tmp_path, office):
+    settings, _ = office
+    previous = os.umask(0o022)  # the usual umask would leave it 0644
+    try:
+        backup_of(settings, tmp_path / "office.db")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "office.db").stat().st_mode) == 0o600
 
 
 def test_an_export_restores_to_the_same_log(tmp_path, office):

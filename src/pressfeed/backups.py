@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -369,9 +370,13 @@ def backup(settings: Settings, dest: Path) -> BackupReport:
             "with WAL archiving (pg_basebackup and archive_command) for "
             "point-in-time recovery: see docs/deployment.md."
         )
-    if dest.exists():
-        raise BackupRefused(f"{dest} exists: a backup never overwrites a file.")
     dest.parent.mkdir(parents=True, exist_ok=True)
+    try:  # 0600, as the store: it holds the hashes of passwords and tokens
+        os.close(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        raise BackupRefused(
+            f"{dest} exists: a backup never overwrites a file."
+        ) from None
     source = sqlite3.connect(sqlite_path(settings.database_url))
     try:
         copy = sqlite3.connect(dest)
