@@ -18,6 +18,7 @@ from pressfeed.application import NewStatement, PressOffice, SlugTaken
 from pressfeed.assembly import Pressfeed
 from pressfeed.import_file import CHECKERS
 from pressfeed.projections import open_views
+from pressfeed.projections.catalogue import COUNTS
 from tests.conftest import POSTGRES_URL, make_settings
 from tests.helpers import PRESSFEED, create_token, env_for, run_cli, token_secret
 
@@ -463,3 +464,35 @@ def test_rebuild_counts_the_events_verify_and_export_count(tmp_path, postgres_ur
 
 def log_size(app: PressOffice) -> int:
     return len(app.recorder.select_notifications(start=1, limit=1_000_000))
+
+
+def test_the_demos_look_is_kept_so_commands_from_any_shell_agree(settings):
+    """make run exports the demo's look; a later command from a plain shell
+    (rebuild, verify --views) must build and check the views as it serves them."""
+    make_run = {
+        **env_for(settings),
+        "PRESSFEED_TIMEZONE": "Europe/Paris",
+        "PRESSFEED_LANGUAGES": "en,fr",
+        "PRESSFEED_SITE_TITLE": "Embassy of Valdoria",
+    }
+    demo = subprocess.run(
+        [PRESSFEED, "demo", "--if-empty"],
+        env=make_run,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "Kept the demo's look" in demo.stdout
+    assert "verifier key, for witnesses" in demo.stdout
+    assert (settings.instance_dir / "signing_key").exists()
+    plain_shell = {
+        k: v for k, v in env_for(settings).items() if k != "PRESSFEED_LANGUAGES"
+    }
+    for command in (["rebuild"], ["verify", "--views"]):
+        subprocess.run(
+            [PRESSFEED, *command], env=plain_shell, capture_output=True, check=True
+        )
+    zones = open_views(settings).query("SELECT DISTINCT zone FROM {c}", c=COUNTS)
+    assert [row["zone"] for row in zones] == ["Europe/Paris"]
+    again = run_cli(settings, "demo", "--if-empty")
+    assert "Kept" not in again.stdout  # kept once, never overwritten

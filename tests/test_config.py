@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import pytest
 
-from pressfeed.config import Settings, sqlite_env
+from pressfeed.config import (
+    InstanceEnvError,
+    Settings,
+    keep_instance_env,
+    sqlite_env,
+)
 
 
 def settings_for(url: str, tmp_path: Path) -> Settings:
@@ -72,3 +78,38 @@ def test_date_formats_per_language():
     assert settings.date_format_of("en") == "%d.%m.%Y"
     assert settings.long_date_format_of("en") == "d MMMM y"
     assert settings.long_date_format_of("fr") == "long"
+
+
+def test_settings_kept_in_the_instance_folder_are_read_and_the_environment_wins(
+    tmp_path,
+):
+    assert keep_instance_env(
+        tmp_path,
+        {
+            "PRESSFEED_TIMEZONE": "Europe/Paris",
+            "PRESSFEED_LANGUAGES": "en,fr",
+            "PRESSFEED_CONTACT": "Press Office\nTel. 1",
+        },
+    )
+    assert stat.S_IMODE((tmp_path / "pressfeed.env").stat().st_mode) == 0o600
+    kept = Settings.from_env({"PRESSFEED_INSTANCE_DIR": str(tmp_path)})
+    assert str(kept.timezone) == "Europe/Paris"
+    assert kept.languages == ("en", "fr")
+    assert kept.contact == "Press Office\nTel. 1"
+    overridden = Settings.from_env(
+        {"PRESSFEED_INSTANCE_DIR": str(tmp_path), "PRESSFEED_TIMEZONE": "UTC"}
+    )
+    assert str(overridden.timezone) == "UTC"
+    assert not keep_instance_env(tmp_path, {"PRESSFEED_TIMEZONE": "Asia/Tbilisi"})
+    assert str(
+        Settings.from_env({"PRESSFEED_INSTANCE_DIR": str(tmp_path)}).timezone
+    ) == ("Europe/Paris")  # an existing file is never overwritten
+
+
+@pytest.mark.parametrize(
+    "line", ["TIMEZONE=UTC", "PRESSFEED_TIMEZONE UTC", "PRESSFEED_INSTANCE_DIR=/srv"]
+)
+def test_a_kept_line_that_is_no_setting_is_refused_with_its_place(tmp_path, line):
+    (tmp_path / "pressfeed.env").write_text(f"# comment\n\n{line}\n")
+    with pytest.raises(InstanceEnvError, match=r"pressfeed.env:3: not a PRESSFEED"):
+        Settings.from_env({"PRESSFEED_INSTANCE_DIR": str(tmp_path)})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import os
 import signal
 import socket
 import sys
@@ -22,7 +23,7 @@ from pressfeed.application import (
 )
 from pressfeed.assembly import Pressfeed
 from pressfeed.checkpoints import Checkpoint
-from pressfeed.config import Settings
+from pressfeed.config import INSTANCE_ENV, Settings, keep_instance_env
 from pressfeed.import_file import BadLine, CheckFailed, read_statements
 from pressfeed.logs import escape_in_handlers
 from pressfeed.people import (
@@ -613,9 +614,15 @@ def migrate(settings: Settings, target_url: str) -> None:
 @click.option("--if-empty", is_flag=True, help="Do nothing if the store has events.")
 @click.pass_obj
 def demo(settings: Settings, if_empty: bool) -> None:
-    """Loads the sample press office, and prints a publisher token."""
+    """Loads the sample press office, with a key to sign its checkpoints, and
+    prints a publisher token and a desk account. The look it is served with
+    (the PRESSFEED_* variables of DEMO_LOOK set here, as make run sets them)
+    is kept in the instance folder's pressfeed.env, for every later command."""
     from pressfeed.demo.loader import load_demo
 
+    look = {name: os.environ[name] for name in DEMO_LOOK if name in os.environ}
+    if look and keep_instance_env(settings.instance_dir, look):
+        click.echo(f"Kept the demo's look in {settings.instance_dir / INSTANCE_ENV}.")
     pressfeed = pressfeed_of(settings)
     app = pressfeed.press_office
     if if_empty and app.recorder.max_notification_id():
@@ -626,10 +633,14 @@ def demo(settings: Settings, if_empty: bool) -> None:
         click.echo("A desk account: pressfeed user create --name NAME --role publisher")
         return
     count = load_demo(app)
+    verifier = create_demo_signing_key(settings)
     name, new_token = create_demo_token(pressfeed.tokens)
     person, password = create_demo_person(pressfeed.people)
     click.echo(f"Loaded the demo press office: {count} statements.")
     click.echo(f"Site: {settings.base_url}/   API: {settings.base_url}/api/statements")
+    if verifier is not None:
+        click.echo(f"Checkpoints are signed by {settings.signing_key_path}; its")
+        click.echo(f"verifier key, for witnesses (also at /audit/key): {verifier}")
     click.echo(f"A publisher token ({name}), for Authorization: Bearer <token>:")
     click.echo(new_token)
     click.echo(
@@ -637,6 +648,28 @@ def demo(settings: Settings, if_empty: bool) -> None:
         "with the one-time password:"
     )
     click.echo(password)
+
+
+DEMO_LOOK = (
+    "PRESSFEED_SITE_TITLE",
+    "PRESSFEED_CONTACT",
+    "PRESSFEED_CLOCKS",
+    "PRESSFEED_TIMEZONE",
+    "PRESSFEED_LANGUAGES",
+)
+
+
+def create_demo_signing_key(settings: Settings) -> str | None:
+    """A signing key for the demo's checkpoints, unless one exists; its
+    verifier key."""
+    from pressfeed.checkpoints import SigningKey, write_signing_key
+
+    key = SigningKey.generate(settings.origin)
+    try:
+        write_signing_key(settings.signing_key_path, key)
+    except FileExistsError:
+        return None
+    return key.verifier.text()
 
 
 def create_demo_token(registry: TokenRegistry) -> tuple[str, str]:

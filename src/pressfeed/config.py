@@ -65,9 +65,11 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Reads the PRESSFEED_* variables."""
+        """Reads the PRESSFEED_* variables: those of the environment, then those
+        kept in the instance folder's pressfeed.env (see instance_env)."""
         env = os.environ if environ is None else environ
         instance_dir = Path(env.get("PRESSFEED_INSTANCE_DIR", "instance")).resolve()
+        env = {**instance_env(instance_dir), **env}
         database_url = env.get(
             "PRESSFEED_DATABASE_URL", f"sqlite:///{instance_dir / 'pressfeed.db'}"
         )
@@ -188,6 +190,58 @@ class Settings:
         if self.uses_postgres:
             return postgres_env(self.database_url)
         return sqlite_env(self.database_url)
+
+
+INSTANCE_ENV = "pressfeed.env"
+INSTANCE_ENV_LINE = re.compile(r"(PRESSFEED_[A-Z0-9_]+)=(.*)")
+
+
+class InstanceEnvError(ValueError):
+    """A line of the instance folder's pressfeed.env that is no setting."""
+
+
+def instance_env(instance_dir: Path) -> dict[str, str]:
+    """The settings kept with an instance, in <instance dir>/pressfeed.env:
+    PRESSFEED_NAME=value lines (blank lines and # comments aside), so that every
+    command run on the instance, from any shell, reads them. The environment
+    wins over them. No file: none."""
+    path = instance_dir / INSTANCE_ENV
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    kept = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        setting = INSTANCE_ENV_LINE.fullmatch(line.strip())
+        if setting is None or setting[1] == "PRESSFEED_INSTANCE_DIR":
+            raise InstanceEnvError(
+                f"{path}:{number}: not a PRESSFEED_NAME=value setting "
+                "(the instance folder cannot name itself)"
+            )
+        kept[setting[1]] = setting[2]
+    return kept
+
+
+def keep_instance_env(instance_dir: Path, settings: Mapping[str, str]) -> bool:
+    """Writes settings to <instance dir>/pressfeed.env (0600) unless it exists;
+    True if it wrote them. Newlines are kept as \\n."""
+    instance_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lines = [
+        "# Settings of this instance, read by every pressfeed command run on it;",
+        "# the environment's PRESSFEED_* variables win over them.",
+        *(f"{name}={value}".replace("\n", "\\n") for name, value in settings.items()),
+    ]
+    try:
+        fd = os.open(
+            instance_dir / INSTANCE_ENV, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600
+        )
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write("\n".join(lines) + "\n")
+    return True
 
 
 LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
