@@ -85,6 +85,22 @@ def test_a_change_in_the_views_goes_to_flask_at_once(app, desk):
     assert b"Visa hours from March" in after.data
 
 
+def test_an_answer_is_kept_under_the_position_it_was_rendered_at(app, desk, services):
+    """Two reads of the position in one request can disagree (a read that
+    began earlier and ended later is not remembered): the route renders at
+    the replay's read, never at an older one, so no old bytes are kept as new."""
+    statement = desk.create(title="Visa hours", body="Open on Mondays.")
+    client = app.test_client()
+    client.get(FEED)  # rendered and cached at this position
+    older = services.views_position()
+    desk.amend(statement, title="Visa hours from March")
+    newer = services.press_office.recorder.max_notification_id()
+    app.wsgi_app.position = lambda: newer  # the replay's read: the correction
+    services.views_position = lambda: older  # any later read: before it
+    for _ in range(2):  # rendered, then replayed
+        assert b"Visa hours from March" in client.get(FEED).data
+
+
 @pytest.mark.parametrize(
     "path, headers",
     [

@@ -33,6 +33,9 @@ GZIP_MIN_BYTES = 512  # smaller bodies gain nothing from compression
 SHARED_CACHE_SECONDS = 1  # how long a shared cache (a proxy, a CDN) may reuse a copy
 STALE_IF_ERROR_SECONDS = 86_400  # a copy a shared cache may serve while we are down
 REPLAYABLE = "pressfeed.replayable"  # the environ key of a replayable answer's bytes
+# The environ key of the views' position a request renders at: read once, by
+# the feed replay when it may keep the answer (it keeps it under that position).
+VIEWS_POSITION = "pressfeed.views_position"
 
 
 def public_cache_control(max_age: int) -> str:

@@ -14,7 +14,7 @@ from pressfeed.projections.catalogue import count_published, published_pages
 from pressfeed.times import iso
 from pressfeed.urls import absolute, statement_path
 from pressfeed.web.caching import Rendered, conditional_response, rendered
-from pressfeed.web.context import rendered_cache, services
+from pressfeed.web.context import rendered_cache, services, views_position
 
 bp = Blueprint("crawlers", __name__)
 
@@ -93,5 +93,5 @@ def _document(root: str, lines: list[str]) -> bytes:
 
 
 def serve(key: str, render: Callable[[], Rendered]) -> Response:
-    item = rendered_cache().get(key, services().views_position(), render)
+    item = rendered_cache().get(key, views_position(), render)
     return conditional_response(item, XML, CACHE)

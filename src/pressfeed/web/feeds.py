@@ -57,7 +57,7 @@ from pressfeed.web.caching import (
     public_cache_control,
     rendered,
 )
-from pressfeed.web.context import rendered_cache, services
+from pressfeed.web.context import rendered_cache, services, views_position
 from pressfeed.web.languages import list_language, page_language
 from pressfeed.web.problems import ProblemError
 
@@ -292,4 +292,4 @@ def public_translations_of(
 
 
 def cached(key: str, render: Callable[[], Rendered]) -> Rendered:
-    return rendered_cache().get(key, services().views_position(), render)
+    return rendered_cache().get(key, views_position(), render)

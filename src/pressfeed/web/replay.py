@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pressfeed.web.caching import (
     REPLAYABLE,
+    VIEWS_POSITION,
     Rendered,
     edge_expiry,
     expired,
@@ -121,7 +122,9 @@ class FeedReplay:
         start_response: StartResponse,
         position: int,
     ) -> Iterable[bytes]:
-        """Flask answers; a replayable answer is kept for the next request."""
+        """Flask answers, at this position (see context.views_position); a
+        replayable answer is kept for the next request."""
+        environ[VIEWS_POSITION] = position
         sent: list[tuple[str, Headers]] = []
 
         def keep_status(status: str, headers: Headers, exc_info: Any = None) -> Any:
