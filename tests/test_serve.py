@@ -386,3 +386,21 @@ def test_feed_gets_kept_alive_each_get_the_answer_flask_gives(
         line for line in log_path.read_text().splitlines() if '"GET /feeds/' in line
     ]
     assert len(logged) == 1 + len(kinds) + len(sequence)
+
+
+def test_a_request_on_a_kept_connection_while_the_server_stops_is_answered(server):
+    """A deploy or restart stops the worker: a request that comes on a kept-alive
+    connection within gunicorn's linger (2 s) is answered, with Connection:
+    close, rather than the connection reset."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    connection.request("GET", "/healthz")
+    first = connection.getresponse()
+    first.read()
+    assert first.status == 200 and first.getheader("Connection") != "close"
+    server.process.terminate()  # the master passes SIGTERM on to the worker
+    time.sleep(1.5)  # past the loop's next pass (it waits 1 s at most)
+    connection.request("GET", "/healthz")
+    second = connection.getresponse()
+    assert second.status == 200
+    assert second.getheader("Connection") == "close"
+    connection.close()

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import pytest
 from gunicorn.config import Config
 from gunicorn.glogging import Logger
-from gunicorn.workers.gthread import TConn
+from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, TConn, ThreadWorker
 
 from pressfeed.server import HeadFirstWorker, _TimedSocket
 from pressfeed.web import create_app
@@ -204,3 +204,33 @@ def test_otherwise_a_thread_answers(app, worker, pair, monkeypatch, situation):
     with pytest.raises(BlockingIOError):
         reader.recv(1)  # nothing was sent
     assert worker.nr == 0
+
+
+def test_a_request_arriving_on_a_kept_connection_while_stopping_is_answered(
+    worker, pair, monkeypatch
+):
+    """As gthread does: kept-alive connections linger STOP_KEEPALIVE_LINGER
+    once the worker stops, and a request arriving meanwhile reaches a thread
+    (which answers it with Connection: close) instead of a reset."""
+    conn, reader = pair
+    handed: list[TConn] = []
+    monkeypatch.setattr(ThreadWorker, "enqueue_req", lambda _self, c: handed.append(c))
+    worker.enqueue_req(conn)  # kept alive: its next head is awaited
+    worker.alive = False
+    worker.murder_pending()  # the loop's pass right after the stop
+    deadline, _ = worker._heads[conn]
+    assert deadline <= time.monotonic() + STOP_KEEPALIVE_LINGER
+    reader.sendall(ASK)
+    worker.wait_for_and_dispatch_events(1.0)
+    assert handed == [conn] and conn not in worker._heads
+
+
+def test_a_head_not_come_when_the_stop_lingered_out_is_dropped(worker, pair):
+    conn, _reader = pair
+    worker.enqueue_req(conn)
+    worker.alive = False
+    worker.murder_pending()
+    _deadline, head = worker._heads[conn]
+    worker._heads[conn] = (time.monotonic() - 0.001, head)
+    worker.murder_pending()
+    assert conn not in worker._heads and worker.nr_conns == 0

@@ -126,10 +126,16 @@ class HeadFirstWorker(ThreadWorker):
         conn.close()
 
     def murder_pending(self) -> None:
+        """Drops heads past their deadline; once stopping, a head has at most
+        STOP_KEEPALIVE_LINGER more (as gthread gives a kept-alive connection),
+        so a request that arrives meanwhile is answered, with Connection: close."""
         super().murder_pending()
         now = time.monotonic()
-        for conn, (deadline, _) in list(self._heads.items()):
-            if deadline <= now or not self.alive:
+        for conn, (deadline, head) in list(self._heads.items()):
+            if not self.alive and deadline > now + STOP_KEEPALIVE_LINGER:
+                deadline = now + STOP_KEEPALIVE_LINGER
+                self._heads[conn] = (deadline, head)
+            if deadline <= now:
                 self._drop_head(conn)
         for conn, (deadline, reply) in list(self._writes.items()):
             if deadline <= now:
