@@ -8,6 +8,7 @@ import time
 
 import pytest
 from gunicorn.config import Config
+from gunicorn.http.parser import RequestParser
 
 from pressfeed.plain_get import HeadRules, PlainRequest, Reply, sendable
 from pressfeed.web.replay import Answer
@@ -109,6 +110,40 @@ def test_only_a_framed_answer_without_hop_by_hop_headers_is_sent_by_the_loop():
     assert not sendable(Answer("200 OK", [length, ("Keep-Alive", "5")], b"<feed"))
 
 
+@pytest.mark.parametrize(
+    "setting, value",
+    [
+        ("limit_request_line", 4094),  # gunicorn's defaults
+        ("limit_request_line", 0),  # no limit
+        ("limit_request_line", 20_000),  # read as 8190
+        ("limit_request_field_size", 0),  # read as 8190
+        ("limit_request_field_size", 300),
+        ("limit_request_fields", 0),  # read as 32768
+        ("limit_request_fields", 3),
+    ],
+)
+def test_every_head_the_loop_answers_is_one_gunicorns_parser_takes(setting, value):
+    """At each limit's edges (one under, at, one over) the loop answers no head
+    that gunicorn's own parser would refuse."""
+    cfg = Config()
+    cfg.set(setting, value)
+    rules = HeadRules.of(cfg)
+    limits = (4094, 8190, 300, 3, 100, 20_000)
+    heads = []
+    for limit in limits:
+        for n in (limit - 1, limit, limit + 1):
+            path = b"/" + b"a" * (n - len("GET / HTTP/1.1"))
+            heads.append(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            heads.append(head(b"X-Long: " + b"a" * (n - len("X-Long: ") - 2)))
+            if n < 200:
+                heads.append(head(*(f"X-F{i}: {i}".encode() for i in range(n - 1))))
+    answered = [h for h in heads if PlainRequest.parse(h, rules) is not None]
+    assert answered  # the edges include heads within every limit
+    for answered_head in answered:
+        parser = RequestParser(cfg, iter([answered_head]), ("127.0.0.1", 1))
+        assert next(parser).method == "GET"  # no Limit... exception
+
+
 def test_gunicorns_limits_send_a_head_to_a_thread_which_refuses_it():
     rules = HeadRules.of(Config())
     many = [f"X-Field-{n}: {n}".encode() for n in range(rules.fields + 1)]
@@ -132,5 +167,5 @@ def test_a_head_of_spaces_is_read_in_linear_time():
     about 10 s for this head, the whole time holding the selector loop."""
     spaced = head(b"X-Spaces: a" + b" " * 60_000 + b"b")
     started = time.perf_counter()
-    assert PlainRequest.parse(spaced, HeadRules(field_size=0)) is not None
+    assert PlainRequest.parse(spaced, HeadRules(field_size=100_000)) is not None
     assert time.perf_counter() - started < 0.5

@@ -17,6 +17,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from gunicorn.http.message import (
+    DEFAULT_MAX_HEADERFIELD_SIZE,
+    MAX_HEADERS,
+    MAX_REQUEST_LINE,
+)
 from gunicorn.http.wsgi import SERVER
 from gunicorn.util import http_date, is_hoppish
 
@@ -41,11 +46,12 @@ THREAD_HEADERS = frozenset(
 class HeadRules:
     """What of gunicorn's configuration a plain head must respect: its limits
     (a longer head gets its 4xx from a thread) and the headers gunicorn acts
-    on itself (the scheme a trusted proxy names, forwarded WSGI variables)."""
+    on itself (the scheme a trusted proxy names, forwarded WSGI variables).
+    The limits are those gunicorn's parser applies (see of)."""
 
-    request_line: int = 4094  # 0: no limit, as in gunicorn
-    fields: int = 100
-    field_size: int = 8190
+    request_line: int = 4094  # characters before CRLF; 0: no limit
+    fields: int = 100  # header lines
+    field_size: int = 8190  # characters of a header line with its CRLF
     for_threads: frozenset[str] = THREAD_HEADERS
     # gunicorn refuses a request whose scheme headers disagree: with more
     # than one of them, a thread decides.
@@ -53,18 +59,25 @@ class HeadRules:
 
     @classmethod
     def of(cls, cfg: Any) -> HeadRules:
+        """The rules of a gunicorn configuration, its limits read as its parser
+        reads them: a request line limit from MAX_REQUEST_LINE up is
+        MAX_REQUEST_LINE (0 none); a field count of 0 or less, or past
+        MAX_HEADERS, is MAX_HEADERS; a field size of 0 or less the default."""
+        line = cfg.limit_request_line
+        if line >= MAX_REQUEST_LINE:
+            line = MAX_REQUEST_LINE
+        fields = cfg.limit_request_fields
+        if fields <= 0 or fields > MAX_HEADERS:
+            fields = MAX_HEADERS
+        size = cfg.limit_request_field_size
         forwarded = {name.upper() for name in cfg.forwarder_headers}
         return cls(
-            cfg.limit_request_line,
-            cfg.limit_request_fields,
-            cfg.limit_request_field_size,
+            line,
+            fields,
+            size if size > 0 else DEFAULT_MAX_HEADERFIELD_SIZE,
             THREAD_HEADERS | forwarded,
             frozenset(name.upper() for name in cfg.secure_scheme_headers),
         )
-
-
-def _within(length: int, limit: int) -> bool:
-    return limit <= 0 or length < limit
 
 
 @dataclass(frozen=True)
@@ -84,8 +97,8 @@ class PlainRequest:
         if (
             request_line is None
             or "//" in request_line[1]
-            or not _within(len(first), rules.request_line)
-            or not _within(len(lines), rules.fields)
+            or (rules.request_line and len(first) > rules.request_line)
+            or len(lines) > rules.fields
         ):
             return None
         headers = []
@@ -94,7 +107,7 @@ class PlainRequest:
             value = value.strip(" \t")
             if (
                 not colon
-                or not _within(len(line), rules.field_size)
+                or len(line) + len("\r\n") > rules.field_size
                 or not HEADER_NAME.fullmatch(name)
                 or not HEADER_VALUE.fullmatch(value)
             ):
