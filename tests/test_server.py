@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import pytest
 from gunicorn.config import Config
 from gunicorn.glogging import Logger
+from gunicorn.http2 import negotiation
 from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, TConn, ThreadWorker
 
 from pressfeed.server import HeadFirstWorker, _TimedSocket
@@ -234,3 +235,27 @@ def test_a_head_not_come_when_the_stop_lingered_out_is_dropped(worker, pair):
     worker._heads[conn] = (time.monotonic() - 0.001, head)
     worker.murder_pending()
     assert conn not in worker._heads and worker.nr_conns == 0
+
+
+def test_a_head_sent_a_byte_at_a_time_is_read_whole_and_answered(app, worker, pair):
+    conn, reader = pair
+    worker.enqueue_req(conn)
+    for byte in ASK:
+        reader.sendall(bytes([byte]))
+        worker.wait_for_and_dispatch_events(1.0)
+    assert conn not in worker._heads and worker.nr == 1  # the loop answers
+    with loop_running(worker, conn):
+        assert read_answer(reader) == flask_answer(app)
+
+
+def test_where_http2_may_come_with_prior_knowledge_gunicorn_reads_first(
+    worker, pair, monkeypatch
+):
+    """gunicorn must read the HTTP/2 preface itself (--http2-cleartext
+    prior-knowledge or both, from a trusted peer): no head is read first."""
+    conn, _reader = pair
+    handed: list[TConn] = []
+    monkeypatch.setattr(ThreadWorker, "enqueue_req", lambda _self, c: handed.append(c))
+    monkeypatch.setattr(negotiation, "prior_knowledge_allowed", lambda cfg, peer: True)
+    worker.enqueue_req(conn)
+    assert handed == [conn] and conn not in worker._heads

@@ -31,6 +31,7 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
+from gunicorn.http2 import negotiation
 from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, TConn, ThreadWorker
 
 from pressfeed.assembly import Pressfeed
@@ -85,7 +86,11 @@ class HeadFirstWorker(ThreadWorker):
         self.enqueue_req(TConn(self.cfg, sock, address, listener.getsockname()))
 
     def enqueue_req(self, conn: TConn) -> None:
-        if self.cfg.is_ssl or _buffered_head(conn):
+        if (
+            self.cfg.is_ssl
+            or _buffered_head(conn)
+            or negotiation.prior_knowledge_allowed(self.cfg, conn.client)
+        ):  # TLS, or HTTP/2 may come: gunicorn reads the first bytes itself
             super().enqueue_req(conn)
             return
         conn.sock.setblocking(False)
@@ -106,7 +111,7 @@ class HeadFirstWorker(ThreadWorker):
             self._drop_head(conn)
             return
         head += data
-        if not _complete(_buffered(conn) + bytes(head)):
+        if not _completed_by(_buffered(conn), head, len(data)):
             return
         self.poller.unregister(conn.sock)
         del self._heads[conn]
@@ -249,6 +254,16 @@ def _buffered(conn: TConn) -> bytes:
 
 def _complete(data: bytes) -> bool:
     return b"\r\n\r\n" in data or b"\n\n" in data
+
+
+def _completed_by(buffered: bytes, head: bytearray, new: int) -> bool:
+    """Whether the head's last `new` bytes ended it (after what the parser had
+    read ahead): only they and the 3 bytes before them are searched, so a head
+    sent a byte at a time costs linear time, not quadratic."""
+    start = len(head) - new - 3
+    if start < 0:
+        return _complete(buffered[-3:] + bytes(head))
+    return _complete(bytes(head[start:]))
 
 
 def _buffered_head(conn: TConn) -> bool:
