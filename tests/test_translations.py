@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from pressfeed import application
 from pressfeed.aggregates import NotATranslation, StatementRetracted, TranslationTaken
 from pressfeed.application import (
     ImportRefused,
@@ -166,3 +167,39 @@ def test_an_import_refuses_a_translation_of_a_withdrawn_statement(office):
         office.import_statements([line], actor="import")
     assert isinstance(refused.value.error, StatementRetracted)
     assert office.recorder.max_notification_id() == recorded
+
+
+def test_an_import_resumed_after_a_crash_links_an_original_saved_after_its_translation(
+    office, monkeypatch
+):
+    """The French line comes first and is saved in the first chunk; the English
+    original it names comes later. A crash between the chunks, then the same
+    import again: both are linked, as an import run at once links them."""
+    monkeypatch.setattr(application, "SAVE_CHUNK", 1)
+    lines = [
+        NewStatement(
+            title="Horaires", body="Texte.", kind="news", language="fr",
+            translation_of="visa-hours",
+        ),
+        NewStatement(title="Visa hours", body="Text.", kind="news", slug="visa-hours"),
+    ]  # fmt: skip
+    insert = office.recorder.insert_events
+    writes = 0
+
+    def crash_on_the_second_chunk(stored, **kwargs):
+        nonlocal writes
+        writes += 1
+        if writes == 2:
+            raise OSError("the process dies")
+        return insert(stored, **kwargs)
+
+    monkeypatch.setattr(office.recorder, "insert_events", crash_on_the_second_chunk)
+    with pytest.raises(OSError):
+        office.import_statements(lines, actor="import")
+    monkeypatch.setattr(office.recorder, "insert_events", insert)
+    (english,) = office.import_statements(lines, actor="import")
+    english = office.get_statement(english.id)
+    assert english.translation_group == english.id
+    (french,) = office.translations(english)
+    assert french.title == "Horaires" and french.translation_group == english.id
+    assert [s.id for s in office.translations(french)] == [english.id]

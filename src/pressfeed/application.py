@@ -516,7 +516,16 @@ class PressOffice(Application[UUID]):
             except StatementError as error:
                 raise ImportRefused(index, error) from error
         linked = self._link_imported_translations(
-            [(index, new) for index, new, _ in pending], drafted, actor
+            [(index, new) for index, new, _ in pending],
+            drafted,
+            actor,
+            saved_translations=[
+                (index, new.translation_of)
+                for index, (new, statement_id) in enumerate(
+                    zip(statements, ids, strict=True)
+                )
+                if statement_id in saved_before and new.translation_of is not None
+            ],
         )
         batches = []
         for start in range(0, len(drafted), SAVE_CHUNK):
@@ -577,10 +586,15 @@ class PressOffice(Application[UUID]):
         lines: Sequence[tuple[int, NewStatement]],
         drafted: Sequence[Statement],
         actor: str,
+        saved_translations: Sequence[tuple[int, str]] = (),
     ) -> list[Any]:
         """Links each imported statement that names translation_of (a statement
         of the same import by slug, or a stored one by id or slug) into its
-        group; returns the stored originals and the places to save."""
+        group; returns the stored originals and the places to save.
+
+        saved_translations are the (index, translation_of) of lines an earlier,
+        interrupted run saved: an original among the lines still to save is
+        linked as that run would have linked it, had it saved it too."""
         in_import = {s.slug: s for s in drafted} | {str(s.id): s for s in drafted}
         loaded: dict[str, Statement] = {}
         slots: dict[UUID, Any] = {}
@@ -608,6 +622,16 @@ class PressOffice(Application[UUID]):
             else:
                 slots[slot_id] = self._take_slot(statement)
 
+        for index, reference in saved_translations:
+            original = in_import.get(reference)
+            if original is not None and original.translation_group is None:
+                try:
+                    original.link_translation(
+                        group=original.id, of=original.id, actor=actor, now=now
+                    )
+                    take_place(original)
+                except StatementError as error:
+                    raise ImportRefused(index, error) from error
         for (index, new), statement in zip(lines, drafted, strict=True):
             if new.translation_of is None:
                 continue
