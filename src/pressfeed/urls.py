@@ -92,6 +92,15 @@ def messages_path(language: str = "") -> str:
     return f"{language_prefix(language)}/messages"
 
 
+def page_of_feed(scope: FeedScope) -> str:
+    """The HTML list a feed mirrors (its alternate link): all messages, of one
+    kind for a kind's feed (a tag has no list of its own)."""
+    path = messages_path(scope.language)
+    if scope.what == KIND:
+        return f"{path}?{urlencode({'kind': scope.value})}"
+    return path
+
+
 def audit_head_path() -> str:
     return "/audit/head"
 

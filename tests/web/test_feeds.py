@@ -137,6 +137,16 @@ def test_kind_and_tag_feeds_filter(client, desk):
     assert client.get("/feeds/all.xml").status_code == 404
 
 
+def test_a_kind_feed_links_its_own_list_of_messages(client, desk):
+    desk.create(title="A speech", kind="speech", tags=["culture"])
+    speech = read(client, "/feeds/kind/speech.atom").feed.link
+    assert speech.endswith("/messages?kind=speech")
+    listed = client.get(speech.removeprefix("http://localhost"))
+    assert listed.status_code == 200 and b"A speech" in listed.data
+    assert read(client, "/feeds/tag/culture.rss").feed.link.endswith("/messages")
+    assert read(client, "/feeds/all.atom").feed.link.endswith("/messages")
+
+
 @pytest.mark.parametrize(
     ("given", "stored"),
     [

@@ -49,6 +49,7 @@ from pressfeed.urls import (
     changes_feed_path,
     feed_path,
     messages_path,
+    page_of_feed,
 )
 from pressfeed.web.caching import (
     Rendered,
@@ -190,7 +191,7 @@ def serve_feed(scope: FeedScope, extension: str, title: str) -> Response:
     language = page_language(scope.language)
 
     def render() -> Rendered:
-        spec = FeedSpec(path, title, messages_path(scope.language), language=language)
+        spec = FeedSpec(path, title, page_of_feed(scope), language=language)
         return render_feed(scope, feed_format, spec)
 
     item = cached(path, render)
