@@ -246,6 +246,10 @@ def test_a_restored_backup_is_the_source_byte_for_byte_with_its_people(
     assert "anna\tpublisher" in run_cli(restored, "user", "list").stdout
     headers = {"Authorization": f"Bearer {token}"}
     assert statement_ids(restored, headers) == statement_ids(settings, headers)
+    checkpoint = str(tmp_path / "office.db.checkpoint")
+    keyless = run_cli(restored, "verify", "--checkpoint", checkpoint, check=False)
+    assert keyless.returncode == 1  # a new key could not check it: ask for --key
+    assert "--key" in keyless.stderr and "keys create" not in keyless.stderr
     shutil.copy(settings.signing_key_path, restored.signing_key_path)
     checked = run_cli(
         restored, "verify", "--checkpoint", str(tmp_path / "office.db.checkpoint")

@@ -504,7 +504,12 @@ def read_checkpoint(
             else pressfeed.checkpoints.key().verifier
         )
         return parse_checkpoint(path.read_text(), key)
-    except (NoteError, NoSigningKey) as error:
+    except NoSigningKey:
+        raise click.ClickException(
+            f"{path}: this store has no signing key to check it with; give the "
+            "verifier key of the log that signed it: --key NAME+HASH+KEY"
+        ) from None
+    except NoteError as error:
         raise click.ClickException(f"{path}: {error}") from None
 
 

@@ -74,7 +74,9 @@ def unfeature_statement() -> Response:
     """The front page shows the newest statement first again."""
     services().press_office.unfeature(actor=current_caller().name)
     services().command_recorded()
-    return Response(status=204)
+    answer = Response(status=204)
+    del answer.headers["Content-Type"]  # no content, so no type of it
+    return answer
 
 
 @bp.get("/statements/<id_or_slug>")
