@@ -257,3 +257,23 @@ def test_the_auditor_history_page_in_html(client, desk, auditor):
     assert amended.cssselect(".diff .removed")[0].text_content() == "-Ten days."
     assert amended.cssselect(".diff .added")[0].text_content() == "+Seven days."
     assert tree.cssselect(f"a[href='/audit/statements/{statement['id']}/versions/3']")
+
+
+def test_a_statement_is_audited_by_its_slug_too(client, desk, audit_headers):
+    statement = desk.create(title="Visa hours", slug="visa-hours")
+    by_id = f"/audit/statements/{statement['id']}"
+    for asked, meant in [
+        ("/audit/statements/visa-hours", by_id),
+        ("/audit/statements/visa-hours/versions/1", by_id + "/versions/1"),
+        (
+            "/audit/statements/visa-hours/state?as_of=2030-01-01T00:00:00Z",
+            by_id + "/state?as_of=2030-01-01T00:00:00Z",
+        ),
+    ]:
+        answer = client.get(asked, headers=audit_headers)
+        assert answer.status_code == 308 and answer.location == meant
+        assert client.get(meant, headers=audit_headers).status_code == 200
+    missing = client.get("/audit/statements/no-such-slug", headers=audit_headers)
+    assert missing.status_code == 404
+    assert missing.content_type == "application/problem+json"
+    assert client.get("/audit/statements/visa-hours").status_code == 401

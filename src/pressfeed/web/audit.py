@@ -7,7 +7,15 @@ import json
 from collections.abc import Iterator
 from uuid import UUID
 
-from flask import Blueprint, Response, render_template, request, stream_with_context
+from flask import (
+    Blueprint,
+    Response,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from pydantic import BaseModel, ConfigDict, Field
 
 from pressfeed.aggregates import Statement
@@ -43,6 +51,21 @@ def history(statement_id: UUID) -> Response:
         render_template("audit.html", statement=current, entries=entries),
         mimetype="text/html",
     )
+
+
+@bp.get("/statements/<slug>", defaults={"rest": ""})
+@bp.get("/statements/<slug>/<path:rest>")
+@require_role("auditor")
+def by_slug(slug: str, rest: str) -> Response:
+    """A statement's audit pages by its slug: a permanent redirect to its id's
+    (the audit's addresses name ids; a slug is what a reader has at hand)."""
+    statement = services().press_office.find_statement(slug)
+    target = url_for(".history", statement_id=statement.id) + (
+        f"/{rest}" if rest else ""
+    )
+    if request.query_string:
+        target += "?" + request.query_string.decode("ascii", "replace")
+    return redirect(target, 308)
 
 
 @bp.get("/statements/<uuid:statement_id>/versions/<int:version>")
