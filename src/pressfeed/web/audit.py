@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from pydantic import BaseModel, ConfigDict, Field
+from werkzeug.wrappers import Response as Redirect
 
 from pressfeed.aggregates import Statement
 from pressfeed.representation import statement_document, with_url
@@ -56,7 +57,7 @@ def history(statement_id: UUID) -> Response:
 @bp.get("/statements/<slug>", defaults={"rest": ""})
 @bp.get("/statements/<slug>/<path:rest>")
 @require_role("auditor")
-def by_slug(slug: str, rest: str) -> Response:
+def by_slug(slug: str, rest: str) -> Redirect:
     """A statement's audit pages by its slug: a permanent redirect to its id's
     (the audit's addresses name ids; a slug is what a reader has at hand)."""
     statement = services().press_office.find_statement(slug)
