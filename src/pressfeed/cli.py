@@ -564,7 +564,7 @@ def restore(settings: Settings, source: Path) -> None:
     from pressfeed.backups import restore as run_restore
 
     target = pressfeed_of(settings)
-    with tqdm(unit="event", file=sys.stderr) as bar:
+    with tqdm(unit="event", file=sys.stderr, delay=0.5) as bar:  # none for a refusal
         try:
             report = run_restore(source, target, progress=bar.update)
         except BackupRefused as error:
