@@ -232,11 +232,10 @@ def test_the_audit_shows_the_link_to_the_translations(client, auditor, pair):
 
 
 def test_a_withdrawn_statement_takes_no_translation_and_stays_unchanged(
-    desk, client, publisher
+    desk, client, publisher, pair
 ):
     original = desk.retract(desk.create(title="Consulate closed", slug="closed"))
-    grouped, _ = pair_in_group(desk)
-    grouped = desk.retract(grouped)
+    grouped = desk.retract(pair[0])
     recorder = desk.services.press_office.recorder
     recorded = recorder.max_notification_id()
     for target in ("closed", grouped["slug"]):
@@ -262,18 +261,3 @@ def test_a_withdrawn_statement_takes_no_translation_and_stays_unchanged(
     )
     assert unlink.status_code == 409
     assert recorder.max_notification_id() == recorded  # nothing was recorded
-
-
-def pair_in_group(desk):
-    """An English statement already in a group, and its Russian translation."""
-    english = desk.create(title="Visa hours", body="In English.", slug="visa-hours")
-    russian = desk.create(
-        title="Часы работы",
-        body="По-русски.",
-        language="ru",
-        translation_of="visa-hours",
-    )
-    english = desk.client.get(
-        f"/api/statements/{english['id']}", headers=desk.headers
-    ).get_json()
-    return english, russian
