@@ -494,5 +494,21 @@ def test_the_demos_look_is_kept_so_commands_from_any_shell_agree(settings):
         )
     zones = open_views(settings).query("SELECT DISTINCT zone FROM {c}", c=COUNTS)
     assert [row["zone"] for row in zones] == ["Europe/Paris"]
-    again = run_cli(settings, "demo", "--if-empty")
+    again = subprocess.run(
+        [PRESSFEED, "demo", "--if-empty"],
+        env={**make_run, "PRESSFEED_TIMEZONE": "Asia/Tbilisi"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "Kept" not in again.stdout  # kept once, never overwritten
+    assert "other values of PRESSFEED_TIMEZONE" in again.stderr
+
+
+def test_a_demo_whose_key_cannot_be_made_still_gives_its_token(settings):
+    named = {**env_for(settings), "PRESSFEED_LOG_ORIGIN": "press office"}
+    demo = subprocess.run(
+        [PRESSFEED, "demo"], env=named, capture_output=True, text=True, check=True
+    )
+    assert "No signing key was made" in demo.stderr
+    assert demo.stdout.strip().splitlines()[-3].startswith("pf_")

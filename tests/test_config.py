@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -111,5 +112,47 @@ def test_settings_kept_in_the_instance_folder_are_read_and_the_environment_wins(
 )
 def test_a_kept_line_that_is_no_setting_is_refused_with_its_place(tmp_path, line):
     (tmp_path / "pressfeed.env").write_text(f"# comment\n\n{line}\n")
+    (tmp_path / "pressfeed.env").chmod(0o600)
     with pytest.raises(InstanceEnvError, match=r"pressfeed.env:3: not a PRESSFEED"):
         Settings.from_env({"PRESSFEED_INSTANCE_DIR": str(tmp_path)})
+
+
+def test_a_kept_setting_yields_to_the_environment_under_either_of_its_names(
+    tmp_path,
+):
+    (tmp_path / "pressfeed.env").write_text(
+        "\ufeffPRESSFEED_LANGUAGES=en,fr\r\nPRESSFEED_SITE_TITLE='Embassy'\r\n"
+    )
+    (tmp_path / "pressfeed.env").chmod(0o600)
+    env = {"PRESSFEED_INSTANCE_DIR": str(tmp_path)}
+    kept = Settings.from_env(env)
+    assert kept.languages == ("en", "fr") and kept.site_title == "Embassy"
+    assert Settings.from_env({**env, "PRESSFEED_LANGUAGE": "fr"}).languages == ("fr",)
+
+
+def test_only_a_process_or_a_named_instance_folder_reads_the_kept_settings(
+    tmp_path, monkeypatch
+):
+    keep_instance_env(tmp_path / "instance", {"PRESSFEED_TIMEZONE": "Europe/Paris"})
+    monkeypatch.chdir(tmp_path)
+    assert str(Settings.from_env({}).timezone) == "UTC"  # a test's own settings
+    monkeypatch.setattr(os, "environ", {})
+    assert str(Settings.from_env().timezone) == "Europe/Paris"
+
+
+def test_a_value_with_line_breaks_is_kept_on_one_line(tmp_path):
+    keep_instance_env(tmp_path, {"PRESSFEED_CONTACT": "Press Office\r\nTel. 1\rFax"})
+    kept = Settings.from_env({"PRESSFEED_INSTANCE_DIR": str(tmp_path)})
+    assert kept.contact == "Press Office\nTel. 1\nFax"
+
+
+def test_kept_settings_others_may_write_or_that_are_no_file_are_refused(tmp_path):
+    env = {"PRESSFEED_INSTANCE_DIR": str(tmp_path)}
+    (tmp_path / "pressfeed.env").write_text("PRESSFEED_TIMEZONE=UTC\n")
+    (tmp_path / "pressfeed.env").chmod(0o666)
+    with pytest.raises(InstanceEnvError, match="others may write it"):
+        Settings.from_env(env)
+    (tmp_path / "pressfeed.env").unlink()
+    (tmp_path / "pressfeed.env").mkdir()
+    with pytest.raises(InstanceEnvError, match=r"pressfeed\.env: \[Errno"):
+        Settings.from_env(env)

@@ -23,7 +23,7 @@ from pressfeed.application import (
 )
 from pressfeed.assembly import Pressfeed
 from pressfeed.checkpoints import Checkpoint
-from pressfeed.config import INSTANCE_ENV, Settings, keep_instance_env
+from pressfeed.config import INSTANCE_ENV, Settings, instance_env, keep_instance_env
 from pressfeed.import_file import BadLine, CheckFailed, read_statements
 from pressfeed.logs import escape_in_handlers
 from pressfeed.people import (
@@ -625,9 +625,7 @@ def demo(settings: Settings, if_empty: bool) -> None:
     is kept in the instance folder's pressfeed.env, for every later command."""
     from pressfeed.demo.loader import load_demo
 
-    look = {name: os.environ[name] for name in DEMO_LOOK if name in os.environ}
-    if look and keep_instance_env(settings.instance_dir, look):
-        click.echo(f"Kept the demo's look in {settings.instance_dir / INSTANCE_ENV}.")
+    keep_demo_look(settings)
     pressfeed = pressfeed_of(settings)
     app = pressfeed.press_office
     if if_empty and app.recorder.max_notification_id():
@@ -664,15 +662,43 @@ DEMO_LOOK = (
 )
 
 
-def create_demo_signing_key(settings: Settings) -> str | None:
-    """A signing key for the demo's checkpoints, unless one exists; its
-    verifier key."""
-    from pressfeed.checkpoints import SigningKey, write_signing_key
+def keep_demo_look(settings: Settings) -> None:
+    """Keeps the look of this environment in the instance's pressfeed.env, or
+    says where the one kept there differs (commands from another shell read
+    the file's)."""
+    look = {name: os.environ[name] for name in DEMO_LOOK if name in os.environ}
+    path = settings.instance_dir / INSTANCE_ENV
+    if not look:
+        return
+    if keep_instance_env(settings.instance_dir, look):
+        click.echo(f"Kept the demo's look in {path}.")
+        return
+    kept = instance_env(settings.instance_dir)
+    differing = sorted(name for name in look if kept.get(name) != look[name])
+    if differing:
+        click.echo(
+            f"{path} keeps other values of {', '.join(differing)} than this "
+            "environment's: commands run from another shell read the file's.",
+            err=True,
+        )
 
-    key = SigningKey.generate(settings.origin)
+
+def create_demo_signing_key(settings: Settings) -> str | None:
+    """A signing key for the demo's checkpoints, unless one exists (or it
+    cannot be made: then the reason is said); its verifier key."""
+    from pressfeed.checkpoints import NoteError, SigningKey, write_signing_key
+
     try:
+        key = SigningKey.generate(settings.origin)
         write_signing_key(settings.signing_key_path, key)
     except FileExistsError:
+        return None
+    except (NoteError, OSError) as error:
+        click.echo(
+            f"No signing key was made ({error}): "
+            "see pressfeed keys create --name NAME.",
+            err=True,
+        )
         return None
     return key.verifier.text()
 

@@ -66,10 +66,12 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Reads the PRESSFEED_* variables: those of the environment, then those
-        kept in the instance folder's pressfeed.env (see instance_env)."""
+        kept in the instance folder's pressfeed.env (see instance_env), when
+        the environment is the process's or names the instance folder."""
         env = os.environ if environ is None else environ
         instance_dir = Path(env.get("PRESSFEED_INSTANCE_DIR", "instance")).resolve()
-        env = {**instance_env(instance_dir), **env}
+        if environ is None or "PRESSFEED_INSTANCE_DIR" in env:  # not a test's {}
+            env = with_instance_env(env, instance_env(instance_dir))
         database_url = env.get(
             "PRESSFEED_DATABASE_URL", f"sqlite:///{instance_dir / 'pressfeed.db'}"
         )
@@ -194,44 +196,71 @@ class Settings:
 
 INSTANCE_ENV = "pressfeed.env"
 INSTANCE_ENV_LINE = re.compile(r"(PRESSFEED_[A-Z0-9_]+)=(.*)")
+# Names of one setting: the environment setting either overrides the file's both.
+ONE_SETTING = (("PRESSFEED_LANGUAGES", "PRESSFEED_LANGUAGE"),)
 
 
 class InstanceEnvError(ValueError):
-    """A line of the instance folder's pressfeed.env that is no setting."""
+    """The instance folder's pressfeed.env cannot be read as settings."""
 
 
 def instance_env(instance_dir: Path) -> dict[str, str]:
     """The settings kept with an instance, in <instance dir>/pressfeed.env:
-    PRESSFEED_NAME=value lines (blank lines and # comments aside), so that every
-    command run on the instance, from any shell, reads them. The environment
-    wins over them. No file: none."""
+    PRESSFEED_NAME=value lines (blank lines and # comments aside; a value in
+    matching quotes loses them, as in a systemd EnvironmentFile), so that every
+    command run on the instance, from any shell, reads them. No file: none.
+    A file others may write is refused: it could name another store or key."""
     path = instance_dir / INSTANCE_ENV
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.stat().st_mode & 0o022:
+            raise InstanceEnvError(f"{path}: others may write it; chmod 600 it")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         return {}
+    except (OSError, UnicodeError) as error:
+        raise InstanceEnvError(f"{path}: {error}") from None
     kept = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
             continue
-        setting = INSTANCE_ENV_LINE.fullmatch(line.strip())
+        setting = INSTANCE_ENV_LINE.fullmatch(line)
         if setting is None or setting[1] == "PRESSFEED_INSTANCE_DIR":
             raise InstanceEnvError(
                 f"{path}:{number}: not a PRESSFEED_NAME=value setting "
                 "(the instance folder cannot name itself)"
             )
-        kept[setting[1]] = setting[2]
+        kept[setting[1]] = _unquoted(setting[2])
     return kept
+
+
+def _unquoted(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
+def with_instance_env(
+    environ: Mapping[str, str], kept: Mapping[str, str]
+) -> dict[str, str]:
+    """The environment, and the kept settings it does not set (by any name)."""
+    unset = dict(kept)
+    for names in ONE_SETTING:
+        if any(name in environ for name in names):
+            for name in names:
+                unset.pop(name, None)
+    return {**unset, **environ}
 
 
 def keep_instance_env(instance_dir: Path, settings: Mapping[str, str]) -> bool:
     """Writes settings to <instance dir>/pressfeed.env (0600) unless it exists;
-    True if it wrote them. Newlines are kept as \\n."""
+    True if it wrote them. A line break in a value is written as \\n (which
+    PRESSFEED_CONTACT reads as one)."""
     instance_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     lines = [
         "# Settings of this instance, read by every pressfeed command run on it;",
         "# the environment's PRESSFEED_* variables win over them.",
-        *(f"{name}={value}".replace("\n", "\\n") for name, value in settings.items()),
+        *(f"{name}={_one_line(value)}" for name, value in settings.items()),
     ]
     try:
         fd = os.open(
@@ -242,6 +271,10 @@ def keep_instance_env(instance_dir: Path, settings: Mapping[str, str]) -> bool:
     with os.fdopen(fd, "w", encoding="utf-8") as file:
         file.write("\n".join(lines) + "\n")
     return True
+
+
+def _one_line(value: str) -> str:
+    return "\\n".join(value.splitlines())
 
 
 LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")

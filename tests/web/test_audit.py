@@ -273,6 +273,11 @@ def test_a_statement_is_audited_by_its_slug_too(client, desk, audit_headers):
         answer = client.get(asked, headers=audit_headers)
         assert answer.status_code == 308 and answer.location == meant
         assert client.get(meant, headers=audit_headers).status_code == 200
+    quoted = client.get("/audit/statements/visa-hours/a%3Fb", headers=audit_headers)
+    assert quoted.location == by_id + "/a%3Fb"  # a path stays a path
+    for no_page in (by_id + "/nope", by_id + "/versions/1/", by_id + "/state/"):
+        answer = client.get(no_page, headers=audit_headers)  # never to itself
+        assert answer.status_code == 404, no_page
     missing = client.get("/audit/statements/no-such-slug", headers=audit_headers)
     assert missing.status_code == 404
     assert missing.content_type == "application/problem+json"

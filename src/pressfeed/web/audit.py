@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from urllib.parse import quote
 from uuid import UUID
 
 from flask import (
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from werkzeug.wrappers import Response as Redirect
 
 from pressfeed.aggregates import Statement
+from pressfeed.application import StatementNotFound, is_uuid
 from pressfeed.representation import statement_document, with_url
 from pressfeed.schemas import MAX_POSITION, Moment
 from pressfeed.web.auth import require_role
@@ -59,13 +61,16 @@ def history(statement_id: UUID) -> Response:
 @require_role("auditor")
 def by_slug(slug: str, rest: str) -> Redirect:
     """A statement's audit pages by its slug: a permanent redirect to its id's
-    (the audit's addresses name ids; a slug is what a reader has at hand)."""
+    (the audit's addresses name ids; a slug is what a reader has at hand).
+    An id here is an address no audit page has: 404."""
+    if is_uuid(slug):
+        raise StatementNotFound(slug)
     statement = services().press_office.find_statement(slug)
-    target = url_for(".history", statement_id=statement.id) + (
-        f"/{rest}" if rest else ""
-    )
+    target = url_for(".history", statement_id=statement.id)
+    if rest:
+        target += "/" + quote(rest)
     if request.query_string:
-        target += "?" + request.query_string.decode("ascii", "replace")
+        target += "?" + quote(request.query_string, safe="/?:@!$&'()*+,;=%")
     return redirect(target, 308)
 
 
