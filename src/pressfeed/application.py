@@ -497,13 +497,12 @@ class PressOffice(Application[UUID]):
         saved_before = Ledger(self.recorder).recorded(ids)
         if saved_before:
             progress(len(saved_before))
-        pending = [
-            (index, new, statement_id)
-            for index, (new, statement_id) in enumerate(
-                zip(statements, ids, strict=True)
-            )
-            if statement_id not in saved_before
-        ]
+        pending, saved_translations = [], []
+        for index, (new, statement_id) in enumerate(zip(statements, ids, strict=True)):
+            if statement_id not in saved_before:
+                pending.append((index, new, statement_id))
+            elif new.translation_of is not None:
+                saved_translations.append((index, new.translation_of))
         slugs = self._unique_import_slugs([new for _, new, _ in pending])
         drafted = []
         for (index, new, statement_id), slug in zip(pending, slugs, strict=True):
@@ -519,13 +518,7 @@ class PressOffice(Application[UUID]):
             [(index, new) for index, new, _ in pending],
             drafted,
             actor,
-            saved_translations=[
-                (index, new.translation_of)
-                for index, (new, statement_id) in enumerate(
-                    zip(statements, ids, strict=True)
-                )
-                if statement_id in saved_before and new.translation_of is not None
-            ],
+            saved_translations=saved_translations,
         )
         batches = []
         for start in range(0, len(drafted), SAVE_CHUNK):

@@ -111,7 +111,7 @@ class HeadFirstWorker(ThreadWorker):
             self._drop_head(conn)
             return
         head += data
-        if not _completed_by(_buffered(conn), head, len(data)):
+        if not _completed_by(conn, head, len(data)):
             return
         self.poller.unregister(conn.sock)
         del self._heads[conn]
@@ -256,13 +256,13 @@ def _complete(data: bytes) -> bool:
     return b"\r\n\r\n" in data or b"\n\n" in data
 
 
-def _completed_by(buffered: bytes, head: bytearray, new: int) -> bool:
+def _completed_by(conn: TConn, head: bytearray, new: int) -> bool:
     """Whether the head's last `new` bytes ended it (after what the parser had
     read ahead): only they and the 3 bytes before them are searched, so a head
     sent a byte at a time costs linear time, not quadratic."""
     start = len(head) - new - 3
     if start < 0:
-        return _complete(buffered[-3:] + bytes(head))
+        return _complete(_buffered(conn)[-3:] + bytes(head))
     return _complete(bytes(head[start:]))
 
 
