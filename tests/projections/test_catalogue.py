@@ -19,6 +19,7 @@ from pressfeed.projections.catalogue import (
     counted,
     filtered_public,
     kind_counts,
+    message_page,
     published_pages,
     year_counts,
 )
@@ -146,6 +147,36 @@ def test_every_offset_seeks_to_the_rows_an_offset_skips_to(office, paris, found)
             d["title"] for d in filtered_public(views, found, limit=5, offset=offset)
         ]
         assert titles == live_titles(views, found, offset), offset
+
+
+PAGE_FILTERS = [
+    *FILTERS,
+    MessageFilter(PARIS, kind="interview", year=2020),
+    MessageFilter(PARIS, language="en", kind="news"),
+    MessageFilter(PARIS, kind="comment"),
+    MessageFilter(PARIS, year=1999),
+    MessageFilter(PARIS, speaker="Nobody"),
+]
+
+
+@pytest.mark.parametrize("found", PAGE_FILTERS)
+def test_a_page_answers_what_each_count_and_an_offset_answer(office, paris, found):
+    """A page reads its total, its panel and its seek from one tally of the
+    year rows: each answers what its own query over the rows answers."""
+    views = changed_and_caught_up(office, paris).views
+    total = live_count(views, found)
+    for offset in range(0, total + 2, 3):
+        page = message_page(views, found, limit=5, offset=offset)
+        assert page.total == total
+        assert page.kinds == kind_counts(views, found)
+        assert page.years == year_counts(views, found)
+        assert [d["title"] for d in page.documents] == live_titles(
+            views, found, offset
+        ), offset
+    everything = MessageFilter(PARIS)
+    assert sum(message_page(views, everything, limit=1, offset=0).kinds.values()) == (
+        live_count(views, everything)
+    )
 
 
 def test_sitemap_pages_seek_to_the_rows_an_offset_skips_to(office, paris):
