@@ -277,6 +277,19 @@ def test_a_backup_of_a_rewritten_log_fails_verification_and_keeps_the_copy(
     assert (tmp_path / "office.db").exists()  # kept, for whoever investigates
 
 
+def test_a_backup_of_a_store_whose_tree_was_changed_is_refused(tmp_path, office):
+    """Checkpoints and proofs are read from the tree: a copy whose tree the
+    chain does not make is no backup."""
+    settings, _ = office
+    with sqlite3.connect(settings.instance_dir / "pressfeed.db") as connection:
+        connection.execute(
+            "UPDATE pf_tree SET hash = zeroblob(32) WHERE level = 3 AND idx = 2"
+        )
+    failed = run_cli(settings, "backup", str(tmp_path / "office.db"), check=False)
+    assert failed.returncode == 1
+    assert "the copy's Merkle tree does not match its chain" in failed.stderr
+
+
 def test_a_backup_never_overwrites_and_postgresql_is_sent_to_its_own_tools(
     tmp_path, office, postgres_url
 ):

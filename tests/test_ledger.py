@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from uuid import uuid4
 
 import psycopg
@@ -14,6 +15,8 @@ from eventsourcing.persistence import IntegrityError
 from pressfeed.aggregates import SlugIndex
 from pressfeed.application import NewStatement, PressOffice
 from pressfeed.ledger import Ledger
+from pressfeed.storage import Dialect
+from pressfeed.transparency import append_leaves
 from tests.conftest import POSTGRES_URL, make_settings
 from tests.helpers import run_cli
 
@@ -132,6 +135,8 @@ def test_an_untouched_log_verifies(store):
         "ok": True,
         "events_checked": app.recorder.max_notification_id(),
         "first_bad": None,
+        "tree_ok": True,
+        "first_bad_node": None,
     }
 
 
@@ -141,7 +146,13 @@ def test_one_changed_byte_is_caught(store):
     rows(settings).flip_byte(7)
     code, report = verify(settings)
     assert code == 1
-    assert report == {"ok": False, "events_checked": 6, "first_bad": 7}
+    assert report == {
+        "ok": False,
+        "events_checked": 6,
+        "first_bad": 7,
+        "tree_ok": True,
+        "first_bad_node": None,
+    }
 
 
 def test_a_deleted_event_is_caught(store):
@@ -200,6 +211,15 @@ def test_a_witnessed_head_proves_a_rewrite_of_the_whole_chain(sqlite_settings):
         prev = link
     rows.db.executemany("INSERT INTO pf_chain VALUES (?, ?, ?, ?, ?)", links)
     rows.db.commit()
+    assert run_cli(sqlite_settings, "verify", check=False).returncode == 1  # the tree
+    rows.db.execute("DELETE FROM pf_tree")  # so the forger rebuilds the tree too
+    append_leaves(
+        rows.db.cursor(),
+        Dialect(postgres=False),
+        0,
+        [(position, bytes.fromhex(link)) for position, _, _, link, _ in links],
+    )
+    rows.db.commit()
     assert (
         run_cli(sqlite_settings, "verify").returncode == 0
     )  # consistent, but rewritten
@@ -232,7 +252,13 @@ def test_a_failure_while_writing_the_chain_records_nothing(store, monkeypatch):
     assert app.recorder.max_notification_id() == head
     assert verify(settings) == (
         0,
-        {"ok": True, "events_checked": head, "first_bad": None},
+        {
+            "ok": True,
+            "events_checked": head,
+            "first_bad": None,
+            "tree_ok": True,
+            "first_bad_node": None,
+        },
     )
     app.close()
 
@@ -382,8 +408,8 @@ def test_writers_taking_turns_keep_one_chain_and_one_tree(store):
     ledger = Ledger(first.recorder)
     size = ledger.size()
     assert ledger.tree.size() == size
-    assert ledger.tree.root(size) == ledger.chain_root(size)
-    assert verify(settings)[1]["ok"] is True
+    assert ledger.verify(root_at=size).root_at == ledger.tree.root(size)
+    assert verify(settings)[1]["ok"] is True  # and every node of the tree
     first.close()
     second.close()
 
@@ -400,3 +426,97 @@ def test_a_commands_leaf_is_answered_from_memory_as_stored(store):
     assert Ledger(fresh.recorder).leaf(statement.id, statement.version) == remembered
     app.close()
     fresh.close()
+
+
+def tamper_tree(settings, sql: str) -> None:
+    app = PressOffice(env=settings.eventsourcing_env())
+    Ledger(app.recorder).tables.execute(sql, t="pf_tree")
+    app.close()
+
+
+@pytest.mark.parametrize(
+    ("change", "bad_node"),
+    [
+        ("UPDATE {t} SET hash = ? WHERE level = 2 AND idx = 1", [2, 1]),
+        ("UPDATE {t} SET hash = ? WHERE level = 0 AND idx = 5", [0, 5]),
+        (
+            "UPDATE {t} SET position = position + 100 WHERE level = 0 AND idx = 3",
+            [0, 3],
+        ),
+        ("DELETE FROM {t} WHERE level = 1 AND idx = 4", [1, 4]),
+    ],
+)
+def test_a_tree_node_that_the_chain_does_not_make_is_caught(store, change, bad_node):
+    """Checkpoints, proofs and receipts are read from the stored tree: every
+    node of it must be the one the chain makes, even one no root reads."""
+    settings, _ = store
+    fill(settings, count=3).close()  # 12 events: nodes up to level 3
+    sql = change.replace("?", "'" + "00" * 32 + "'")
+    if settings.uses_postgres:
+        sql = sql.replace("'" + "00" * 32 + "'", "'\\x" + "00" * 32 + "'::bytea")
+    else:
+        sql = sql.replace("'" + "00" * 32 + "'", "zeroblob(32)")
+    tamper_tree(settings, sql)
+    code, report = verify(settings)
+    assert code == 1
+    assert report["ok"] is False and report["first_bad"] is None
+    assert (report["tree_ok"], report["first_bad_node"]) == (False, bad_node)
+
+
+def test_a_log_written_to_while_it_is_checked_checks_out(store):
+    """verify checks the log up to the head it read first: events committed
+    meanwhile are no false alarm."""
+    settings, _ = store
+    app = fill(settings, count=1)
+    auditor = PressOffice(env=settings.eventsourcing_env())
+    ledger = Ledger(auditor.recorder)
+    stop = threading.Event()
+
+    def write() -> None:
+        i = 0
+        while not stop.is_set():
+            app.create_statement(
+                NewStatement(title=f"Meanwhile {i}", body="Body", kind="news"),
+                actor="po",
+            )
+            i += 1
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        results = [ledger.verify() for _ in range(40)]
+    finally:
+        stop.set()
+        writer.join()
+    assert all(result.ok for result in results), [r for r in results if not r.ok][:1]
+    assert results[-1].events_checked > results[0].events_checked  # it did write
+    auditor.close()
+    app.close()
+
+
+def test_a_saved_head_is_compared_as_the_events_make_it(sqlite_settings):
+    """--head takes the hash in either case; a position or hash no head can
+    have is a usage error; a head past the log's end, or under a changed
+    event, does not match."""
+    app = fill(sqlite_settings, count=2)
+    head = Ledger(app.recorder).head()
+    app.close()
+
+    def run(position, digest):
+        result = run_cli(
+            sqlite_settings, "verify", "--head", str(position), digest, check=False
+        )
+        return result.returncode, result.stdout, result.stderr
+
+    code, out, _ = run(head.position, head.hash.upper())
+    assert code == 0 and json.loads(out)["head_matches"] is True
+    for position, digest in ((0, head.hash), (-5, head.hash), (1, "x"), (1, "ab")):
+        code, out, err = run(position, digest)
+        assert code == 2 and out == "" and "--head" in err, (position, digest)
+    code, out, err = run(99999999999999999999, head.hash)
+    assert code == 1 and json.loads(out)["head_matches"] is False
+    assert "no longer reaches position 99999999999999999999" in err
+    SQLiteRows(sqlite_settings).flip_byte(3)
+    code, out, err = run(head.position, head.hash)
+    report = json.loads(out)
+    assert code == 1 and report["ok"] is False and report["head_matches"] is False

@@ -7,6 +7,7 @@ import errno
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import sys
@@ -424,33 +425,81 @@ def verify(
     verifier: str | None,
     check_views: bool,
 ) -> None:
-    """Checks the hash chain over the stored events; exit code 1 if broken.
-    With --views, also every view row against a replay of the log."""
-    pressfeed = pressfeed_of(settings)
-    ledger = pressfeed.ledger
-    report = ledger.verify().as_dict()
+    """Checks the hash chain over the stored events, and the Merkle tree against
+    it; exit code 1 if broken. With --views, also every view row against a
+    replay of the log."""
     if witnessed:
-        position, expected = witnessed
-        link = ledger.link_at(position)
-        report["head_matches"] = link is not None and link.hash == expected
-    if checkpoint:
-        saved = read_checkpoint(pressfeed, checkpoint, verifier)
-        root = ledger.chain_root(saved.size)
-        report["checkpoint_matches"] = root == saved.root
+        witnessed = witnessed[0], head_hash(witnessed[0], witnessed[1])
+    pressfeed = pressfeed_of(settings)
+    saved = read_checkpoint(pressfeed, checkpoint, verifier) if checkpoint else None
+    verification = pressfeed.ledger.verify(
+        hash_at=witnessed[0] if witnessed else None,
+        root_at=saved.size if saved else None,
+    )
+    report = verification.as_dict()
+    if witnessed:
+        report["head_matches"] = verification.hash_at == witnessed[1]
+    if saved:
+        report["checkpoint_matches"] = verification.root_at == saved.root
     click.echo(json.dumps(report))
-    if not report["ok"]:
+    if verification.first_bad is not None:
         click.echo(f"The log is broken at position {report['first_bad']}.", err=True)
         sys.exit(1)
-    if witnessed and not report["head_matches"]:
-        click.echo(f"The log no longer has that hash at position {position}.", err=True)
-        sys.exit(1)
-    if checkpoint and not report["checkpoint_matches"]:
+    if verification.first_bad_node is not None:
+        level, index = verification.first_bad_node
         click.echo(
-            f"The log's first {saved.size} events no longer have that root.", err=True
+            f"The Merkle tree's node at level {level}, index {index} is not the "
+            "one the chain makes: checkpoints, proofs and receipts read from the "
+            "tree would not match the log.",
+            err=True,
         )
+        sys.exit(1)
+    if witnessed and not report["head_matches"]:
+        position = witnessed[0]
+        if position > verification.events_checked and verification.hash_at is None:
+            click.echo(
+                f"The log no longer reaches position {position}, or reaches it "
+                "without that hash.",
+                err=True,
+            )
+        else:
+            click.echo(
+                f"The log no longer has that hash at position {position}.", err=True
+            )
+        sys.exit(1)
+    if saved and not report["checkpoint_matches"]:
+        if saved.size > verification.events_checked:
+            click.echo(
+                f"The log no longer has the {saved.size} events of that checkpoint "
+                f"(it holds {verification.events_checked}).",
+                err=True,
+            )
+        else:
+            click.echo(
+                f"The log's first {saved.size} events no longer have that root.",
+                err=True,
+            )
         sys.exit(1)
     if check_views:
         verify_views(pressfeed)
+
+
+HEX_HASH = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def head_hash(position: int, text: str) -> str:
+    """A saved head's hash in the spelling the chain keeps (lower case), or a
+    usage error for a position or a hash no head can have."""
+    if position < 1:
+        raise click.BadParameter(
+            f"position {position}: the log's positions start at 1.", param_hint="--head"
+        )
+    if not HEX_HASH.fullmatch(text):
+        raise click.BadParameter(
+            "the hash is 64 hexadecimal digits (SHA-256), as /audit/head gives it.",
+            param_hint="--head",
+        )
+    return text.lower()
 
 
 def verify_views(pressfeed: Pressfeed) -> None:

@@ -31,6 +31,7 @@ from pressfeed.transparency import (
     MerkleTree,
     RunningRoot,
     append_leaves,
+    check_stored_tree,
     tree_head,
     tree_table_statements,
 )
@@ -302,15 +303,25 @@ class Link:
 
 @dataclass(frozen=True)
 class Verification:
+    """What verify found: whether the chain and the tree hold, how many events
+    checked out, and the first bad position or tree node (level, index).
+    hash_at and root_at are what the events themselves make (recomputed, not
+    read) at the position and size asked for, if the log checks out that far."""
+
     ok: bool
     events_checked: int
     first_bad: int | None
+    first_bad_node: tuple[int, int] | None = None
+    hash_at: str | None = None
+    root_at: bytes | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
             "events_checked": self.events_checked,
             "first_bad": self.first_bad,
+            "tree_ok": self.first_bad_node is None,
+            "first_bad_node": self.first_bad_node,
         }
 
 
@@ -415,12 +426,14 @@ class Ledger:
         )
         return _link(rows[0]) if rows else None
 
-    def links(self, after: int = 0) -> Iterator[Link]:
-        """Every link after a position, in order, a batch at a time."""
+    def links(self, after: int = 0, until: int | None = None) -> Iterator[Link]:
+        """Every link after a position (up to until), in order, a batch at a time."""
+        bound, bounds = ("", []) if until is None else (" AND position <= ?", [until])
         while True:
             rows = self.tables.query(
-                "SELECT * FROM {c} WHERE position > ? ORDER BY position LIMIT ?",
-                [after, BATCH],
+                f"SELECT * FROM {{c}} WHERE position > ?{bound} "
+                "ORDER BY position LIMIT ?",
+                [after, *bounds, BATCH],
                 c=CHAIN,
             )
             for row in rows:
@@ -429,42 +442,45 @@ class Ledger:
                 return
             after = rows[-1]["position"]
 
-    def events(self, after: int = 0) -> Iterator[Any]:
-        """Every stored event after a position, in order, a batch at a time."""
+    def events(self, after: int = 0, until: int | None = None) -> Iterator[Any]:
+        """Every stored event after a position (up to until), in order, a batch
+        at a time."""
         while True:
             batch = self.recorder.select_notifications(
-                start=after, limit=BATCH, inclusive_of_start=False
+                start=after, limit=BATCH, stop=until, inclusive_of_start=False
             )
             yield from batch
             if len(batch) < BATCH:
                 return
             after = batch[-1].id
 
-    def chain_root(self, size: int) -> bytes | None:
-        """The Merkle root of the first size links, computed from the chain
-        (not from the stored subtrees); None if the chain is shorter."""
-        running = RunningRoot()
-        if size == 0:
-            return running.root()
-        for link in self.links():
-            running.append(bytes.fromhex(link.hash))
-            if running.size == size:
-                return running.root()
-        return None
-
-    def verify(self) -> Verification:
+    def verify(
+        self, *, hash_at: int | None = None, root_at: int | None = None
+    ) -> Verification:
         """Recomputes the chain over the stored events and checks that each
         link's own columns are its event's, that every aggregate's versions run
         1, 2, 3... once each in log order, and (SQLite) that every stored id is
-        in the one spelling eventsourcing writes; names the first bad position."""
+        in the one spelling eventsourcing writes; names the first bad position.
+        Then checks every stored node of the Merkle tree against the chain
+        (check_stored_tree), since checkpoints, proofs and receipts are read
+        from the tree. The log is checked up to its head as read first: events
+        written meanwhile are the next check's.
+
+        hash_at and root_at: a position whose hash, and a size whose root, to
+        recompute on the way (see Verification)."""
+        head = self.head()
+        until = head.position if head else 0
         prev, checked = GENESIS, 0
-        events, links = self.events(), self.links()
+        events, links = self.events(until=until), self.links(until=until)
         noncanonical = self.first_noncanonical_id()
         versions: dict[str, int] = {}
+        running, found_hash, found_root = RunningRoot(), None, None
+        if root_at == 0:
+            found_root = running.root()
         while True:
             event, link = next(events, None), next(links, None)
             if event is None and link is None:
-                return Verification(True, checked, None)
+                break
             if event is None or link is None or event.id != link.position:
                 positions = [
                     x
@@ -496,6 +512,19 @@ class Ledger:
             versions[originator] = event.originator_version
             prev = link.hash
             checked += 1
+            running.append(bytes.fromhex(expected))
+            if event.id == hash_at:
+                found_hash = expected
+            if running.size == root_at:
+                found_root = running.root()
+        leaves = (
+            (link.position, bytes.fromhex(link.hash))
+            for link in self.links(until=until)
+        )
+        bad_node = check_stored_tree(self.tables, leaves, checked)
+        return Verification(
+            bad_node is None, checked, None, bad_node, found_hash, found_root
+        )
 
     def first_noncanonical_id(self) -> int | None:
         """The first position whose stored id is not spelled as eventsourcing

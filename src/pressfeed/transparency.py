@@ -14,7 +14,8 @@ of n events reads O(log n) rows and never the log itself.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import zip_longest
 from typing import Any
 
 from pressfeed.storage import Dialect, Tables
@@ -333,6 +334,64 @@ def _nodes_query(dialect: Dialect, nodes: Sequence[Node]) -> tuple[str, list[Any
     clauses = " OR ".join(["(level = ? AND idx = ?)"] * len(nodes))
     sql = "SELECT level, idx, hash FROM {t} WHERE " + clauses
     return dialect.sql(sql, t=TREE), [value for node in nodes for value in node]
+
+
+def check_stored_tree(
+    tables: Tables, leaves: Iterable[tuple[int, bytes]], size: int
+) -> Node | None:
+    """The first stored node, level by level, that is not the one the first
+    size leaves ((position, leaf data), in order) make, or that is missing;
+    None when the stored tree of those leaves is exactly theirs. Level 0 is
+    checked against the leaves, each level above against the one below it
+    (already checked), reading each level in order, a batch at a time."""
+    expected: Iterator[StoredNode] = (
+        (idx, leaf_hash(leaf), position) for idx, (position, leaf) in enumerate(leaves)
+    )
+    level = 0
+    while size >> level:
+        bad = _first_difference(expected, _stored_level(tables, level, size >> level))
+        if bad is not None:
+            return level, bad
+        expected = _parents(_stored_level(tables, level, size >> level))
+        level += 1
+    return None
+
+
+StoredNode = tuple[int, bytes, int | None]  # index, hash, position (leaves only)
+LEVEL_BATCH = 5000
+
+
+def _stored_level(tables: Tables, level: int, count: int) -> Iterator[StoredNode]:
+    """The stored nodes of a level from index 0 up to count, in order."""
+    start = 0
+    while start < count:
+        rows = tables.query(
+            "SELECT idx, hash, position FROM {t} WHERE level = ? AND idx >= ? "
+            "AND idx < ? ORDER BY idx LIMIT ?",
+            [level, start, count, LEVEL_BATCH],
+            t=TREE,
+        )
+        for row in rows:
+            yield row["idx"], bytes(row["hash"]), row["position"]
+        if len(rows) < LEVEL_BATCH:
+            return
+        start = rows[-1]["idx"] + 1
+
+
+def _parents(children: Iterator[StoredNode]) -> Iterator[StoredNode]:
+    """The nodes that pairs of consecutive children make (a last odd one waits)."""
+    for (idx, left, _), (_, right, _) in zip(children, children, strict=False):
+        yield idx >> 1, node_hash(left, right), None
+
+
+def _first_difference(
+    expected: Iterator[StoredNode], stored: Iterator[StoredNode]
+) -> int | None:
+    """The index of the first node where the two differ (or one lacks it)."""
+    for want, have in zip_longest(expected, stored):
+        if want != have:
+            return min(node[0] for node in (want, have) if node is not None)
+    return None
 
 
 class MerkleTree:

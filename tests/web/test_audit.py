@@ -222,6 +222,26 @@ def test_verify_and_head(client, desk, audit_headers, services):
     assert head["hash"].encode() not in client.get("/feeds/all.atom").data
 
 
+def test_verify_names_a_tree_node_the_chain_does_not_make(
+    client, desk, audit_headers, services
+):
+    for _ in range(3):
+        desk.create()
+    services.ledger.tables.execute(
+        "UPDATE {t} SET hash = zeroblob(32) WHERE level = 1 AND idx = 2", t="pf_tree"
+    )
+    report = client.get("/audit/verify", headers=audit_headers).get_json()
+    assert report["ok"] is False and report["first_bad"] is None
+    assert (report["tree_ok"], report["first_bad_node"]) == (False, [1, 2])
+    page = lxml.html.fromstring(
+        client.get(
+            "/audit/verify", headers={**audit_headers, "Accept": "text/html"}
+        ).data
+    )
+    alert = page.cssselect("[role=alert]")[0].text_content()
+    assert "Merkle tree does not" in alert and "level 1, index 2" in alert
+
+
 AUDIT_PATHS = [
     "/audit/statements/{id}",
     "/audit/statements/{id}/versions/1",
