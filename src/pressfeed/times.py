@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
 from typing import overload
 
@@ -49,3 +49,24 @@ def parse_http_date(value: str) -> datetime | None:
     except (TypeError, ValueError):
         return None
     return moment if moment.tzinfo else None
+
+
+class SkippedTime(ValueError):
+    """A wall-clock time that does not exist in a zone (the clocks skip it)."""
+
+
+def on_the_wall_clock(local: datetime, zone: tzinfo) -> datetime:
+    """A naive wall-clock time read in a zone. A time the clocks skip when
+    they spring forward is refused (SkippedTime); a time they show twice when
+    they fall back is its later passing, so that an embargo set for it never
+    lifts early."""
+    first, second = local.replace(tzinfo=zone), local.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first
+    later = max(first, second, key=lambda moment: moment.astimezone(UTC))
+    if later.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != local:
+        raise SkippedTime(
+            f"{local:%Y-%m-%d %H:%M} does not exist in {zone}: the clocks skip "
+            "that hour that day. Choose another time."
+        )
+    return later

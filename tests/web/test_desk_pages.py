@@ -124,6 +124,22 @@ def test_a_publisher_approves_and_schedules_in_the_offices_zone(office):
     assert local.strftime("%H:%M CE") in page  # CET or CEST, the zone's name
 
 
+def test_a_publish_at_the_clocks_skip_is_refused_and_changes_nothing(office):
+    app, services = office
+    paul = Officer(app, "paul")
+    statement_id = statement_id_of(compose(paul, "save-draft"))
+    before = services.press_office.find_statement(statement_id).version
+    refused = paul.post(
+        f"/desk/statements/{statement_id}/schedule", publish_at="2030-03-31T02:30"
+    )
+    assert refused.status_code == 422
+    assert "2030-03-31 02:30 does not exist in Europe/Paris" in refused.get_data(
+        as_text=True
+    )
+    statement = services.press_office.find_statement(statement_id)
+    assert (statement.status, statement.version) == ("draft", before)
+
+
 def test_an_amendment_is_previewed_as_a_diff_and_a_stale_form_loses_nothing(office):
     app, services = office
     paul, petra = Officer(app, "paul"), Officer(app, "petra")

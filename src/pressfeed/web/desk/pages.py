@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from flask import Response, redirect, render_template, request, url_for
 from flask_babel import gettext  # type: ignore[import-untyped]
@@ -36,7 +35,7 @@ from pressfeed.representation import (
     with_translations,
 )
 from pressfeed.schemas import StatementAmendment, StatementCreate
-from pressfeed.times import iso
+from pressfeed.times import iso, on_the_wall_clock
 from pressfeed.web.context import services
 from pressfeed.web.desk import bp
 from pressfeed.web.problems import ProblemError
@@ -419,13 +418,15 @@ def new_statement(draft: Draft, action: str) -> NewStatement:
 
 
 def local_time(text: str) -> datetime:
-    """A "Publish at" date and time, read in the office's zone."""
+    """A "Publish at" date and time, read in the office's zone (an hour the
+    clocks skip is refused; one they show twice is its later passing)."""
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError("Give Publish at as a date and a time.") from None
-    zone: ZoneInfo = services().settings.timezone
-    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+    if moment.tzinfo is not None:
+        return moment
+    return on_the_wall_clock(moment, services().settings.timezone)
 
 
 def until(publish_at: str | None) -> str:
