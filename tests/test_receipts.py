@@ -11,6 +11,7 @@ import hashlib
 import json
 import time
 
+import pytest
 import requests
 
 from pressfeed.application import NewStatement
@@ -232,7 +233,11 @@ def test_a_journalist_keeps_a_receipt_and_checks_it_later(tmp_path):
             time.sleep(0.05)
         kept.write_bytes(answer.content)
         check = run_cli(settings, "receipt", "check", str(kept), "--key", verifier)
-        assert "'On the visa rules' version 2 is leaf" in check.stdout
+        assert "is in press" not in check.stdout  # the origin is the base URL's
+        assert f"version 2 of statement {created['id']} ('On the visa rules')" in (
+            check.stdout
+        )
+        assert "the press office's word" in check.stdout  # the leaf proves it
         for i in range(3):
             requests.post(
                 f"{server.url}/api/statements",
@@ -257,3 +262,37 @@ def test_a_journalist_keeps_a_receipt_and_checks_it_later(tmp_path):
     )
     assert refused.returncode == 1
     assert "does not lead to the checkpoint's root" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"checkpoint": None},
+        {"statement": "x"},
+        {"inclusion_proof": "ab"},
+        {"leaf_index": None},
+    ],
+)
+def test_a_malformed_receipt_is_refused_in_words(tmp_path, change):
+    settings = make_settings(tmp_path)
+    verifier = create_key(settings)
+    kept = tmp_path / "receipt.json"
+    kept.write_text(
+        json.dumps(
+            {
+                "checkpoint": "x\n1\nAA==\n\n— x AAAA\n",
+                "leaf": "00" * 32,
+                "leaf_index": 0,
+                "tree_size": 1,
+                "inclusion_proof": [],
+                "statement": {"id": "x", "version": 1, "title": "T"},
+                **change,
+            }
+        )
+    )
+    refused = run_cli(
+        settings, "receipt", "check", str(kept), "--key", verifier, check=False
+    )
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("pressfeed receipt check: Not a receipt")
+    assert "Traceback" not in refused.stderr

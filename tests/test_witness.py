@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import urllib.error
 import uuid
+from email.message import Message
 
 import pytest
 import requests
 
+from pressfeed.checkpoints import VerifierKey
 from pressfeed.ledger import GENESIS, chain_hash
+from pressfeed.witness import LogDidNotAnswer, WitnessFailure, fetch
+from pressfeed.witness import witness as run_witness
 from tests.conftest import make_settings
 from tests.helpers import Server, create_token, run_cli
 from tests.test_checkpoints import create_key
@@ -121,5 +126,54 @@ def test_the_witness_passes_growth_and_catches_a_rewritten_copy(tmp_path):
             fake.stop()
         code, output = witness(settings, server, key, state)
         assert code == 0, output  # the real log still extends what was kept
+    finally:
+        server.stop()
+
+
+NO_PROOFS = [
+    b"<html>busy</html>",
+    b'{"hashes": ["zz"]}',
+    b"{}",
+    b"[]",
+    b'{"hashes": 5}',
+]
+
+
+def test_a_log_that_answers_no_consistency_proof_is_caught_and_its_checkpoint_kept(
+    tmp_path,
+):
+    """A log serving a grown, signed checkpoint must prove that it extends the
+    one kept: an answer that is no proof is a failure, with the served
+    checkpoint kept as evidence; no answer at all (an HTTP error) is no
+    verdict, but the served checkpoint is kept too, and the state is not moved."""
+    settings = make_settings(tmp_path / "real")
+    verifier = VerifierKey.parse(create_key(settings))
+    server = Server(settings, **ENV)
+    state = tmp_path / "witness"
+    token = create_token(settings)
+    try:
+        publish(server, token, 2)
+        run_witness(server.url, verifier, state)
+        kept = (state / "checkpoint").read_text()
+        publish(server, token, 1)
+        for answer in NO_PROOFS:
+
+            def refusing(url: str, answer: bytes = answer) -> bytes:
+                return answer if "/proof/consistency" in url else fetch(url)
+
+            with pytest.raises(WitnessFailure, match="answered with no consistency"):
+                run_witness(server.url, verifier, state, get=refusing)
+
+        def failing(url: str) -> bytes:
+            if "/proof/consistency" in url:
+                raise urllib.error.HTTPError(url, 503, "Busy", Message(), None)
+            return fetch(url)
+
+        with pytest.raises(LogDidNotAnswer, match="503"):
+            run_witness(server.url, verifier, state, get=failing)
+        assert len(list(state.glob("conflict-*.checkpoint"))) >= 1
+        assert len(list(state.glob("unproven-*.checkpoint"))) == 1
+        assert (state / "checkpoint").read_text() == kept  # no verdict moved it
+        assert run_witness(server.url, verifier, state).startswith("ok:")
     finally:
         server.stop()

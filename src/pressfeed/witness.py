@@ -28,6 +28,11 @@ class WitnessFailure(Exception):
     """The log forked, shrank or was rewritten (or did not answer as it must)."""
 
 
+class LogDidNotAnswer(OSError):
+    """The log served a checkpoint, then no answer to the consistency proof
+    (a network or HTTP error): perhaps passing, so no verdict either way."""
+
+
 def fetch(url: str) -> bytes:
     request = urllib.request.Request(url, headers={"User-Agent": "pressfeed-witness"})
     with urllib.request.urlopen(request, timeout=30) as answer:
@@ -47,11 +52,12 @@ def witness(
     """Checks the log's latest checkpoint against the one stored in state, and
     stores it; WitnessFailure (naming both) when it does not extend it."""
     base_url = base_url.rstrip("/")
-    note = get(f"{base_url}/audit/checkpoint").decode()
+    note = get(f"{base_url}/audit/checkpoint").decode(errors="replace")
     try:
         current = parse_checkpoint(note, key)
     except NoteError as error:
         raise WitnessFailure(f"The checkpoint does not verify: {error}") from None
+    state.mkdir(parents=True, exist_ok=True)
     stored = state / STATE_FILE
     previous = parse_checkpoint(stored.read_text(), key) if stored.exists() else None
     if previous is not None:
@@ -63,26 +69,52 @@ def witness(
         elif current.size == previous.size and current.root != previous.root:
             problem = "the log was rewritten (same size, another root)"
         elif previous.size and current.size > previous.size:
-            query = urlencode({"from": previous.size, "to": current.size})
-            answer = json.loads(get(f"{base_url}/audit/proof/consistency?{query}"))
-            proof = [bytes.fromhex(h) for h in answer["hashes"]]
-            if not consistent(
+            try:
+                proof = served_proof(base_url, previous.size, current.size, get)
+            except OSError as error:
+                evidence = keep(state, "unproven", note)
+                raise LogDidNotAnswer(
+                    f"{error} (asked for a consistency proof after serving "
+                    f"{describe(current)}, kept in {evidence})"
+                ) from error
+            if proof is None:
+                problem = "the log answered with no consistency proof"
+            elif not consistent(
                 previous.size, current.size, previous.root, current.root, proof
             ):
                 problem = "the log forked or was rewritten (no consistency proof)"
         if problem:
-            evidence = state / f"conflict-{int(time.time())}.checkpoint"
-            evidence.write_text(note)
+            evidence = keep(state, "conflict", note)
             raise WitnessFailure(
                 f"{problem}: stored checkpoint {describe(previous)}; "
                 f"served checkpoint {describe(current)} (kept in {evidence})"
             )
-    state.mkdir(parents=True, exist_ok=True)
     partial = state / f".{STATE_FILE}.new"
     partial.write_text(note)
     os.replace(partial, stored)
     was = f"was {previous.size}" if previous else "first seen"
     return f"ok: {describe(current)} ({was})"
+
+
+def keep(state: Path, kind: str, note: str) -> Path:
+    """Keeps a served checkpoint as evidence beside the state; its path."""
+    evidence = state / f"{kind}-{int(time.time())}.checkpoint"
+    evidence.write_text(note)
+    return evidence
+
+
+def served_proof(
+    base_url: str, old: int, new: int, get: Callable[[str], bytes]
+) -> list[bytes] | None:
+    """The consistency proof the log serves from size old to new; None when
+    its answer is no proof at all (not JSON, no list of hexadecimal hashes).
+    OSError when it does not answer."""
+    query = urlencode({"from": old, "to": new})
+    body = get(f"{base_url}/audit/proof/consistency?{query}")
+    try:
+        return [bytes.fromhex(h) for h in json.loads(body)["hashes"]]
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def check_receipt(
@@ -100,8 +132,10 @@ def check_receipt(
         index, size = int(receipt["leaf_index"]), int(receipt["tree_size"])
         proof = [bytes.fromhex(h) for h in receipt["inclusion_proof"]]
         statement = receipt["statement"]
-    except (KeyError, TypeError, ValueError, NoteError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, NoteError) as error:
         raise WitnessFailure(f"Not a receipt this key signed: {error}") from None
+    if not isinstance(statement, dict):
+        raise WitnessFailure("Not a receipt: its statement is not an object")
     if size != signed.size or leaf_hash(leaf).hex() != receipt.get("leaf_hash"):
         raise WitnessFailure("The receipt's size or leaf hash is not its checkpoint's")
     try:
@@ -113,8 +147,11 @@ def check_receipt(
             f"The inclusion proof does not lead to the checkpoint's root ({describe(signed)})"
         )
     found = (
-        f"ok: {statement.get('title')!r} version {statement.get('version')} is leaf "
-        f"{index} of {describe(signed)}"
+        f"ok: leaf {index} ({leaf.hex()}) is in {describe(signed)}. The receipt "
+        f"says it is version {statement.get('version')} of statement "
+        f"{statement.get('id')} ({statement.get('title')!r}): the press office's "
+        "word, which the event behind that leaf (its /audit/log record carries "
+        "that hash) proves or disproves"
     )
     if against is None:
         return found
@@ -126,16 +163,21 @@ def extends(
 ) -> str:
     """Checks the log served at base_url extends checkpoint old."""
     try:
-        current = parse_checkpoint(get(f"{base_url}/audit/checkpoint").decode(), key)
+        current = parse_checkpoint(
+            get(f"{base_url}/audit/checkpoint").decode(errors="replace"), key
+        )
     except NoteError as error:
         raise WitnessFailure(
             f"The served checkpoint does not verify: {error}"
         ) from None
-    proof: list[bytes] = []
+    proof: list[bytes] | None = []
     if old.size and current.size > old.size:
-        query = urlencode({"from": old.size, "to": current.size})
-        answer = json.loads(get(f"{base_url}/audit/proof/consistency?{query}"))
-        proof = [bytes.fromhex(h) for h in answer["hashes"]]
+        proof = served_proof(base_url, old.size, current.size, get)
+    if proof is None:
+        raise WitnessFailure(
+            f"The log served now ({describe(current)}) answered with no "
+            "consistency proof from the receipt's checkpoint"
+        )
     if current.origin != old.origin or not consistent(
         old.size, current.size, old.root, current.root, proof
     ):
