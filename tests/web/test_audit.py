@@ -187,6 +187,21 @@ def test_memento_gives_the_state_public_at_a_time(client, desk):
     )
 
 
+def test_a_versions_own_memento_datetime_finds_that_version(client, desk):
+    """Memento-Datetime is whole seconds: asking for it must not give the
+    version before, recorded earlier in that second."""
+    statement = desk.create(title="Hours", body="Open at nine.")
+    slug = statement["slug"]
+    published = client.get(f"/statements/{slug}/versions/2")
+    then = client.get(
+        f"/statements/{slug}",
+        headers={"Accept-Datetime": published.headers["Memento-Datetime"]},
+    )
+    assert then.status_code == 200
+    assert then.headers["Content-Location"].endswith("/versions/2")
+    assert b"Open at nine." in then.data
+
+
 def test_the_log_exports_as_ndjson_in_order_with_hashes(
     client, desk, audit_headers, services
 ):

@@ -8,7 +8,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -265,6 +265,9 @@ def memento(slug: str, header: str) -> Response:
     document = withdrawn_or_public(slug)
     if is_withdrawn(document):
         return withdrawn_page(document)
+    # An HTTP date names a whole second, as a Memento-Datetime does: the
+    # state at its end, so that a version's own Memento-Datetime finds it.
+    moment += timedelta(seconds=1, microseconds=-1)
     statement, since = services().audit.public_as_of(UUID(document["id"]), moment)
     response = memento_page(slug, statement, since)
     response.vary.add("Accept-Datetime")
