@@ -89,8 +89,9 @@ def test_an_untouched_store_passes_with_a_count(settings):
         "views_ok": True,
         "views_position": head,
         # 5 catalogue, 6 tags, 9 public changes, 4 archive, 1 schedule, 5 states,
-        # 4 counts (published and withdrawn, in their year and their month)
-        "rows_compared": 34,
+        # 4 counts (published and withdrawn, in their year and their month),
+        # 5 search rows
+        "rows_compared": 39,
         "differences": 0,
     }
 
@@ -126,6 +127,32 @@ def test_an_edited_view_row_is_named_while_the_chain_verifies(settings):
     assert f"statement {other}: note live 'A note never written' replayed 'Note 2'" in (
         change
     )
+
+
+def test_a_forged_search_text_is_named(settings):
+    """A search matches, and shows as its snippet, what its index holds."""
+    pressfeed, ids = caught_up(settings)
+    views = pressfeed.views
+    if views.dialect.postgres:
+        views.tables.execute(
+            "UPDATE {t} SET document = to_tsvector('english', 'ambassador resigned') "
+            "WHERE id = ?",
+            [str(ids[1])],
+            t="pf_search",
+        )
+    else:
+        views.tables.execute(
+            "UPDATE {t} SET body = 'FORGED: the ambassador resigned.' "
+            "WHERE rowid = (SELECT rowid FROM {c} WHERE id = ?)",
+            [str(ids[1])],
+            t="pf_search",
+            c="pf_catalogue",
+        )
+    pressfeed.close()
+    code, lines, summary = verify_views(settings)
+    assert code == 1 and summary["differences"] == 1
+    (line,) = [line for line in lines if line.startswith("pf_search ")]
+    assert f"statement {ids[1]}: indexed live " in line and "resign" in line
 
 
 def test_a_deleted_row_an_added_row_and_an_edited_state_are_named(settings):
@@ -193,8 +220,8 @@ def test_it_compares_in_small_batches_and_leaves_the_live_views_alone(
         ("pf_schedule", str(ids[-1]), "publish_at_us")
     ]
     # 8 catalogue, 10 tags, 15 public changes, 7 archive, 1 schedule, 8 states,
-    # 4 counts
-    assert outcome.rows == 53
+    # 4 counts, 8 search rows
+    assert outcome.rows == 61
     after = view_rows(pressfeed)
     assert len(after) == len(before) and pressfeed.views_position() == position
     assert list(scratch_dir.iterdir()) == []

@@ -16,9 +16,10 @@ version's rows). Not compared, because it legitimately differs from a replay:
 the tracking position (the replay is stopped at it), the public lists' stamp
 (``pf_public_stamp``: it moves once per batch, so it depends on how the worker
 happened to batch the log), the WebSub outbox (pings already sent are deleted,
-failed ones carry attempts and retry times), the schema bookkeeping, and the
-search index (``pf_search``: an engine's index made from the catalogue's
-text, which is compared).
+failed ones carry attempts and retry times) and the schema bookkeeping. The
+search index is compared by what it holds: on SQLite the text of each row
+(which searches match and their snippets show), on PostgreSQL each row's
+configuration, tsvector and the columns a search filters by.
 """
 
 from __future__ import annotations
@@ -64,6 +65,17 @@ class Compared:
     text_key: tuple[bool, ...]
     columns: tuple[str, ...]
     statement: str
+    # A SELECT read instead of the table, per database ({t}: the table, {c}:
+    # the catalogue), for a table whose rows say their statement through it.
+    sqlite_rows: str | None = None
+    postgres_rows: str | None = None
+
+    def source(self, dialect: Dialect) -> str:
+        """What the rows are read from: the table, or its SELECT."""
+        rows = self.postgres_rows if dialect.postgres else self.sqlite_rows
+        if rows is None:
+            return dialect.sql("{t}", t=self.table)
+        return f"({dialect.sql(rows, t=self.table, c='pf_catalogue')}) AS compared"
 
 
 COMPARED = (
@@ -115,6 +127,19 @@ COMPARED = (
         (True, True, True, True, False, False),
         ("n",),
         "kind",  # a count row is about no one statement
+    ),
+    Compared(
+        "pf_search",
+        ("id",),
+        (True,),
+        ("indexed",),
+        "id",
+        # FTS5 rows are the catalogue rows' (by rowid); what a search matches
+        # and shows as its snippet is their text.
+        sqlite_rows="SELECT c.id AS id, json_array(s.title, s.summary, s.body, "
+        "s.tags) AS indexed FROM {t} s JOIN {c} c ON c.rowid = s.rowid",
+        postgres_rows="SELECT id, concat_ws(' | ', config, document::text, "
+        "position, status, kind, published_us) AS indexed FROM {t}",
     ),
     Compared(
         ReadModel.STATES,
@@ -299,13 +324,12 @@ def rows_in_key_order(
         where = ""
         if after is not None:
             where = f"WHERE ({', '.join(keys)}) > ({', '.join('?' * len(keys))}) "
+        query = (
+            f"SELECT {columns} FROM {spec.source(dialect)} {where}"
+            f"ORDER BY {', '.join(keys)} LIMIT {int(batch_size)}"
+        )
         cursor.execute(
-            dialect.sql(
-                f"SELECT {columns} FROM {{t}} {where}"
-                f"ORDER BY {', '.join(keys)} LIMIT {int(batch_size)}",
-                t=spec.table,
-            ),
-            after or (),
+            query.replace("?", "%s") if dialect.postgres else query, after or ()
         )
         rows = [dict(row) for row in cursor.fetchall()]
         yield from rows
