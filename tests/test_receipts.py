@@ -271,6 +271,8 @@ def test_a_journalist_keeps_a_receipt_and_checks_it_later(tmp_path):
         {"statement": "x"},
         {"inclusion_proof": "ab"},
         {"leaf_index": None},
+        {"leaf_index": 0.9},
+        {"tree_size": "1"},
     ],
 )
 def test_a_malformed_receipt_is_refused_in_words(tmp_path, change):

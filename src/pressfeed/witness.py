@@ -117,6 +117,13 @@ def served_proof(
         return None
 
 
+def whole(value: object) -> int:
+    """A JSON whole number (not a string, a fraction or a boolean)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{value!r} is not a whole number")
+    return value
+
+
 def check_receipt(
     receipt: dict[str, Any],
     key: VerifierKey,
@@ -129,7 +136,7 @@ def check_receipt(
     try:
         signed = parse_checkpoint(receipt["checkpoint"], key)
         leaf = bytes.fromhex(receipt["leaf"])
-        index, size = int(receipt["leaf_index"]), int(receipt["tree_size"])
+        index, size = whole(receipt["leaf_index"]), whole(receipt["tree_size"])
         proof = [bytes.fromhex(h) for h in receipt["inclusion_proof"]]
         statement = receipt["statement"]
     except (KeyError, TypeError, ValueError, AttributeError, NoteError) as error:
