@@ -46,9 +46,10 @@ ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def strip_xml_illegal(text: str) -> str:
-    """Removes control characters that cannot appear in an XML document."""
-    return _XML_ILLEGAL.sub("", text)
+def strip_xml_illegal(text: str, replacement: str = "") -> str:
+    """Removes (or replaces) the characters that cannot appear in an XML
+    document: control characters, NUL among them, U+FFFE and U+FFFF."""
+    return _XML_ILLEGAL.sub(replacement, text)
 
 
 class RenderBudgetExceeded(Exception):

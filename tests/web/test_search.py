@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import feedparser
+import lxml.etree
 import lxml.html
 import pytest
 
@@ -141,6 +142,13 @@ def test_past_the_candidates_the_page_says_the_newest_are_listed(
         "^visa",
         '""""',
         "\u0000\ufffe",
+        "a\u0000",
+        "a\u0000b",
+        '"a\u0000b"',
+        "visa -\u0000a",
+        "visa\u0001x",
+        "visa\u001b[31m",
+        "visa \uffff",
         "日本語 ✓ émigré",
         "a" * 500,
         "\\",
@@ -153,6 +161,8 @@ def test_no_query_is_a_server_error(client, publisher, corpus, query):
     for path in ("/search", "/feeds/search.atom", "/api/statements"):
         response = client.get(path, query_string={"q": query}, headers=publisher)
         assert response.status_code < 500, (path, response.get_data(as_text=True))
+        if path.endswith(".atom") and response.status_code == 200:
+            lxml.etree.fromstring(response.data)  # well-formed, whatever the query
 
 
 def test_query_syntax_is_plain_words_phrases_and_exclusions():

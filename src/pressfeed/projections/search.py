@@ -22,6 +22,7 @@ from pressfeed.aggregates import Statement
 from pressfeed.projections.base import BatchOutcome, ReadModel, View
 from pressfeed.projections.catalogue import COUNTS, WHOLE_YEAR
 from pressfeed.projections.catalogue import TABLE as CATALOGUE
+from pressfeed.rendering import strip_xml_illegal
 from pressfeed.representation import StatementDocument
 from pressfeed.storage import Dialect
 
@@ -200,8 +201,10 @@ def _has_word(text: str) -> bool:
 
 
 def parse_query(text: str) -> SearchQuery:
-    """Plain words, "phrases" and -exclusions; everything else is text."""
-    text = " ".join(text.split())[:MAX_QUERY_LENGTH]
+    """Plain words, "phrases" and -exclusions; everything else is text. A
+    control character separates words, as a space does: the query is echoed
+    in pages and feeds, and FTS5 would read a NUL as the end of a string."""
+    text = " ".join(strip_xml_illegal(text, " ").split())[:MAX_QUERY_LENGTH]
     phrases: list[str] = []
     excluded: list[str] = []
     prefixes: set[int] = set()
