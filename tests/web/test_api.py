@@ -140,6 +140,20 @@ def test_malformed_json_is_400_and_changes_nothing(client, publisher, services):
         headers=publisher,
     )
     assert_problem(bad_utf8, 400)
+    body = '{"title": "x", "body": "y", "kind": "news", "draft": true}'
+    for encoded in (
+        body.encode("utf-16"),
+        body.encode("utf-32"),
+        body.encode("utf-8-sig"),
+    ):
+        response = client.post(
+            "/api/statements",
+            data=encoded,
+            content_type="application/json",
+            headers=publisher,
+        )
+        assert_problem(response, 400)
+        assert response.get_json()["type"].endswith("/malformed-json")
     assert log_head(services) == head
 
 

@@ -243,8 +243,8 @@ def parse_body(model: type[Model]) -> Model:
             "unsupported-media-type", "Send the body as application/json."
         )
     raw = request.get_data(cache=True)
-    try:
-        json.loads(raw)
+    try:  # UTF-8 as RFC 8259 says: json.loads alone would take UTF-16 or a BOM
+        json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError):
         raise ProblemError(
             "malformed-json", "The request body is not valid UTF-8 JSON."
