@@ -26,3 +26,17 @@ def test_browser_line_ends_are_stored_as_newlines():
         {"title": "Hours", "body": "One\r\nTwo\rThree", "kind": "news"}
     )
     assert fields.body == "One\nTwo\nThree"
+
+
+def test_a_title_is_one_line():
+    fields = StatementCreate.model_validate(
+        {"title": "Visa\nhours\r\n  in August", "body": "Text", "kind": "news"}
+    )
+    assert fields.title == "Visa hours in August"
+
+
+def test_a_title_of_several_lines_stored_before_still_diffs_line_by_line():
+    diff = text_diff({"title": "a\nb", "body": "B", "version": 2}, "a b", "B", "new")
+    lines = diff.splitlines()[2:]  # past the file names
+    assert lines[0].startswith("@@ ")
+    assert all(line[:1] in ("+", "-", " ") for line in lines[1:]), lines

@@ -268,7 +268,9 @@ def public_notes(document: StatementDocument) -> list[ChangeNoteDocument]:
 def _text_lines(title: str, body: str) -> list[str]:
     """Title and body as lines that each end in a newline, so text added after
     the last line does not show that line as removed and added again."""
-    return [f"# {title}\n", "\n", *(f"{line}\n" for line in body.splitlines())]
+    # One line each: a title stored before titles were one line may hold several.
+    heading = [f"# {line}\n" for line in title.splitlines()]
+    return [*heading, "\n", *(f"{line}\n" for line in body.splitlines())]
 
 
 def _unified_diff(

@@ -46,8 +46,13 @@ def _not_uuid(slug: str) -> str:
     raise ValueError("a slug must not look like a statement id")
 
 
+def _one_line(text: str) -> str:
+    """Plain text on one line: runs of whitespace (newlines too) become a space."""
+    return " ".join(_cleaned(text).split())
+
+
 Title = Annotated[
-    str, StringConstraints(min_length=1, max_length=300), AfterValidator(_cleaned)
+    str, StringConstraints(min_length=1, max_length=300), AfterValidator(_one_line)
 ]
 Body = Annotated[
     str,
@@ -61,11 +66,6 @@ Note = Annotated[
 Kind = Annotated[str, StringConstraints(pattern=KIND_REGEX, max_length=40)]
 SUMMARY_MAX_LENGTH = 600
 SPEAKER_MAX_LENGTH = 100
-
-
-def _one_line(text: str) -> str:
-    """Plain text on one line: runs of whitespace (newlines too) become a space."""
-    return " ".join(_cleaned(text).split())
 
 
 Summary = Annotated[
