@@ -168,6 +168,41 @@ def test_a_chunked_body_over_the_limit_is_413_and_changes_nothing(
         app.close()
 
 
+@pytest.mark.parametrize(
+    ("size", "auth", "status"),
+    [(2 * 1024 * 1024, True, 413), (200 * 1024, False, 401)],
+)
+def test_a_refused_long_body_says_the_connection_closes_and_a_short_one_keeps_it(
+    server, headers, size, auth, status
+):
+    """gunicorn drains at most 64 KiB of a body the app left unread, then
+    closes: the refusal must say so, or the client's next request on the
+    connection meets a closed socket."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    body = b'{"title": "Long", "body": "b", "kind": "news"}'.ljust(size)
+    connection.request(
+        "POST",
+        "/api/statements",
+        body=body,
+        headers={"Content-Type": "application/json", **(headers if auth else {})},
+    )
+    refused = connection.getresponse()
+    refused.read()
+    assert refused.status == status
+    assert refused.getheader("Connection") == "close"
+    connection.close()
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    connection.request(
+        "POST", "/api/statements", body=b"{}", headers={"Content-Type": "text/plain"}
+    )
+    short = connection.getresponse()
+    short.read()
+    assert short.status == 401 and short.getheader("Connection") == "keep-alive"
+    connection.request("GET", "/healthz")
+    assert connection.getresponse().status == 200  # the same connection
+    connection.close()
+
+
 def test_a_chunked_body_within_the_limit_is_taken(server, headers):
     status, _, body = chunked_post(
         server, "/api/statements", headers, padded_statement(1024 * 1024)

@@ -47,6 +47,8 @@ IO_TIMEOUT = (
     30.0  # seconds one read or write of a thread may block (a body, a response)
 )
 KEEP_ALIVE = 5  # seconds an idle kept-alive connection stays open
+# What gunicorn drains of a body the app left unread, before closing instead.
+DRAINED_BODY_BYTES = 64 * 1024
 
 
 class _TimedSocket(socket.socket):
@@ -71,6 +73,11 @@ class HeadFirstWorker(ThreadWorker):
         self._heads: dict[TConn, tuple[float, bytearray]] = {}
         # Kept answers the loop is sending: by when the socket must take more.
         self._writes: dict[TConn, tuple[float, Reply]] = {}
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        loaded: Any = self  # gunicorn's Worker is untyped
+        loaded.wsgi = closing_after_refused_bodies(loaded.wsgi)
 
     def accept(self, listener: socket.socket) -> None:
         try:
@@ -246,6 +253,36 @@ class HeadFirstWorker(ThreadWorker):
         self._writes.pop(conn, None)
         self.log.access(*reply.access_atoms())
         self._drop_head(conn)
+
+
+def closing_after_refused_bodies(app: Any) -> Any:
+    """The app, its refusals (4xx, 5xx) of a body longer than gunicorn drains
+    answered with Connection: close. Such a body is mostly left unread (a 413,
+    a 401 before reading), and gunicorn then closes the connection; it reads
+    an app's own Connection header as hop-by-hop and drops it, so without this
+    the answer said keep-alive and the client's next request met a closed
+    socket."""
+
+    def wrapped(environ: dict[str, Any], start_response: Any) -> Any:
+        def start(status: str, headers: Any, exc_info: Any = None) -> Any:
+            if int(status[:3]) >= 400 and _body_length(environ) > DRAINED_BODY_BYTES:
+                response: Any = getattr(start_response, "__self__", None)
+                if hasattr(response, "force_close"):  # gunicorn's Response
+                    response.force_close()
+            return start_response(status, headers, exc_info)
+
+        return app(environ, start)
+
+    return wrapped
+
+
+def _body_length(environ: dict[str, Any]) -> int:
+    """The request body's length as announced (a chunked one over the limit is
+    announced by web.BoundedBody as one byte over it)."""
+    try:
+        return int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
 
 
 def _buffered(conn: TConn) -> bytes:
