@@ -219,6 +219,36 @@ def test_unlinking_removes_the_links_from_both_pages(desk, client, publisher, pa
     assert html.xpath("//head/link[@hreflang]") == []
 
 
+def test_the_api_etag_moves_when_a_translation_changes_what_it_says(
+    desk, client, publisher, pair
+):
+    """The answer says its translations' status: a conditional GET must not
+    keep a copy that says otherwise, though this statement's version stayed."""
+    english, russian = pair
+
+    def fetch(statement, tag=None):
+        headers = {**publisher, **({"If-None-Match": tag} if tag else {})}
+        return client.get(f"/api/statements/{statement['id']}", headers=headers)
+
+    first = fetch(english)
+    tag = first.headers["ETag"]
+    assert tag.startswith(f'"{english["version"]}.')
+    assert fetch(english, tag).status_code == 304
+    desk.retract(russian)
+    after = fetch(english, tag)
+    assert (
+        after.status_code == 200 and after.get_json()["version"] == english["version"]
+    )
+    assert after.get_json()["translations"]["ru"]["status"] == "retracted"
+    assert after.headers["ETag"] != tag
+    amended = client.post(
+        f"/api/statements/{english['id']}/amendments",
+        json={"body": "Still in English.", "change_note": "Typo", "minor": True},
+        headers={**publisher, "If-Match": after.headers["ETag"]},
+    )
+    assert amended.status_code == 200, amended.get_json()  # If-Match takes it whole
+
+
 def test_the_audit_shows_the_link_to_the_translations(client, auditor, pair):
     english, russian = pair
     for statement, of in ((english, english), (russian, english)):

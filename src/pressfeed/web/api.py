@@ -83,9 +83,11 @@ def unfeature_statement() -> Response:
 @require_role("publisher")
 def get_statement(id_or_slug: str) -> Response:
     statement = services().press_office.find_statement(id_or_slug)
-    if request.if_none_match.contains(str(statement.version)):
-        return Response(status=304, headers={"ETag": etag(statement.version)})
-    return statement_answer(statement, 200)
+    answer = statement_answer(statement, 200)
+    tag = answer.headers["ETag"]
+    if request.if_none_match.contains(tag.strip('"')):
+        return Response(status=304, headers={"ETag": tag})
+    return answer
 
 
 @bp.get("/statements")
@@ -264,7 +266,7 @@ def if_match_version() -> int | None:
         )
     if header.strip() == "*":
         return None
-    match = re.fullmatch(r'\s*(?:W/)?"(\d{1,9})"\s*', header)
+    match = re.fullmatch(r'\s*(?:W/)?"(\d{1,9})(?:\.[0-9a-f]{12})?"\s*', header)
     if match is None:
         raise ProblemError(
             "bad-if-match", f'If-Match {header[:40]!r} is not an ETag like "3" (or *).'
@@ -291,8 +293,14 @@ def idempotency_key() -> IdempotencyKey | None:
 # Answers
 
 
-def etag(version: int) -> str:
-    return f'"{version}"'
+def etag(version: int, translations: object = None) -> str:
+    """A statement's ETag: its version, which If-Match names; for a statement
+    with translations, followed by a digest of what the answer says of them
+    (their slugs, statuses, versions), which change without its version."""
+    if not translations:
+        return f'"{version}"'
+    said = json.dumps(translations, sort_keys=True, separators=(",", ":"))
+    return f'"{version}.{hashlib.sha256(said.encode()).hexdigest()[:12]}"'
 
 
 def statement_answer(statement: Statement, status: int) -> Response:
@@ -310,7 +318,7 @@ def statement_answer(statement: Statement, status: int) -> Response:
     response = Response(
         json.dumps(document), status=status, mimetype="application/json"
     )
-    response.headers["ETag"] = etag(statement.version)
+    response.headers["ETag"] = etag(statement.version, document.get("translations"))
     if status == 201:
         response.headers["Location"] = url_for(
             "api.get_statement", id_or_slug=str(statement.id), _external=False
