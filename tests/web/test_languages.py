@@ -4,7 +4,9 @@ own front page, messages, feeds and interface; translations linked both ways."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import feedparser
 import lxml.html
@@ -247,6 +249,32 @@ def test_the_api_etag_moves_when_a_translation_changes_what_it_says(
         headers={**publisher, "If-Match": after.headers["ETag"]},
     )
     assert amended.status_code == 200, amended.get_json()  # If-Match takes it whole
+
+
+@pytest.mark.parametrize("change", ["withdraw", "unlink"])
+def test_a_page_whose_translation_goes_is_modified_later_never_earlier(
+    desk, client, publisher, pair, change
+):
+    """Its hreflang link goes: If-Modified-Since must not keep the copy."""
+    _, russian = pair
+    time.sleep(1.1)  # a stamp is not sent before its second has come
+    before = client.get("/statements/comment")
+    time.sleep(1.1)  # Last-Modified is whole seconds
+    if change == "withdraw":
+        desk.retract(russian)
+    else:
+        client.delete(f"/api/statements/{russian['id']}/translation", headers=publisher)
+    desk.settle()
+    time.sleep(1.1)  # a stamp is not sent before its second has come
+    after = client.get(
+        "/statements/comment",
+        headers={"If-Modified-Since": before.headers["Last-Modified"]},
+    )
+    assert after.status_code == 200
+    assert lxml.html.fromstring(after.data).xpath("//head/link[@hreflang]") == []
+    assert parsedate_to_datetime(after.headers["Last-Modified"]) > (
+        parsedate_to_datetime(before.headers["Last-Modified"])
+    )
 
 
 def test_the_audit_shows_the_link_to_the_translations(client, auditor, pair):

@@ -330,11 +330,13 @@ def current_statement(slug: str) -> Response:
             notes=public_notes(document),
             translations=translations,
         )
-        # A translation published later changes the page (its links) too.
-        dated = [document, *translations]
-        return rendered(
-            body.encode(), last_modified(dated), status=410 if gone else 200
-        )
+        # A translation published later changes the page (its links) too, and
+        # so does one withdrawn or unlinked, which leaves no row to date it
+        # by: a page of a group moves with every public change, never back.
+        stamp = last_modified([document, *translations])
+        if document.get("translation_group"):
+            stamp = max(stamp, views.public_stamp())
+        return rendered(body.encode(), stamp, status=410 if gone else 200)
 
     item = cached(f"page:/statements/{slug}", render)
     return conditional_response(item, HTML, PAGE_CACHE)
