@@ -71,8 +71,36 @@ class ArchiveLinks:
     is_archive: bool = False
 
 
+@dataclass(frozen=True)
+class FeedWords:
+    """What a feed says around the statements, as %-templates, in the feed's
+    language: the web layer gives them translated (English otherwise)."""
+
+    withdrawn_title: str = "Withdrawn: %(title)s"
+    withdrawn_on: str = "This statement was withdrawn on %(date)s."
+    reason: str = "Reason: %(reason)s"
+    updated: str = "Updated %(date)s: %(note)s"
+    later_withdrawn: str = (
+        "This statement was later withdrawn; its text is no longer shown."
+    )
+    tombstone: str = "The statement was withdrawn."
+    description: str = "Official statements: %(title)s"
+    published_title: str = "Published: %(title)s"
+    amended_title: str = "Amended: %(title)s"
+
+    def change_title(self, what: str, title: str) -> str:
+        """The title of a changes feed entry: what happened, and to what."""
+        template = {
+            "published": self.published_title,
+            "amended": self.amended_title,
+            "retracted": self.withdrawn_title,
+        }[what]
+        return template % {"title": title}
+
+
 @dataclass
 class FeedExtras:
+    words: FeedWords = field(default_factory=FeedWords)
     tombstones: list[StatementDocument] = field(default_factory=list)
     hubs: Sequence[str] = ()
     rewritten: list[PublicChange] = field(default_factory=list)  # changes feed
@@ -107,24 +135,37 @@ def entry_summary(document: StatementDocument, content: str) -> str:
     return teaser(document)
 
 
-def withdrawal_notice(document: StatementDocument, settings: Settings) -> str:
+def withdrawal_notice(
+    document: StatementDocument, settings: Settings, words: FeedWords
+) -> str:
     when = display_date(parse_time(document["retracted_at"] or ""), settings)
     reason = html.escape(document["retraction_reason"] or "")
-    return f"<p>This statement was withdrawn on {when}.</p><p>Reason: {reason}</p>"
+    return (
+        f"<p>{html.escape(words.withdrawn_on % {'date': when})}</p>"
+        f"<p>{words.reason % {'reason': reason}}</p>"
+    )
 
 
-def entry_title(document: StatementDocument) -> str:
-    prefix = "Withdrawn: " if is_withdrawn(document) else ""
-    return prefix + document["title"]
+def entry_title(document: StatementDocument, words: FeedWords) -> str:
+    if is_withdrawn(document):
+        return words.withdrawn_title % {"title": document["title"]}
+    return document["title"]
 
 
-def entry_content(document: StatementDocument, settings: Settings) -> str:
+def entry_content(
+    document: StatementDocument, settings: Settings, words: FeedWords
+) -> str:
     """The full sanitised text, ending with the public change notes."""
     if is_withdrawn(document):
-        return withdrawal_notice(document, settings)
+        return withdrawal_notice(document, settings, words)
     notes = "".join(
-        f"<p><em>Updated {display_date(parse_time(n['at']), settings)}: "
-        f"{html.escape(n['note'])}</em></p>"
+        "<p><em>"
+        + words.updated
+        % {
+            "date": display_date(parse_time(n["at"]), settings),
+            "note": html.escape(n["note"]),
+        }
+        + "</em></p>"
         for n in public_notes(document)
     )
     return absolute_links(document["body_html"], settings.base_url) + notes
@@ -227,7 +268,9 @@ class EntryLanguage(BaseEntryExtension):
         return entry
 
 
-def _generator(spec: FeedSpec, settings: Settings, media_type: str) -> FeedGenerator:
+def _generator(
+    spec: FeedSpec, settings: Settings, media_type: str, words: FeedWords
+) -> FeedGenerator:
     feed_url = absolute(settings.base_url, spec.self_path)
     fg = FeedGenerator()
     fg.register_extension(
@@ -236,7 +279,7 @@ def _generator(spec: FeedSpec, settings: Settings, media_type: str) -> FeedGener
     fg.id(feed_url)
     fg.title(spec.title)
     fg.author({"name": settings.site_title})
-    fg.description(f"Official statements: {spec.title}")
+    fg.description(words.description % {"title": spec.title})
     fg.language(feed_language(spec, settings))
     fg.generator(GENERATOR)
     fg.link(href=feed_url, rel="self", type=media_type)
@@ -255,13 +298,14 @@ def _add_entries(
     documents: Sequence[StatementDocument],
     settings: Settings,
     language: str,
+    words: FeedWords,
     translations: dict[str, list[StatementDocument]] | None = None,
 ) -> None:
     for document in documents:
         entry = fg.add_entry(order="append")
         entry.id(entry_id(document))
         entry.guid(entry_id(document), permalink=False)
-        entry.title(entry_title(document))
+        entry.title(entry_title(document, words))
         entry.link(href=entry_url(document, settings), rel="alternate")
         entry.published(parse_optional_time(document["published_at"]))
         entry.updated(entry_updated(document))
@@ -271,7 +315,7 @@ def _add_entries(
             (other["language"], entry_url(other, settings))
             for other in (translations or {}).get(document["id"], [])
         ]
-        content = entry_content(document, settings)
+        content = entry_content(document, settings, words)
         entry.content(content, type="html")
         entry.summary(html.escape(entry_summary(document, content)), type="html")
         if document.get("speaker") and not is_withdrawn(document):
@@ -290,7 +334,7 @@ def atom_feed(
 ) -> bytes:
     extras = extras or FeedExtras()
     with _render_lock:
-        fg = _generator(spec, settings, ATOM.media_type)
+        fg = _generator(spec, settings, ATOM.media_type, extras.words)
         for hub in extras.hubs:
             fg.link(href=hub, rel="hub")
         if spec.archive is not None:
@@ -309,6 +353,7 @@ def atom_feed(
             documents,
             settings,
             feed_language(spec, settings),
+            extras.words,
             extras.translations,
         )
         return bytes(fg.atom_str(pretty=False))
@@ -322,10 +367,12 @@ def rss_feed(
 ) -> bytes:
     extras = extras or FeedExtras()
     with _render_lock:
-        fg = _generator(spec, settings, RSS.media_type)
+        fg = _generator(spec, settings, RSS.media_type, extras.words)
         fg.pressfeed.rss_links = [("hub", hub) for hub in extras.hubs]
         fg.updated(feed_updated(documents, extras))
-        _add_entries(fg, documents, settings, feed_language(spec, settings))
+        _add_entries(
+            fg, documents, settings, feed_language(spec, settings), extras.words
+        )
         return bytes(fg.rss_str(pretty=False))
 
 
@@ -341,22 +388,24 @@ def json_feed(
         "title": spec.title,
         "home_page_url": absolute(settings.base_url, spec.page),
         "feed_url": absolute(settings.base_url, spec.self_path),
-        "description": f"Official statements: {spec.title}",
+        "description": extras.words.description % {"title": spec.title},
         "language": feed_language(spec, settings),
         "authors": [{"name": settings.site_title}],
-        "items": [json_item(d, settings) for d in documents],
+        "items": [json_item(d, settings, extras.words) for d in documents],
     }
     if extras.hubs:
         feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in extras.hubs]
     return json.dumps(feed, ensure_ascii=False, indent=1).encode()
 
 
-def json_item(document: StatementDocument, settings: Settings) -> dict[str, Any]:
-    content = entry_content(document, settings)
+def json_item(
+    document: StatementDocument, settings: Settings, words: FeedWords
+) -> dict[str, Any]:
+    content = entry_content(document, settings, words)
     item: dict[str, Any] = {
         "id": entry_id(document),
         "url": entry_url(document, settings),
-        "title": entry_title(document),
+        "title": entry_title(document, words),
         "content_html": content,
         "summary": entry_summary(document, content),
         "date_published": parse_time(document["published_at"] or "").isoformat(),
@@ -368,13 +417,6 @@ def json_item(document: StatementDocument, settings: Settings) -> dict[str, Any]
         if document.get("speaker"):
             item["authors"] = [{"name": document["speaker"]}]
     return item
-
-
-CHANGE_LABELS = {
-    "published": "Published",
-    "amended": "Amended",
-    "retracted": "Withdrawn",
-}
 
 
 def changes_feed(
@@ -390,9 +432,9 @@ def changes_feed(
     tombstone for each in extras.rewritten."""
     extras = extras or FeedExtras()
     with _render_lock:
-        fg = _generator(spec, settings, ATOM.media_type)
+        fg = _generator(spec, settings, ATOM.media_type, extras.words)
         fg.pressfeed.tombstones = [
-            (change_entry_id(c), change_updated(c), "The statement was withdrawn.")
+            (change_entry_id(c), change_updated(c), extras.words.tombstone)
             for c in extras.rewritten
         ]
         fg.updated(changes_updated(changes))
@@ -400,11 +442,11 @@ def changes_feed(
             document = change["statement"]
             entry = fg.add_entry(order="append")
             entry.id(change_entry_id(change))
-            entry.title(f"{CHANGE_LABELS[change['what']]}: {document['title']}")
+            entry.title(extras.words.change_title(change["what"], document["title"]))
             entry.link(href=entry_url(document, settings), rel="alternate")
             entry.published(change_time(change))
             entry.updated(change_updated(change))
-            entry.content(change_content(change, settings), type="html")
+            entry.content(change_content(change, settings, extras.words), type="html")
         return bytes(fg.atom_str(pretty=False))
 
 
@@ -435,12 +477,12 @@ def change_time(change: PublicChange) -> datetime:
     return parse_time(document["retracted_at"] or "")
 
 
-def change_content(change: PublicChange, settings: Settings) -> str:
+def change_content(change: PublicChange, settings: Settings, words: FeedWords) -> str:
     document = change["statement"]
     if change["what"] == "retracted":
-        return withdrawal_notice(document, settings)
+        return withdrawal_notice(document, settings, words)
     if is_withdrawn(document):
-        return "<p>This statement was later withdrawn; its text is no longer shown.</p>"
+        return f"<p>{html.escape(words.later_withdrawn)}</p>"
     note = f"<p>{html.escape(change['note'])}</p>" if change["note"] else ""
     return f"{note}<pre>{html.escape(change['diff'])}</pre>"
 

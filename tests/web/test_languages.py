@@ -91,7 +91,7 @@ def test_the_russian_feeds_hold_only_russian_statements_and_say_so(client, pair)
     kind = feedparser.parse(client.get("/ru/feeds/kind/news.atom").data)
     assert [e.title for e in kind.entries] == [russian["title"]]
     changes = feedparser.parse(client.get("/ru/feeds/changes.atom").data)
-    assert [e.title for e in changes.entries] == [f"Published: {russian['title']}"]
+    assert [e.title for e in changes.entries] == [f"Опубликовано: {russian['title']}"]
 
 
 def test_the_root_lists_no_russian_statement(client, pair):
@@ -275,6 +275,26 @@ def test_a_page_whose_translation_goes_is_modified_later_never_earlier(
     assert parsedate_to_datetime(after.headers["Last-Modified"]) > (
         parsedate_to_datetime(before.headers["Last-Modified"])
     )
+
+
+def test_the_russian_feeds_say_their_own_words_in_russian(desk, client, pair):
+    """A feed's interface language is its prefix's: the notices and titles it
+    makes around the statements too, not only its pages'."""
+    _, russian = pair
+    desk.retract(russian, reason="Ошибка")
+    feed = feedparser.parse(client.get("/ru/feeds/all.atom").data)
+    [entry] = [e for e in feed.entries if "Комментарий" in e.title]
+    assert entry.title == "Отозвано: Комментарий посольства"
+    assert "Это заявление отозвано" in entry.content[0].value
+    assert "Причина: Ошибка" in entry.content[0].value
+    assert "Withdrawn" not in client.get("/ru/feeds/all.atom").get_data(as_text=True)
+    changes = feedparser.parse(client.get("/ru/feeds/changes.atom").data)
+    titles = [e.title for e in changes.entries]
+    assert "Опубликовано: Комментарий посольства" in titles
+    assert "Отозвано: Комментарий посольства" in titles
+    assert changes.feed.subtitle.startswith("Официальные заявления: ")
+    english_feed = client.get("/feeds/changes.atom").get_data(as_text=True)
+    assert "Published: Embassy comment" in english_feed
 
 
 def test_the_audit_shows_the_link_to_the_translations(client, auditor, pair):

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, request
+from flask_babel import gettext  # type: ignore[import-untyped]
 
 from pressfeed.projections.archive import archive_page, closed_page_count, open_page
 from pressfeed.projections.base import ReadModel
@@ -36,6 +37,7 @@ from pressfeed.syndication import (
     FeedExtras,
     FeedFormat,
     FeedSpec,
+    FeedWords,
     changes_feed,
     entry_updated,
 )
@@ -118,7 +120,7 @@ def search_feed() -> Response:
             scope=Scope(newest_first=True),
         )
         documents = [with_body_html(hit.document) for hit in found.hits]
-        body = ATOM.render(spec, documents, settings, FeedExtras())
+        body = ATOM.render(spec, documents, settings, FeedExtras(words=feed_words()))
         return rendered(body, list_modified())
 
     item = cached(f"search.atom:{query.text}", render)
@@ -141,7 +143,8 @@ def changes(lang: str = "") -> Response:
         views = services().views
         items = latest_changes(views, FEED_SIZE, listed)
         rewritten = rewritten_by_withdrawal(views, tombstones_since(), listed)
-        body = changes_feed(spec, items, settings, FeedExtras(rewritten=rewritten))
+        extras = FeedExtras(words=feed_words(), rewritten=rewritten)
+        body = changes_feed(spec, items, settings, extras)
         withdrawn = [c["statement"] for c in rewritten]
         expires_at = tombstone_expiry(withdrawn) if withdrawn else None
         return rendered(body, list_modified(), expires_at)
@@ -175,7 +178,7 @@ def archive(number: int, lang: str = "") -> Response:
 
     def render() -> Rendered:
         documents = archive_page(services().views, number, language)
-        body = ATOM.render(spec, documents, settings, None)
+        body = ATOM.render(spec, documents, settings, FeedExtras(words=feed_words()))
         return rendered(body, last_modified(documents))
 
     item = cached(archive_page_path(number, lang), render)
@@ -211,6 +214,7 @@ def render_feed(scope: FeedScope, feed_format: FeedFormat, spec: FeedSpec) -> Re
         language=listed,
     )
     extras = FeedExtras(
+        words=feed_words(),
         hubs=settings.websub_hubs,
         translations=public_translations_of(views, documents),
     )
@@ -294,3 +298,21 @@ def public_translations_of(
 
 def cached(key: str, render: Callable[[], Rendered]) -> Rendered:
     return rendered_cache().get(key, views_position(), render)
+
+
+def feed_words() -> FeedWords:
+    """What a feed says around its statements, in the interface language of
+    the feed (its prefix's): the templates, translated, formatted later."""
+    return FeedWords(
+        withdrawn_title=gettext("Withdrawn: %(title)s"),
+        withdrawn_on=gettext("This statement was withdrawn on %(date)s."),
+        reason=gettext("Reason: %(reason)s"),
+        updated=gettext("Updated %(date)s: %(note)s"),
+        later_withdrawn=gettext(
+            "This statement was later withdrawn; its text is no longer shown."
+        ),
+        tombstone=gettext("The statement was withdrawn."),
+        description=gettext("Official statements: %(title)s"),
+        published_title=gettext("Published: %(title)s"),
+        amended_title=gettext("Amended: %(title)s"),
+    )
