@@ -234,13 +234,22 @@ class HistoryAndTombstones(BaseExtension):
         return feed
 
 
-class EntryLanguage(BaseEntryExtension):
+class EntryExtras(BaseEntryExtension):
     """xml:lang on an Atom entry in another language than its feed's, and a
-    link rel="alternate" hreflang to each of its published translations."""
+    link rel="alternate" hreflang to each of its published translations; in
+    RSS, whose items have only pubDate (the first publication), atom:updated:
+    the last public change, which a reader needs to see a correction as one."""
 
     def __init__(self) -> None:
         self.language: str | None = None
         self.translations: list[tuple[str, str]] = []  # (language, URL)
+        self.updated: datetime | None = None
+
+    def extend_rss(self, entry: Any) -> Any:
+        if self.updated is not None:
+            updated = etree.SubElement(entry, f"{{{ATOM_NS}}}updated")
+            updated.text = self.updated.isoformat()
+        return entry
 
     def extend_atom(self, entry: Any) -> Any:
         if self.language:
@@ -274,7 +283,7 @@ def _generator(
     feed_url = absolute(settings.base_url, spec.self_path)
     fg = FeedGenerator()
     fg.register_extension(
-        "pressfeed", HistoryAndTombstones, EntryLanguage, atom=True, rss=True
+        "pressfeed", HistoryAndTombstones, EntryExtras, atom=True, rss=True
     )
     fg.id(feed_url)
     fg.title(spec.title)
@@ -309,6 +318,7 @@ def _add_entries(
         entry.link(href=entry_url(document, settings), rel="alternate")
         entry.published(parse_optional_time(document["published_at"]))
         entry.updated(entry_updated(document))
+        entry.pressfeed.updated = entry_updated(document)
         if document["language"] != language:
             entry.pressfeed.language = document["language"]
         entry.pressfeed.translations = [

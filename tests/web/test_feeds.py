@@ -85,6 +85,9 @@ def test_entry_ids_are_stable_and_updated_moves_only_on_a_major_amendment(client
     assert "Typo" not in major.content[0].value
     rss_item = read(client, "/feeds/all.rss").entries[0]
     assert rss_item.id == before.id
+    # RSS's pubDate is the first publication; atom:updated the correction.
+    assert rss_item.published_parsed == major.published_parsed
+    assert rss_item.updated == major.updated
 
 
 def test_a_retraction_is_a_notice_in_rss_and_json_and_a_tombstone_in_atom(client, desk):
