@@ -234,7 +234,7 @@ def test_a_journalist_keeps_a_receipt_and_checks_it_later(tmp_path):
         kept.write_bytes(answer.content)
         check = run_cli(settings, "receipt", "check", str(kept), "--key", verifier)
         assert "is in press" not in check.stdout  # the origin is the base URL's
-        assert f"version 2 of statement {created['id']} ('On the visa rules')" in (
+        assert f"version 2 of statement '{created['id']}' ('On the visa rules')" in (
             check.stdout
         )
         assert "the press office's word" in check.stdout  # the leaf proves it

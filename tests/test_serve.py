@@ -170,7 +170,7 @@ def test_a_chunked_body_over_the_limit_is_413_and_changes_nothing(
 
 @pytest.mark.parametrize(
     ("size", "auth", "status"),
-    [(2 * 1024 * 1024, True, 413), (200 * 1024, False, 401)],
+    [(2 * 1024 * 1024, True, 413), (200 * 1024, False, 401), (64 * 1024, False, 401)],
 )
 def test_a_refused_long_body_says_the_connection_closes_and_a_short_one_keeps_it(
     server, headers, size, auth, status

@@ -320,7 +320,10 @@ class Verification:
             "ok": self.ok,
             "events_checked": self.events_checked,
             "first_bad": self.first_bad,
-            "tree_ok": self.first_bad_node is None,
+            # Not checked (None) once the chain is broken.
+            "tree_ok": None
+            if self.first_bad is not None
+            else self.first_bad_node is None,
             "first_bad_node": self.first_bad_node,
         }
 
@@ -468,8 +471,10 @@ class Ledger:
 
         hash_at and root_at: a position whose hash, and a size whose root, to
         recompute on the way (see Verification)."""
-        head = self.head()
-        until = head.position if head else 0
+        head = self.head()  # an event without its link is found too:
+        until = max(
+            head.position if head else 0, self.recorder.max_notification_id() or 0
+        )
         prev, checked = GENESIS, 0
         events, links = self.events(until=until), self.links(until=until)
         noncanonical = self.first_noncanonical_id()

@@ -47,7 +47,8 @@ IO_TIMEOUT = (
     30.0  # seconds one read or write of a thread may block (a body, a response)
 )
 KEEP_ALIVE = 5  # seconds an idle kept-alive connection stays open
-# What gunicorn drains of a body the app left unread, before closing instead.
+# What gunicorn drains of a body the app left unread: at this many bytes it
+# stops (before reading the body's end) and closes instead.
 DRAINED_BODY_BYTES = 64 * 1024
 
 
@@ -265,7 +266,7 @@ def closing_after_refused_bodies(app: Any) -> Any:
 
     def wrapped(environ: dict[str, Any], start_response: Any) -> Any:
         def start(status: str, headers: Any, exc_info: Any = None) -> Any:
-            if int(status[:3]) >= 400 and _body_length(environ) > DRAINED_BODY_BYTES:
+            if int(status[:3]) >= 400 and _body_length(environ) >= DRAINED_BODY_BYTES:
                 response: Any = getattr(start_response, "__self__", None)
                 if hasattr(response, "force_close"):  # gunicorn's Response
                     response.force_close()

@@ -98,9 +98,15 @@ def witness(
 
 def keep(state: Path, kind: str, note: str) -> Path:
     """Keeps a served checkpoint as evidence beside the state; its path."""
-    evidence = state / f"{kind}-{int(time.time())}.checkpoint"
-    evidence.write_text(note)
-    return evidence
+    stamp, n = int(time.time()), 0
+    while True:  # two in one second: both kept
+        evidence = state / f"{kind}-{stamp}{f'-{n}' if n else ''}.checkpoint"
+        try:
+            with evidence.open("x") as file:
+                file.write(note)
+            return evidence
+        except FileExistsError:
+            n += 1
 
 
 def served_proof(
@@ -155,8 +161,8 @@ def check_receipt(
         )
     found = (
         f"ok: leaf {index} ({leaf.hex()}) is in {describe(signed)}. The receipt "
-        f"says it is version {statement.get('version')} of statement "
-        f"{statement.get('id')} ({statement.get('title')!r}): the press office's "
+        f"says it is version {statement.get('version')!r} of statement "
+        f"{statement.get('id')!r} ({statement.get('title')!r}): the press office's "
         "word, which the event behind that leaf (its /audit/log record carries "
         "that hash) proves or disproves"
     )

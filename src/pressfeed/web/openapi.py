@@ -94,7 +94,10 @@ IF_MATCH = {
     "name": "If-Match",
     "in": "header",
     "required": True,
-    "description": 'The ETag ("<version>") of the version you read, or * for any.',
+    "description": (
+        'The ETag of the version you read ("<version>", or the whole ETag '
+        '"<version>.<digest>" of a statement with translations), or * for any.'
+    ),
     "schema": {"type": "string", "pattern": r'^(\*|(W/)?"[0-9]{1,9}")$'},
 }
 IDEMPOTENCY = {
