@@ -142,7 +142,7 @@ def withdrawal_notice(
     reason = html.escape(document["retraction_reason"] or "")
     return (
         f"<p>{html.escape(words.withdrawn_on % {'date': when})}</p>"
-        f"<p>{words.reason % {'reason': reason}}</p>"
+        f"<p>{html.escape(words.reason) % {'reason': reason}}</p>"
     )
 
 
@@ -160,7 +160,7 @@ def entry_content(
         return withdrawal_notice(document, settings, words)
     notes = "".join(
         "<p><em>"
-        + words.updated
+        + html.escape(words.updated)
         % {
             "date": display_date(parse_time(n["at"]), settings),
             "note": html.escape(n["note"]),
