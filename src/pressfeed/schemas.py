@@ -26,14 +26,30 @@ LANGUAGE_REGEX = r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$"
 KIND_REGEX = r"^[a-z][a-z0-9-]*$"
 
 
+# Letters that are drawn as blanks (Hangul fillers, the blank Braille pattern).
+BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
 def _cleaned(text: str) -> str:
     """A text field: line ends as newlines (browsers send CRLF), XML-illegal
-    characters dropped, outer whitespace trimmed."""
+    characters dropped, outer whitespace trimmed; something in it must show."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     cleaned = strip_xml_illegal(text).strip()
-    if not cleaned:
-        raise ValueError("must not be empty or only spaces")
+    if not any(map(_shows, cleaned)):
+        raise ValueError("must not be empty, or only spaces or invisible characters")
     return cleaned
+
+
+def _shows(character: str) -> bool:
+    """Whether a reader sees it: not a space, a control or format character
+    (zero-width spaces and joiners, soft hyphens), an unassigned code point or
+    a blank letter."""
+    category = unicodedata.category(character)
+    return (
+        category[0] != "Z"
+        and category not in ("Cc", "Cf", "Cn")
+        and (character not in BLANK_LETTERS)
+    )
 
 
 def _not_uuid(slug: str) -> str:

@@ -106,6 +106,9 @@ class FeedExtras:
     rewritten: list[PublicChange] = field(default_factory=list)  # changes feed
     # The published translations of the entries that have any, by entry id.
     translations: dict[str, list[StatementDocument]] = field(default_factory=dict)
+    # When the public statements last changed: the updated date of a feed that
+    # has no entries (a search for a word never used, a kind not used yet).
+    quiet_since: datetime = EPOCH
 
 
 def absolute_links(content: str, base_url: str) -> str:
@@ -195,7 +198,7 @@ def feed_updated(
 ) -> datetime:
     times = [entry_updated(d) for d in documents]
     times += [parse_time(t["retracted_at"] or "") for t in extras.tombstones]
-    return max(times, default=EPOCH)
+    return max(times, default=extras.quiet_since)
 
 
 class HistoryAndTombstones(BaseExtension):
@@ -447,7 +450,7 @@ def changes_feed(
             (change_entry_id(c), change_updated(c), extras.words.tombstone)
             for c in extras.rewritten
         ]
-        fg.updated(changes_updated(changes))
+        fg.updated(changes_updated(changes, extras.quiet_since))
         for change in changes:
             document = change["statement"]
             entry = fg.add_entry(order="append")
@@ -469,8 +472,10 @@ def change_updated(change: PublicChange) -> datetime:
     return change_time(change)
 
 
-def changes_updated(changes: Sequence[PublicChange]) -> datetime:
-    return max((change_updated(c) for c in changes), default=EPOCH)
+def changes_updated(
+    changes: Sequence[PublicChange], quiet_since: datetime = EPOCH
+) -> datetime:
+    return max((change_updated(c) for c in changes), default=quiet_since)
 
 
 def change_time(change: PublicChange) -> datetime:

@@ -96,6 +96,8 @@ def test_create_as_draft_scheduled_or_back_dated(client, publisher):
     [
         ({"kind": "tweet"}, 422),
         ({"title": ""}, 422),
+        ({"title": "\u200b\u200d\u00ad\u3164"}, 422),  # nothing a reader sees
+        ({"body": "\u2800 \ufeff"}, 422),
         ({"title": "x" * 301}, 422),
         ({"body": ""}, 422),
         ({"title": 42}, 422),

@@ -286,6 +286,17 @@ def test_unchanged_views_render_identical_bytes_and_answer_conditional_gets(
         assert "max-age" in second.headers["Cache-Control"]
 
 
+def test_an_if_modified_since_from_the_future_is_ignored(client, desk):
+    """A reader whose clock runs years ahead would otherwise hold its copy,
+    and miss every correction, until that date."""
+    desk.create(title="Visa times")
+    future = "Fri, 01 Jan 2100 00:00:00 GMT"
+    for path in [*FEEDS, "/", "/messages"]:
+        response = client.get(path, headers={"If-Modified-Since": future})
+        assert response.status_code == 200, path
+        assert b"Visa times" in response.data, path
+
+
 def test_a_change_invalidates_the_cached_feed(client, desk):
     desk.create()
     etag = client.get("/feeds/all.atom").headers["ETag"]

@@ -57,6 +57,7 @@ def requests_of_every_kind(client) -> list[dict[str, str]]:
         {"If-None-Match": "*"},
         {"If-Modified-Since": modified},
         {"If-Modified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"},
+        {"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"},  # a wrong clock
         {"If-None-Match": '"no"', "If-Modified-Since": modified},
     ]
 

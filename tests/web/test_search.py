@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import feedparser
 import lxml.etree
 import lxml.html
@@ -214,6 +216,17 @@ def test_every_search_is_a_feed(client, desk, corpus):
         "Visa hours",
         "Visa rules",
     ]
+
+
+def test_a_feed_without_entries_is_dated_by_the_last_public_change(
+    client, services, corpus
+):
+    """Not 1970: a feed reader shows a search feed's date before any entry."""
+    stamp = services.views.public_stamp().replace(microsecond=0)
+    for path in ("/feeds/search.atom?q=zebra", "/feeds/kind/speech.atom"):
+        feed = feedparser.parse(client.get(path).data)
+        assert feed.entries == [], path
+        assert datetime(*feed.feed.updated_parsed[:6], tzinfo=UTC) == stamp, path
 
 
 def test_the_search_box_is_on_every_page(client, corpus):

@@ -51,6 +51,7 @@ from pressfeed.web import (
 from pressfeed.web.auth import FAILURES, FailureLimiter
 from pressfeed.web.caching import RenderedCache
 from pressfeed.web.context import PRESSFEED, RENDERED_CACHE
+from pressfeed.web.converters import register_canonical_numbers
 from pressfeed.web.languages import register_language_converter
 from pressfeed.web.problems import ProblemError, register_problem_handlers
 from pressfeed.web.replay import FeedReplay
@@ -90,6 +91,7 @@ def create_app(
     CSRFProtect(app).exempt(api.bp)  # every form posts a token; the API has none
     register_problem_handlers(app)
     register_language_converter(app, settings)
+    register_canonical_numbers(app)
     register_interface_languages(app, settings)
     register_templating(app, settings)
     app.after_request(security_headers)

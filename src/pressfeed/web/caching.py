@@ -16,7 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
 
@@ -250,4 +250,14 @@ def is_not_modified(item: Rendered, etag: str, environ: WSGIEnvironment) -> bool
     if if_none_match:
         return parse_etags(if_none_match).contains_weak(etag.strip('"'))
     since = parse_date(if_modified_since)
-    return since is not None and item.last_modified.replace(microsecond=0) <= since
+    if since is None or _from_the_future(since, item.last_modified):
+        return False
+    return item.last_modified.replace(microsecond=0) <= since
+
+
+def _from_the_future(since: datetime, last_modified: datetime) -> bool:
+    """An If-Modified-Since later than both now and the Last-Modified we send
+    (which may run a few seconds ahead in a burst of changes): a client's
+    wrong clock, not a copy we gave it. Ignored, as an invalid date is, or that
+    client would keep a stale copy until the date passed."""
+    return since > max(datetime.now(UTC), last_modified) + timedelta(seconds=1)

@@ -120,8 +120,9 @@ def search_feed() -> Response:
             scope=Scope(newest_first=True),
         )
         documents = [with_body_html(hit.document) for hit in found.hits]
-        body = ATOM.render(spec, documents, settings, FeedExtras(words=feed_words()))
-        return rendered(body, list_modified())
+        modified = list_modified()
+        extras = FeedExtras(words=feed_words(), quiet_since=modified)
+        return rendered(ATOM.render(spec, documents, settings, extras), modified)
 
     item = cached(f"search.atom:{query.text}", render)
     return conditional_response(item, ATOM.content_type, FEED_CACHE)
@@ -143,11 +144,14 @@ def changes(lang: str = "") -> Response:
         views = services().views
         items = latest_changes(views, FEED_SIZE, listed)
         rewritten = rewritten_by_withdrawal(views, tombstones_since(), listed)
-        extras = FeedExtras(words=feed_words(), rewritten=rewritten)
+        modified = list_modified()
+        extras = FeedExtras(
+            words=feed_words(), rewritten=rewritten, quiet_since=modified
+        )
         body = changes_feed(spec, items, settings, extras)
         withdrawn = [c["statement"] for c in rewritten]
         expires_at = tombstone_expiry(withdrawn) if withdrawn else None
-        return rendered(body, list_modified(), expires_at)
+        return rendered(body, modified, expires_at)
 
     item = cached(changes_feed_path(lang), render)
     return conditional_response(item, ATOM.content_type, FEED_CACHE, replayable=True)
@@ -213,10 +217,12 @@ def render_feed(scope: FeedScope, feed_format: FeedFormat, spec: FeedSpec) -> Re
         tag=scope.value if scope.what == TAG else None,
         language=listed,
     )
+    modified = list_modified()
     extras = FeedExtras(
         words=feed_words(),
         hubs=settings.websub_hubs,
         translations=public_translations_of(views, documents),
+        quiet_since=modified,
     )
     expires_at = None
     if feed_format.carries_tombstones:
@@ -230,7 +236,7 @@ def render_feed(scope: FeedScope, feed_format: FeedFormat, spec: FeedSpec) -> Re
             )
             documents = with_open_page(documents, open_page(views, language))
     body = feed_format.render(spec, documents, settings, extras)
-    return rendered(body, list_modified(), expires_at)
+    return rendered(body, modified, expires_at)
 
 
 def tombstones_since() -> datetime:
