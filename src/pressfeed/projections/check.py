@@ -111,11 +111,24 @@ COMPARED = (
         "pf_public_changes",
         ("position",),
         (False,),
-        ("statement_id", "version", "what", "at_us", "note", "diff", "document"),
+        (
+            "statement_id",
+            "version",
+            "what",
+            "at_us",
+            "note",
+            "diff",
+            "document",
+            "language",
+        ),
         "statement_id",
     ),
     Compared(
-        "pf_archive", ("seq",), (False,), ("statement_id", "document"), "statement_id"
+        "pf_archive",
+        ("language", "seq"),
+        (True, False),
+        ("statement_id", "document"),
+        "statement_id",
     ),
     Compared(
         "pf_schedule", ("statement_id",), (True,), ("publish_at_us",), "statement_id"
