@@ -213,7 +213,7 @@ def test_a_deleted_row_an_added_row_and_an_edited_state_are_named(settings):
     assert code == 1
     assert summary["differences"] == 3
     assert any(
-        line.startswith("pf_archive [2] ")
+        line.startswith("pf_archive [en, 2] ")
         and "row live missing replayed present" in line
         for line in lines
     )
