@@ -3,6 +3,7 @@ and /api/openapi.json all use these same models, so they cannot drift apart."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self
@@ -11,9 +12,11 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
     model_validator,
 )
 
@@ -163,7 +166,34 @@ def _within_bounds(moment: datetime) -> datetime:
     return moment
 
 
-Moment = Annotated[AwareDatetime, AfterValidator(_within_bounds)]
+# A date and a time, as ISO 8601 writes them: not a number (pydantic would read
+# 1000000000, or "1000000000", as seconds since 1970).
+WRITTEN_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
+
+
+_READ_MOMENT = TypeAdapter(datetime)  # pydantic's own reading of ISO 8601
+
+
+def _written_as_iso_8601(value: object) -> object:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and WRITTEN_MOMENT.match(value):
+        return _READ_MOMENT.validate_python(value)
+    raise ValueError(
+        "must be an ISO 8601 date and time with an offset, like 2030-01-01T10:00:00Z"
+    )
+
+
+Moment = Annotated[
+    AwareDatetime,
+    BeforeValidator(_written_as_iso_8601),
+    AfterValidator(_within_bounds),
+    Field(
+        description="ISO 8601 with an offset, from 1900-01-01T00:00:00Z to "
+        "before 9000-01-01T00:00:00Z.",
+        json_schema_extra={"pattern": "^(19[0-9]{2}|[2-8][0-9]{3})-"},
+    ),
+]
 
 
 def unique(tags: list[str]) -> list[str]:

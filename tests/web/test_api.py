@@ -109,6 +109,9 @@ def test_create_as_draft_scheduled_or_back_dated(client, publisher):
         ({"published_at": "2020-01-01T10:00:00"}, 422),
         ({"publish_at": "2020-01-01T10:00:00Z"}, 422),
         ({"published_at": "2099-01-01T10:00:00Z"}, 422),
+        ({"published_at": "1000000000"}, 422),  # seconds since 1970: no ISO 8601
+        ({"published_at": 1000000000}, 422),
+        ({"publish_at": "1893456000"}, 422),
         ({"draft": True, "publish_at": "2099-01-01T10:00:00Z"}, 422),
         ({"slug": "Not A Slug"}, 422),
         ({"slug": "3f2a6b1c-0000-4000-8000-000000000000"}, 422),
@@ -123,6 +126,31 @@ def test_invalid_creations_get_a_problem_and_change_nothing(
 ):
     head = log_head(services)
     assert_problem(create(client, publisher, **fields), status)
+    assert log_head(services) == head
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/merge-patch+json", "application/problem+json"]
+)
+def test_a_body_of_another_json_type_is_415(client, publisher, content_type):
+    response = client.post(
+        "/api/statements",
+        data=json.dumps({"title": "x", "body": "y", "kind": "news"}),
+        content_type=content_type,
+        headers=publisher,
+    )
+    assert_problem(response, 415)
+
+
+def test_a_lone_surrogate_is_malformed_json(client, publisher, services):
+    head = log_head(services)
+    response = client.post(
+        "/api/statements",
+        data=b'{"title": "x", "body": "\\ud800", "kind": "news"}',
+        content_type="application/json",
+        headers=publisher,
+    )
+    assert assert_problem(response, 400)["type"].endswith("/problems/malformed-json")
     assert log_head(services) == head
 
 
@@ -249,7 +277,62 @@ def test_get_by_id_or_slug_with_etag_and_404(client, publisher):
         headers={**publisher, "If-None-Match": '"2"'},
     )
     assert not_modified.status_code == 304
+    for held in ('W/"2"', '"1", W/"2"', "*"):  # If-None-Match compares weakly
+        headers = {**publisher, "If-None-Match": held}
+        assert client.get(by_id.request.path, headers=headers).status_code == 304
     assert_problem(client.get("/api/statements/no-such-thing", headers=publisher), 404)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/publication"),
+        ("delete", "/schedule"),
+        ("post", "/review"),
+        ("delete", "/translation"),
+        ("delete", "/api/featured"),
+    ],
+)
+def test_a_command_that_takes_no_body_refuses_one_and_changes_nothing(
+    client, publisher, services, method, path
+):
+    """A publish_at sent to /publication must not publish at once."""
+    draft = create(client, publisher, draft=True).get_json()
+    url = path if path.startswith("/api/") else f"/api/statements/{draft['id']}{path}"
+    head = log_head(services)
+    for body in (
+        {"json": {"publish_at": later(days=2)}},
+        {"data": "garbage", "content_type": "text/plain"},
+    ):
+        response = getattr(client, method)(url, headers=publisher, **body)
+        problem = assert_problem(response, 422)
+        assert problem["errors"] == [
+            {"field": "(body)", "message": "this command takes no body"}
+        ]
+    assert log_head(services) == head
+    again = client.get(f"/api/statements/{draft['id']}", headers=publisher)
+    assert again.get_json()["status"] == "draft"
+
+
+def test_a_second_submission_for_review_records_nothing(client, publisher, services):
+    draft = create(client, publisher, draft=True).get_json()
+    url = f"/api/statements/{draft['id']}/review"
+    first = client.post(url, headers=publisher)
+    head = log_head(services)
+    second = client.post(url, headers=publisher)
+    assert first.status_code == second.status_code == 200
+    assert second.get_json()["version"] == first.get_json()["version"]
+    assert log_head(services) == head
+
+
+def test_if_match_may_list_tags_of_one_version(client, publisher):
+    statement = create(client, publisher).get_json()
+    url = f"/api/statements/{statement['id']}/amendments"
+    body = {"body": "Corrected.", "change_note": "Typo"}
+    both = {**publisher, "If-Match": '"1", "2"'}
+    assert_problem(client.post(url, json=body, headers=both), 400)
+    listed = {**publisher, "If-Match": '"2", W/"2"'}
+    assert client.post(url, json=body, headers=listed).status_code == 200
 
 
 # GET /api/statements

@@ -3,6 +3,8 @@ latest as teasers; featuring is a publisher's command recorded in the log."""
 
 from __future__ import annotations
 
+import time
+
 import lxml.html
 import pytest
 
@@ -120,3 +122,19 @@ def test_featuring_is_in_the_audit_log_and_the_chain(
         "/audit/verify", headers={**auditor, "Accept": "application/json"}
     )
     assert report.get_json()["ok"] is True
+
+
+def test_a_draft_leaves_the_front_pages_bytes_and_etag_alone(client, desk, two):
+    """The clocks show the minute: a rendering for a draft, later in the same
+    minute, is the same bytes."""
+    for attempt in range(3):
+        minute = int(time.time() // 60)
+        before = client.get("/")
+        time.sleep(1.1)  # the next second
+        desk.create(title=f"A draft {attempt}", draft=True)
+        after = client.get("/")
+        if int(time.time() // 60) == minute:
+            assert after.headers["ETag"] == before.headers["ETag"]
+            assert after.data == before.data
+            return
+    pytest.fail("the minute turned during each of three attempts")

@@ -249,6 +249,13 @@ def test_the_api_etag_moves_when_a_translation_changes_what_it_says(
         headers={**publisher, "If-Match": after.headers["ETag"]},
     )
     assert amended.status_code == 200, amended.get_json()  # If-Match takes it whole
+    stale = client.post(
+        f"/api/statements/{english['id']}/amendments",
+        json={"body": "Too late.", "change_note": "Typo", "minor": True},
+        headers={**publisher, "If-Match": after.headers["ETag"]},
+    )
+    assert stale.status_code == 412
+    assert stale.headers["ETag"] == fetch(english).headers["ETag"]  # the whole one
 
 
 @pytest.mark.parametrize("change", ["withdraw", "unlink"])

@@ -171,11 +171,13 @@ class Statement(Aggregate):
     # Commands: each checks the rules, then records an event.
 
     def submit_for_review(self, *, actor: str, now: datetime) -> None:
-        """Asks a publisher to approve the draft."""
+        """Asks a publisher to approve the draft (once: asked again while in
+        review, nothing is recorded, so a retrying tool does no harm)."""
         self._refuse_if_retracted()
         if self.status != DRAFT:
             raise NotADraft("Only a draft is submitted for review.")
-        self._submit_for_review(actor=actor, at=utc(now))
+        if not self.in_review:
+            self._submit_for_review(actor=actor, at=utc(now))
 
     def approve(self, *, actor: str, now: datetime, second_pair_of_eyes: bool) -> None:
         """A publisher approves a statement in review (then publishes or schedules it)."""

@@ -10,13 +10,14 @@ from typing import TypeVar
 from uuid import UUID
 
 from flask import Blueprint, Response, request, url_for
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from pressfeed.aggregates import Statement
-from pressfeed.application import CommandResult, IdempotencyKey
+from pressfeed.application import CommandResult, IdempotencyKey, StaleVersion
 from pressfeed.projections.catalogue import list_statements
 from pressfeed.projections.search import Scope, parse_query, search
 from pressfeed.representation import (
+    StatementDocument,
     receipt_reference,
     statement_document,
     with_body_html,
@@ -35,7 +36,7 @@ from pressfeed.schemas import (
 )
 from pressfeed.web.auth import current_caller, require_role
 from pressfeed.web.context import services
-from pressfeed.web.problems import ProblemError
+from pressfeed.web.problems import ProblemError, domain_problem, problem_response
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -43,6 +44,9 @@ Model = TypeVar("Model", bound=BaseModel)
 
 STATUS_OF_COMMAND = {"create": 201}
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+# An ETag this API sends: the version, and for a statement with translations a
+# digest of them (which If-Match does not compare: commands check the version).
+IF_MATCH_TAG = re.compile(r'\s*(?:W/)?"([0-9]{1,9})(?:\.[0-9a-f]{12})?"\s*')
 
 
 @bp.post("/statements")
@@ -72,6 +76,7 @@ def feature_statement() -> Response:
 @require_role("publisher")
 def unfeature_statement() -> Response:
     """The front page shows the newest statement first again."""
+    refuse_a_body()
     services().press_office.unfeature(actor=current_caller().name)
     services().command_recorded()
     answer = Response(status=204)
@@ -85,7 +90,7 @@ def get_statement(id_or_slug: str) -> Response:
     statement = services().press_office.find_statement(id_or_slug)
     answer = statement_answer(statement, 200)
     tag = answer.headers["ETag"]
-    if request.if_none_match.contains(tag.strip('"')):
+    if request.if_none_match.contains_weak(tag.strip('"')):  # RFC 9110: weak
         return Response(status=304, headers={"ETag": tag})
     return answer
 
@@ -154,6 +159,7 @@ def amend_statement(statement_id: UUID) -> Response:
 @bp.post("/statements/<uuid:statement_id>/publication")
 @require_role("publisher")
 def publish_statement(statement_id: UUID) -> Response:
+    refuse_a_body()
     result = services().press_office.publish(
         statement_id, actor=current_caller().name, idempotency=idempotency_key()
     )
@@ -173,6 +179,7 @@ def schedule_statement(statement_id: UUID) -> Response:
 @bp.delete("/statements/<uuid:statement_id>/schedule")
 @require_role("publisher")
 def unschedule_statement(statement_id: UUID) -> Response:
+    refuse_a_body()
     result = services().press_office.unschedule(
         statement_id, actor=current_caller().name
     )
@@ -182,6 +189,7 @@ def unschedule_statement(statement_id: UUID) -> Response:
 @bp.post("/statements/<uuid:statement_id>/review")
 @require_role("publisher")
 def submit_for_review(statement_id: UUID) -> Response:
+    refuse_a_body()
     result = services().press_office.submit_for_review(
         statement_id, actor=current_caller().name
     )
@@ -218,6 +226,7 @@ def retract_statement(statement_id: UUID) -> Response:
 @require_role("publisher")
 def unlink_translation(statement_id: UUID) -> Response:
     """Takes the statement out of its group of translations."""
+    refuse_a_body()
     result = services().press_office.unlink_translation(
         statement_id, actor=current_caller().name
     )
@@ -240,18 +249,36 @@ def list_query() -> ListQuery:
 
 def parse_body(model: type[Model]) -> Model:
     """The JSON body validated by model: 415, 400 or 422 when it is not."""
-    if not request.is_json:
+    if request.mimetype != "application/json":  # not a merge patch, say
         raise ProblemError(
             "unsupported-media-type", "Send the body as application/json."
         )
     raw = request.get_data(cache=True)
+    malformed = ProblemError(
+        "malformed-json", "The request body is not valid UTF-8 JSON."
+    )
     try:  # UTF-8 as RFC 8259 says: json.loads alone would take UTF-16 or a BOM
         json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError):
+        raise malformed from None
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as error:  # pydantic's parser is stricter (surrogates)
+        if any(e["type"] == "json_invalid" for e in error.errors()):
+            raise malformed from None
+        raise
+
+
+def refuse_a_body() -> None:
+    """A command that takes no body refuses one (422), and changes nothing: a
+    publish_at sent to /publication must not publish at once."""
+    if request.content_length or request.get_data(cache=True):
         raise ProblemError(
-            "malformed-json", "The request body is not valid UTF-8 JSON."
-        ) from None
-    return model.model_validate_json(raw)
+            "invalid-fields",
+            "(body): this command takes no body (to schedule, PUT its "
+            "/schedule with publish_at)",
+            errors=[{"field": "(body)", "message": "this command takes no body"}],
+        )
 
 
 def if_match_version() -> int | None:
@@ -266,12 +293,15 @@ def if_match_version() -> int | None:
         )
     if header.strip() == "*":
         return None
-    match = re.fullmatch(r'\s*(?:W/)?"(\d{1,9})(?:\.[0-9a-f]{12})?"\s*', header)
-    if match is None:
+    tags = [IF_MATCH_TAG.fullmatch(part) for part in header.split(",")]
+    versions = {int(tag.group(1)) for tag in tags if tag is not None}
+    if None in tags or len(versions) != 1:
         raise ProblemError(
-            "bad-if-match", f'If-Match {header[:40]!r} is not an ETag like "3" (or *).'
+            "bad-if-match",
+            f'If-Match {header[:40]!r} is not an ETag like "3" (or *), '
+            "or a list of ETags of one version.",
         )
-    return int(match.group(1))
+    return versions.pop()
 
 
 def idempotency_key() -> IdempotencyKey | None:
@@ -303,15 +333,33 @@ def etag(version: int, translations: object = None) -> str:
     return f'"{version}.{hashlib.sha256(said.encode()).hexdigest()[:12]}"'
 
 
-def statement_answer(statement: Statement, status: int) -> Response:
+@bp.errorhandler(StaleVersion)
+def stale_version(error: StaleVersion) -> Response:
+    """412 naming the current version by the whole ETag a GET of it sends."""
+    problem = domain_problem(error)
+    statement = services().press_office.get_statement(
+        UUID(str((request.view_args or {})["statement_id"]))
+    )
+    document = document_with_translations(statement)
+    problem.headers["ETag"] = etag(statement.version, document.get("translations"))
+    return problem_response(problem)
+
+
+def document_with_translations(statement: Statement) -> StatementDocument:
+    """The statement's document as the API answers it, its translations in."""
     base_url = services().settings.base_url
     translations = [
         statement_document(other, html=False)
         for other in services().press_office.translations(statement)
     ]
-    document = with_translations(
+    return with_translations(
         with_url(statement_document(statement), base_url), translations, base_url
     )
+
+
+def statement_answer(statement: Statement, status: int) -> Response:
+    base_url = services().settings.base_url
+    document = document_with_translations(statement)
     leaf = services().ledger.leaf(statement.id, statement.version)
     if leaf is not None:  # recorded with its event: absent only mid-migration
         document["receipt"] = receipt_reference(document, *leaf, base_url)

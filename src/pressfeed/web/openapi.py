@@ -90,6 +90,9 @@ STATEMENT_ID = {
     "required": True,
     "schema": {"type": "string", "format": "uuid"},
 }
+# "3", W/"3", "3.<digest>" (a statement with translations), a list of them, or *.
+ONE_TAG = r'\s*(W/)?"[0-9]{1,9}(\.[0-9a-f]{12})?"\s*'
+IF_MATCH_PATTERN = rf"^(\*|{ONE_TAG}(,{ONE_TAG})*)$"
 IF_MATCH = {
     "name": "If-Match",
     "in": "header",
@@ -98,8 +101,16 @@ IF_MATCH = {
         'The ETag of the version you read ("<version>", or the whole ETag '
         '"<version>.<digest>" of a statement with translations), or * for any.'
     ),
-    "schema": {"type": "string", "pattern": r'^(\*|(W/)?"[0-9]{1,9}")$'},
+    "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
 }
+IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "description": "The ETag you hold: 304 while it is still the current one.",
+    "schema": {"type": "string"},
+}
+NO_BODY = "invalid-fields"  # a command that takes no body refuses one
 IDEMPOTENCY = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -124,6 +135,7 @@ def paths() -> dict[str, Any]:
                         *AUTH,
                         *BODY,
                         *IDEMPOTENT,
+                        "retracted",
                         "slug-taken",
                         "unknown-kind",
                         "unknown-language",
@@ -190,9 +202,14 @@ def paths() -> dict[str, Any]:
                         "in": "path",
                         "required": True,
                         "schema": {"type": "string"},
-                    }
+                    },
+                    IF_NONE_MATCH,
                 ],
-                "responses": {"200": ok, **problems(*AUTH, "not-found")},
+                "responses": {
+                    "200": ok,
+                    "304": {"description": "Not modified: the ETag sent is current"},
+                    **problems(*AUTH, "not-found"),
+                },
             }
         },
         "/api/statements/{statement_id}/amendments": {
@@ -226,6 +243,7 @@ def paths() -> dict[str, Any]:
                         "second-pair-of-eyes-required",
                         *AUTH,
                         *IDEMPOTENT,
+                        NO_BODY,
                         "not-found",
                         "already-published",
                         "retracted",
@@ -256,7 +274,9 @@ def paths() -> dict[str, Any]:
                 "parameters": [STATEMENT_ID],
                 "responses": {
                     "200": ok,
-                    **problems(*AUTH, "not-found", "not-scheduled", "retracted"),
+                    **problems(
+                        *AUTH, NO_BODY, "not-found", "not-scheduled", "retracted"
+                    ),
                 },
             },
         },
@@ -268,18 +288,19 @@ def paths() -> dict[str, Any]:
                 "parameters": [STATEMENT_ID],
                 "responses": {
                     "200": ok,
-                    **problems(*AUTH, "not-found", "not-a-translation"),
+                    **problems(*AUTH, NO_BODY, "not-found", "not-a-translation"),
                 },
             },
         },
         "/api/statements/{statement_id}/review": {
             "post": {
                 "operationId": "submitForReview",
-                "description": "Asks a publisher to approve the draft.",
+                "description": "Asks a publisher to approve the draft; asked "
+                "again while it waits, records nothing.",
                 "parameters": [STATEMENT_ID],
                 "responses": {
                     "200": ok,
-                    **problems(*AUTH, "not-found", "not-a-draft", "retracted"),
+                    **problems(*AUTH, NO_BODY, "not-found", "not-a-draft", "retracted"),
                 },
             }
         },
@@ -323,7 +344,7 @@ def paths() -> dict[str, Any]:
                 "description": "The front page shows the newest statement first.",
                 "responses": {
                     "204": {"description": "Nothing is featured"},
-                    **problems(*AUTH),
+                    **problems(*AUTH, NO_BODY),
                 },
             },
         },

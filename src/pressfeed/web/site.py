@@ -68,7 +68,9 @@ PAGE_NUMBER = re.compile(r"[0-9]{1,6}")
 def front_page(lang: str = "") -> Response:
     """Today's date and clocks, contact, the featured statement (or else the
     newest) in full, then the latest as teasers."""
-    now = datetime.now(UTC)
+    # The clocks show the minute: every rendering within it is the same bytes
+    # (and ETag), however often a draft or a schedule moves the views.
+    minute = datetime.now(UTC).replace(second=0, microsecond=0)
     minute_ends = (math.floor(time.time() / 60) + 1) * 60
     page_language(lang)
     listed = list_language(lang)
@@ -84,12 +86,11 @@ def front_page(lang: str = "") -> Response:
         latest = [d for d in current if first is None or d["id"] != first["id"]]
         body = render_template(
             "front.html",
-            now=now,
+            now=minute,
             clocks=services().settings.clocks,
             newest=first,
             latest=[(d, teaser(d)) for d in latest[:LATEST_COUNT]],
         )
-        minute = now.replace(second=0, microsecond=0)
         modified = max(minute, services().views.public_stamp())
         return rendered(body.encode(), modified, minute_ends)
 
