@@ -446,6 +446,8 @@ def changes_feed(
     extras = extras or FeedExtras()
     with _render_lock:
         fg = _generator(spec, settings, ATOM.media_type, extras.words)
+        for hub in extras.hubs:
+            fg.link(href=hub, rel="hub")
         fg.pressfeed.tombstones = [
             (change_entry_id(c), change_updated(c), extras.words.tombstone)
             for c in extras.rewritten

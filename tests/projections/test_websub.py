@@ -167,3 +167,81 @@ def test_a_registered_format_is_served_and_pinged(hub_services, hub, text_format
         assert response.get_data(as_text=True) == "Exhibition\n"
         assert f"http://localhost{path}" in hub.feeds_pinged()
     assert client.get("/feeds/all.xyz").status_code == 404
+
+
+def test_a_minor_amendment_pings_the_statement_feeds_but_not_the_changes_feed(
+    hub_services, hub
+):
+    """The feeds carry the corrected text: subscribers must hear of it; the
+    changes feed lists major changes only."""
+    statement = publish(hub_services, tags=["culture"])
+    hub_services.worker.catch_up()
+    hub_services.pinger.send_due()
+    hub.pings.clear()
+    hub_services.press_office.amend(
+        statement.id,
+        expected_version=statement.version,
+        changes={"body": "Opens soon!"},
+        change_note="Typo",
+        minor=True,
+        actor="po",
+    )
+    hub_services.worker.catch_up()
+    hub_services.pinger.send_due()
+    pinged = hub.feeds_pinged()
+    assert {
+        "http://localhost/feeds/all.atom",
+        "http://localhost/feeds/kind/comment.json",
+        "http://localhost/feeds/tag/culture.rss",
+    } <= pinged
+    assert "http://localhost/feeds/changes.atom" not in pinged
+
+
+@pytest.fixture
+def two_language_hub_services(tmp_path, hub):
+    settings = make_settings(
+        tmp_path, PRESSFEED_WEBSUB_HUBS=hub.url, PRESSFEED_LANGUAGES="en,ru"
+    )
+    services = Pressfeed(settings)
+    services.attach_worker(services.projection_worker())
+    yield services
+    services.close()
+
+
+def test_a_translation_pings_its_originals_feeds_once_it_is_published(
+    two_language_hub_services, hub
+):
+    """The original's Atom entry links its published translations: publishing
+    one changes the original's feeds; a draft changes nothing."""
+    services = two_language_hub_services
+    original = publish(services, tags=["culture"])
+    services.worker.catch_up()
+    services.pinger.send_due()
+    hub.pings.clear()
+    translation = publish(
+        services, language="ru", translation_of=str(original.id), draft=True
+    )
+    services.worker.catch_up()
+    services.pinger.send_due()
+    assert hub.pings == []
+    services.press_office.publish(translation.id, actor="po")
+    services.worker.catch_up()
+    services.pinger.send_due()
+    assert {
+        "http://localhost/feeds/all.atom",
+        "http://localhost/feeds/tag/culture.atom",
+        "http://localhost/ru/feeds/all.atom",
+    } <= hub.feeds_pinged()
+
+
+def test_feeds_name_the_hub_and_themselves_in_link_headers(hub_services, hub):
+    """WebSub discovery in HTTP, the one a JSON Feed reader has."""
+    publish(hub_services)
+    hub_services.worker.catch_up()
+    client = create_app(services=hub_services).test_client()
+    for path in ("/feeds/all.json", "/feeds/kind/comment.rss", "/feeds/changes.atom"):
+        link = client.get(path).headers["Link"]
+        assert f'<{hub.url}>; rel="hub"' in link, path
+        assert f'<http://localhost{path}>; rel="self"' in link, path
+    changes = client.get("/feeds/changes.atom").get_data(as_text=True)
+    assert f'href="{hub.url}" rel="hub"' in changes

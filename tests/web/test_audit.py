@@ -317,3 +317,25 @@ def test_a_statement_is_audited_by_its_slug_too(client, desk, audit_headers):
     assert missing.status_code == 404
     assert missing.content_type == "application/problem+json"
     assert client.get("/audit/statements/visa-hours").status_code == 401
+
+
+def test_the_previous_hash_links_a_version_only_when_it_is_that_versions_hash(
+    client, desk, auditor, audit_headers
+):
+    """The chain runs through the whole log: the hash before an amendment is
+    often another statement's event, not this statement's previous version."""
+    statement = desk.create(title="Visa times", body="Ten days.")
+    desk.create(title="Another statement in between")
+    desk.amend(statement, "Faster now", body="Seven days.")
+    events = {e["version"]: e for e in history(client, audit_headers, statement)}
+    page = client.get(
+        f"/audit/statements/{statement['id']}",
+        headers={**auditor, "Accept": "text/html"},
+    )
+    tree = lxml.html.fromstring(page.data)
+    for version, entry in events.items():
+        (item,) = tree.xpath(f"//li[@id='v{version}']")
+        links = item.xpath(".//dt[.='Previous hash']/following-sibling::dd[1]/a/@href")
+        linked = [v for v, e in events.items() if e["hash"] == entry["prev_hash"]]
+        assert links == [f"#v{v}" for v in linked], version
+    assert events[3]["prev_hash"] != events[2]["hash"]  # the case that was wrong

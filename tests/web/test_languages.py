@@ -346,3 +346,54 @@ def test_a_withdrawn_statement_takes_no_translation_and_stays_unchanged(
     )
     assert unlink.status_code == 409
     assert recorder.max_notification_id() == recorded  # nothing was recorded
+
+
+@pytest.mark.parametrize(
+    "hidden", [{"draft": True}, {"publish_at": "2099-01-01T10:00:00Z"}]
+)
+def test_a_hidden_translation_moves_no_public_date_until_it_is_published(
+    desk, client, services, hidden
+):
+    """Preparing a translation under embargo is not told by any date readers
+    poll (the sitemap, a page's Last-Modified, the lists and feeds)."""
+    english = desk.create(title="Embassy comment", body="In English.", slug="comment")
+    time.sleep(1.1)  # a stamp is not sent before its second has come
+    paths = ("/statements/comment", "/messages", "/feeds/all.atom", "/sitemap.xml")
+
+    def dates() -> dict[str, object]:
+        seen: dict[str, object] = {
+            p: client.get(p).headers.get("Last-Modified") for p in paths
+        }
+        seen["lastmod"] = etree.fromstring(client.get("/sitemap.xml").data).findtext(
+            ".//{*}lastmod"
+        )
+        seen["stamp"] = services.views.public_stamp()
+        return seen
+
+    before = dates()
+    russian = desk.create(
+        title="Комментарий", body="По-русски.", language="ru",
+        translation_of="comment", **hidden,
+    )  # fmt: skip
+    time.sleep(1.1)
+    assert dates() == before
+    assert client.get("/statements/comment").headers["ETag"]
+    if "draft" in hidden:
+        client.post(
+            f"/api/statements/{russian['id']}/publication", headers=desk.headers
+        )
+        desk.settle()
+        time.sleep(1.1)
+        page = client.get("/statements/comment")
+        assert parsedate_to_datetime(page.headers["Last-Modified"]) > (
+            parsedate_to_datetime(before["/statements/comment"])
+        )
+        assert lxml.html.fromstring(page.data).xpath("//head/link[@hreflang='ru']")
+    assert english["version"] == 2
+
+
+def test_each_front_page_names_itself_as_canonical(client, pair):
+    """Not the English one: search engines would drop the Russian front page."""
+    for path in ("/", "/ru/"):
+        (link,) = page(client, path).xpath("//head/link[@rel='canonical']/@href")
+        assert link == f"http://localhost{path}", path

@@ -47,6 +47,10 @@ class Change:
     after: Statement
     last_modified_us: int  # the statement's Last-Modified after it (see next_stamp)
 
+    @property
+    def shows_in_public(self) -> bool:
+        return shows_in_public(self.event, self.before, self.after)
+
     @cached_property
     def document(self) -> str:
         """The statement after the change as view JSON, made once for every view."""
@@ -56,6 +60,19 @@ class Change:
 
 
 SECOND_US = 1_000_000
+
+
+def shows_in_public(event: Any, before: Statement | None, after: Statement) -> bool:
+    """Whether readers see this change of a statement: any change once it was
+    public, but its joining a group of translations (a page links only the
+    published translations, whose own publication dates the group's pages; a
+    draft or embargoed translation must not move a public date)."""
+    if not after.was_public:
+        return False
+    joined = isinstance(event, Statement.LinkedToTranslations)
+    return not (joined and before is not None and before.was_public)
+
+
 SHADOW_SUFFIX = "__rebuild"  # the tables of views being rebuilt
 
 
@@ -284,7 +301,10 @@ class ReadModel:
             previous = stamps.get(event.originator_id)
             if before is None or not before.was_public:
                 previous = None  # no reader has held an earlier version
-            stamp = next_stamp(previous, micros(event.timestamp))
+            if previous is not None and not shows_in_public(event, before, now):
+                stamp = previous  # unseen: its date stays
+            else:
+                stamp = next_stamp(previous, micros(event.timestamp))
             stamps[event.originator_id] = stamp
             change = Change(position, event, before, now, stamp)
             changes.append(change)
@@ -298,7 +318,7 @@ class ReadModel:
             for view in self.views:
                 view.apply_front_page(c, self.dialect, event)
         self._save_states(c, codec, dirty.values(), stamps)
-        public = [ch.event for ch in changes if ch.after.was_public]
+        public = [ch.event for ch in changes if ch.shows_in_public]
         public += featuring  # the front page changes with them
         if public:
             recorded = max(micros(event.timestamp) for event in public)

@@ -37,6 +37,10 @@ def optional_str(value: object) -> str | None:
 TABLE = "pf_catalogue"
 TAGS = "pf_catalogue_tags"
 COUNTS = "pf_catalogue_counts"
+# Per group of translations, the Last-Modified of its latest change readers
+# saw: each page of the group links the others, so dates its bytes at least
+# by that (a translation withdrawn or unlinked leaves no row to date it by).
+GROUP_STAMPS = "pf_translation_group_stamps"
 WHOLE_YEAR = 0  # the month of a year's count row
 FETCHED = 10_000  # rows read at a time when the counts are made afresh
 UTC_ZONE = ZoneInfo("UTC")
@@ -68,7 +72,7 @@ def public_change_us(statement: Statement) -> int | None:
 
 
 class CatalogueView(View):
-    tables = (TABLE, TAGS, COUNTS)
+    tables = (TABLE, TAGS, COUNTS, GROUP_STAMPS)
 
     def __init__(self, zone: ZoneInfo | None = None) -> None:
         self.zone = zone or UTC_ZONE
@@ -155,6 +159,11 @@ class CatalogueView(View):
                 "PRIMARY KEY (zone, language, kind, status, year, month))",
                 c=COUNTS,
             ),
+            d.sql(
+                "CREATE TABLE IF NOT EXISTS {g} (translation_group TEXT PRIMARY KEY, "
+                f"stamp_us {d.bigint} NOT NULL)",
+                g=GROUP_STAMPS,
+            ),
         ]
 
     def apply_final(self, cursor: Any, dialect: Dialect, batch: BatchOutcome) -> None:
@@ -211,6 +220,30 @@ class CatalogueView(View):
             ],
         )
         self._count(cursor, dialect, batch)
+        self._stamp_groups(cursor, dialect, batch)
+
+    def _stamp_groups(self, cursor: Any, dialect: Dialect, batch: BatchOutcome) -> None:
+        """Moves the stamp of each group a change readers see was in (joined,
+        left or inside)."""
+        stamps: dict[str, int] = {}
+        for change in batch.changes:
+            if not change.shows_in_public:
+                continue
+            for statement in (change.before, change.after):
+                group = statement and statement.translation_group
+                if group is not None:
+                    key = str(group)
+                    stamps[key] = max(stamps.get(key, 0), change.last_modified_us)
+        cursor.executemany(
+            dialect.sql(
+                "INSERT INTO {g} AS held (translation_group, stamp_us) "
+                "VALUES (?, ?) ON CONFLICT (translation_group) DO UPDATE "
+                "SET stamp_us = excluded.stamp_us "
+                "WHERE excluded.stamp_us > held.stamp_us",
+                g=GROUP_STAMPS,
+            ),
+            sorted(stamps.items()),
+        )
 
     def _count(self, cursor: Any, dialect: Dialect, batch: BatchOutcome) -> None:
         """Moves each statement the batch changed to its count rows; counts
@@ -379,6 +412,14 @@ def latest_public_changes(
             t=TABLE,
         )
     return [load_document(row["document"]) for row in rows]
+
+
+def group_stamp(views: ReadModel, group: str) -> datetime | None:
+    """The Last-Modified of the latest change of a group readers saw, if any."""
+    rows = views.query(
+        "SELECT stamp_us FROM {g} WHERE translation_group = ?", [group], g=GROUP_STAMPS
+    )
+    return from_micros(int(rows[0]["stamp_us"])) if rows else None
 
 
 def public_translations(

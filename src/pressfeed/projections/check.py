@@ -133,6 +133,13 @@ COMPARED = (
     Compared(
         "pf_schedule", ("statement_id",), (True,), ("publish_at_us",), "statement_id"
     ),
+    Compared(
+        "pf_translation_group_stamps",
+        ("translation_group",),
+        (True,),
+        ("stamp_us",),
+        "translation_group",  # a group's row is about no one statement
+    ),
     Compared("pf_front_page", ("id",), (False,), ("statement_id", "changed_us"), "id"),
     Compared(
         "pf_catalogue_counts",

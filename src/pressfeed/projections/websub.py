@@ -8,6 +8,8 @@ from dataclasses import replace
 from typing import Any
 
 from pressfeed.projections.base import BatchOutcome, Change, ReadModel, View
+from pressfeed.projections.catalogue import TABLE as CATALOGUE
+from pressfeed.projections.catalogue import TAGS as CATALOGUE_TAGS
 from pressfeed.projections.changes import public_change
 from pressfeed.storage import Dialect
 from pressfeed.urls import ALL_STATEMENTS, KIND, TAG, FeedScope
@@ -17,17 +19,55 @@ CHANGES = "changes"  # the changes feed, beside the statement feeds
 
 
 def feeds_of(change: Change) -> set[FeedScope]:
-    """The feeds a public change shows in (before and after, for kind and tags),
-    each of the statement's language: the pinger knows which language is the
-    root's."""
+    """The feeds a change readers see shows in (before and after, for kind and
+    tags; a minor amendment too), each of the statement's language: the pinger
+    knows which language is the root's. The changes feed only for the changes
+    it lists."""
     statements = [s for s in (change.before, change.after) if s is not None]
-    language = change.after.language
-    feeds = {
-        replace(ALL_STATEMENTS, language=language),
-        FeedScope(CHANGES, "", language),
-    }
-    feeds |= {FeedScope(KIND, s.kind, language) for s in statements}
-    feeds |= {FeedScope(TAG, tag, language) for s in statements for tag in s.tags}
+    feeds = statement_feeds(
+        change.after.language,
+        {s.kind for s in statements},
+        {tag for s in statements for tag in s.tags},
+    )
+    if public_change(change) is not None:
+        feeds.add(FeedScope(CHANGES, "", change.after.language))
+    return feeds
+
+
+def statement_feeds(language: str, kinds: set[str], tags: set[str]) -> set[FeedScope]:
+    """The statement feeds of a language that show a statement of these kinds
+    and tags."""
+    feeds = {replace(ALL_STATEMENTS, language=language)}
+    feeds |= {FeedScope(KIND, kind, language) for kind in kinds}
+    feeds |= {FeedScope(TAG, tag, language) for tag in tags}
+    return feeds
+
+
+def groups_of(change: Change) -> set[str]:
+    """The groups of translations a change was in (left, joined or inside)."""
+    statements = (change.before, change.after)
+    return {str(s.translation_group) for s in statements if s and s.translation_group}
+
+
+def feeds_of_groups(cursor: Any, dialect: Dialect, groups: set[str]) -> set[FeedScope]:
+    """The feeds showing the published statements of these groups: each entry
+    links its published translations (Atom), so a change of one is a change of
+    the others' entries."""
+    feeds: set[FeedScope] = set()
+    for group in sorted(groups):
+        cursor.execute(
+            dialect.sql(
+                "SELECT c.language, c.kind, t.tag FROM {c} c "
+                "LEFT JOIN {t} t ON t.statement_id = c.id "
+                "WHERE c.translation_group = ? AND c.status = 'published'",
+                c=CATALOGUE,
+                t=CATALOGUE_TAGS,
+            ),
+            (group,),
+        )
+        for row in cursor.fetchall():
+            tags = {row["tag"]} if row["tag"] is not None else set()
+            feeds |= statement_feeds(row["language"], {row["kind"]}, tags)
     return feeds
 
 
@@ -47,13 +87,12 @@ class WebSubOutboxView(View):
         ]
 
     def apply_final(self, cursor: Any, dialect: Dialect, batch: BatchOutcome) -> None:
-        """Every feed that a public change of the batch shows in, once."""
-        feeds = {
-            feed
-            for change in batch.changes
-            if public_change(change) is not None
-            for feed in feeds_of(change)
-        }
+        """Every feed that a change of the batch readers see shows in, once
+        (the feeds of its published translations too)."""
+        seen = [change for change in batch.changes if change.shows_in_public]
+        feeds = {feed for change in seen for feed in feeds_of(change)}
+        groups = {group for change in seen for group in groups_of(change)}
+        feeds |= feeds_of_groups(cursor, dialect, groups)
         if not feeds:
             return
         cursor.executemany(

@@ -47,6 +47,7 @@ from pressfeed.urls import (
     KIND,
     TAG,
     FeedScope,
+    absolute,
     archive_page_path,
     changes_feed_path,
     feed_path,
@@ -146,7 +147,10 @@ def changes(lang: str = "") -> Response:
         rewritten = rewritten_by_withdrawal(views, tombstones_since(), listed)
         modified = list_modified()
         extras = FeedExtras(
-            words=feed_words(), rewritten=rewritten, quiet_since=modified
+            words=feed_words(),
+            rewritten=rewritten,
+            quiet_since=modified,
+            hubs=settings.websub_hubs,
         )
         body = changes_feed(spec, items, settings, extras)
         withdrawn = [c["statement"] for c in rewritten]
@@ -154,7 +158,8 @@ def changes(lang: str = "") -> Response:
         return rendered(body, modified, expires_at)
 
     item = cached(changes_feed_path(lang), render)
-    return conditional_response(item, ATOM.content_type, FEED_CACHE, replayable=True)
+    answer = conditional_response(item, ATOM.content_type, FEED_CACHE, replayable=True)
+    return with_websub_links(answer, changes_feed_path(lang))
 
 
 @bp.get("/feeds/archive/<int:number>.atom")
@@ -202,9 +207,21 @@ def serve_feed(scope: FeedScope, extension: str, title: str) -> Response:
         return render_feed(scope, feed_format, spec)
 
     item = cached(path, render)
-    return conditional_response(
+    answer = conditional_response(
         item, feed_format.content_type, FEED_CACHE, replayable=True
     )
+    return with_websub_links(answer, path)
+
+
+def with_websub_links(answer: Response, topic_path: str) -> Response:
+    """WebSub discovery in HTTP (WebSub 4): the hubs, and the topic's own URL
+    the pings name; the only discovery a JSON Feed reader has besides hubs."""
+    settings = services().settings
+    if settings.websub_hubs:
+        links = [f'<{hub}>; rel="hub"' for hub in settings.websub_hubs]
+        links.append(f'<{absolute(settings.base_url, topic_path)}>; rel="self"')
+        answer.headers["Link"] = ", ".join(links)
+    return answer
 
 
 def render_feed(scope: FeedScope, feed_format: FeedFormat, spec: FeedSpec) -> Rendered:

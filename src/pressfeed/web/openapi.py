@@ -90,16 +90,17 @@ STATEMENT_ID = {
     "required": True,
     "schema": {"type": "string", "format": "uuid"},
 }
-# "3", W/"3", "3.<digest>" (a statement with translations), a list of them, or *.
-ONE_TAG = r'\s*(W/)?"[0-9]{1,9}(\.[0-9a-f]{12})?"\s*'
-IF_MATCH_PATTERN = rf"^(\*|{ONE_TAG}(,{ONE_TAG})*)$"
+# "3", W/"3", "3.<digest>" (a statement with translations), or *. (A list of
+# tags naming one version is taken too, which a pattern cannot say.)
+IF_MATCH_PATTERN = r'^(\*|(W/)?"[0-9]{1,9}(\.[0-9a-f]{12})?")$'
 IF_MATCH = {
     "name": "If-Match",
     "in": "header",
     "required": True,
     "description": (
         'The ETag of the version you read ("<version>", or the whole ETag '
-        '"<version>.<digest>" of a statement with translations), or * for any.'
+        '"<version>.<digest>" of a statement with translations), or * for any; '
+        "a comma-separated list of such tags naming one version."
     ),
     "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
 }

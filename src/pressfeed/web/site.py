@@ -19,6 +19,7 @@ from werkzeug.http import http_date
 from pressfeed.aggregates import PUBLISHED, Statement
 from pressfeed.projections.catalogue import (
     MessageFilter,
+    group_stamp,
     latest_public,
     message_page,
     public_statement,
@@ -333,10 +334,10 @@ def current_statement(slug: str) -> Response:
         )
         # A translation published later changes the page (its links) too, and
         # so does one withdrawn or unlinked, which leaves no row to date it
-        # by: a page of a group moves with every public change, never back.
+        # by: a page of a group moves with each change of it readers see.
         stamp = last_modified([document, *translations])
-        if document.get("translation_group"):
-            stamp = max(stamp, views.public_stamp())
+        if group := document.get("translation_group"):
+            stamp = max(stamp, group_stamp(views, group) or stamp)
         return rendered(body.encode(), stamp, status=410 if gone else 200)
 
     item = cached(f"page:/statements/{slug}", render)
