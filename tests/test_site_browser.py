@@ -104,3 +104,55 @@ def test_a_reader_searches_filters_and_reads_the_featured_interview(
     assert "/statements/" in page.locator(".print-url").inner_text()
     assert page.locator(".meta time").is_visible()
     page.close()
+
+
+WIDE = {
+    "title": "Statement on the " + "Valdorian" * 14 + " question",
+    "speaker": "Ambassador" * 9,
+    "kind": "speech",
+    "body": (
+        "See https://example.org/" + "a" * 150 + " and the word "
+        + "Donaudampfschifffahrt" * 8 + ".\n\n"
+        + "| " + " | ".join(f"column {i}" for i in range(14)) + " |\n"
+        + "|" + "---|" * 14 + "\n"
+        + "| " + " | ".join(f"value {i}" for i in range(14)) + " |\n\n"
+        + "```\n" + "x = 1; " * 40 + "\n```\n"
+    ),
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def wide_url(tmp_path_factory):
+    import json
+
+    from tests.conftest import make_settings
+
+    directory = tmp_path_factory.mktemp("site-wide")
+    settings = make_settings(directory)
+    lines = directory / "wide.jsonl"
+    lines.write_text(json.dumps(WIDE) + "\n")
+    run_cli(settings, "import", str(lines))
+    server = Server(settings)
+    wait_for_views(server.url)
+    yield server.url
+    server.stop()
+
+
+def test_long_words_tables_and_code_never_widen_the_page_on_a_phone(
+    browser,  # noqa: F811
+    wide_url,
+):
+    """Only the table and the code block scroll, inside the text's width."""
+    page = browser.new_page(viewport={"width": PHONE, "height": 900})
+    for path in ("/", "/messages", "/search?q=valdorian", "/statements/"):
+        if path == "/statements/":
+            page.goto(wide_url + "/messages")
+            page.locator(".messages li a").first.click()
+            page.wait_for_url("**/statements/**")
+        else:
+            page.goto(wide_url + path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE, (path, width)
+    assert page.locator(".body table").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "site-wide-phone.png"), full_page=True)
+    page.close()

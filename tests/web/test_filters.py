@@ -72,8 +72,8 @@ def test_counts_per_kind_and_year_are_links(client, archive):
     tree = lxml.html.fromstring(client.get("/messages?year=2017").data)
     kinds = {a.text: a.get("href") for a in tree.cssselect(".filter-kinds a.kind")}
     assert kinds == {
-        "interview (2)": "/messages?kind=interview&year=2017",
-        "news (1)": "/messages?kind=news&year=2017",
+        "Interview (2)": "/messages?kind=interview&year=2017",
+        "News (1)": "/messages?kind=news&year=2017",
     }
     years = [a.text for a in tree.cssselect(".filter-years a")]
     assert years == ["all", "2018 (2)"]  # the chosen year is no link

@@ -397,3 +397,20 @@ def test_each_front_page_names_itself_as_canonical(client, pair):
     for path in ("/", "/ru/"):
         (link,) = page(client, path).xpath("//head/link[@rel='canonical']/@href")
         assert link == f"http://localhost{path}", path
+
+
+def test_feed_titles_name_the_kind_and_the_changes_in_the_feeds_language(client, pair):
+    site = client.application.extensions["pressfeed"].settings.site_title
+    titles = {
+        path: feedparser.parse(client.get(path).data).feed.title
+        for path in (
+            "/feeds/kind/news.atom",
+            "/ru/feeds/kind/news.atom",
+            "/ru/feeds/changes.atom",
+        )
+    }
+    assert titles == {
+        "/feeds/kind/news.atom": f"{site}: News",
+        "/ru/feeds/kind/news.atom": f"{site}: Новости",
+        "/ru/feeds/changes.atom": f"{site}: изменения",
+    }

@@ -22,7 +22,7 @@ from flask import (
     url_for,
 )
 from flask.json.provider import DefaultJSONProvider
-from flask_babel import Babel, lazy_gettext  # type: ignore[import-untyped]
+from flask_babel import Babel  # type: ignore[import-untyped]
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wsgi import get_content_length
@@ -52,6 +52,7 @@ from pressfeed.web.auth import FAILURES, FailureLimiter
 from pressfeed.web.caching import RenderedCache
 from pressfeed.web.context import PRESSFEED, RENDERED_CACHE
 from pressfeed.web.converters import register_canonical_numbers
+from pressfeed.web.labels import ROLE_LABELS, STATUS_LABELS, kind_label
 from pressfeed.web.languages import register_language_converter
 from pressfeed.web.problems import ProblemError, register_problem_handlers
 from pressfeed.web.replay import FeedReplay
@@ -266,11 +267,6 @@ def register_templating(app: Flask, settings: Settings) -> None:
             switch.append((language, name, href, language == current, equivalent))
         return switch
 
-    def kind_label(kind: str) -> str:
-        """A kind as readers read it, in the page's language."""
-        label = KIND_LABELS.get(kind)
-        return str(label) if label is not None else kind.replace("-", " ")
-
     app.add_template_filter(kind_label)
     app.add_template_filter(lambda role: str(ROLE_LABELS.get(role, role)), "role_label")
     app.add_template_filter(
@@ -287,26 +283,6 @@ def register_templating(app: Flask, settings: Settings) -> None:
     app.context_processor(lambda: {"settings": settings})
 
 
-KIND_LABELS = {
-    "press-release": lazy_gettext("press release"),
-    "news": lazy_gettext("news"),
-    "interview": lazy_gettext("interview"),
-    "speech": lazy_gettext("speech"),
-    "media-reply": lazy_gettext("media reply"),
-    "comment": lazy_gettext("comment"),
-}
-ROLE_LABELS = {
-    "writer": lazy_gettext("writer"),
-    "publisher": lazy_gettext("publisher"),
-    "auditor": lazy_gettext("auditor"),
-    "admin": lazy_gettext("admin"),
-}
-STATUS_LABELS = {
-    "draft": lazy_gettext("draft"),
-    "scheduled": lazy_gettext("scheduled"),
-    "published": lazy_gettext("published"),
-    "retracted": lazy_gettext("retracted"),
-}
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 INTERFACE_LANGUAGES = ("en", "fr", "ru")  # the catalogs in the repository
 

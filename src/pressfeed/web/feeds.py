@@ -62,6 +62,7 @@ from pressfeed.web.caching import (
     rendered,
 )
 from pressfeed.web.context import rendered_cache, services, views_position
+from pressfeed.web.labels import kind_label
 from pressfeed.web.languages import list_language, page_language
 from pressfeed.web.problems import ProblemError
 
@@ -87,7 +88,12 @@ def all_statements(fmt: str, lang: str = "") -> Response:
 def by_kind(kind: str, fmt: str, lang: str = "") -> Response:
     if kind not in services().settings.kinds:
         abort(404)
-    title = f"{services().settings.site_title}: {kind.replace('-', ' ')}"
+    page_language(lang)  # the kind's name in the feed's language
+    title = gettext(
+        "%(site)s: %(kind)s",
+        site=services().settings.site_title,
+        kind=kind_label(kind),
+    )
     return serve_feed(FeedScope(KIND, kind, lang), fmt, title)
 
 
@@ -133,11 +139,12 @@ def search_feed() -> Response:
 @bp.get("/<lang:lang>/feeds/changes.atom")
 def changes(lang: str = "") -> Response:
     settings = services().settings
+    language = page_language(lang)  # before the title: it is in that language
     spec = FeedSpec(
         changes_feed_path(lang),
-        f"{settings.site_title}: changes",
+        gettext("%(site)s: changes", site=settings.site_title),
         messages_path(lang),
-        language=page_language(lang),
+        language=language,
     )
     listed = list_language(lang)
 
@@ -176,7 +183,9 @@ def archive(number: int, lang: str = "") -> Response:
         current=feed_path(FeedScope(language=lang), ATOM.extension),
         is_archive=True,
     )
-    title = f"{settings.site_title}: archive {number}"
+    title = gettext(
+        "%(site)s: archive %(number)s", site=settings.site_title, number=number
+    )
     spec = FeedSpec(
         archive_page_path(number, lang),
         title,
