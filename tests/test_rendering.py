@@ -156,3 +156,36 @@ def test_labels_are_escaped_and_the_output_still_sanitised():
 def test_raw_html_cannot_give_a_paragraph_a_class():
     html = markdown_to_html('<p class="question">x</p>\n\n<p class="evil">y</p>')
     assert paragraphs_of(html) == [(None, None), (None, None)]
+
+
+@pytest.mark.parametrize(
+    ("body", "labels"),
+    [
+        (
+            "Question : Comment commentez-vous les nouvelles règles ?\n\n"
+            "Réponse : Nous en avons pris note.",
+            [("question", "Question :"), ("answer", "Réponse :")],
+        ),
+        (
+            "**Question\u202f:** Comment ?\n\n**Ambassadrice\u00a0:** Ainsi.",
+            [("question", "Question\u202f:"), ("answer", "Ambassadrice\u00a0:")],
+        ),
+        (
+            "Q. : Pourquoi ? R. : Parce que.",
+            [("question", "Q. :"), ("answer", "R. :")],
+        ),
+        (
+            "Вопрос: Как вы прокомментируете новые правила?\n\n"
+            "Ответ: Мы приняли их к сведению.",
+            [("question", "Вопрос:"), ("answer", "Ответ:")],
+        ),
+        (
+            "\u0412.: Почему? \u041e.: Потому что.",  # the initials Ve and O
+            [("question", "\u0412.:"), ("answer", "\u041e.:")],
+        ),
+    ],
+)
+def test_interviews_in_french_and_russian_come_out_as_questions_and_answers(
+    body, labels
+):
+    assert paragraphs_of(markdown_to_html(body)) == labels

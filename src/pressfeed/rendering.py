@@ -94,15 +94,21 @@ _markdown.block.ruler.before(
 
 
 # Interviews and replies to media questions: a paragraph may open with a label
-# ("Question:", "Q.:", "Answer:", "A:", "Foreign Minister (in English):"),
-# optionally in bold. The body is rendered as questions and answers only when
+# ("Question:", "Q.:", "Answer:", "A:", "Foreign Minister (in English):"; in
+# French "Question :", "Réponse :", "R. :", with the space French puts before
+# a colon; in Russian "Вопрос:", "Ответ:" and their initials), optionally in
+# bold. The body is rendered as questions and answers only when
 # it has at least one question label AND at least one answer or speaker label
 # (each opening a top-level paragraph), so that ordinary prose opening with
 # "Note:" or "Paris:" is never taken for an interview.
 QUESTION, ANSWER = "question", "answer"
 _QUALIFIER = r"(?:\s*\([^()\n]{1,40}\))?"  # "(in English)"
-_QUESTION_LABEL = re.compile(rf"(?:Question|Q\.?){_QUALIFIER}")
-_ANSWER_LABEL = re.compile(rf"(?:Answer|A\.?){_QUALIFIER}")
+CYRILLIC_VE, CYRILLIC_O = "\u0412", "\u041e"  # the Russian initials, Ve and O
+_QUESTIONS = rf"Question|Q\.?|Вопрос|{CYRILLIC_VE}\.?"
+_ANSWERS = rf"Answer|A\.?|Réponse|R\.?|Ответ|{CYRILLIC_O}\.?"
+_QUESTION_LABEL = re.compile(rf"(?:{_QUESTIONS}){_QUALIFIER}")
+_ANSWER_LABEL = re.compile(rf"(?:{_ANSWERS}){_QUALIFIER}")
+_BEFORE_COLON = "[ \u00a0\u202f]?"  # French: a (narrow) no-break space, or a space
 _SPEAKER_LABEL = re.compile(
     rf"[^\W\d_][\w.'\u2019-]*(?: [^\W\d_][\w.'\u2019-]*){{0,4}}{_QUALIFIER}"
 )
@@ -110,18 +116,18 @@ _SPEAKER_LABEL = re.compile(
 # label, with the colon inside or outside it, then a space.
 _LABEL = re.compile(
     r"(?P<bold>\*\*|__)?(?P<label>[^\s:*_][^:*_\n]{0,79}?)"
-    r"(?:(?P=bold))?:(?:(?P=bold))?(?=\s)"
+    rf"{_BEFORE_COLON}(?:(?P=bold))?{_BEFORE_COLON}:(?:(?P=bold))?(?=\s)"
 )
 # An answer label inside a paragraph that opened with a question: the reply
 # given in one paragraph, split in two before it.
 _INLINE_ANSWER = re.compile(
-    rf"(?<=\S)[ \t]+(?=(?:\*\*|__)?(?:Answer|A\.?){_QUALIFIER}"
-    r"(?:\*\*|__)?:(?:\*\*|__)?\s)"
+    rf"(?<=\S)[ \t]+(?=(?:\*\*|__)?(?:{_ANSWERS}){_QUALIFIER}"
+    rf"{_BEFORE_COLON}(?:\*\*|__)?{_BEFORE_COLON}:(?:\*\*|__)?\s)"
 )
 
 
 # A quick look for a question label before the paragraphs are examined.
-_MAY_HAVE_QUESTION = re.compile(r"(?:^|\n)[ \t]*(?:\*\*|__)?Q")
+_MAY_HAVE_QUESTION = re.compile(rf"(?:^|\n)[ \t]*(?:\*\*|__)?[Q{CYRILLIC_VE}]")
 
 
 def label_of(paragraph: str) -> tuple[str, str] | None:
@@ -206,7 +212,8 @@ def _render(body: str, budget_ms: float) -> tuple[str, float]:
     env = {_DEADLINE: started + budget_ms / 1000}
     source = strip_xml_illegal(body)
     # The pattern needs a Q: looking for one first is a fast scan of most bodies.
-    interview = "Q" in source and _MAY_HAVE_QUESTION.search(source) is not None
+    may_ask = "Q" in source or CYRILLIC_VE in source
+    interview = may_ask and _MAY_HAVE_QUESTION.search(source) is not None
     if interview:
         source = _split_one_paragraph_replies(source)
     tokens = _markdown.parse(source, env)
