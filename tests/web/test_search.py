@@ -234,3 +234,30 @@ def test_the_search_box_is_on_every_page(client, corpus):
     form = tree.cssselect("header form.search-box")[0]
     assert form.get("action") == "/search"
     assert form.cssselect("input[name=q]")
+
+
+def test_snippets_show_text_not_markdown(client, desk):
+    desk.create(
+        title="Visa appointments",
+        body="> A quote about the ferry.\n\n"
+        "- Book on the [appointments page](https://example.org/visas) for the ferry.\n"
+        "1. Then ![a map](https://example.org/map.png) of the ferry.",
+    )
+    tree = lxml.html.fromstring(client.get("/search?q=ferry").data)
+    text = tree.cssselect(".results .snippet")[0].text_content()
+    assert "appointments page" in text
+    for markdown in ("](", "https://example.org", "> A", "- Book", "1. Then", "!["):
+        assert markdown not in text, markdown
+
+
+def test_a_combining_mark_stays_with_its_matched_letter(services):
+    from pressfeed.web.site import marked_snippet
+
+    snippet = "x \x01a\x02\u0335 y"  # a matched "a" with a combining stroke
+    assert str(marked_snippet(snippet)) == "x <mark>a\u0335</mark> y"
+
+
+@pytest.mark.parametrize("q", ["🎉", "*", "-"])
+def test_a_search_without_words_says_nothing_was_found(client, corpus, q):
+    tree = lxml.html.fromstring(client.get("/search", query_string={"q": q}).data)
+    assert tree.cssselect("main p.meta")[0].text_content() == "Nothing found."

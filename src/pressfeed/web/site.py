@@ -173,12 +173,25 @@ def search_page() -> Response:
 
 
 _MARKUP = re.compile(r"[*_`#]+|\\")
+# A link's or an image's target, whole or cut by the snippet's end: its text stays.
+_LINK_TARGET = re.compile(r"\]\([^)\s]*\)?|!?\[")
+# A quote, list item or numbered item's mark at the start of a line (the
+# index may have joined the lines: then after a sentence's end).
+_LINE_MARK = re.compile(
+    r"(?:^|\n|(?<=[.!?:;])[ \t]+)[ \t]*(?:>[ \t>]*|[-+*][ \t]+|[0-9]{1,9}[.)][ \t]+)"
+)
+# Marks that combine with the letter before them: kept inside its <mark>.
+_COMBINING_AFTER_MARK = re.compile(
+    f"{MARK_END}([\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+)"
+)
 
 
 def marked_snippet(snippet: str) -> Markup:
-    """A snippet as safe HTML: its text escaped (Markdown's marks left out), the
-    matched words in <mark>."""
-    text = str(escape(_MARKUP.sub("", snippet)))
+    """A snippet as safe HTML: its text escaped (Markdown's marks, link targets
+    and line marks left out), the matched words in <mark>."""
+    plain = _LINE_MARK.sub(" ", _LINK_TARGET.sub("", snippet))
+    plain = _COMBINING_AFTER_MARK.sub(lambda m: m.group(1) + MARK_END, plain)
+    text = str(escape(_MARKUP.sub("", plain)))
     if text.count(MARK_START) != text.count(MARK_END):
         text = text.replace(MARK_START, "").replace(MARK_END, "")
     return Markup(text.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>"))
