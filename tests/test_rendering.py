@@ -189,3 +189,10 @@ def test_interviews_in_french_and_russian_come_out_as_questions_and_answers(
     body, labels
 ):
     assert paragraphs_of(markdown_to_html(body)) == labels
+
+
+def test_a_bodys_headings_sit_under_the_statements_title():
+    html = markdown_to_html("# Background\n\n## Details\n\n###### Deep\n\n<h1>Raw</h1>")
+    assert "<h2>Background</h2>" in html and "<h3>Details</h3>" in html
+    assert "<h6>Deep</h6>" in html
+    assert "<h1" not in html and "Raw" in html

@@ -29,8 +29,9 @@ READ_BUDGET_MS = 10 * RENDER_BUDGET_MS  # past this a stored body is shown as te
 MARKDOWN_CACHE_BYTES = 16 * 1024 * 1024
 _CHECK_EVERY = 16  # parser steps between two looks at the clock
 
+# No h1: the statement's title is its page's one h1 (a body's "#" is an h2).
 ALLOWED_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4",
+    "a", "abbr", "b", "blockquote", "br", "code", "em", "h2", "h3", "h4",
     "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "strong", "sub", "sup",
     "table", "tbody", "td", "th", "thead", "tr", "ul",
 }  # fmt: skip
@@ -205,6 +206,14 @@ def _embolden_label(inline: Any) -> None:
     ]
 
 
+def _under_the_title(tokens: list[Any]) -> None:
+    """A body's headings sit under the statement's title, its page's h1: "#"
+    is an h2, "##" an h3, and so on (h6 stays h6)."""
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1]) + 1, 6)}"
+
+
 def _render(body: str, budget_ms: float) -> tuple[str, float]:
     """Sanitised HTML and the CPU milliseconds it took; RenderBudgetExceeded
     as soon as the budget is spent."""
@@ -221,6 +230,7 @@ def _render(body: str, budget_ms: float) -> tuple[str, float]:
         raise RenderBudgetExceeded
     if interview:
         _mark_questions_and_answers(tokens)
+    _under_the_title(tokens)
     html = _markdown.renderer.render(tokens, _markdown.options, env)
     safe = nh3.clean(
         html,

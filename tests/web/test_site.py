@@ -185,3 +185,16 @@ def test_dates_follow_the_configured_zone_and_format(tmp_path, services):
     client = create_app(services=services).test_client()
     text = text_of(page(client, "/messages"))
     assert "2026-03-02" in text
+
+
+def test_every_page_opens_with_a_way_past_the_header_and_one_h1(client, desk):
+    """A keyboard or screen-reader user skips the masthead; the title is the
+    page's one h1 (a body's "#" heading is an h2) and comes before any h2."""
+    desk.create(title="Visa hours", body="# Background\n\nOpen on Mondays.")
+    for path in ("/", "/messages", "/statements/visa-hours", "/search?q=visa"):
+        tree = lxml.html.fromstring(client.get(path).data)
+        first_link = tree.xpath("//body//a")[0]
+        assert (first_link.get("class"), first_link.get("href")) == ("skip", "#main")
+        assert tree.xpath("//main/@id") == ["main"]
+        headings = [h.tag for h in tree.xpath("//main//*[self::h1 or self::h2]")]
+        assert headings[0] == "h1" and headings.count("h1") == 1, (path, headings)
