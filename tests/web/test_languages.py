@@ -414,3 +414,25 @@ def test_feed_titles_name_the_kind_and_the_changes_in_the_feeds_language(client,
         "/ru/feeds/kind/news.atom": f"{site}: Новости",
         "/ru/feeds/changes.atom": f"{site}: изменения",
     }
+
+
+def test_search_speaks_the_prefixs_language(client, pair):
+    """/ru/search: a Russian page whose form, links and feed stay under /ru/;
+    each result's title and text say their own language, the kind link goes
+    to the list of that language."""
+    tree = page(client, "/ru/search?q=comment")
+    assert tree.get("lang") == "ru"
+    assert tree.xpath("//h1")[0].text_content() == "Поиск"
+    assert tree.xpath("//header//form/@action") == ["/ru/search"]
+    assert tree.xpath("//main//form/@action") == ["/ru/search"]
+    (result,) = tree.cssselect(".results li")
+    assert result.xpath(".//h2//span/@lang") == ["en"]
+    assert result.cssselect("a.kind")[0].get("href") == "/messages?kind=news"
+    feed = "/ru/feeds/search.atom?q=comment"
+    assert feed in tree.xpath("//head/link[@type='application/atom+xml']/@href")
+    atom = feedparser.parse(client.get(feed).data)
+    assert atom.feed.title.endswith(": поиск comment")
+    assert [e.title for e in atom.entries] == ["Embassy comment"]
+    assert page(client, "/search?q=comment").xpath("//header//form/@action") == [
+        "/search"
+    ]

@@ -107,16 +107,22 @@ def by_tag(tag: str, fmt: str, lang: str = "") -> Response:
 
 
 @bp.get("/feeds/search.atom")
-def search_feed() -> Response:
+@bp.get("/<lang:lang>/feeds/search.atom")
+def search_feed(lang: str = "") -> Response:
     """Every search as a feed: the 50 newest published statements matching q."""
     query = parse_query(request.args.get("q", ""))
     if query.empty:
         raise ProblemError("bad-search", "Give q, the words to search for.")
     settings = services().settings
+    language = page_language(lang)
+    prefix = f"/{lang}" if lang else ""
     spec = FeedSpec(
-        f"/feeds/search.atom?{urlencode({'q': query.text})}",
-        f"{settings.site_title}: search {query.text}",
-        f"/search?{urlencode({'q': query.text})}",
+        f"{prefix}/feeds/search.atom?{urlencode({'q': query.text})}",
+        gettext(
+            "%(site)s: search %(words)s", site=settings.site_title, words=query.text
+        ),
+        f"{prefix}/search?{urlencode({'q': query.text})}",
+        language=language,
     )
 
     def render() -> Rendered:
@@ -131,7 +137,7 @@ def search_feed() -> Response:
         extras = FeedExtras(words=feed_words(), quiet_since=modified)
         return rendered(ATOM.render(spec, documents, settings, extras), modified)
 
-    item = cached(f"search.atom:{query.text}", render)
+    item = cached(f"{prefix}/search.atom:{query.text}", render)
     return conditional_response(item, ATOM.content_type, FEED_CACHE)
 
 

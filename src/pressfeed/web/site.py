@@ -145,12 +145,15 @@ def messages(lang: str = "") -> Response:
 
 
 @bp.get("/search")
-def search_page() -> Response:
-    """Full-text search of the public statements, best match first, 20 a page
-    (of the newest CANDIDATES matches when more match)."""
+@bp.get("/<lang:lang>/search")
+def search_page(lang: str = "") -> Response:
+    """Full-text search of the public statements (of every language, in the
+    prefix's interface), best match first, 20 a page (of the newest
+    CANDIDATES matches when more match)."""
     page = page_number()
     query = parse_query(request.args.get("q", ""))
     views = services().views
+    page_language(lang)
 
     def render() -> Rendered:
         found = search(views, query, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
@@ -168,7 +171,7 @@ def search_page() -> Response:
         )
         return rendered(body.encode(), views.public_stamp())
 
-    item = cached(f"page:/search:{page}:{query.text}", render)
+    item = cached(f"page:/{lang}/search:{page}:{query.text}", render)
     return conditional_response(item, HTML, PAGE_CACHE)
 
 
