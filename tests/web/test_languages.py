@@ -67,8 +67,11 @@ def test_both_pages_link_each_other_with_hreflang(client, pair):
         assert html.get("lang") == this["language"]
         alternates = html.xpath("//head/link[@rel='alternate'][@hreflang]")
         assert [(a.get("hreflang"), a.get("href")) for a in alternates] == [
-            (other["language"], f"http://localhost/statements/{other['slug']}")
-        ]
+            (other["language"], f"http://localhost/statements/{other['slug']}"),
+            (this["language"], f"http://localhost/statements/{this['slug']}"),
+        ]  # the set names the page itself too, as search engines ask
+        og_locale = html.xpath("//meta[@property='og:locale']/@content")
+        assert og_locale == [{"en": "en_US", "ru": "ru_RU"}[this["language"]]]
         switch = html.xpath("//nav[@class='languages']//a")
         assert [a.get("href") for a in switch] == [f"/statements/{other['slug']}"]
 

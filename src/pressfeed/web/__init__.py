@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from babel import Locale
+from babel.core import UnknownLocaleError, get_global
 from babel.dates import format_date
 from flask import (
     Flask,
@@ -273,6 +274,7 @@ def register_templating(app: Flask, settings: Settings) -> None:
         lambda status: str(STATUS_LABELS.get(status, status)), "status_label"
     )
     app.add_template_filter(language_name, "language_label")
+    app.add_template_filter(og_locale)
     app.add_template_global(language_switch)
     app.add_template_global(autodiscovery)
     app.add_template_global(kind_feed_url)
@@ -326,6 +328,20 @@ def language_name(language: str) -> str:
         return Locale.parse(language, sep="-").get_display_name() or language
     except (ValueError, LookupError):
         return language
+
+
+def og_locale(language: str) -> str:
+    """Open Graph's language_TERRITORY for a language tag: fr_FR for fr (its
+    likeliest territory), pt_BR for pt-BR; the tag itself when unknown."""
+    try:
+        locale = Locale.parse(language, sep="-")
+    except (ValueError, LookupError, UnknownLocaleError):
+        return language.replace("-", "_")
+    if locale.territory:
+        return f"{locale.language}_{locale.territory}"
+    likely = get_global("likely_subtags").get(locale.language, "")
+    territory = likely.split("_")[-1] if likely.count("_") else ""
+    return f"{locale.language}_{territory}" if territory.isupper() else locale.language
 
 
 def as_datetime(value: str | datetime) -> datetime:
