@@ -4,6 +4,7 @@ public versions and Memento, which never reveal a draft or a withdrawn text."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -138,6 +139,8 @@ def test_public_versions_show_only_what_was_public(client, desk):
     v3 = client.get(f"/statements/{slug}/versions/3")
     assert v3.status_code == 200 and b"Published text." in v3.data
     assert "Memento-Datetime" in v3.headers
+    since = lxml.html.fromstring(v3.data).cssselect(".memento")[0].text_content()
+    assert re.search(r"public from \S+ \d\d:\d\d \S+\.", since), since  # its time too
     assert b"Corrected text." in client.get(f"/statements/{slug}/versions/4").data
 
 
