@@ -33,7 +33,7 @@ install: $(STAMP) $(COMPILED)
 
 # Extracts every interface string into a template, to update the catalogs from.
 catalogs: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext --no-location -o messages.pot src/pressfeed
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k N_ --no-location -o messages.pot src/pressfeed
 	$(BIN)/pybabel update --no-fuzzy-matching -i messages.pot -d src/pressfeed/translations
 	rm messages.pot
 

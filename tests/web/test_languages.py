@@ -439,3 +439,20 @@ def test_search_speaks_the_prefixs_language(client, pair):
     assert page(client, "/search?q=comment").xpath("//header//form/@action") == [
         "/search"
     ]
+
+
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [
+        ("/ru/messages?page=99", "Не найдено"),
+        ("/ru/messages?kind=bogus", "Неверный фильтр"),
+        ("/ru/messages?page=abc", "Неверный номер страницы"),
+    ],
+)
+def test_an_error_page_under_a_prefix_speaks_its_language(client, pair, path, title):
+    response = client.get(path, headers={"Accept": "text/html"})
+    assert response.status_code in (400, 404)
+    tree = lxml.html.fromstring(response.data)
+    assert tree.get("lang") == "ru"
+    assert tree.xpath("//main/h1")[0].text_content() == title
+    assert tree.xpath("//main//a[@href='/ru/']")  # back to its own front page

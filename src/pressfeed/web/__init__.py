@@ -54,7 +54,7 @@ from pressfeed.web.caching import RenderedCache
 from pressfeed.web.context import PRESSFEED, RENDERED_CACHE
 from pressfeed.web.converters import register_canonical_numbers
 from pressfeed.web.labels import ROLE_LABELS, STATUS_LABELS, kind_label
-from pressfeed.web.languages import register_language_converter
+from pressfeed.web.languages import language_of_the_prefix, register_language_converter
 from pressfeed.web.problems import ProblemError, register_problem_handlers
 from pressfeed.web.replay import FeedReplay
 
@@ -89,6 +89,7 @@ def create_app(
         app.wsgi_app, services.views_position, services.recent_views_position
     )
     app.before_request(refuse_large_bodies)  # before CSRF reads a form
+    app.before_request(language_of_the_prefix)
     sessions.configure(app, settings)  # the secret key, the cookies' attributes
     CSRFProtect(app).exempt(api.bp)  # every form posts a token; the API has none
     register_problem_handlers(app)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Flask, g
+from flask import Flask, g, request
 from werkzeug.routing import BaseConverter
 
 from pressfeed.config import Settings
@@ -20,6 +20,14 @@ def register_language_converter(app: Flask, settings: Settings) -> None:
     app.url_map.converters["lang"] = type(
         "OtherLanguage", (BaseConverter,), {"regex": f"(?:{pattern})"}
     )
+
+
+def language_of_the_prefix() -> None:
+    """Before a view: the page is in its prefix's language, so that a problem
+    raised before the view chose (a bad filter under /ru/) speaks it too."""
+    prefix = (request.view_args or {}).get("lang")
+    if prefix:
+        g.page_language = prefix
 
 
 def list_language(prefix: str) -> str | None:

@@ -43,6 +43,21 @@ PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_SECONDS = 5  # for 503s: the store or the views may be back by then
 
 
+def N_(text: str) -> str:
+    """Marks a problem's title and meaning for the catalogs (pybabel -k N_):
+    the answers stay in English, a page a reader sees (error.html) translates
+    them."""
+    return text
+
+
+# The problems a reader of the public pages meets: their error page says the
+# title and meaning in the page's language (the detail is for programs).
+READERS_PROBLEMS = frozenset(
+    {"bad-page", "bad-search", "bad-filter", "not-found", "method-not-allowed",
+     "internal-error"}
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class ProblemType:
     """One kind of error: its `type` URI ends in name."""
@@ -78,16 +93,22 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "bad-cursor", 400, "Bad cursor",
             "Use the next_cursor of a previous page, unchanged.",
         ),
-        ProblemType("bad-page", 400, "Bad page number", "page is a whole number from 1."),
         ProblemType(
-            "bad-search", 400, "Bad search",
-            "A search feed needs q, the words to search for (plain words, "
-            '"phrases" and -excluded words).',
+            "bad-page", 400, N_("Bad page number"), N_("page is a whole number from 1.")
         ),
         ProblemType(
-            "bad-filter", 400, "Bad filter",
-            "/messages filters by kind (one the press office publishes), year "
-            "(1900 to 8999), month (1 to 12, with a year) and speaker.",
+            "bad-search", 400, N_("Bad search"),
+            N_(
+                "A search feed needs q, the words to search for (plain words, "
+                '"phrases" and -excluded words).'
+            ),
+        ),
+        ProblemType(
+            "bad-filter", 400, N_("Bad filter"),
+            N_(
+                "/messages filters by kind (one the press office publishes), year "
+                "(1900 to 8999), month (1 to 12, with a year) and speaker."
+            ),
         ),
         ProblemType(
             "bad-accept-datetime", 400, "Bad Accept-Datetime",
@@ -138,12 +159,12 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ),
         # What is asked for
         ProblemType(
-            "not-found", 404, "Not found", "No such statement, version or page.",
+            "not-found", 404, N_("Not found"), N_("No such statement, version or page."),
             (StatementNotFound,),
         ),
         ProblemType(
-            "method-not-allowed", 405, "Method not allowed",
-            "That method is not allowed on this path; see the Allow header.",
+            "method-not-allowed", 405, N_("Method not allowed"),
+            N_("That method is not allowed on this path; see the Allow header."),
         ),
         # The press office's rules
         ProblemType(
@@ -268,9 +289,11 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "is alive but not ready. Retry after Retry-After seconds.",
         ),
         ProblemType(
-            "internal-error", 500, "Internal error",
-            "The server failed; the press office's operators can find the cause in "
-            "its log.",
+            "internal-error", 500, N_("Internal error"),
+            N_(
+                "The server failed; the press office's operators can find the "
+                "cause in its log."
+            ),
         ),
     )
 }  # fmt: skip
@@ -317,7 +340,11 @@ def wants_html() -> bool:
 
 def problem_response(error: ProblemError) -> Response:
     if wants_html():
-        page = render_template("error.html", problem=error)
+        page = render_template(
+            "error.html",
+            problem=error,
+            for_readers=error.problem.name in READERS_PROBLEMS,
+        )
         response = Response(page, status=error.status, mimetype="text/html")
         response.headers.update(error.headers)
         return response
