@@ -16,11 +16,11 @@ from tests.conftest import make_settings
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def settings(request, tmp_path):
-    """An office publishing in English and Russian: search spans both."""
+    """An office publishing in English, Russian and French: search spans all."""
     url = (
         request.getfixturevalue("postgres_url") if request.param == "postgres" else None
     )
-    return make_settings(tmp_path, url, PRESSFEED_LANGUAGES="en,ru")
+    return make_settings(tmp_path, url, PRESSFEED_LANGUAGES="en,ru,fr")
 
 
 def results(client, query: str) -> list[str]:
@@ -172,8 +172,9 @@ def test_query_syntax_is_plain_words_phrases_and_exclusions():
     assert query.phrases == ("visa", "new regime", "consul", "NEAR(")
     assert query.excluded == ("tourist",)
     assert fts5_query(query) == (
-        '"visa" AND "new regime" AND "consul"* AND "NEAR(" NOT ("tourist")'
-    )
+        '("visa" OR stems : ("vis" OR "visa")) AND "new regime" AND "consul"* '
+        'AND "NEAR(" NOT ("tourist")'
+    )  # a word matches its stems in the languages SQLite's tokenizer does not stem
 
 
 def test_phrases_and_exclusions_work_on_both_engines(client, corpus):
@@ -261,3 +262,32 @@ def test_a_combining_mark_stays_with_its_matched_letter(services):
 def test_a_search_without_words_says_nothing_was_found(client, corpus, q):
     tree = lxml.html.fromstring(client.get("/search", query_string={"q": q}).data)
     assert tree.cssselect("main p.meta")[0].text_content() == "Nothing found."
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("концерт", ["Концерт посольства"]),
+        ("посольство", ["Концерт посольства", "Посольство закрыто"]),
+        ("праздники", ["Концерт посольства"]),
+        ("ежик", ["Концерт посольства"]),  # written ёжик
+        ("oeuvre", ["Une œuvre offerte"]),  # written œuvre
+        ("offertes", ["Une œuvre offerte"]),
+        ('"концертом посольства"', ["Концерт посольства"]),  # a phrase as written
+    ],
+)
+def test_russian_and_french_words_are_found_in_their_other_forms(
+    client, desk, query, found
+):
+    """The engines stem each statement's own language: a reader types a word
+    in any of its forms, or without its ligature or yo."""
+    desk.create(
+        title="Концерт посольства",
+        body="Приглашаем на праздник: перед концертом посольства ёжик и ёлка.",
+        language="ru",
+    )
+    desk.create(
+        title="Посольство закрыто", body="Закрыто в понедельник.", language="ru"
+    )
+    desk.create(title="Une œuvre offerte", body="Au musée.", language="fr")
+    assert sorted(results(client, query)) == sorted(found)

@@ -157,7 +157,7 @@ COMPARED = (
         # FTS5 rows are the catalogue rows' (by rowid); what a search matches
         # and shows as its snippet is their text.
         sqlite_rows="SELECT c.id AS id, json_array(s.title, s.summary, s.body, "
-        "s.tags) AS indexed FROM {t} s JOIN {c} c ON c.rowid = s.rowid",
+        "s.tags, s.stems) AS indexed FROM {t} s JOIN {c} c ON c.rowid = s.rowid",
         postgres_rows="SELECT id, concat_ws(' | ', config, document::text, "
         "position, status, kind, published_us) AS indexed FROM {t}",
     ),

@@ -2,6 +2,9 @@
 index: an FTS5 table on SQLite (its rowid is the catalogue row's), a tsvector
 with a GIN index on PostgreSQL, made with the text-search configuration of the
 statement's language ("simple" for a language PostgreSQL has none for).
+SQLite's tokenizer stems English only (porter): beside the text, the FTS5 row
+holds its words as its language's Snowball stemmer gives them (stems), and a
+query word also matches its stems in every such language there.
 
 Every statement is indexed (the publishers' API searches drafts too); public
 searches keep the published ones. A query is read as plain words: "quoted
@@ -15,8 +18,11 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
+
+import Stemmer  # type: ignore[import-not-found]  # a C extension, no stubs
 
 from pressfeed.aggregates import Statement
 from pressfeed.projections.base import BatchOutcome, ReadModel, View
@@ -46,6 +52,53 @@ QUERY_CONFIGS = ("simple", *sorted(set(LANGUAGE_CONFIGS.values())))
 def text_search_config(language: str) -> str:
     """The PostgreSQL configuration for a language tag ("fr-CA" -> french)."""
     return LANGUAGE_CONFIGS.get(language.split("-")[0].lower(), "simple")
+
+
+# SQLite: the languages stemmed beside the text (English the tokenizer stems).
+STEMMED = {
+    code: name
+    for code, name in LANGUAGE_CONFIGS.items()
+    if code != "en" and name in Stemmer.algorithms()
+}
+# Letters written two ways: the ligatures of French, the Russian yo.
+_FOLDED = str.maketrans(
+    {"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ё": "\u0435", "Ё": "\u0435"}
+)
+_WORD = re.compile(r"\w+")
+_stemmers = threading.local()  # a Snowball stemmer is not to be shared by threads
+
+
+def _stemmer(name: str) -> Any:
+    cache = _stemmers.__dict__.setdefault("by_name", {})
+    if name not in cache:
+        cache[name] = Stemmer.Stemmer(name)
+    return cache[name]
+
+
+def folded(text: str) -> str:
+    """The ligatures œ and æ as two letters, the Russian yo as ie: each is
+    written both ways, and found either way."""
+    return text.translate(_FOLDED)
+
+
+def stems_of(language: str, text: str) -> str:
+    """A text's words as its language's Snowball stemmer gives them, ligatures
+    and yo folded ("" for English and for a language with no stemmer)."""
+    name = STEMMED.get(language.split("-")[0].lower())
+    if name is None:
+        return ""
+    words = _WORD.findall(folded(text.casefold()))
+    return " ".join(_stemmer(name).stemWords(words))
+
+
+def query_stems(phrase: str) -> list[str]:
+    """A one-word phrase's stems in every stemmed language (none for a phrase
+    of several words: those are matched as written)."""
+    word = folded(phrase.casefold())
+    if not _WORD.fullmatch(word):
+        return []
+    names = sorted(set(STEMMED.values()))
+    return sorted({_stemmer(name).stemWord(word) for name in names})
 
 
 class SearchView(View):
@@ -78,7 +131,7 @@ class SearchView(View):
         return [
             dialect.sql(
                 "CREATE VIRTUAL TABLE IF NOT EXISTS {s} USING fts5("
-                "title, summary, body, tags, "
+                "title, summary, body, tags, stems, "
                 "tokenize = 'porter unicode61 remove_diacritics 2')",
                 s=TABLE,
             )
@@ -116,13 +169,20 @@ class SearchView(View):
         )
         cursor.executemany(
             dialect.sql(
-                "INSERT INTO {s} (rowid, title, summary, body, tags) "
-                "SELECT rowid, ?, ?, ?, ? FROM {c} WHERE id = ?",
+                "INSERT INTO {s} (rowid, title, summary, body, tags, stems) "
+                "SELECT rowid, ?, ?, ?, ?, ? FROM {c} WHERE id = ?",
                 s=TABLE,
                 c=CATALOGUE,
             ),
             [
-                (s.title, s.summary or "", s.body, " ".join(s.tags), str(s.id))
+                (
+                    s.title,
+                    s.summary or "",
+                    s.body,
+                    " ".join(s.tags),
+                    stems_of(s.language, f"{s.title} {s.summary or ''} {s.body}"),
+                    str(s.id),
+                )
                 for s in statements
             ],
         )
@@ -149,11 +209,11 @@ class SearchView(View):
                     str(s.id),
                     config,
                     config,
-                    s.title,
+                    folded(s.title),
                     config,
-                    s.summary or "",
+                    folded(s.summary or ""),
                     config,
-                    s.body,
+                    folded(s.body),
                     " ".join(s.tags),
                     str(s.id),
                 )
@@ -234,9 +294,10 @@ def _fts5_string(text: str) -> str:
 
 
 def fts5_query(query: SearchQuery) -> str:
-    """The query in FTS5's syntax, every word quoted: never a syntax error."""
+    """The query in FTS5's syntax, every word quoted: never a syntax error. A
+    word also matches its stems (see query_stems) in the stems column."""
     terms = [
-        _fts5_string(p) + ("*" if i in query.prefixes else "")
+        _fts5_string(p) + "*" if i in query.prefixes else _word_or_stems(p)
         for i, p in enumerate(query.phrases)
     ]
     expression = " AND ".join(terms)
@@ -245,9 +306,17 @@ def fts5_query(query: SearchQuery) -> str:
     return expression
 
 
+def _word_or_stems(phrase: str) -> str:
+    stems = query_stems(phrase)
+    if not stems:
+        return _fts5_string(phrase)
+    either = " OR ".join(map(_fts5_string, stems))
+    return f"({_fts5_string(phrase)} OR stems : ({either}))"
+
+
 def websearch_text(phrases: tuple[str, ...]) -> str:
     """Phrases for PostgreSQL's websearch_to_tsquery, all of them required."""
-    parts = [f'"{p}"' if " " in p else p for p in phrases]
+    parts = [f'"{p}"' if " " in p else p for p in map(folded, phrases)]
     return " ".join(part.replace("\\", " ").replace("-", " ") for part in parts)
 
 
@@ -363,7 +432,7 @@ class _SQLiteSearch:
         return page.of(
             views,
             "SELECT c.rowid AS k, c.published_us, c.created_position, "
-            "bm25({s}, 10.0, 5.0, 1.0, 8.0) AS score "
+            "bm25({s}, 10.0, 5.0, 1.0, 8.0, 1.0) AS score "
             "FROM {s} JOIN {c} c ON c.rowid = {s}.rowid "
             f"WHERE {{s}} MATCH ? {visible}"
             f"ORDER BY {{s}}.rowid DESC LIMIT {CANDIDATES + 1}",
