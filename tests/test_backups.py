@@ -477,3 +477,31 @@ def replicated_head(path) -> int | None:
     except sqlite3.Error:
         return None
     return row[0] if row else None
+
+
+def test_migrate_run_again_carries_revocations_disables_and_roles(
+    tmp_path, office, postgres_url
+):
+    """The switch-over runs migrate twice: what the office changed in between
+    about its people and tokens must reach the new store (a revoked token must
+    not work again there)."""
+    settings, token = office
+    run_cli(settings, "migrate", "--to", postgres_url)
+    target = make_settings(tmp_path / "office", postgres_url)
+    before = Pressfeed(target)
+    try:
+        assert before.tokens.authenticate(token) is not None
+    finally:
+        before.close()
+    run_cli(settings, "token", "revoke", "press-office")
+    replacement = create_token(settings, name="press-office")
+    run_cli(settings, "user", "disable", "anna")
+    run_cli(settings, "migrate", "--to", postgres_url)
+    after = Pressfeed(target)
+    try:
+        assert after.tokens.authenticate(token) is None
+        assert after.tokens.authenticate(replacement) is not None
+        (anna,) = [p for p in after.people.list() if p.name == "anna"]
+        assert anna.disabled
+    finally:
+        after.close()

@@ -40,6 +40,7 @@ from pressfeed.transparency import RunningRoot
 BATCH = 1000
 SQLITE_HEADER = b"SQLite format 3\x00"
 ACCOUNT_TABLES = (PEOPLE, TOKENS)  # what a backup carries besides the log
+ACCOUNT_KEYS = {PEOPLE: "name", TOKENS: "id"}  # each table's primary key
 
 Progress = Callable[[int], None]
 
@@ -306,15 +307,24 @@ def account_rows(pressfeed: Pressfeed) -> dict[str, list[dict[str, Any]]]:
 
 
 def copy_accounts(source: Pressfeed, target: Pressfeed) -> dict[str, int]:
-    """Copies desk accounts and API tokens (rows already there are kept)."""
+    """Copies desk accounts and API tokens as the source has them now: a row
+    the target holds already takes the source's values, so that a migrate run
+    again at the switch-over carries a revoked token, a disabled account or a
+    changed role or password with it (rows only the target has are kept).
+    Revocations first: a token made anew under a revoked one's name must not
+    meet the old one still active."""
     tables = {PEOPLE: target.people.tables, TOKENS: target.tokens.tables}
     counts = {}
     for name, rows in account_rows(source).items():
+        key = ACCOUNT_KEYS[name]
+        rows.sort(key=lambda row: row.get("revoked_at") is None)
         for row in rows:
             columns = ", ".join(row)
             marks = ", ".join("?" * len(row))
+            updates = ", ".join(f"{c} = excluded.{c}" for c in row if c != key)
             tables[name].execute(
-                f"INSERT INTO {{t}} ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING",
+                f"INSERT INTO {{t}} ({columns}) VALUES ({marks}) "
+                f"ON CONFLICT ({key}) DO UPDATE SET {updates}",
                 list(row.values()),
                 t=name,
             )
