@@ -512,3 +512,38 @@ def test_a_demo_whose_key_cannot_be_made_still_gives_its_token(settings):
     )
     assert "No signing key was made" in demo.stderr
     assert demo.stdout.strip().splitlines()[-3].startswith("pf_")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("verify",),
+        ("verify", "--views"),
+        ("backup", "office.db"),
+        ("export", "log.ndjson"),
+        ("rebuild",),
+        ("token", "list"),
+        ("user", "list"),
+        ("migrate", "--to", "sqlite:///elsewhere.db"),
+    ],
+)
+def test_a_command_reading_a_store_that_is_not_there_says_so_and_makes_none(
+    tmp_path, command
+):
+    """Not an empty store reported on: a verify run where the store is not
+    (cron without the server's environment) said ok."""
+    settings = make_settings(tmp_path)
+    store = Path(settings.database_url.removeprefix("sqlite:///"))
+    result = subprocess.run(
+        [PRESSFEED, *command],
+        env=env_for(settings),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stdout
+    assert f"No store at {store}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not store.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

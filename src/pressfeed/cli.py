@@ -24,7 +24,13 @@ from pressfeed.application import (
 )
 from pressfeed.assembly import Pressfeed
 from pressfeed.checkpoints import Checkpoint
-from pressfeed.config import INSTANCE_ENV, Settings, instance_env, keep_instance_env
+from pressfeed.config import (
+    INSTANCE_ENV,
+    Settings,
+    instance_env,
+    keep_instance_env,
+    sqlite_path,
+)
 from pressfeed.import_file import BadLine, CheckFailed, read_statements
 from pressfeed.logs import escape_in_handlers
 from pressfeed.people import (
@@ -55,6 +61,26 @@ def pressfeed_of(settings: Settings) -> Pressfeed:
     pressfeed = Pressfeed(settings)
     click.get_current_context().call_on_close(pressfeed.close)
     return pressfeed
+
+
+def existing_store(settings: Settings) -> Pressfeed:
+    """pressfeed_of for a command that reads what a store holds: a SQLite file
+    that is not there is an error (exit 1), not a new empty store to report
+    on, which would say a verify was ok or back up nothing."""
+    require_store(settings)
+    return pressfeed_of(settings)
+
+
+def require_store(settings: Settings) -> None:
+    if settings.uses_postgres:
+        return
+    path = sqlite_path(settings.database_url)
+    if not path.is_file():
+        raise click.ClickException(
+            f"No store at {path}. Run the command where the server runs (its "
+            "instance folder), or give it the server's PRESSFEED_INSTANCE_DIR or "
+            "PRESSFEED_DATABASE_URL."
+        )
 
 
 @main.command()
@@ -145,7 +171,7 @@ def token_create(settings: Settings, role: str, name: str) -> None:
 @click.pass_obj
 def token_list(settings: Settings) -> None:
     """Lists tokens by name and role (the secrets are not stored)."""
-    for entry in pressfeed_of(settings).tokens.list():
+    for entry in existing_store(settings).tokens.list():
         state = f"revoked {entry['revoked_at']}" if entry["revoked_at"] else "active"
         click.echo(
             f"{entry['name']}\t{entry['role']}\tcreated {entry['created_at']}\t{state}"
@@ -157,7 +183,7 @@ def token_list(settings: Settings) -> None:
 @click.pass_obj
 def token_revoke(settings: Settings, name: str) -> None:
     """Revokes the active token NAME: refused at once by every process."""
-    if not pressfeed_of(settings).tokens.revoke(name):
+    if not existing_store(settings).tokens.revoke(name):
         raise click.ClickException(f"No active token is named {name!r}.")
     click.echo(f"Revoked the token named {name!r}.")
 
@@ -256,7 +282,7 @@ def user_create(settings: Settings, name: str, role: str, password_stdin: bool) 
 @click.pass_obj
 def user_list(settings: Settings) -> None:
     """Lists accounts: name, role and state (never a password)."""
-    for person in pressfeed_of(settings).people.list():
+    for person in existing_store(settings).people.list():
         state = ["disabled" if person.disabled else "active"]
         if person.must_change_password and not person.disabled:
             state.append("one-time password")
@@ -271,7 +297,7 @@ def user_list(settings: Settings) -> None:
 def user_disable(settings: Settings, name: str) -> None:
     """Disables the account NAME and ends its sessions at once."""
     try:
-        pressfeed_of(settings).people.disable(name)
+        existing_store(settings).people.disable(name)
     except PersonNotFound as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Disabled the account named {name!r}; its sessions have ended.")
@@ -284,7 +310,7 @@ def user_disable(settings: Settings, name: str) -> None:
 def user_role(settings: Settings, name: str, role: str) -> None:
     """Gives the account NAME the role ROLE and ends its sessions."""
     try:
-        pressfeed_of(settings).people.set_role(name, role)
+        existing_store(settings).people.set_role(name, role)
     except PersonNotFound as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{name!r} is now {role}; its sessions have ended.")
@@ -298,7 +324,7 @@ def user_totp(settings: Settings, name: str) -> None:
     earlier one); prints the provisioning URI alone on the last line."""
     try:
         issuer = settings.site_title.replace(":", "")  # a colon ends the issuer
-        uri = pressfeed_of(settings).people.enable_totp(name, issuer)
+        uri = existing_store(settings).people.enable_totp(name, issuer)
     except PersonNotFound as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Add this to {name}'s authenticator app (a QR code of it, or by hand):")
@@ -358,7 +384,7 @@ def import_command(settings: Settings, file: Path, actor: str) -> None:
 def rebuild(settings: Settings) -> None:
     """Replays the whole log into new views beside the live ones, which keep
     serving, then swaps them in."""
-    pressfeed = pressfeed_of(settings)
+    pressfeed = existing_store(settings)
     # Counted, not the newest position: positions have gaps on PostgreSQL.
     total = pressfeed.ledger.size()
     with tqdm(total=total, unit="event", file=sys.stderr) as bar:
@@ -430,7 +456,7 @@ def verify(
     replay of the log."""
     if witnessed:
         witnessed = witnessed[0], head_hash(witnessed[0], witnessed[1])
-    pressfeed = pressfeed_of(settings)
+    pressfeed = existing_store(settings)
     saved = read_checkpoint(pressfeed, checkpoint, verifier) if checkpoint else None
     verification = pressfeed.ledger.verify(
         hash_at=witnessed[0] if witnessed else None,
@@ -571,7 +597,7 @@ def read_checkpoint(
 def export(settings: Settings, file: Path, after: int) -> None:
     """Writes the whole event log to FILE as NDJSON (as /audit/log serves it, plus
     each event's stored topic and state, for `pressfeed restore`)."""
-    trail = pressfeed_of(settings).audit
+    trail = existing_store(settings).audit
     count = 0
     with file.open("w", encoding="utf-8") as out:
         for record in trail.log(after=after, stored=True):
@@ -589,6 +615,7 @@ def backup(settings: Settings, dest: Path) -> None:
     from pressfeed.backups import BackupRefused
     from pressfeed.backups import backup as make_backup
 
+    require_store(settings)
     try:
         report = make_backup(settings, dest)
     except BackupRefused as error:
@@ -641,12 +668,13 @@ def migrate(settings: Settings, target_url: str) -> None:
     from pressfeed.backups import BackupRefused, at_url
     from pressfeed.backups import migrate as run_migrate
 
+    require_store(settings)
     try:
         target_settings = at_url(settings, target_url)
         target_settings.eventsourcing_env()
     except ValueError as error:
         raise click.ClickException(str(error)) from None
-    source = pressfeed_of(settings)
+    source = existing_store(settings)
     target = pressfeed_of(target_settings)
     total, done = source.ledger.size(), target.ledger.size()
     with tqdm(total=total, initial=done, unit="event", file=sys.stderr) as bar:
