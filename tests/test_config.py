@@ -52,12 +52,58 @@ def test_the_default_store_is_in_the_instance_folder(tmp_path):
         "sqlite://host/pf.db",
         "sqlite:///:memory:",
         "sqlite:///pf.db?mode=ro",
-        "mysql://db/pf",
     ],
 )
 def test_urls_it_cannot_read_are_refused(tmp_path, url):
     with pytest.raises(ValueError, match="Unsupported SQLite URL"):
         settings_for(url, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("PRESSFEED_DATABASE_URL", "mysql://db/pf", "use sqlite:///... or postgresql"),
+        ("PRESSFEED_POLL_INTERVAL", "0", "at least 0.001"),
+        ("PRESSFEED_POLL_INTERVAL", "-1", "at least"),
+        ("PRESSFEED_POLL_INTERVAL", "abc", "is not a number"),
+        ("PRESSFEED_POLL_INTERVAL", "nan", "at least"),
+        ("PRESSFEED_MAX_REQUEST_BYTES", "1MB", "is not a whole number"),
+        ("PRESSFEED_PROXY_HOPS", "-1", "at least 0"),
+        ("PRESSFEED_CHECKPOINT_SECONDS", "x", "is not a number"),
+        ("PRESSFEED_SECOND_PAIR_OF_EYES", "ja", "say true or false"),
+        ("PRESSFEED_BASE_URL", "press.example.org", "an address such as"),
+        ("PRESSFEED_TIMEZONE", "Europe/Pariss", "no time zone"),
+        ("PRESSFEED_CLOCKS", "Paris", "no time zone"),
+    ],
+)
+def test_a_bad_setting_is_refused_naming_it(tmp_path, name, value, said):
+    """Not a traceback, nor a value read as something else: a safeguard
+    misspelt must not be off, a poll interval of 0 must not spin a core."""
+    with pytest.raises(ValueError, match=name) as refused:
+        Settings.from_env({"PRESSFEED_INSTANCE_DIR": str(tmp_path), name: value})
+    assert said in str(refused.value)
+
+
+def test_an_unknown_database_url_parameter_is_refused(tmp_path):
+    url = "postgresql://postgres@127.0.0.1/test?scheme=mine"  # schema misspelt
+    with pytest.raises(ValueError, match="unknown parameter scheme"):
+        Settings.from_env(
+            {"PRESSFEED_INSTANCE_DIR": str(tmp_path), "PRESSFEED_DATABASE_URL": url}
+        ).eventsourcing_env()
+
+
+@pytest.mark.parametrize(
+    ("value", "on"),
+    [("on", True), ("YES", True), ("1", True), ("off", False), ("", False)],
+)
+def test_yes_or_no_settings_take_the_usual_words(tmp_path, value, on):
+    settings = Settings.from_env(
+        {
+            "PRESSFEED_INSTANCE_DIR": str(tmp_path),
+            "PRESSFEED_SECOND_PAIR_OF_EYES": value,
+        }
+    )
+    assert settings.second_pair_of_eyes is on
 
 
 def test_languages_are_bcp_47_tags_the_first_the_default():

@@ -6,11 +6,12 @@ import contextlib
 import os
 import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_KINDS = (
     "press-release",
@@ -75,6 +76,11 @@ class Settings:
         database_url = env.get(
             "PRESSFEED_DATABASE_URL", f"sqlite:///{instance_dir / 'pressfeed.db'}"
         )
+        if not database_url.startswith(("postgresql://", "postgres://", "sqlite:")):
+            raise ValueError(
+                f"PRESSFEED_DATABASE_URL={database_url!r}: use sqlite:///... or "
+                "postgresql://..."
+            )
         if not database_url.startswith(("postgresql://", "postgres://")):
             database_url = f"sqlite:///{sqlite_path(database_url)}"  # now absolute
         kinds = tuple(
@@ -83,7 +89,7 @@ class Settings:
         return cls(
             database_url=database_url,
             instance_dir=instance_dir,
-            base_url=env.get("PRESSFEED_BASE_URL", cls.base_url).rstrip("/"),
+            base_url=web_address(env.get("PRESSFEED_BASE_URL", cls.base_url)),
             base_url_configured=bool(env.get("PRESSFEED_BASE_URL")),
             site_title=env.get("PRESSFEED_SITE_TITLE", cls.site_title),
             contact=env.get("PRESSFEED_CONTACT", cls.contact).replace("\\n", "\n"),
@@ -92,7 +98,9 @@ class Settings:
             languages=parse_languages(
                 env.get("PRESSFEED_LANGUAGES", "") or env.get("PRESSFEED_LANGUAGE", "")
             ),
-            timezone=ZoneInfo(env.get("PRESSFEED_TIMEZONE", "UTC")),
+            timezone=time_zone(
+                "PRESSFEED_TIMEZONE", env.get("PRESSFEED_TIMEZONE", "UTC")
+            ),
             clocks=parse_clocks(env.get("PRESSFEED_CLOCKS", "UTC=UTC")),
             date_format=env.get("PRESSFEED_DATE_FORMAT", cls.date_format),
             date_formats=parse_pairs(env.get("PRESSFEED_DATE_FORMATS", "")),
@@ -100,36 +108,52 @@ class Settings:
                 parse_pairs(env.get("PRESSFEED_LONG_DATE_FORMATS", ""))
                 or cls.long_date_formats
             ),
-            max_request_bytes=int(
-                env.get("PRESSFEED_MAX_REQUEST_BYTES", cls.max_request_bytes)
+            max_request_bytes=number(
+                env, "PRESSFEED_MAX_REQUEST_BYTES", cls.max_request_bytes, int, least=1
             ),
-            poll_interval=float(env.get("PRESSFEED_POLL_INTERVAL", cls.poll_interval)),
-            auth_failures_per_minute=int(
-                env.get(
-                    "PRESSFEED_AUTH_FAILURES_PER_MINUTE", cls.auth_failures_per_minute
-                )
+            poll_interval=number(
+                env, "PRESSFEED_POLL_INTERVAL", cls.poll_interval, float, least=0.001
             ),
-            proxy_hops=int(env.get("PRESSFEED_PROXY_HOPS", cls.proxy_hops)),
+            auth_failures_per_minute=number(
+                env,
+                "PRESSFEED_AUTH_FAILURES_PER_MINUTE",
+                cls.auth_failures_per_minute,
+                int,
+                least=1,
+            ),
+            proxy_hops=number(
+                env, "PRESSFEED_PROXY_HOPS", cls.proxy_hops, int, least=0
+            ),
             benchmark_endpoints=env.get("PRESSFEED_BENCHMARK", "") == "1",
             render_cache_bytes=int(
-                float(env.get("PRESSFEED_RENDER_CACHE_MB", 16)) * 1024 * 1024
+                number(env, "PRESSFEED_RENDER_CACHE_MB", 16.0, float, least=0)
+                * 1024
+                * 1024
             ),
             secret_key=env.get("PRESSFEED_SECRET_KEY", ""),
-            session_idle_hours=float(
-                env.get("PRESSFEED_SESSION_IDLE_HOURS", cls.session_idle_hours)
+            session_idle_hours=number(
+                env,
+                "PRESSFEED_SESSION_IDLE_HOURS",
+                cls.session_idle_hours,
+                float,
+                least=0.01,
             ),
-            sign_in_failures_per_minute=int(
-                env.get(
-                    "PRESSFEED_SIGN_IN_FAILURES_PER_MINUTE",
-                    cls.sign_in_failures_per_minute,
-                )
+            sign_in_failures_per_minute=number(
+                env,
+                "PRESSFEED_SIGN_IN_FAILURES_PER_MINUTE",
+                cls.sign_in_failures_per_minute,
+                int,
+                least=1,
             ),
-            second_pair_of_eyes=env.get("PRESSFEED_SECOND_PAIR_OF_EYES", "").lower()
-            in ("1", "true", "yes"),
+            second_pair_of_eyes=flag(env, "PRESSFEED_SECOND_PAIR_OF_EYES"),
             log_origin=env.get("PRESSFEED_LOG_ORIGIN", ""),
             signing_key_file=env.get("PRESSFEED_SIGNING_KEY", ""),
-            checkpoint_interval=float(
-                env.get("PRESSFEED_CHECKPOINT_SECONDS", cls.checkpoint_interval)
+            checkpoint_interval=number(
+                env,
+                "PRESSFEED_CHECKPOINT_SECONDS",
+                cls.checkpoint_interval,
+                float,
+                least=0,
             ),
             websub_hubs=tuple(
                 hub.strip()
@@ -295,6 +319,63 @@ def parse_languages(text: str) -> tuple[str, ...]:
     return tuple(languages) or ("en",)
 
 
+Number = TypeVar("Number", int, float)
+
+
+def number(
+    env: Mapping[str, str],
+    name: str,
+    default: Number,
+    kind: Callable[[str], Number],
+    *,
+    least: float,
+) -> Number:
+    """A numeric setting, or a ValueError that names it and says what it takes."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    whole = "a whole number" if kind is int else "a number"
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r} is not {whole}") from None
+    if not value >= least:  # NaN too
+        raise ValueError(f"{name}={text!r}: {whole} of at least {least:g}")
+    return value
+
+
+FLAGS = {"1": True, "true": True, "yes": True, "on": True}
+FLAGS |= {"": False, "0": False, "false": False, "no": False, "off": False}
+
+
+def flag(env: Mapping[str, str], name: str) -> bool:
+    """A yes-or-no setting: anything else is refused, not read as no (a
+    safeguard must not be off because of a spelling)."""
+    text = env.get(name, "").strip().lower()
+    if text not in FLAGS:
+        raise ValueError(f"{name}={text!r}: say true or false (1/0, yes/no, on/off)")
+    return FLAGS[text]
+
+
+def web_address(text: str) -> str:
+    """PRESSFEED_BASE_URL: http(s)://host[:port][/path], used in every link."""
+    url = urlsplit(text.strip())
+    if url.scheme not in ("http", "https") or not url.netloc:
+        raise ValueError(
+            f"PRESSFEED_BASE_URL={text!r}: an address such as https://press.example.org"
+        )
+    return text.strip().rstrip("/")
+
+
+def time_zone(name: str, text: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(text.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{name}: {text!r} is no time zone (use a name such as Europe/Paris)"
+        ) from None
+
+
 def parse_pairs(text: str) -> tuple[tuple[str, str], ...]:
     """Parses 'fr=%d/%m/%Y,ru=%d.%m.%Y' into (language, value) pairs."""
     pairs = []
@@ -313,7 +394,7 @@ def parse_clocks(text: str) -> tuple[Clock, ...]:
             continue
         label, _, zone = item.partition("=")
         zone = zone.strip() or label.strip()
-        clocks.append(Clock(label.strip(), ZoneInfo(zone)))
+        clocks.append(Clock(label.strip(), time_zone("PRESSFEED_CLOCKS", zone)))
     return tuple(clocks) or (Clock("UTC", ZoneInfo("UTC")),)
 
 
@@ -355,6 +436,11 @@ def postgres_env(database_url: str) -> dict[str, str]:
     """postgresql://user:password@host:port/dbname?schema=name"""
     url = urlsplit(database_url)
     query = parse_qs(url.query)
+    if unknown := sorted(set(query) - {"schema", "pool_size", "max_overflow"}):
+        raise ValueError(
+            f"PRESSFEED_DATABASE_URL: unknown parameter {', '.join(unknown)} "
+            "(it takes schema, pool_size and max_overflow)"
+        )
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "APPLICATION_RECORDER_TOPIC": "pressfeed.ledger:ChainedPostgresApplicationRecorder",
