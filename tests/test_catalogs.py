@@ -70,3 +70,23 @@ def test_the_install_compiled_each_catalog(language):
     mo = po.with_suffix(".mo")
     assert mo.exists(), "make install compiles the catalogs"
     assert mo.stat().st_mtime >= po.stat().st_mtime, "make install again"
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "ru"])
+def test_the_compiled_catalog_holds_what_its_source_says(language):
+    """The .mo files are in the repository (a plain pip install of a checkout
+    compiles nothing): each must be its .po, compiled."""
+    from babel.messages.mofile import read_mo
+
+    po = TRANSLATIONS / language / "LC_MESSAGES" / "messages.po"
+    with po.with_suffix(".mo").open("rb") as compiled:
+        held = {as_tuple(m.id): as_tuple(m.string) for m in read_mo(compiled) if m.id}
+    for message in catalog(language):
+        if message.id and any(as_tuple(message.string)):
+            said = as_tuple(message.string)
+            assert held.get(as_tuple(message.id)) == said, message.id
+
+
+def as_tuple(text: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """A message's id or string; plural ones are several."""
+    return (text,) if isinstance(text, str) else tuple(text)
