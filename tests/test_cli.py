@@ -19,7 +19,7 @@ from pressfeed.assembly import Pressfeed
 from pressfeed.import_file import CHECKERS
 from pressfeed.projections import open_views
 from pressfeed.projections.catalogue import COUNTS
-from tests.conftest import POSTGRES_URL, make_settings
+from tests.conftest import POSTGRES_URL, make_settings, require_postgres
 from tests.helpers import PRESSFEED, create_token, env_for, run_cli, token_secret
 
 
@@ -547,3 +547,31 @@ def test_a_command_reading_a_store_that_is_not_there_says_so_and_makes_none(
     assert "Traceback" not in result.stderr
     assert not store.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_new_postgresql_schema_is_made_and_a_missing_one_is_no_store(tmp_path):
+    """?schema=name of a new office: the first process makes it (a traceback
+    before); a command reading a store where the schema is not says so."""
+    require_postgres()
+    schema = f"pf_new_{os.getpid()}_{time.monotonic_ns()}"
+    url = f"{POSTGRES_URL}?schema={schema}"
+    settings = make_settings(tmp_path, url)
+    try:
+        refused = run_cli(settings, "verify", check=False)
+        assert refused.returncode == 1
+        assert f"No store: the schema '{schema}'" in refused.stderr
+        assert not schema_there(schema)
+        source = make_settings(tmp_path / "source")
+        create_token(source)
+        run_cli(source, "migrate", "--to", url)
+        assert schema_there(schema)
+        assert json.loads(run_cli(settings, "verify").stdout)["ok"] is True
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def schema_there(schema: str) -> bool:
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        query = "SELECT 1 FROM pg_namespace WHERE nspname = %s"
+        return conn.execute(query, (schema,)).fetchone() is not None

@@ -39,6 +39,7 @@ from pressfeed.people import (
     PersonNameTaken,
     PersonNotFound,
 )
+from pressfeed.storage import schema_exists
 from pressfeed.tokens import ROLES, TokenNameTaken, TokenRegistry
 
 
@@ -73,6 +74,13 @@ def existing_store(settings: Settings) -> Pressfeed:
 
 def require_store(settings: Settings) -> None:
     if settings.uses_postgres:
+        env = settings.eventsourcing_env()
+        if not schema_exists(env):
+            raise click.ClickException(
+                f"No store: the schema {env['POSTGRES_SCHEMA']!r} is not in the "
+                f"database {env['POSTGRES_DBNAME']!r}. Give the command the "
+                "server's PRESSFEED_DATABASE_URL."
+            )
         return
     path = sqlite_path(settings.database_url)
     if not path.is_file():

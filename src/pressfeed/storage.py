@@ -199,8 +199,29 @@ def schema_lock(settings: Settings) -> Iterator[None]:
     if not settings.uses_postgres:
         yield
         return
-    with advisory_lock(settings.eventsourcing_env(), SCHEMA_LOCK_KEY):
+    env = settings.eventsourcing_env()
+    with advisory_lock(env, SCHEMA_LOCK_KEY):
+        if not schema_exists(env):  # ?schema=name of a new office
+            with admin_connection(env) as conn:
+                conn.execute(
+                    psycopg.sql.SQL("CREATE SCHEMA {}").format(
+                        psycopg.sql.Identifier(env["POSTGRES_SCHEMA"])
+                    )
+                )
         yield
+
+
+def schema_exists(env: dict[str, str]) -> bool:
+    """Whether the PostgreSQL schema an environment names is there (public,
+    when it names none, always is)."""
+    schema = env.get("POSTGRES_SCHEMA")
+    if not schema:
+        return True
+    with admin_connection(env) as conn:
+        found = conn.execute(
+            "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)
+        ).fetchone()
+    return found is not None
 
 
 @contextmanager
