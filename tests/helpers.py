@@ -26,6 +26,8 @@ def env_for(settings) -> dict[str, str]:
         PRESSFEED_DATABASE_URL=settings.database_url,
         PRESSFEED_LANGUAGES=",".join(settings.languages),
     )
+    if settings.base_url_configured:  # the same press office, by the same name
+        env["PRESSFEED_BASE_URL"] = settings.base_url
     return env
 
 

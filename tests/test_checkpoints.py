@@ -56,10 +56,10 @@ def check_note(note: bytes, verifier_key: str) -> tuple[str, int, bytes]:
 def test_keys_create_writes_a_private_key_once(sqlite_settings):
     verifier = create_key(sqlite_settings)
     # named after the default origin: PRESSFEED_BASE_URL's host and /statements
-    assert verifier.startswith("127.0.0.1:5000/statements+")
+    assert verifier.startswith("localhost/statements+")
     path = sqlite_settings.instance_dir / "signing_key"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert path.read_text().startswith("PRIVATE+KEY+127.0.0.1:5000/statements+")
+    assert path.read_text().startswith("PRIVATE+KEY+localhost/statements+")
     again = run_cli(sqlite_settings, "keys", "create", check=False)
     assert again.returncode == 1 and "exists" in again.stderr
 
@@ -141,3 +141,23 @@ def test_a_forged_signature_is_refused(sqlite_settings):
     with pytest.raises(NoteError):
         parse_checkpoint(note.replace("\n0\n", "\n1\n", 1), key)
     pressfeed.close()
+
+
+def test_the_log_keeps_its_keys_name_when_served_at_another_address(tmp_path):
+    """make run PORT=5201 after a first run on 5000: the checkpoints, and a
+    backup's, still name the log as its key does, which witnesses follow."""
+    first = make_settings(tmp_path, PRESSFEED_BASE_URL="http://127.0.0.1:5000")
+    verifier = create_key(first)
+    moved = make_settings(
+        tmp_path,
+        PRESSFEED_BASE_URL="http://127.0.0.1:5201",
+        PRESSFEED_CHECKPOINT_SECONDS="0",
+    )
+    pressfeed = Pressfeed(moved)
+    add_events(pressfeed, 2)
+    note = create_app(services=pressfeed).test_client().get("/audit/checkpoint").data
+    pressfeed.close()
+    assert check_note(note, verifier)[0] == "127.0.0.1:5000/statements"
+    run_cli(moved, "backup", str(tmp_path / "office.db"))
+    kept = (tmp_path / "office.db.checkpoint").read_bytes()
+    assert check_note(kept, verifier)[0] == "127.0.0.1:5000/statements"

@@ -157,7 +157,7 @@ class Pressfeed:
         return Checkpointer(
             tree_head,
             self.settings.signing_key_path,
-            self.settings.origin,
+            self.settings.log_origin,  # else the key's name: one name, whatever the port
             self.settings.checkpoint_interval,
         )
 

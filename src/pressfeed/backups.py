@@ -436,7 +436,9 @@ def write_checkpoint(settings: Settings, dest: Path, head: Head) -> Path | None:
         return None
     path = dest.with_name(dest.name + ".checkpoint")
     path.write_text(
-        key.sign(Checkpoint(settings.origin, head.events, head.root).text())
+        key.sign(
+            Checkpoint(settings.log_origin or key.name, head.events, head.root).text()
+        )
     )
     return path
 

@@ -214,6 +214,7 @@ class Checkpointer:
         origin: str,
         interval: float,
     ) -> None:
+        """origin: the log's name, or "" for the signing key's name."""
         self._tree_head, self._key_path = tree_head, key_path
         self.origin, self.interval = origin, interval
         self._key: SigningKey | None = None
@@ -238,6 +239,8 @@ class Checkpointer:
                 or self._size <= covering
             ):
                 size, root = self._tree_head()
-                self._note = self.key().sign(Checkpoint(self.origin, size, root).text())
+                key = self.key()
+                checkpoint = Checkpoint(self.origin or key.name, size, root)
+                self._note = key.sign(checkpoint.text())
                 self._signed_at, self._size = now, size
             return self._note

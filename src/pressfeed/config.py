@@ -60,7 +60,7 @@ class Settings:
     session_idle_hours: float = 8.0
     sign_in_failures_per_minute: int = 5  # per account and per client address
     second_pair_of_eyes: bool = False  # publishing needs a second publisher
-    log_origin: str = ""  # the checkpoints' origin line; empty: from base_url
+    log_origin: str = ""  # the checkpoints' origin line; empty: the signing key's name
     signing_key_file: str = ""  # empty: <instance dir>/signing_key
     checkpoint_interval: float = 5.0  # seconds a signed checkpoint is reused
 
@@ -194,8 +194,9 @@ class Settings:
 
     @property
     def origin(self) -> str:
-        """The log's name in its checkpoints: PRESSFEED_LOG_ORIGIN, or the base
-        URL's host (and port and path, if any) plus /statements."""
+        """The name a new signing key gets (and so the log's, in its
+        checkpoints): PRESSFEED_LOG_ORIGIN, or the base URL's host (and port
+        and path, if any) plus /statements."""
         if self.log_origin:
             return self.log_origin
         url = urlsplit(self.base_url)
