@@ -374,9 +374,11 @@ def backup(settings: Settings, dest: Path) -> BackupReport:
     verifies the copy (chain, tree) and that the store has the copy's
     head; writes a signed checkpoint of it beside it if the key exists."""
     if settings.uses_postgres:
+        schema = settings.eventsourcing_env().get("POSTGRES_SCHEMA")
+        dump = f"pg_dump --schema={schema}" if schema else "pg_dump of its database"
         raise BackupRefused(
-            "pressfeed backup copies the embedded SQLite store. On PostgreSQL use "
-            "pg_dump of the store's schema (pg_dump --schema=NAME), or base backups "
+            f"pressfeed backup copies the embedded SQLite store. On PostgreSQL use "
+            f"{dump}, or base backups "
             "with WAL archiving (pg_basebackup and archive_command) for "
             "point-in-time recovery: see docs/deployment.md."
         )

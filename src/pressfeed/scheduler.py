@@ -130,7 +130,7 @@ class EmbargoScheduler:
                 return
             break
         if result is None:
-            log.info(
+            log.debug(  # routine beside another worker: its scheduler was first
                 "Nothing to publish for %s (done elsewhere or changed)", statement_id
             )
             return

@@ -98,7 +98,8 @@ class ProjectionWorker:
         except IntegrityError:
             applied = None
         if applied is None:
-            log.info("The views moved past %s meanwhile; reading them again", start)
+            # Routine with several workers on one store: another applied it.
+            log.debug("The views moved past %s meanwhile; reading them again", start)
         else:
             for listener in self.on_batch:
                 listener()
