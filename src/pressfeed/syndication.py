@@ -43,6 +43,7 @@ from pressfeed.urls import absolute, statement_path
 TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
 HISTORY_NS = "http://purl.org/syndication/history/1.0"
 ATOM_NS = "http://www.w3.org/2005/Atom"
+DUBLIN_CORE_NS = "http://purl.org/dc/elements/1.1/"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 GENERATOR = "pressfeed"
 
@@ -215,7 +216,7 @@ class HistoryAndTombstones(BaseExtension):
         self.rss_links: list[tuple[str, str]] = []
 
     def extend_ns(self) -> dict[str, str]:
-        return {"at": TOMBSTONES_NS, "fh": HISTORY_NS}
+        return {"at": TOMBSTONES_NS, "fh": HISTORY_NS, "dc": DUBLIN_CORE_NS}
 
     def extend_atom(self, feed: Any) -> Any:
         if self.is_archive:
@@ -241,17 +242,21 @@ class EntryExtras(BaseEntryExtension):
     """xml:lang on an Atom entry in another language than its feed's, and a
     link rel="alternate" hreflang to each of its published translations; in
     RSS, whose items have only pubDate (the first publication), atom:updated:
-    the last public change, which a reader needs to see a correction as one."""
+    the last public change, which a reader needs to see a correction as one;
+    and dc:creator, the speaker (RSS's own author takes only an e-mail)."""
 
     def __init__(self) -> None:
         self.language: str | None = None
         self.translations: list[tuple[str, str]] = []  # (language, URL)
         self.updated: datetime | None = None
+        self.speaker: str | None = None
 
     def extend_rss(self, entry: Any) -> Any:
         if self.updated is not None:
             updated = etree.SubElement(entry, f"{{{ATOM_NS}}}updated")
             updated.text = self.updated.isoformat()
+        if self.speaker:
+            etree.SubElement(entry, f"{{{DUBLIN_CORE_NS}}}creator").text = self.speaker
         return entry
 
     def extend_atom(self, entry: Any) -> Any:
@@ -333,6 +338,7 @@ def _add_entries(
         entry.summary(html.escape(entry_summary(document, content)), type="html")
         if document.get("speaker") and not is_withdrawn(document):
             entry.author({"name": document["speaker"]})
+            entry.pressfeed.speaker = document["speaker"]
         if not is_withdrawn(document):
             entry.category(term=document["kind"])
             for tag in document["tags"]:

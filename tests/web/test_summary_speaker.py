@@ -49,6 +49,8 @@ def test_the_speaker_shows_under_the_title_and_as_the_feed_author(client, desk):
     assert "Second paragraph." in entry.content[0].value  # the full text stays
     item = client.get("/feeds/all.json").get_json()["items"][0]
     assert item["authors"] == [{"name": "Ambassador"}]
+    rss = feedparser.parse(client.get("/feeds/all.rss").data)
+    assert not rss.bozo and rss.entries[0].author == "Ambassador"  # dc:creator
 
 
 def test_feed_summaries_use_the_summary_when_there_is_one(client, desk):
