@@ -280,6 +280,11 @@ def test_get_by_id_or_slug_with_etag_and_404(client, publisher):
     for held in ('W/"2"', '"1", W/"2"', "*"):  # If-None-Match compares weakly
         headers = {**publisher, "If-None-Match": held}
         assert client.get(by_id.request.path, headers=headers).status_code == 304
+    for held, status in (('"2"', 200), ("*", 200), ('"1"', 412), ('W/"2"', 412)):
+        headers = {**publisher, "If-Match": held}  # strongly, on a GET too
+        answer = client.get(by_id.request.path, headers=headers)
+        assert answer.status_code == status, held
+        assert answer.headers["ETag"] == '"2"'
     assert_problem(client.get("/api/statements/no-such-thing", headers=publisher), 404)
 
 

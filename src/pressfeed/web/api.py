@@ -90,6 +90,12 @@ def get_statement(id_or_slug: str) -> Response:
     statement = services().press_office.find_statement(id_or_slug)
     answer = statement_answer(statement, 200)
     tag = answer.headers["ETag"]
+    if request.if_match and not request.if_match.contains(tag.strip('"')):
+        raise ProblemError(  # RFC 9110: If-Match compares strongly, also on GET
+            "stale-version",
+            f"The statement is now at version {statement.version}.",
+            headers={"ETag": tag},
+        )
     if request.if_none_match.contains_weak(tag.strip('"')):  # RFC 9110: weak
         return Response(status=304, headers={"ETag": tag})
     return answer

@@ -205,11 +205,18 @@ def paths() -> dict[str, Any]:
                         "schema": {"type": "string"},
                     },
                     IF_NONE_MATCH,
+                    {
+                        "name": "If-Match",
+                        "in": "header",
+                        "required": False,
+                        "description": "412 unless it names the current ETag.",
+                        "schema": {"type": "string"},
+                    },
                 ],
                 "responses": {
                     "200": ok,
                     "304": {"description": "Not modified: the ETag sent is current"},
-                    **problems(*AUTH, "not-found"),
+                    **problems(*AUTH, "not-found", "stale-version"),
                 },
             }
         },
