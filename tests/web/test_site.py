@@ -198,3 +198,10 @@ def test_every_page_opens_with_a_way_past_the_header_and_one_h1(client, desk):
         assert tree.xpath("//main/@id") == ["main"]
         headings = [h.tag for h in tree.xpath("//main//*[self::h1 or self::h2]")]
         assert headings[0] == "h1" and headings.count("h1") == 1, (path, headings)
+
+
+def test_pages_name_an_icon_that_is_there(client):
+    tree = lxml.html.fromstring(client.get("/").data)
+    (icon,) = tree.xpath("//head/link[@rel='icon']/@href")
+    answer = client.get(icon)
+    assert answer.status_code == 200 and answer.mimetype == "image/svg+xml"
