@@ -32,12 +32,17 @@ def env_for(settings) -> dict[str, str]:
 
 
 def run_cli(
-    settings, *args: str, check: bool = True, input: str | None = None
+    settings,
+    *args: str,
+    check: bool = True,
+    input: str | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess:
     result = subprocess.run(
         [PRESSFEED, *args],
         env=env_for(settings),
         input=input,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=300,

@@ -534,14 +534,7 @@ def test_a_command_reading_a_store_that_is_not_there_says_so_and_makes_none(
     (cron without the server's environment) said ok."""
     settings = make_settings(tmp_path)
     store = Path(settings.database_url.removeprefix("sqlite:///"))
-    result = subprocess.run(
-        [PRESSFEED, *command],
-        env=env_for(settings),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_cli(settings, *command, check=False, cwd=tmp_path)
     assert result.returncode == 1, result.stdout
     assert f"No store at {store}" in result.stderr
     assert "Traceback" not in result.stderr

@@ -142,18 +142,6 @@ def test_a_body_of_another_json_type_is_415(client, publisher, content_type):
     assert_problem(response, 415)
 
 
-def test_a_lone_surrogate_is_malformed_json(client, publisher, services):
-    head = log_head(services)
-    response = client.post(
-        "/api/statements",
-        data=b'{"title": "x", "body": "\\ud800", "kind": "news"}',
-        content_type="application/json",
-        headers=publisher,
-    )
-    assert assert_problem(response, 400)["type"].endswith("/problems/malformed-json")
-    assert log_head(services) == head
-
-
 def test_malformed_json_is_400_and_changes_nothing(client, publisher, services):
     head = log_head(services)
     response = client.post(
@@ -175,6 +163,7 @@ def test_malformed_json_is_400_and_changes_nothing(client, publisher, services):
         body.encode("utf-16"),
         body.encode("utf-32"),
         body.encode("utf-8-sig"),
+        b'{"title": "x", "body": "\\ud800", "kind": "news"}',  # a lone surrogate
     ):
         response = client.post(
             "/api/statements",
