@@ -505,3 +505,27 @@ def test_migrate_run_again_carries_revocations_disables_and_roles(
         assert anna.disabled
     finally:
         after.close()
+
+
+def test_migrate_never_undoes_a_revocation_and_keeps_a_targets_own_token(
+    tmp_path, office, postgres_url
+):
+    """Revoked or disabled on the new store between two runs: still so after
+    the second. A token of the target's own under a source token's name is
+    kept, and the run still ends."""
+    settings, token = office
+    run_cli(settings, "migrate", "--to", postgres_url)
+    target = make_settings(tmp_path / "office", postgres_url)
+    run_cli(target, "token", "revoke", "press-office")
+    run_cli(target, "user", "disable", "anna")
+    own = create_token(target, name="ci")
+    run_cli(settings, "token", "create", "--role", "publisher", "--name", "ci")
+    run_cli(settings, "migrate", "--to", postgres_url)
+    after = Pressfeed(target)
+    try:
+        assert after.tokens.authenticate(token) is None
+        assert after.tokens.authenticate(own) is not None
+        (anna,) = [p for p in after.people.list() if p.name == "anna"]
+        assert anna.disabled
+    finally:
+        after.close()

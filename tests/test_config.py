@@ -73,6 +73,7 @@ def test_urls_it_cannot_read_are_refused(tmp_path, url):
         ("PRESSFEED_SECOND_PAIR_OF_EYES", "ja", "say true or false"),
         ("PRESSFEED_BASE_URL", "press.example.org", "an address such as"),
         ("PRESSFEED_TIMEZONE", "Europe/Pariss", "no time zone"),
+        ("PRESSFEED_TIMEZONE", "Europe", "no time zone"),
         ("PRESSFEED_CLOCKS", "Paris", "no time zone"),
     ],
 )
@@ -82,6 +83,14 @@ def test_a_bad_setting_is_refused_naming_it(tmp_path, name, value, said):
     with pytest.raises(ValueError, match=name) as refused:
         Settings.from_env({"PRESSFEED_INSTANCE_DIR": str(tmp_path), name: value})
     assert said in str(refused.value)
+
+
+def test_an_empty_base_url_is_as_none(tmp_path):
+    settings = Settings.from_env(
+        {"PRESSFEED_INSTANCE_DIR": str(tmp_path), "PRESSFEED_BASE_URL": ""}
+    )
+    assert settings.base_url == "http://127.0.0.1:5000"
+    assert not settings.base_url_configured
 
 
 def test_an_unknown_database_url_parameter_is_refused(tmp_path):

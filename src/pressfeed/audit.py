@@ -117,13 +117,16 @@ class AuditTrail:
         return self.app.get_statement(statement_id, version)
 
     def public_version(self, statement_id: UUID, version: int) -> Statement:
-        """A version that was public, of a statement not withdrawn; else not found."""
+        """A version that was public, of a statement not withdrawn; else not found
+        (a version that showed readers nothing new is not one of its own)."""
         current = self.app.get_statement(statement_id)
         if current.status == RETRACTED:
             raise StatementNotFound("The statement was withdrawn.")
         found = self.version(statement_id, version)
         if found.status != PUBLISHED:
             raise StatementNotFound(f"Version {version} was never public.")
+        if self.shown_version(statement_id, version) != version:
+            raise StatementNotFound(f"Version {version} showed nothing new.")
         return found
 
     def public_as_of(
@@ -133,7 +136,19 @@ class AuditTrail:
         statement = self.as_of(statement_id, moment)
         if statement.status != PUBLISHED:
             raise StatementNotFound(f"The statement was not public at {iso(moment)}.")
+        shown = self.shown_version(statement_id, statement.version)
+        if shown != statement.version:
+            statement = self.app.get_statement(statement_id, shown)
         return statement, statement.modified_on
+
+    def shown_version(self, statement_id: UUID, version: int) -> int:
+        """The version readers saw at this one: joining a group of translations
+        shows nothing until a translation is published (and must not tell
+        when an embargoed one was prepared), so it is the version before."""
+        kinds = {e.originator_version: type(e) for e in self._events_of(statement_id)}
+        while version > 1 and kinds.get(version) is Statement.LinkedToTranslations:
+            version -= 1
+        return version
 
     def log(
         self, after: int = 0, limit: int | None = None, *, stored: bool = False

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from pressfeed.assembly import Pressfeed
 from pressfeed.config import Settings, sqlite_path
@@ -37,10 +38,13 @@ from pressfeed.people import PEOPLE
 from pressfeed.tokens import TABLE as TOKENS
 from pressfeed.transparency import RunningRoot
 
+log = logging.getLogger(__name__)
+
 BATCH = 1000
 SQLITE_HEADER = b"SQLite format 3\x00"
 ACCOUNT_TABLES = (PEOPLE, TOKENS)  # what a backup carries besides the log
 ACCOUNT_KEYS = {PEOPLE: "name", TOKENS: "id"}  # each table's primary key
+NEVER_UNDONE = ("revoked_at", "disabled_at")  # kept when either store has one
 
 Progress = Callable[[int], None]
 
@@ -310,7 +314,9 @@ def copy_accounts(source: Pressfeed, target: Pressfeed) -> dict[str, int]:
     """Copies desk accounts and API tokens as the source has them now: a row
     the target holds already takes the source's values, so that a migrate run
     again at the switch-over carries a revoked token, a disabled account or a
-    changed role or password with it (rows only the target has are kept).
+    changed role or password with it (rows only the target has are kept). A
+    revocation or a disabling is never undone, whichever store holds it; a
+    token whose name an active token of the target's own holds is skipped.
     Revocations first: a token made anew under a revoked one's name must not
     meet the old one still active."""
     tables = {PEOPLE: target.people.tables, TOKENS: target.tokens.tables}
@@ -319,17 +325,29 @@ def copy_accounts(source: Pressfeed, target: Pressfeed) -> dict[str, int]:
         key = ACCOUNT_KEYS[name]
         rows.sort(key=lambda row: row.get("revoked_at") is None)
         for row in rows:
-            columns = ", ".join(row)
-            marks = ", ".join("?" * len(row))
-            updates = ", ".join(f"{c} = excluded.{c}" for c in row if c != key)
-            tables[name].execute(
-                f"INSERT INTO {{t}} ({columns}) VALUES ({marks}) "
-                f"ON CONFLICT ({key}) DO UPDATE SET {updates}",
-                list(row.values()),
-                t=name,
-            )
+            try:
+                tables[name].execute(upsert_sql(row, key), list(row.values()), t=name)
+            except IntegrityError:
+                log.warning("Kept the target's own %s row over %r", name, row[key])
         counts[name] = len(rows)
     return counts
+
+
+def upsert_sql(row: dict[str, Any], key: str) -> str:
+    """An INSERT of the row that, where the target holds it, takes its values."""
+    columns = ", ".join(row)
+    marks = ", ".join("?" * len(row))
+    updates = ", ".join(
+        f"{c} = COALESCE(held.{c}, excluded.{c})"
+        if c in NEVER_UNDONE
+        else f"{c} = excluded.{c}"
+        for c in row
+        if c != key
+    )
+    return (
+        f"INSERT INTO {{t}} AS held ({columns}) VALUES ({marks}) "
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    )
 
 
 def catch_up_views(target: Pressfeed, progress: Progress) -> int:

@@ -89,7 +89,7 @@ class Settings:
         return cls(
             database_url=database_url,
             instance_dir=instance_dir,
-            base_url=web_address(env.get("PRESSFEED_BASE_URL", cls.base_url)),
+            base_url=web_address(env.get("PRESSFEED_BASE_URL") or cls.base_url),
             base_url_configured=bool(env.get("PRESSFEED_BASE_URL")),
             site_title=env.get("PRESSFEED_SITE_TITLE", cls.site_title),
             contact=env.get("PRESSFEED_CONTACT", cls.contact).replace("\\n", "\n"),
@@ -371,7 +371,7 @@ def web_address(text: str) -> str:
 def time_zone(name: str, text: str) -> ZoneInfo:
     try:
         return ZoneInfo(text.strip())
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # Europe: a folder
         raise ValueError(
             f"{name}: {text!r} is no time zone (use a name such as Europe/Paris)"
         ) from None

@@ -245,3 +245,23 @@ def test_feeds_name_the_hub_and_themselves_in_link_headers(hub_services, hub):
         assert f'<http://localhost{path}>; rel="self"' in link, path
     changes = client.get("/feeds/changes.atom").get_data(as_text=True)
     assert f'href="{hub.url}" rel="hub"' in changes
+
+
+def test_a_translation_created_published_pings_its_originals_feeds(
+    two_language_hub_services, hub
+):
+    """Created published, it joins its group after its publication, in the
+    same transaction: the original's entry links it all the same."""
+    services = two_language_hub_services
+    original = publish(services, tags=["culture"])
+    services.worker.catch_up()
+    services.pinger.send_due()
+    hub.pings.clear()
+    publish(services, language="ru", translation_of=str(original.id))
+    services.worker.catch_up()
+    services.pinger.send_due()
+    assert {
+        "http://localhost/feeds/all.atom",
+        "http://localhost/feeds/tag/culture.atom",
+        "http://localhost/ru/feeds/all.atom",
+    } <= hub.feeds_pinged()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 
 import feedparser
 import lxml.html
@@ -380,7 +380,11 @@ def test_a_hidden_translation_moves_no_public_date_until_it_is_published(
     )  # fmt: skip
     time.sleep(1.1)
     assert dates() == before
-    assert client.get("/statements/comment").headers["ETag"]
+    # Nor by a version of its own: the original's joining shows nothing new.
+    assert client.get("/statements/comment/versions/3").status_code == 404
+    now = format_datetime(datetime.now(UTC), usegmt=True)
+    gate = client.get("/statements/comment", headers={"Accept-Datetime": now})
+    assert gate.headers["Content-Location"] == "/statements/comment/versions/2"
     if "draft" in hidden:
         client.post(
             f"/api/statements/{russian['id']}/publication", headers=desk.headers

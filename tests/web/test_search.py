@@ -274,6 +274,7 @@ def test_a_search_without_words_says_nothing_was_found(client, corpus, q):
         ("oeuvre", ["Une œuvre offerte"]),  # written œuvre
         ("offertes", ["Une œuvre offerte"]),
         ('"концертом посольства"', ["Концерт посольства"]),  # a phrase as written
+        ("encyclopaedia", ["An encyclopædia"]),  # English: folded, not stemmed
     ],
 )
 def test_russian_and_french_words_are_found_in_their_other_forms(
@@ -290,4 +291,23 @@ def test_russian_and_french_words_are_found_in_their_other_forms(
         title="Посольство закрыто", body="Закрыто в понедельник.", language="ru"
     )
     desk.create(title="Une œuvre offerte", body="Au musée.", language="fr")
+    desk.create(title="An encyclopædia", body="Given to the library.")
     assert sorted(results(client, query)) == sorted(found)
+
+
+@pytest.mark.parametrize(
+    ("snippet", "shown"),
+    [
+        ("Attendance: > 500 guests", "Attendance: > 500 guests"),
+        ("Temperatures fell. - 5 °C", "Temperatures fell. - 5 °C"),
+        ("Le bilan : 3) victimes", "Le bilan : 3) victimes"),
+        ("He wrote [sic] twice", "He wrote [sic] twice"),
+        ("> A quote\n- an item\n2. a step", "A quote an item a step"),
+        ("See the [page](https://example.org/x) now", "See the page now"),
+    ],
+)
+def test_a_snippet_loses_markdown_marks_but_not_words(snippet, shown):
+    from pressfeed.web.site import marked_snippet
+
+    html = f"<p>{marked_snippet(snippet)}</p>"
+    assert lxml.html.fromstring(html).text_content() == shown

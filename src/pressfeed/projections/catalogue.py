@@ -229,7 +229,8 @@ class CatalogueView(View):
         for change in batch.changes:
             if not change.shows_in_public:
                 continue
-            for statement in (change.before, change.after):
+            final = batch.statements.get(change.after.id)  # joined later in the batch
+            for statement in (change.before, change.after, final):
                 group = statement and statement.translation_group
                 if group is not None:
                     key = str(group)

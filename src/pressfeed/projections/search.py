@@ -83,12 +83,14 @@ def folded(text: str) -> str:
 
 def stems_of(language: str, text: str) -> str:
     """A text's words as its language's Snowball stemmer gives them, ligatures
-    and yo folded ("" for English and for a language with no stemmer)."""
+    and yo folded; for English (the tokenizer's porter stems it) and a
+    language with no stemmer, the words written with a ligature or yo, as
+    written without."""
+    words = _WORD.findall(text.casefold())
     name = STEMMED.get(language.split("-")[0].lower())
     if name is None:
-        return ""
-    words = _WORD.findall(folded(text.casefold()))
-    return " ".join(_stemmer(name).stemWords(words))
+        return " ".join(plain for word in words if (plain := folded(word)) != word)
+    return " ".join(_stemmer(name).stemWords([folded(word) for word in words]))
 
 
 def query_stems(phrase: str) -> list[str]:
@@ -98,7 +100,7 @@ def query_stems(phrase: str) -> list[str]:
     if not _WORD.fullmatch(word):
         return []
     names = sorted(set(STEMMED.values()))
-    return sorted({_stemmer(name).stemWord(word) for name in names})
+    return sorted({word} | {_stemmer(name).stemWord(word) for name in names})
 
 
 class SearchView(View):
@@ -322,8 +324,8 @@ def websearch_text(phrases: tuple[str, ...]) -> str:
 
 @dataclass(frozen=True)
 class Hit:
-    """A statement found, with a snippet of plain text whose matched words lie
-    between MARK_START and MARK_END."""
+    """A statement found, with a snippet of its body (its lines as written)
+    whose matched words lie between MARK_START and MARK_END."""
 
     document: StatementDocument
     snippet: str
@@ -626,4 +628,4 @@ def distinct_tsquery(
 def _hit(row: Any) -> Hit:
     """A row as a hit; its document without body_html (rendered only if shown)."""
     document: StatementDocument = json.loads(row["document"])
-    return Hit(document, " ".join((row["snippet"] or "").split()))
+    return Hit(document, row["snippet"] or "")  # its lines: see marked_snippet

@@ -176,13 +176,11 @@ def search_page(lang: str = "") -> Response:
 
 
 _MARKUP = re.compile(r"[*_`#]+|\\")
-# A link's or an image's target, whole or cut by the snippet's end: its text stays.
-_LINK_TARGET = re.compile(r"\]\([^)\s]*\)?|!?\[")
-# A quote, list item or numbered item's mark at the start of a line (the
-# index may have joined the lines: then after a sentence's end).
-_LINE_MARK = re.compile(
-    r"(?:^|\n|(?<=[.!?:;])[ \t]+)[ \t]*(?:>[ \t>]*|[-+*][ \t]+|[0-9]{1,9}[.)][ \t]+)"
-)
+# A link's or an image's target, whole or cut by the snippet's end, and the
+# bracket opening its text (which stays); a bracket of prose stays too.
+_LINK_TARGET = re.compile(r"\]\([^)\s]*\)?|!?\[(?=[^\[\]\n]*\]\()")
+# A quote, list item or numbered item's mark at the start of a line.
+_LINE_MARK = re.compile(r"(?:^|\n)[ \t]*(?:>[ \t>]*|[-+*][ \t]+|[0-9]{1,9}[.)][ \t]+)")
 # Marks that combine with the letter before them: kept inside its <mark>.
 _COMBINING_AFTER_MARK = re.compile(
     f"{MARK_END}([\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+)"
@@ -194,7 +192,7 @@ def marked_snippet(snippet: str) -> Markup:
     and line marks left out), the matched words in <mark>."""
     plain = _LINE_MARK.sub(" ", _LINK_TARGET.sub("", snippet))
     plain = _COMBINING_AFTER_MARK.sub(lambda m: m.group(1) + MARK_END, plain)
-    text = str(escape(_MARKUP.sub("", plain)))
+    text = str(escape(" ".join(_MARKUP.sub("", plain).split())))
     if text.count(MARK_START) != text.count(MARK_END):
         text = text.replace(MARK_START, "").replace(MARK_END, "")
     return Markup(text.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>"))

@@ -87,7 +87,9 @@ def receipt(slug: str) -> Response:
     document = public_statement(s.views, slug)
     if document is None:
         raise ProblemError("not-found", "No public statement has that address.")
-    found = s.ledger.leaf(UUID(document["id"]), document["version"])
+    version = s.audit.shown_version(UUID(document["id"]), document["version"])
+    document = {**document, "version": version}  # the version readers see
+    found = s.ledger.leaf(UUID(document["id"]), version)
     if found is None:
         raise ProblemError("not-found", "The log's tree does not hold it yet.")
     index, leaf = found
