@@ -400,10 +400,16 @@ class PressOffice(Application[UUID]):
             ),
         )
 
-    def unschedule(self, statement_id: UUID, *, actor: str) -> CommandResult:
-        """Cancels the embargo: back to draft."""
+    def unschedule(
+        self, statement_id: UUID, *, actor: str, expected_version: int | None = None
+    ) -> CommandResult:
+        """Cancels the embargo: back to draft (of that version, if given)."""
         return self._change(
-            "unschedule", statement_id, None, None, lambda s: s.unschedule(actor=actor)
+            "unschedule",
+            statement_id,
+            expected_version,
+            None,
+            lambda s: s.unschedule(actor=actor),
         )
 
     def retract(

@@ -55,6 +55,17 @@ def _shows(character: str) -> bool:
     )
 
 
+def _unix_line_ends(value: object) -> object:
+    """Before a length is counted: a browser sends each line end as two
+    characters (CRLF), which must not count twice against a limit."""
+    if isinstance(value, str):
+        return value.replace("\r\n", "\n").replace("\r", "\n")
+    return value
+
+
+LINE_ENDS = BeforeValidator(_unix_line_ends)  # last in Annotated: it runs first
+
+
 def _not_uuid(slug: str) -> str:
     import uuid
 
@@ -71,16 +82,23 @@ def _one_line(text: str) -> str:
 
 
 Title = Annotated[
-    str, StringConstraints(min_length=1, max_length=300), AfterValidator(_one_line)
+    str,
+    StringConstraints(min_length=1, max_length=300),
+    AfterValidator(_one_line),
+    LINE_ENDS,
 ]
 Body = Annotated[
     str,
     StringConstraints(min_length=1, max_length=200_000),
     AfterValidator(_cleaned),
     AfterValidator(check_render_cost),  # refused when its Markdown is too costly
+    LINE_ENDS,
 ]
 Note = Annotated[
-    str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_cleaned)
+    str,
+    StringConstraints(min_length=1, max_length=2000),
+    AfterValidator(_cleaned),
+    LINE_ENDS,
 ]
 Kind = Annotated[str, StringConstraints(pattern=KIND_REGEX, max_length=40)]
 SUMMARY_MAX_LENGTH = 600
@@ -92,6 +110,7 @@ Summary = Annotated[
     StringConstraints(min_length=1, max_length=SUMMARY_MAX_LENGTH),
     AfterValidator(_one_line),
     Field(description="Plain text for lists, teasers and feed summaries."),
+    LINE_ENDS,
 ]
 Speaker = Annotated[
     str,

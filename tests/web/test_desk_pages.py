@@ -273,3 +273,84 @@ def test_a_form_version_that_is_not_ascii_digits_is_no_version(office, version):
     )
     assert done.status_code == 303, done.get_data(as_text=True)[:300]
     assert services.press_office.find_statement(statement_id).status == "retracted"
+
+
+def test_a_withdrawal_opened_before_a_colleagues_amendment_is_refused(office):
+    """Paul never saw the amended text: confirming must not withdraw it."""
+    app, services = office
+    paul, petra = Officer(app, "paul"), Officer(app, "petra")
+    statement_id = statement_id_of(compose(paul, "publish"))
+    opened = services.press_office.find_statement(statement_id).version
+    amended = petra.post(
+        f"/desk/statements/{statement_id}/amendment",
+        action="save",
+        title="Consular hours in August",
+        kind="news",
+        tags="visas",
+        body="It moves to the garden.",
+        change_note="New place",
+        version=str(opened),
+    )
+    assert amended.status_code == 303
+    for confirmed in ("", "yes"):
+        stale = paul.post(
+            f"/desk/statements/{statement_id}/withdrawal",
+            reason="In error",
+            confirmed=confirmed,
+            version=str(opened),
+        )
+        assert stale.status_code == 409
+        assert "by petra" in stale.get_data(as_text=True)
+    assert services.press_office.find_statement(statement_id).status == "published"
+
+
+def test_cancelling_an_embargo_moved_meanwhile_is_refused(office):
+    app, services = office
+    paul, petra = Officer(app, "paul"), Officer(app, "petra")
+    later = (datetime.now(ZoneInfo("Europe/Paris")) + timedelta(days=3)).replace(
+        microsecond=0, tzinfo=None
+    )
+    statement_id = statement_id_of(
+        compose(paul, "schedule", publish_at=later.isoformat())
+    )
+    opened = services.press_office.find_statement(statement_id).version
+    moved = petra.post(
+        f"/desk/statements/{statement_id}/schedule",
+        publish_at=(later + timedelta(days=1)).isoformat(),
+        version=str(opened),
+    )
+    assert moved.status_code == 303
+    stale = paul.post(
+        f"/desk/statements/{statement_id}/unschedule", version=str(opened)
+    )
+    assert stale.status_code == 409
+    assert services.press_office.find_statement(statement_id).status == "scheduled"
+
+
+def test_a_statement_in_review_shows_however_many_drafts_are_newer(office):
+    app, _ = office
+    wanda, paul = Officer(app, "wanda"), Officer(app, "paul")
+    waiting = statement_id_of(compose(wanda, "save-draft", title="Waiting for Paul"))
+    wanda.post(f"/desk/statements/{waiting}/review")
+    for i in range(55):
+        compose(wanda, "save-draft", title=f"Newer draft {i}")
+    desk = paul.get("/desk/").get_data(as_text=True)
+    assert "Waiting for Paul" in desk and "Nothing waits for review" not in desk
+
+
+def test_a_writer_is_not_offered_an_embargo_time_and_a_bad_one_stays_typed(office):
+    app, services = office
+    wanda, paul = Officer(app, "wanda"), Officer(app, "paul")
+    assert 'name="publish_at"' not in wanda.get("/desk/statements/new").get_data(
+        as_text=True
+    )
+    statement_id = statement_id_of(compose(paul, "save-draft"))
+    refused = paul.post(
+        f"/desk/statements/{statement_id}/schedule",
+        publish_at="2001-01-01T10:00:00",
+        version=str(services.press_office.find_statement(statement_id).version),
+    )
+    assert refused.status_code in (409, 422)
+    page = refused.get_data(as_text=True)
+    assert 'value="2001-01-01T10:00:00"' in page
+    assert "The consulate is **closed** on Fridays." in page  # the text's form too

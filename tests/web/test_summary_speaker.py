@@ -78,3 +78,17 @@ def test_an_import_line_may_carry_summary_and_speaker(services):
     new = line.as_new_statement("en")
     [saved] = services.press_office.import_statements([new], actor="import")
     assert (saved.summary, saved.speaker) == ("S", "Ambassador")
+
+
+def test_a_line_end_sent_as_crlf_counts_once_against_a_limit(client, publisher):
+    """Browsers send each line end as CR LF: 580 characters and 20 line ends
+    are 600, not 620."""
+    summary = "\r\n".join(["x" * 29] * 20)  # 580 + 19 line ends
+    body = "\r\n".join(["y" * 99] * 2001)  # 200,099 characters as sent, fewer read
+    response = client.post(
+        "/api/statements",
+        json={"title": "Limits", "body": body[:199_999] + "\r\n", "kind": "news",
+              "summary": summary},
+        headers=publisher,
+    )  # fmt: skip
+    assert response.status_code == 201, response.get_json()

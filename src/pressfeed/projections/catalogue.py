@@ -340,6 +340,23 @@ def list_statements(
     return page, (rows[limit - 1]["created_position"] if more else None)
 
 
+def statements_in_review(views: ReadModel, limit: int) -> list[StatementDocument]:
+    """The drafts waiting for a publisher, newest first, however many newer
+    drafts there are (read from the documents: drafts are few)."""
+    in_review = (
+        "(document::json->'review'->>'in_review') = 'true'"
+        if views.dialect.postgres
+        else "json_extract(document, '$.review.in_review') = 1"
+    )
+    rows = views.query(
+        f"SELECT document FROM {{t}} WHERE status = 'draft' AND {in_review} "
+        "ORDER BY created_position DESC LIMIT ?",
+        [limit],
+        t=TABLE,
+    )
+    return [load_document(row["document"]) for row in rows]
+
+
 def public_statement(views: ReadModel, slug: str) -> StatementDocument | None:
     """A statement that is or was public (published or retracted), by slug."""
     rows = views.query(

@@ -24,7 +24,7 @@ from pressfeed.aggregates import (
 )
 from pressfeed.application import CommandResult, NewStatement, StaleVersion
 from pressfeed.people import Person
-from pressfeed.projections.catalogue import list_statements
+from pressfeed.projections.catalogue import list_statements, statements_in_review
 from pressfeed.rendering import markdown_to_html
 from pressfeed.representation import (
     StatementDocument,
@@ -146,7 +146,7 @@ def index() -> str:
         "desk/index.html",
         person=current_person(),
         drafts=[d for d in drafts if not d["review"]["in_review"]],
-        in_review=[d for d in drafts if d["review"]["in_review"]],
+        in_review=statements_in_review(views, LIST_SIZE),
         scheduled=[(d, until(d["publish_at"])) for d in scheduled],
         published=published,
         withdrawn=withdrawn,
@@ -233,10 +233,11 @@ def schedule(statement_id: UUID) -> HttpResponse:
     document = current_document(statement_id)
     action = "approve-schedule" if document["review"]["in_review"] else "schedule"
     person, _ = acting_on(statement_id, action)
-    draft = Draft.from_form()
+    draft = Draft.of(document)  # the page's forms as they were, and the time typed
+    draft.publish_at = request.form.get("publish_at", "")
     try:
         publish_at = local_time(draft.publish_at)
-    except ValueError as error:
+    except ValueError as error:  # the page keeps the time typed, to correct
         return statement_page(document, draft, errors=[str(error)], status=422)
     return run(
         document,
@@ -246,6 +247,7 @@ def schedule(statement_id: UUID) -> HttpResponse:
             actor=person.name,
             expected_version=form_version(),
         ),
+        typed=draft,
     )
 
 
@@ -256,7 +258,7 @@ def unschedule(statement_id: UUID) -> HttpResponse:
     return run(
         document,
         lambda: services().press_office.unschedule(
-            UUID(document["id"]), actor=person.name
+            UUID(document["id"]), actor=person.name, expected_version=form_version()
         ),
     )
 
@@ -287,6 +289,9 @@ def withdraw(statement_id: UUID) -> HttpResponse:
         draft = Draft.of(document)
         draft.errors = ["A withdrawal needs a reason."]
         return statement_page(document, draft, status=422)
+    opened_at = form_version()
+    if opened_at is not None and opened_at != document["version"]:
+        return conflict_page(document, Draft.of(document))  # changed meanwhile
     if request.form.get("confirmed") != "yes":
         now = iso(datetime.now(UTC))
         notice = {**document, "retracted_at": now, "retraction_reason": reason}
@@ -296,7 +301,7 @@ def withdraw(statement_id: UUID) -> HttpResponse:
             statement=document,
             notice=notice,
             reason=reason,
-            version=document["version"],
+            version=opened_at or document["version"],
         )
         return Response(page, mimetype="text/html")
     return run(
@@ -339,16 +344,18 @@ def form_version() -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
 
 
-def run(document: StatementDocument, command: Any) -> HttpResponse:
-    """Runs a command; a refusal is shown on the statement's page."""
+def run(
+    document: StatementDocument, command: Any, typed: Draft | None = None
+) -> HttpResponse:
+    """Runs a command; a refusal is shown on the statement's page, with what
+    the person typed (an embargo time) kept to correct."""
+    draft = typed or Draft.of(document)
     try:
         result: CommandResult = command()
     except StaleVersion:
-        return conflict_page(document, Draft.of(document))
+        return conflict_page(document, draft)
     except (StatementError, ValueError) as error:
-        return statement_page(
-            document, Draft.of(document), errors=messages_of(error), status=409
-        )
+        return statement_page(document, draft, errors=messages_of(error), status=409)
     return after_command(result)
 
 
