@@ -87,6 +87,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = env_for(settings)
+        env.pop("PRESSFEED_BASE_URL", None)
         if base_url:
             env["PRESSFEED_BASE_URL"] = self.url
         env.update(env_overrides)
