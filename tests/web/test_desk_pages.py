@@ -354,3 +354,62 @@ def test_a_writer_is_not_offered_an_embargo_time_and_a_bad_one_stays_typed(offic
     page = refused.get_data(as_text=True)
     assert 'value="2001-01-01T10:00:00"' in page
     assert "The consulate is **closed** on Fridays." in page  # the text's form too
+
+
+def test_applying_mine_on_top_keeps_what_only_a_colleague_corrected(office):
+    """Paul corrects the body; Pia, on an older page, changes only the title:
+    her change applied on top keeps Paul's correction."""
+    app, services = office
+    paul, petra = Officer(app, "paul"), Officer(app, "petra")
+    statement_id = statement_id_of(
+        compose(paul, "publish", body="Open 9:00-12:00.\r\nClosed on Fridays.")
+    )
+    opened = str(services.press_office.find_statement(statement_id).version)
+    form = {
+        "title": "Consular hours in August",
+        "kind": "news",
+        "tags": "visas, consulate",
+        "body": "Open 9:00-12:00.\r\nClosed on Fridays.",
+        "version": opened,
+        "action": "save",
+    }
+    corrected = paul.post(
+        f"/desk/statements/{statement_id}/amendment",
+        **{**form, "body": "Open 9:00-12:30.\r\nClosed on Fridays."},
+        change_note="Corrected the closing time.",
+    )
+    assert corrected.status_code == 303
+    stale = petra.post(
+        f"/desk/statements/{statement_id}/amendment",
+        **{**form, "title": "Consular hours this August"},
+        change_note="Title",
+    )
+    assert stale.status_code == 409
+    page = stale.get_data(as_text=True)
+    assert "9:00-12:30" in page.split('name="body"')[1].split("</textarea>")[0]
+    assert "both changed" not in page
+    current = str(services.press_office.find_statement(statement_id).version)
+    applied = petra.post(
+        f"/desk/statements/{statement_id}/amendment",
+        **{**form, "title": "Consular hours this August", "version": current,
+           "body": "Open 9:00-12:30.\nClosed on Fridays."},
+        change_note="Title",
+    )  # fmt: skip
+    assert applied.status_code == 303
+    statement = services.press_office.find_statement(statement_id)
+    assert statement.title == "Consular hours this August"
+    assert statement.body == "Open 9:00-12:30.\nClosed on Fridays."
+
+
+def test_a_stale_approval_offers_no_text_to_apply(office):
+    app, services = office
+    wanda, paul = Officer(app, "wanda"), Officer(app, "paul")
+    statement_id = statement_id_of(compose(wanda, "save-draft"))
+    opened = services.press_office.find_statement(statement_id).version
+    wanda.post(f"/desk/statements/{statement_id}/review", version=str(opened))
+    stale = paul.post(
+        f"/desk/statements/{statement_id}/publication", version=str(opened)
+    )
+    assert stale.status_code == 409
+    page = stale.get_data(as_text=True)
+    assert "Nothing was done" in page and "Apply mine on top" not in page

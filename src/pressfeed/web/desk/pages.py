@@ -5,7 +5,7 @@ see an API one."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -391,7 +391,7 @@ def amend_with(
             actor=person.name,
         )
     except StaleVersion:
-        return conflict_page(document, draft)
+        return conflict_page(document, draft, text_change=True)
     except (ValidationError, StatementError, ValueError) as error:
         draft.errors = messages_of(error)
         return statement_page(document, draft, status=422, amending=note is not None)
@@ -539,16 +539,24 @@ def statement_page(
     return Response(page, status=status, mimetype="text/html")
 
 
-def conflict_page(document: StatementDocument, draft: Draft) -> Response:
-    """Someone changed the statement since the form was opened: who changed what,
-    and the person's own change, to apply on top of the current version."""
+def conflict_page(
+    document: StatementDocument, draft: Draft, *, text_change: bool = False
+) -> Response:
+    """Someone changed the statement since the form was opened: who changed
+    what; for a change of the text, the person's own change merged onto the
+    current version field by field, to apply on top (see merged)."""
     opened_at = form_version() or 0
-    current = current_document(UUID(document["id"]))
+    statement_id = UUID(document["id"])
+    current = current_document(statement_id)
     changes = [
         entry
-        for entry in services().audit.history(UUID(document["id"]))
+        for entry in services().audit.history(statement_id)
         if entry["version"] > opened_at
     ]
+    both: list[str] = []
+    if text_change and 1 <= opened_at <= current["version"]:
+        opened = statement_document(services().audit.version(statement_id, opened_at))
+        draft, both = merged(Draft.of(opened), draft, Draft.of(current))
     mine = text_diff(current, draft.title or current["title"], draft.body, "yours")
     page = render_template(
         "desk/conflict.html",
@@ -557,10 +565,35 @@ def conflict_page(document: StatementDocument, draft: Draft) -> Response:
         changes=changes,
         mine=mine,
         draft=draft,
+        both_changed=both,
+        text_change=text_change,
         published=current["status"] == PUBLISHED,
         kinds=services().settings.kinds,
     )
     return Response(page, status=409, mimetype="text/html")
+
+
+MERGED_FIELDS = ("title", "kind", "tags", "summary", "speaker", "body")
+
+
+def merged(opened: Draft, mine: Draft, current: Draft) -> tuple[Draft, list[str]]:
+    """Mine on top of the current version, field by field: a field the person
+    left as they opened it takes the current value (a colleague's correction
+    stays); one only they changed keeps theirs; one both changed keeps theirs
+    and is named, to be looked at before applying."""
+    result, both = replace(mine, errors=[]), []
+    for name in MERGED_FIELDS:
+        was, typed, now = (_as_read(getattr(d, name)) for d in (opened, mine, current))
+        if typed == was:
+            setattr(result, name, getattr(current, name))
+        elif now not in (was, typed):
+            both.append(name)
+    return result, both
+
+
+def _as_read(text: str) -> str:
+    """A field as it is kept: line ends as newlines, no outer spaces."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
 def zone_name() -> str:
