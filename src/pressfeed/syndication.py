@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urljoin
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
@@ -112,9 +113,20 @@ class FeedExtras:
     quiet_since: datetime = EPOCH
 
 
-def absolute_links(content: str, base_url: str) -> str:
-    """Makes site-relative href and src attributes absolute."""
-    return re.sub(r'(href|src)="/(?!/)', rf'\1="{base_url}/', content)
+# A link with no scheme and no host of its own (a fragment too).
+RELATIVE_LINK = re.compile(r'(href|src)="(?![a-zA-Z][a-zA-Z0-9+.-]*:|//)([^"]*)"')
+
+
+def absolute_links(content: str, page_url: str) -> str:
+    """Makes relative href and src attributes absolute, read against the
+    statement's page as its page reads them (a feed reader would read them
+    against the feed's address)."""
+    return RELATIVE_LINK.sub(
+        lambda m: (
+            f'{m.group(1)}="{html.escape(urljoin(page_url, html.unescape(m.group(2))))}"'
+        ),
+        content,
+    )
 
 
 def display_date(moment: datetime, settings: Settings) -> str:
@@ -172,7 +184,7 @@ def entry_content(
         + "</em></p>"
         for n in public_notes(document)
     )
-    return absolute_links(document["body_html"], settings.base_url) + notes
+    return absolute_links(document["body_html"], entry_url(document, settings)) + notes
 
 
 def entry_updated(document: StatementDocument) -> datetime:

@@ -216,6 +216,8 @@ def test_with_a_second_pair_of_eyes_the_author_cannot_publish_from_the_desk(offi
     app, services = office
     services.press_office.second_pair_of_eyes = True
     paul, petra = Officer(app, "paul"), Officer(app, "petra")
+    page = paul.get("/desk/statements/new").get_data(as_text=True)
+    assert "Publish now" not in page and 'name="publish_at"' not in page
     refused = compose(paul, "publish")
     assert refused.status_code == 422
     assert "another publisher must do this" in refused.get_data(as_text=True)

@@ -4,6 +4,7 @@ RFC 4287, RSS 2.0, RFC 6721, RFC 5005 and JSON Feed 1.1."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -325,6 +326,30 @@ def test_the_changes_feed_has_one_entry_per_public_change(client, desk):
         assert "Ten days" not in entry.content[0].value
 
 
+def test_a_back_dated_import_takes_its_place_in_the_past_of_the_changes_feed(
+    client, desk, services
+):
+    """It does not push the office's latest changes out, nor date the feed
+    back: 60 statements of 2020 imported after today's publication."""
+    desk.create(title="Published today")
+    services.press_office.import_statements(
+        [
+            NewStatement(
+                title=f"Archive {i:03d}",
+                body="Old text.",
+                kind="news",
+                published_at=datetime(2020, 1, 1, tzinfo=UTC) + timedelta(days=i),
+            )
+            for i in range(60)
+        ],
+        actor="import",
+    )
+    desk.settle()
+    feed = read(client, "/feeds/changes.atom")
+    assert feed.entries[0].title == "Published: Published today"
+    assert feed.feed.updated_parsed[0] == datetime.now(UTC).year
+
+
 def test_the_changes_feed_carries_the_note_and_the_diff(client, desk):
     statement = desk.create(title="Visa times", body="Ten days.")
     desk.amend(statement, "Processing is faster now", body="Seven days.")
@@ -373,6 +398,41 @@ def test_archive_pages_are_complete_linked_and_closed(client, desk, services):
     assert client.get("/feeds/archive/3.atom").status_code == 404
     assert client.get("/feeds/archive/0.atom").status_code == 404
     assert "max-age" in client.get("/feeds/archive/1.atom").headers["Cache-Control"]
+
+
+def test_an_archive_page_that_gains_its_next_link_is_modified_later(
+    client, desk, services
+):
+    """A reader revalidating with If-Modified-Since must get the new link to
+    the page closed since, not a 304."""
+
+    def archive(count: int, start: int) -> None:
+        services.press_office.import_statements(
+            [
+                NewStatement(
+                    title=f"Archive {i:03d}",
+                    body=f"Text {i}",
+                    kind="news",
+                    published_at=datetime(2020, 1, 1, tzinfo=UTC) + timedelta(days=i),
+                )
+                for i in range(start, start + count)
+            ],
+            actor="import",
+        )
+        desk.settle()
+
+    archive(60, 0)  # page 1 closed, no next page yet
+    time.sleep(1.1)  # a stamp is not sent before its second has come
+    first = client.get("/feeds/archive/1.atom")
+    assert b'rel="next-archive"' not in first.data
+    time.sleep(1.1)  # Last-Modified is whole seconds
+    archive(50, 60)  # page 2 closes: page 1 links it
+    time.sleep(1.1)
+    again = client.get(
+        "/feeds/archive/1.atom",
+        headers={"If-Modified-Since": first.headers["Last-Modified"]},
+    )
+    assert again.status_code == 200 and b'rel="next-archive"' in again.data
 
 
 def test_a_closed_archive_page_keeps_its_text_but_not_a_retracted_one(
@@ -495,6 +555,19 @@ def test_links_inside_content_are_absolute(client, desk):
     assert 'href="https://example.org/x"' in content
     item = json.loads(client.get("/feeds/all.json").data)["items"][0]
     assert 'href="http://localhost/statements/earlier"' in item["content_html"]
+
+
+def test_relative_links_are_read_against_the_statements_page(client, desk):
+    """As the page reads them: a reader would read them against the feed's
+    address, where they lead nowhere."""
+    desk.create(
+        title="Links",
+        body="[Next](next-step), [up](../messages) and [a note](#note).",
+    )
+    content = read(client, "/feeds/all.atom").entries[0].content[0].value
+    assert 'href="http://localhost/statements/next-step"' in content
+    assert 'href="http://localhost/messages"' in content
+    assert 'href="http://localhost/statements/links#note"' in content
 
 
 def test_feed_and_archive_hold_every_statement_even_when_back_dated_out_of_order(

@@ -224,10 +224,13 @@ def test_a_feed_without_entries_is_dated_by_the_last_public_change(
 ):
     """Not 1970: a feed reader shows a search feed's date before any entry."""
     stamp = services.views.public_stamp().replace(microsecond=0)
-    for path in ("/feeds/search.atom?q=zebra", "/feeds/kind/speech.atom"):
-        feed = feedparser.parse(client.get(path).data)
-        assert feed.entries == [], path
-        assert datetime(*feed.feed.updated_parsed[:6], tzinfo=UTC) == stamp, path
+    feed = feedparser.parse(client.get("/feeds/kind/speech.atom").data)
+    assert feed.entries == []
+    assert datetime(*feed.feed.updated_parsed[:6], tzinfo=UTC) == stamp
+    # A search feed carries the recent withdrawals' tombstones: dated by them.
+    feed = feedparser.parse(client.get("/feeds/search.atom?q=zebra").data)
+    assert feed.entries == []
+    assert datetime(*feed.feed.updated_parsed[:6], tzinfo=UTC).year > 1970
 
 
 def test_the_search_box_is_on_every_page(client, corpus):
@@ -311,3 +314,22 @@ def test_a_snippet_loses_markdown_marks_but_not_words(snippet, shown):
 
     html = f"<p>{marked_snippet(snippet)}</p>"
     assert lxml.html.fromstring(html).text_content() == shown
+
+
+def test_a_search_feed_tells_its_readers_of_a_withdrawal(client, desk, corpus):
+    """The withdrawn statement no longer matches; the feed's tombstone tells a
+    reader holding it to drop its text."""
+    feed = feedparser.parse(client.get("/feeds/search.atom?q=visa").data)
+    (entry,) = feed.entries
+    statement = client.get(
+        "/api/statements/visa-rules", headers=desk.headers
+    ).get_json()
+    desk.retract(statement)
+    after = client.get("/feeds/search.atom?q=visa").data
+    assert feedparser.parse(after).entries == []
+    tree = lxml.etree.fromstring(after)
+    refs = tree.xpath(
+        "//at:deleted-entry/@ref",
+        namespaces={"at": "http://purl.org/atompub/tombstones/1.0"},
+    )
+    assert entry.id in refs

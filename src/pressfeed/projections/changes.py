@@ -62,7 +62,12 @@ class PublicChangesView(View):
             ),
             d.sql(
                 f"CREATE INDEX IF NOT EXISTS {d.index('pf_public_changes_by_language')} "
-                "ON {t} (language, position)",
+                "ON {t} (language, at_us, position)",
+                t=TABLE,
+            ),
+            d.sql(
+                f"CREATE INDEX IF NOT EXISTS {d.index('pf_public_changes_by_time')} "
+                "ON {t} (at_us, position)",
                 t=TABLE,
             ),
             d.sql(
@@ -148,11 +153,13 @@ class PublicChangesView(View):
 def latest_changes(
     views: ReadModel, limit: int = 50, language: str | None = None
 ) -> list[PublicChange]:
-    """The newest public changes, of one language if given."""
+    """The newest public changes by when they happened, of one language if
+    given: a back-dated import takes its place in the past instead of pushing
+    the office's latest changes out of the feed."""
     condition, params = ("WHERE language = ? ", [language]) if language else ("", [])
     rows = views.query(
         "SELECT position, version, what, note, diff, document FROM {t} "
-        f"{condition}ORDER BY position DESC LIMIT ?",
+        f"{condition}ORDER BY at_us DESC, position DESC LIMIT ?",
         [*params, limit],
         t=TABLE,
     )

@@ -134,8 +134,13 @@ def search_feed(lang: str = "") -> Response:
         )
         documents = [with_body_html(hit.document) for hit in found.hits]
         modified = list_modified()
-        extras = FeedExtras(words=feed_words(), quiet_since=modified)
-        return rendered(ATOM.render(spec, documents, settings, extras), modified)
+        # A withdrawn statement no longer matches: a reader learns it was
+        # withdrawn from a tombstone (one for every recent withdrawal, of any
+        # language: which ones it held, the reader knows).
+        gone = recent_retractions(services().views, tombstones_since(), None)
+        extras = FeedExtras(words=feed_words(), quiet_since=modified, tombstones=gone)
+        body = ATOM.render(spec, documents, settings, extras)
+        return rendered(body, modified, tombstone_expiry(gone) if gone else None)
 
     item = cached(f"{prefix}/search.atom:{query.text}", render)
     return conditional_response(item, ATOM.content_type, FEED_CACHE)
@@ -201,9 +206,15 @@ def archive(number: int, lang: str = "") -> Response:
     )
 
     def render() -> Rendered:
-        documents = archive_page(services().views, number, language)
+        views = services().views
+        documents = archive_page(views, number, language)
         body = ATOM.render(spec, documents, settings, FeedExtras(words=feed_words()))
-        return rendered(body, last_modified(documents))
+        modified = last_modified(documents)
+        if number < closed:  # its next-archive link came when the next page closed
+            modified = max(
+                modified, last_modified(archive_page(views, number + 1, language))
+            )
+        return rendered(body, modified)
 
     item = cached(archive_page_path(number, lang), render)
     return conditional_response(item, ATOM.content_type, ARCHIVE_CACHE, replayable=True)

@@ -491,9 +491,15 @@ def preview_of(draft: Draft) -> dict[str, Any]:
 def compose_page(
     draft: Draft, *, preview: dict[str, Any] | None = None, status: int = 200
 ) -> Response:
+    person = current_person_or_fail()
+    # A second pair of eyes: a new text's author may not publish it too.
+    may_publish = (
+        person.role == "publisher" and not services().press_office.second_pair_of_eyes
+    )
     page = render_template(
         "desk/compose.html",
-        person=current_person(),
+        person=person,
+        may_publish=may_publish,
         draft=draft,
         preview=preview,
         kinds=services().settings.kinds,
