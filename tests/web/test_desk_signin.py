@@ -222,7 +222,26 @@ def test_sign_out_ends_the_session(client, admin):
     client.set_cookie(COOKIE, old)  # the old cookie, replayed
     response = client.get("/desk/people")
     assert response.status_code == 303
-    assert location(response) == "/desk/login?next=%2Fdesk%2Fpeople"
+    assert location(response) == "/desk/login?next=%2Fdesk%2Fpeople&ended=yes"
+    page = text_of(client.get(location(response), headers=HTML))
+    assert "Your session has ended" in page and "was not saved" not in page
+
+
+def test_a_form_sent_after_the_session_ended_is_said_not_saved(client, people):
+    """Idle too long while typing: the sign-in page says the text was lost,
+    rather than silently showing the desk."""
+    people.create("paul", "publisher", PASSWORD)
+    sign_in(client, "paul")
+    page = client.get("/desk/statements/new", headers=HTML)
+    token = form_of(page, "Save draft")[0].inputs["csrf_token"].value
+    people.end_sessions("paul")  # as the idle limit would
+    sent = client.post(
+        "/desk/statements/new",
+        data={"csrf_token": token, "title": "Lost", "body": "Typed.", "action": "save-draft"},
+    )  # fmt: skip
+    assert sent.status_code == 303 and "ended=sent" in location(sent)
+    page = text_of(client.get(location(sent), headers=HTML))
+    assert "What you sent was not saved" in page
 
 
 def test_disabling_and_a_role_change_end_the_sessions_at_once(client, admin, people):

@@ -200,9 +200,14 @@ def safe_next(target: str | None, default: str = HOME_PATH) -> str:
 
 
 def login_redirect() -> Redirect:
-    """303 to the sign-in page, to come back here (a GET) afterwards."""
+    """303 to the sign-in page, to come back here (a GET) afterwards; telling
+    it when this browser's session has ended, and when what it sent (a form)
+    was therefore not saved."""
     here = request.full_path.rstrip("?") if request.method == "GET" else HOME_PATH
-    return redirect(f"{LOGIN_PATH}?{urlencode({'next': here})}", code=303)
+    query = {"next": here}
+    if _cookie_token():
+        query["ended"] = "sent" if request.method == "POST" else "yes"
+    return redirect(f"{LOGIN_PATH}?{urlencode(query)}", code=303)
 
 
 def password_redirect() -> Redirect:
