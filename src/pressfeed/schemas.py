@@ -36,8 +36,7 @@ BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 def _cleaned(text: str) -> str:
     """A text field: line ends as newlines (browsers send CRLF), XML-illegal
     characters dropped, outer whitespace trimmed; something in it must show."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    cleaned = strip_xml_illegal(text).strip()
+    cleaned = strip_xml_illegal(str(unix_line_ends(text))).strip()
     if not any(map(_shows, cleaned)):
         raise ValueError("must not be empty, or only spaces or invisible characters")
     return cleaned
@@ -55,7 +54,7 @@ def _shows(character: str) -> bool:
     )
 
 
-def _unix_line_ends(value: object) -> object:
+def unix_line_ends(value: object) -> object:
     """Before a length is counted: a browser sends each line end as two
     characters (CRLF), which must not count twice against a limit."""
     if isinstance(value, str):
@@ -63,7 +62,7 @@ def _unix_line_ends(value: object) -> object:
     return value
 
 
-LINE_ENDS = BeforeValidator(_unix_line_ends)  # last in Annotated: it runs first
+LINE_ENDS = BeforeValidator(unix_line_ends)  # last in Annotated: it runs first
 
 
 def _not_uuid(slug: str) -> str:

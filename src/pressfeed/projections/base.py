@@ -128,6 +128,16 @@ class BatchOutcome:
         """The view JSON of a statement as the batch left it."""
         return self.last_change[statement_id].document
 
+    def groups_of(self, change: Change) -> set[str]:
+        """The groups of translations a change was in (left, joined or inside),
+        and the one its statement ends the batch in: a translation created
+        published joins its group after its publication, in the same batch."""
+        final = self.statements.get(change.after.id)
+        statements = (change.before, change.after, final)
+        return {
+            str(s.translation_group) for s in statements if s and s.translation_group
+        }
+
 
 class ReadModel:
     """Mixed into an eventsourcing tracking recorder: the views plus their position.

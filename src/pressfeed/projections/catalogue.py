@@ -229,12 +229,8 @@ class CatalogueView(View):
         for change in batch.changes:
             if not change.shows_in_public:
                 continue
-            final = batch.statements.get(change.after.id)  # joined later in the batch
-            for statement in (change.before, change.after, final):
-                group = statement and statement.translation_group
-                if group is not None:
-                    key = str(group)
-                    stamps[key] = max(stamps.get(key, 0), change.last_modified_us)
+            for group in batch.groups_of(change):
+                stamps[group] = max(stamps.get(group, 0), change.last_modified_us)
         cursor.executemany(
             dialect.sql(
                 "INSERT INTO {g} AS held (translation_group, stamp_us) "

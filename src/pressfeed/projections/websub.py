@@ -43,15 +43,6 @@ def statement_feeds(language: str, kinds: set[str], tags: set[str]) -> set[FeedS
     return feeds
 
 
-def groups_of(change: Change, batch: BatchOutcome) -> set[str]:
-    """The groups of translations a change was in (left, joined or inside),
-    and the one its statement ends the batch in: a translation created
-    published joins its group after its publication, in the same batch."""
-    final = batch.statements.get(change.after.id)
-    statements = (change.before, change.after, final)
-    return {str(s.translation_group) for s in statements if s and s.translation_group}
-
-
 def feeds_of_groups(cursor: Any, dialect: Dialect, groups: set[str]) -> set[FeedScope]:
     """The feeds showing the published statements of these groups: each entry
     links its published translations (Atom), so a change of one is a change of
@@ -94,7 +85,7 @@ class WebSubOutboxView(View):
         (the feeds of its published translations too)."""
         seen = [change for change in batch.changes if change.shows_in_public]
         feeds = {feed for change in seen for feed in feeds_of(change)}
-        groups = {group for change in seen for group in groups_of(change, batch)}
+        groups = {group for change in seen for group in batch.groups_of(change)}
         feeds |= feeds_of_groups(cursor, dialect, groups)
         if not feeds:
             return

@@ -34,7 +34,7 @@ from pressfeed.representation import (
     text_diff,
     with_translations,
 )
-from pressfeed.schemas import StatementAmendment, StatementCreate
+from pressfeed.schemas import StatementAmendment, StatementCreate, unix_line_ends
 from pressfeed.times import iso, on_the_wall_clock
 from pressfeed.web.context import services
 from pressfeed.web.desk import bp
@@ -599,7 +599,7 @@ def merged(opened: Draft, mine: Draft, current: Draft) -> tuple[Draft, list[str]
 
 def _as_read(text: str) -> str:
     """A field as it is kept: line ends as newlines, no outer spaces."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    return str(unix_line_ends(text)).strip()
 
 
 def zone_name() -> str:
