@@ -92,6 +92,14 @@ def messages_path(language: str = "") -> str:
     return f"{language_prefix(language)}/messages"
 
 
+def search_path(language: str = "") -> str:
+    return f"{language_prefix(language)}/search"
+
+
+def search_feed_path(language: str = "") -> str:
+    return f"{language_prefix(language)}/feeds/search.atom"
+
+
 def page_of_feed(scope: FeedScope) -> str:
     """The HTML list a feed mirrors (its alternate link): all messages, of one
     kind for a kind's feed (a tag has no list of its own)."""

@@ -53,6 +53,8 @@ from pressfeed.urls import (
     feed_path,
     messages_path,
     page_of_feed,
+    search_feed_path,
+    search_path,
 )
 from pressfeed.web.caching import (
     Rendered,
@@ -115,13 +117,13 @@ def search_feed(lang: str = "") -> Response:
         raise ProblemError("bad-search", "Give q, the words to search for.")
     settings = services().settings
     language = page_language(lang)
-    prefix = f"/{lang}" if lang else ""
+    asked = urlencode({"q": query.text})
     spec = FeedSpec(
-        f"{prefix}/feeds/search.atom?{urlencode({'q': query.text})}",
+        f"{search_feed_path(lang)}?{asked}",
         gettext(
             "%(site)s: search %(words)s", site=settings.site_title, words=query.text
         ),
-        f"{prefix}/search?{urlencode({'q': query.text})}",
+        f"{search_path(lang)}?{asked}",
         language=language,
     )
 
@@ -142,7 +144,7 @@ def search_feed(lang: str = "") -> Response:
         body = ATOM.render(spec, documents, settings, extras)
         return rendered(body, modified, tombstone_expiry(gone) if gone else None)
 
-    item = cached(f"{prefix}/search.atom:{query.text}", render)
+    item = cached(f"{search_feed_path(lang)}:{query.text}", render)
     return conditional_response(item, ATOM.content_type, FEED_CACHE)
 
 

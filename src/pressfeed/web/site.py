@@ -40,6 +40,7 @@ from pressfeed.urls import (
     absolute,
     front_page_path,
     messages_path,
+    search_path,
     statement_path,
     statement_version_path,
     with_query,
@@ -171,7 +172,7 @@ def search_page(lang: str = "") -> Response:
         )
         return rendered(body.encode(), views.public_stamp())
 
-    item = cached(f"page:/{lang}/search:{page}:{query.text}", render)
+    item = cached(f"page:{search_path(lang)}:{page}:{query.text}", render)
     return conditional_response(item, HTML, PAGE_CACHE)
 
 
