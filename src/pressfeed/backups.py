@@ -42,8 +42,9 @@ log = logging.getLogger(__name__)
 
 BATCH = 1000
 SQLITE_HEADER = b"SQLite format 3\x00"
-ACCOUNT_TABLES = (PEOPLE, TOKENS)  # what a backup carries besides the log
-ACCOUNT_KEYS = {PEOPLE: "name", TOKENS: "id"}  # each table's primary key
+# What a backup carries besides the log, each table with its primary key.
+ACCOUNT_KEYS = {PEOPLE: "name", TOKENS: "id"}
+ACCOUNT_TABLES = tuple(ACCOUNT_KEYS)
 NEVER_UNDONE = ("revoked_at", "disabled_at")  # kept when either store has one
 
 Progress = Callable[[int], None]
