@@ -298,3 +298,40 @@ def test_a_malformed_receipt_is_refused_in_words(tmp_path, change):
     assert refused.returncode == 1
     assert refused.stderr.startswith("pressfeed receipt check: Not a receipt")
     assert "Traceback" not in refused.stderr
+
+
+def test_a_hidden_translation_leaves_the_originals_receipt_as_it_was(
+    settings, tmp_path
+):
+    """The original joins the translation's group, a version that shows readers
+    nothing: its receipt still proves the version they see, so it does not tell
+    when an embargoed translation was prepared."""
+    settings = make_settings(
+        tmp_path,
+        settings.database_url if settings.uses_postgres else None,
+        PRESSFEED_CHECKPOINT_SECONDS="3600",
+        PRESSFEED_LANGUAGES="en,ru",
+    )
+    verifier = create_key(settings)
+    pressfeed = Pressfeed(settings)
+    app = pressfeed.press_office
+    original = app.create_statement(
+        NewStatement(title="Visa hours", body="Mondays.", kind="news"), actor="po"
+    ).statement
+    pressfeed.projection_worker().catch_up()
+    client = create_app(services=pressfeed).test_client()
+    before = client.get(f"/statements/{original.slug}/receipt").get_json()
+    app.create_statement(
+        NewStatement(
+            title="Часы приёма", body="По понедельникам.", kind="news",
+            language="ru", translation_of=original.slug, draft=True,
+        ),
+        actor="po",
+    )  # fmt: skip
+    pressfeed.projection_worker().catch_up()
+    assert app.get_statement(original.id).version == original.version + 1
+    after = client.get(f"/statements/{original.slug}/receipt").get_json()
+    assert after["statement"]["version"] == original.version
+    assert after["leaf_index"] == before["leaf_index"]
+    check_receipt(after, verifier)
+    pressfeed.close()
