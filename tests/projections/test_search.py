@@ -185,3 +185,17 @@ def test_the_postgres_index_keeps_no_pending_list(tmp_path, postgres_url):
     )
     views.datastore.close()
     assert [row["options"] for row in rows] == ["fastupdate=off"]
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "stems"),
+    [
+        ("en", "The minister spoke at the harbour.", ""),  # the tokenizer stems it
+        ("en", "A chef-d'Œuvre, an æon, her Ёлка.", "oeuvre aeon елка"),
+        ("fr", "Les œuvres offertes", "le oeuvr offert"),
+        ("ru", "перед концертом, ёлка", "перед концерт елк"),
+        ("xx", "An œuvre in no stemmed language", "oeuvre"),
+    ],
+)
+def test_the_stems_column_holds_what_the_tokenizer_cannot_find(language, text, stems):
+    assert search.stems_of(language, text) == stems

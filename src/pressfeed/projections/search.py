@@ -86,11 +86,16 @@ def stems_of(language: str, text: str) -> str:
     and yo folded; for English (the tokenizer's porter stems it) and a
     language with no stemmer, the words written with a ligature or yo, as
     written without."""
-    words = _WORD.findall(text.casefold())
+    casefolded = text.casefold()
     name = STEMMED.get(language.split("-")[0].lower())
     if name is None:
-        return " ".join(plain for word in words if (plain := folded(word)) != word)
-    return " ".join(_stemmer(name).stemWords([folded(word) for word in words]))
+        if casefolded == (plain := folded(casefolded)):  # the common case, at once
+            return ""
+        written = _WORD.findall(casefolded)
+        return " ".join(
+            p for w, p in zip(written, _WORD.findall(plain), strict=True) if p != w
+        )
+    return " ".join(_stemmer(name).stemWords(_WORD.findall(folded(casefolded))))
 
 
 def query_stems(phrase: str) -> list[str]:
