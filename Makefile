@@ -14,7 +14,8 @@ export PRESSFEED_CLOCKS ?= Paris=Europe/Paris,Aurenza=Asia/Tbilisi,UTC=UTC
 export PRESSFEED_TIMEZONE ?= Europe/Paris
 export PRESSFEED_LANGUAGES ?= en,fr
 
-# The interface's catalogs: .po in the repository, .mo compiled here (never committed).
+# The interface's catalogs: .po edited, .mo compiled from them here; both are
+# committed, so that a plain `pip install` serves every language.
 CATALOGS := $(wildcard src/pressfeed/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 

@@ -666,11 +666,14 @@ class PressOffice(Application[UUID]):
                 continue  # another publisher changed the front page meanwhile
             return statement
 
-    def unfeature(self, *, actor: str) -> bool:
+    def unfeature(self, *, actor: str, only: UUID | None = None) -> bool:
         """The front page shows the newest statement first again; False when it
-        featured none."""
+        featured none, or (given only) another statement than only: a page
+        opened before a colleague featured another never unfeatures theirs."""
         while True:
             page = self.front_page()
+            if only is not None and page.featured != only:
+                return False
             try:
                 page.unfeature(actor=actor, now=self.clock())
             except NothingFeatured:

@@ -415,3 +415,46 @@ def test_a_stale_approval_offers_no_text_to_apply(office):
     assert stale.status_code == 409
     page = stale.get_data(as_text=True)
     assert "Nothing was done" in page and "Apply mine on top" not in page
+
+
+def test_a_publisher_features_a_statement_on_the_front_page_and_stops(office):
+    app, services = office
+    publisher, writer = Officer(app, "paul"), Officer(app, "wanda")
+    statement_id = statement_id_of(compose(publisher, "publish"))
+    page = publisher.get(f"/desk/statements/{statement_id}").get_data(as_text=True)
+    assert "The front page features no statement" in page
+    assert writer.post(f"/desk/statements/{statement_id}/featuring").status_code == 403
+    featured = publisher.post(f"/desk/statements/{statement_id}/featuring")
+    assert statement_id_of(featured) == statement_id
+    assert str(services.press_office.front_page().featured) == statement_id
+    page = publisher.get(f"/desk/statements/{statement_id}").get_data(as_text=True)
+    assert "This statement is featured first" in page and "Stop featuring" in page
+    desk = publisher.get("/desk/").get_data(as_text=True)
+    assert "The front page features:" in desk and "Consular hours in August" in desk
+    ended = publisher.post(f"/desk/statements/{statement_id}/featuring/end")
+    assert ended.status_code == 303
+    assert services.press_office.front_page().featured is None
+
+
+def test_a_draft_cannot_be_featured_from_the_desk(office):
+    app, services = office
+    publisher = Officer(app, "paul")
+    statement_id = statement_id_of(compose(publisher, "save-draft"))
+    page = publisher.get(f"/desk/statements/{statement_id}").get_data(as_text=True)
+    assert "Feature on the front page" not in page
+    crafted = publisher.post(f"/desk/statements/{statement_id}/featuring")
+    assert crafted.status_code == 403
+    assert services.press_office.front_page().featured is None
+
+
+def test_stopping_from_a_stale_page_leaves_a_colleagues_featuring(office):
+    app, services = office
+    paul, petra = Officer(app, "paul"), Officer(app, "petra")
+    first = statement_id_of(compose(paul, "publish"))
+    second = statement_id_of(compose(petra, "publish", title="Visa fees in 2027"))
+    paul.post(f"/desk/statements/{first}/featuring")
+    petra.post(f"/desk/statements/{second}/featuring")  # while paul's page is open
+    assert paul.post(f"/desk/statements/{first}/featuring/end").status_code == 303
+    assert str(services.press_office.front_page().featured) == second
+    page = paul.get(f"/desk/statements/{first}").get_data(as_text=True)
+    assert "The front page features:" in page and "Visa fees in 2027" in page

@@ -115,7 +115,7 @@ def allowed_actions(person: Person, document: StatementDocument) -> set[str]:
         if status == SCHEDULED:
             actions |= {"publish", "schedule", "unschedule"}
         if status == PUBLISHED:
-            actions |= {"amend", "withdraw"}
+            actions |= {"amend", "withdraw", "feature"}
     return actions
 
 
@@ -148,6 +148,7 @@ def index() -> str:
         drafts=[d for d in drafts if not d["review"]["in_review"]],
         in_review=statements_in_review(views, LIST_SIZE),
         scheduled=[(d, until(d["publish_at"])) for d in scheduled],
+        featured=featured_document(),
         published=published,
         withdrawn=withdrawn,
     )
@@ -315,7 +316,42 @@ def withdraw(statement_id: UUID) -> HttpResponse:
     )
 
 
+@bp.post("/statements/<uuid:statement_id>/featuring")
+@require_person("publisher")
+def feature(statement_id: UUID) -> HttpResponse:
+    """Features the statement first, in full, on its language's front page."""
+    person, document = acting_on(statement_id, "feature")
+    office = services().press_office
+    return run(
+        document,
+        lambda: CommandResult(
+            "feature", office.feature(document["id"], actor=person.name)
+        ),
+    )
+
+
+@bp.post("/statements/<uuid:statement_id>/featuring/end")
+@require_person("publisher")
+def unfeature(statement_id: UUID) -> HttpResponse:
+    """The front page shows the newest statements again, if it still featured
+    this one (not another a colleague featured since the page was opened)."""
+    person, _ = acting_on(statement_id, "feature")
+    services().press_office.unfeature(actor=person.name, only=statement_id)
+    services().command_recorded()
+    return redirect(url_for("desk.statement", statement_id=statement_id), code=303)
+
+
 # Helpers
+
+
+def featured_document() -> StatementDocument | None:
+    """The statement the front page features, as recorded, while published."""
+    office = services().press_office
+    featured = office.front_page().featured
+    if featured is None:
+        return None
+    document = statement_document(office.get_statement(featured), html=False)
+    return document if document["status"] == PUBLISHED else None
 
 
 def current_person_or_fail() -> Person:
@@ -533,6 +569,7 @@ def statement_page(
         amended_translations=amended_translations(document, translations),
         notes=public_notes(document),
         actions=allowed_actions(person, document),
+        featured=featured_document(),
         draft=draft,
         preview=preview,
         diff=diff,
