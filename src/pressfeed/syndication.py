@@ -318,6 +318,18 @@ def _generator(
     return fg
 
 
+def _link_archive(fg: FeedGenerator, spec: FeedSpec, settings: Settings) -> None:
+    """RFC 5005: the links to the neighbouring archive pages, and fh:archive
+    on an archive page."""
+    if spec.archive is None:
+        return
+    for rel in ("prev-archive", "next-archive", "current"):
+        href = getattr(spec.archive, rel.replace("-", "_"))
+        if href:
+            fg.link(href=absolute(settings.base_url, href), rel=rel)
+    fg.pressfeed.is_archive = spec.archive.is_archive
+
+
 def feed_language(spec: FeedSpec, settings: Settings) -> str:
     return spec.language or settings.default_language
 
@@ -368,12 +380,7 @@ def atom_feed(
         fg = _generator(spec, settings, ATOM.media_type, extras.words)
         for hub in extras.hubs:
             fg.link(href=hub, rel="hub")
-        if spec.archive is not None:
-            for rel in ("prev-archive", "next-archive", "current"):
-                href = getattr(spec.archive, rel.replace("-", "_"))
-                if href:
-                    fg.link(href=absolute(settings.base_url, href), rel=rel)
-            fg.pressfeed.is_archive = spec.archive.is_archive
+        _link_archive(fg, spec, settings)
         fg.pressfeed.tombstones = [
             (entry_id(t), entry_updated(t), t["retraction_reason"] or "")
             for t in extras.tombstones
@@ -466,6 +473,7 @@ def changes_feed(
         fg = _generator(spec, settings, ATOM.media_type, extras.words)
         for hub in extras.hubs:
             fg.link(href=hub, rel="hub")
+        _link_archive(fg, spec, settings)
         fg.pressfeed.tombstones = [
             (change_entry_id(c), change_updated(c), extras.words.tombstone)
             for c in extras.rewritten

@@ -59,6 +59,10 @@ def archive_page_path(number: int, language: str = "") -> str:
     return f"{language_prefix(language)}/feeds/archive/{number}.atom"
 
 
+def change_archive_page_path(number: int, language: str = "") -> str:
+    return f"{language_prefix(language)}/feeds/changes/archive/{number}.atom"
+
+
 def front_page_path(language: str = "") -> str:
     return f"{language_prefix(language)}/"
 

@@ -24,6 +24,10 @@ from tests.conftest import make_settings
 from tests.helpers import Gunicorn, run_cli
 
 ATOM = "{http://www.w3.org/2005/Atom}"
+NS = {
+    "a": "http://www.w3.org/2005/Atom",
+    "fh": "http://purl.org/syndication/history/1.0",
+}
 TOMBSTONE = "{http://purl.org/atompub/tombstones/1.0}deleted-entry"
 PUBLIC_FEEDS = [
     "/feeds/all.atom",
@@ -287,3 +291,63 @@ def test_a_304_only_answers_the_tag_of_the_coding_chosen(client, desk):
         f"/statements/{statement['slug']}", headers={"Accept-Encoding": "gzip"}
     )
     assert {"Accept-Encoding", "Accept-Datetime"} <= set(page.vary)
+
+
+def test_a_reader_away_during_a_burst_of_corrections_finds_every_one(
+    client, desk, services
+):
+    """More corrections than a feed holds came while the reader was away: the
+    changes feed links its RFC 5005 archive, where the reader finds the rest."""
+    statements = [
+        desk.create(title=f"Notice {n}", body="First wording.") for n in range(10)
+    ]
+    seen = {
+        e.id for e in feedparser.parse(client.get("/feeds/changes.atom").data).entries
+    }
+    assert len(seen) == 10
+    for round_ in range(7):
+        statements = [
+            desk.amend(
+                s, f"Correction {round_} of {s['title']}", body=f"Wording {round_}."
+            )
+            for s in statements
+        ]
+    found, path = {}, "/feeds/changes.atom"
+    while path:  # back through the archive until the reader meets what it saw
+        feed = feedparser.parse(client.get(path).data)
+        assert not feed.bozo, path
+        found |= {e.id: e.title for e in feed.entries}
+        links = [link.href for link in feed.feed.links if link.rel == "prev-archive"]
+        path = links[0].removeprefix("http://localhost") if links else None
+        if seen <= found.keys():
+            break
+    corrections = {i for i, title in found.items() if title.startswith("Amended:")}
+    assert len(corrections) == 70
+    subscription = feedparser.parse(client.get("/feeds/changes.atom").data)
+    assert len(subscription.entries) < 80  # the archive was needed
+
+
+def test_change_archive_pages_are_closed_linked_and_dated(client, desk):
+    statement = desk.create(title="Visa hours", body="Wording 0.")
+    for n in range(1, 101):
+        statement = desk.amend(statement, f"Correction {n}", body=f"Wording {n}.")
+    current = etree.fromstring(client.get("/feeds/changes.atom").data)
+    prev = current.xpath("a:link[@rel='prev-archive']/@href", namespaces=NS)
+    assert prev == ["http://localhost/feeds/changes/archive/2.atom"]
+    page1 = etree.fromstring(client.get("/feeds/changes/archive/1.atom").data)
+    assert page1.find("fh:archive", NS) is not None
+    assert page1.xpath("a:link[@rel='next-archive']/@href", namespaces=NS) == [
+        "http://localhost/feeds/changes/archive/2.atom"
+    ]
+    assert page1.xpath("a:link[@rel='current']/@href", namespaces=NS) == [
+        "http://localhost/feeds/changes.atom"
+    ]
+    titles = page1.xpath("a:entry/a:title/text()", namespaces=NS)
+    assert titles[0] == "Amended: Visa hours" and titles[-1] == "Published: Visa hours"
+    assert len(titles) == 50
+    for missing in (0, 3):
+        assert client.get(f"/feeds/changes/archive/{missing}.atom").status_code == 404
+    withdrawn = desk.retract(statement)
+    rewritten = client.get("/feeds/changes/archive/1.atom")
+    assert "Wording 1." not in rewritten.get_data(as_text=True)
+    assert withdrawn["retracted_at"][:19] in rewritten.get_data(as_text=True)

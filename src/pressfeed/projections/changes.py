@@ -1,6 +1,11 @@
 """Public changes: one row per publication, major amendment or retraction of a
 public statement, with its change note or reason and the diff. Feeds
-/feeds/changes.atom, for those who follow corrections."""
+/feeds/changes.atom, for those who follow corrections.
+
+Each change is numbered in its language (seq) in the order it was recorded,
+for RFC 5005 archive pages of 50 (/feeds/changes/archive/N.atom): a reader
+who was away during a burst of more than a feed's worth of changes finds
+the ones it missed there, not only the newest 50."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pressfeed.aggregates import PUBLISHED, Statement
+from pressfeed.projections.archive import PAGE_SIZE
 from pressfeed.projections.base import (
     BatchOutcome,
     Change,
@@ -57,7 +63,12 @@ class PublicChangesView(View):
                 f"position {d.bigint} PRIMARY KEY, statement_id TEXT NOT NULL, "
                 f"version INTEGER NOT NULL, what TEXT NOT NULL, at_us {d.bigint} NOT NULL, "
                 "note TEXT NOT NULL, diff TEXT NOT NULL, document TEXT NOT NULL, "
-                "language TEXT NOT NULL)",
+                "language TEXT NOT NULL, seq INTEGER NOT NULL)",
+                t=TABLE,
+            ),
+            d.sql(
+                f"CREATE UNIQUE INDEX IF NOT EXISTS {d.index('pf_public_changes_by_seq')} "
+                "ON {t} (language, seq)",
                 t=TABLE,
             ),
             d.sql(
@@ -123,15 +134,19 @@ class PublicChangesView(View):
             diff,
             change.document,
             after.language,
+            after.language,
         )
 
     @staticmethod
     def _insert(cursor: Any, dialect: Dialect, rows: list[tuple[Any, ...]]) -> None:
+        """Inserts rows in turn, each taking the next number of its language."""
         if rows:
             cursor.executemany(
                 dialect.sql(
                     "INSERT INTO {t} (position, statement_id, version, what, at_us, "
-                    "note, diff, document, language) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "note, diff, document, language, seq) "
+                    "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(MAX(seq), 0) + 1 "
+                    "FROM {t} WHERE language = ?",
                     t=TABLE,
                 ),
                 rows,
@@ -150,17 +165,66 @@ class PublicChangesView(View):
         )
 
 
+COLUMNS = "position, version, what, at_us, note, diff, document"
+
+
 def latest_changes(
-    views: ReadModel, limit: int = 50, language: str | None = None
+    views: ReadModel,
+    limit: int = 50,
+    language: str | None = None,
+    open_page_of: str | None = None,
 ) -> list[PublicChange]:
     """The newest public changes by when they happened, of one language if
     given: a back-dated import takes its place in the past instead of pushing
-    the office's latest changes out of the feed."""
+    the office's latest changes out of the feed. With open_page_of, also the
+    changes of that language no closed archive page holds yet, so that the
+    feed and its archive together hold every change (RFC 5005)."""
     condition, params = ("WHERE language = ? ", [language]) if language else ("", [])
     rows = views.query(
-        "SELECT position, version, what, note, diff, document FROM {t} "
+        f"SELECT {COLUMNS} FROM {{t}} "
         f"{condition}ORDER BY at_us DESC, position DESC LIMIT ?",
         [*params, limit],
+        t=TABLE,
+    )
+    if open_page_of is not None:
+        rows += views.query(
+            f"SELECT {COLUMNS} FROM {{t}} WHERE language = ? "
+            f"AND seq > {LAST_CLOSED_SEQ}",
+            [open_page_of, open_page_of],
+            t=TABLE,
+        )
+    newest = {row["position"]: row for row in rows}.values()
+    ordered = sorted(newest, key=lambda r: (r["at_us"], r["position"]), reverse=True)
+    return [_public_change(row) for row in ordered]
+
+
+# The number of the last change in a closed page of one language (the one
+# parameter), as SQL over the table.
+LAST_CLOSED_SEQ = (
+    f"(SELECT COALESCE(MAX(seq), 0) / {PAGE_SIZE} * {PAGE_SIZE} FROM {{t}} "
+    "WHERE language = ?)"
+)
+
+
+def closed_change_pages(views: ReadModel, language: str) -> int:
+    """How many archive pages of a language's changes are full (closed)."""
+    rows = views.query(
+        "SELECT COALESCE(MAX(seq), 0) AS n FROM {t} WHERE language = ?",
+        [language],
+        t=TABLE,
+    )
+    return int(rows[0]["n"]) // PAGE_SIZE
+
+
+def change_archive_page(
+    views: ReadModel, number: int, language: str
+) -> list[PublicChange]:
+    """The changes of a language's closed page number (1-based), newest first."""
+    first = (number - 1) * PAGE_SIZE + 1
+    rows = views.query(
+        f"SELECT {COLUMNS} FROM {{t}} WHERE language = ? AND seq BETWEEN ? AND ? "
+        "ORDER BY seq DESC",
+        [language, first, first + PAGE_SIZE - 1],
         t=TABLE,
     )
     return [_public_change(row) for row in rows]
@@ -173,7 +237,7 @@ def rewritten_by_withdrawal(
     rewrote them, and keeps a tombstone for each. Of one language if given."""
     condition, params = ("AND language = ? ", [language]) if language else ("", [])
     rows = views.query(
-        "SELECT position, version, what, note, diff, document FROM {t} "
+        f"SELECT {COLUMNS} FROM {{t}} "
         f"WHERE what <> 'retracted' {condition}AND statement_id IN "
         "(SELECT statement_id FROM {t} WHERE what = 'retracted' AND at_us >= ?) "
         "ORDER BY position DESC",

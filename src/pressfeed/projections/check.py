@@ -120,6 +120,7 @@ COMPARED = (
             "diff",
             "document",
             "language",
+            "seq",
         ),
         "statement_id",
     ),

@@ -26,7 +26,12 @@ from pressfeed.projections.catalogue import (
     public_translations,
     recent_retractions,
 )
-from pressfeed.projections.changes import latest_changes, rewritten_by_withdrawal
+from pressfeed.projections.changes import (
+    change_archive_page,
+    closed_change_pages,
+    latest_changes,
+    rewritten_by_withdrawal,
+)
 from pressfeed.projections.search import Scope, parse_query, search
 from pressfeed.representation import StatementDocument, with_body_html
 from pressfeed.schemas import is_tag
@@ -38,6 +43,7 @@ from pressfeed.syndication import (
     FeedFormat,
     FeedSpec,
     FeedWords,
+    change_updated,
     changes_feed,
     entry_updated,
 )
@@ -49,6 +55,7 @@ from pressfeed.urls import (
     FeedScope,
     absolute,
     archive_page_path,
+    change_archive_page_path,
     changes_feed_path,
     feed_path,
     messages_path,
@@ -163,7 +170,7 @@ def changes(lang: str = "") -> Response:
 
     def render() -> Rendered:
         views = services().views
-        items = latest_changes(views, FEED_SIZE, listed)
+        items = latest_changes(views, FEED_SIZE, listed, open_page_of=language)
         rewritten = rewritten_by_withdrawal(views, tombstones_since(), listed)
         modified = list_modified()
         extras = FeedExtras(
@@ -172,7 +179,10 @@ def changes(lang: str = "") -> Response:
             quiet_since=modified,
             hubs=settings.websub_hubs,
         )
-        body = changes_feed(spec, items, settings, extras)
+        closed = closed_change_pages(views, language)
+        links = ArchiveLinks(prev_archive=change_archive_page_path(closed, lang))
+        archived = replace(spec, archive=links) if closed else spec
+        body = changes_feed(archived, items, settings, extras)
         withdrawn = [c["statement"] for c in rewritten]
         expires_at = tombstone_expiry(withdrawn) if withdrawn else None
         return rendered(body, modified, expires_at)
@@ -180,6 +190,47 @@ def changes(lang: str = "") -> Response:
     item = cached(changes_feed_path(lang), render)
     answer = conditional_response(item, ATOM.content_type, FEED_CACHE, replayable=True)
     return with_websub_links(answer, changes_feed_path(lang))
+
+
+@bp.get("/feeds/changes/archive/<int:number>.atom")
+@bp.get("/<lang:lang>/feeds/changes/archive/<int:number>.atom")
+def change_archive(number: int, lang: str = "") -> Response:
+    """A closed page of 50 public changes, for a reader that missed them."""
+    language = page_language(lang)
+    closed = closed_change_pages(services().views, language)
+    if not 1 <= number <= closed:
+        abort(404)
+    settings = services().settings
+    links = ArchiveLinks(
+        prev_archive=change_archive_page_path(number - 1, lang) if number > 1 else None,
+        next_archive=(
+            change_archive_page_path(number + 1, lang) if number < closed else None
+        ),
+        current=changes_feed_path(lang),
+        is_archive=True,
+    )
+    title = gettext(
+        "%(site)s: changes, archive %(number)s",
+        site=settings.site_title,
+        number=number,
+    )
+    path = change_archive_page_path(number, lang)
+    spec = FeedSpec(path, title, messages_path(lang), links, language=language)
+
+    def render() -> Rendered:
+        views = services().views
+        items = change_archive_page(views, number, language)
+        # A withdrawal rewrites its statement's earlier changes here too, and
+        # the next page's closing gave this one its next-archive link.
+        dated = items
+        if number < closed:
+            dated = items + change_archive_page(views, number + 1, language)
+        modified = max(change_updated(c) for c in dated)
+        extras = FeedExtras(words=feed_words(), quiet_since=modified)
+        return rendered(changes_feed(spec, items, settings, extras), modified)
+
+    item = cached(path, render)
+    return conditional_response(item, ATOM.content_type, ARCHIVE_CACHE, replayable=True)
 
 
 @bp.get("/feeds/archive/<int:number>.atom")
