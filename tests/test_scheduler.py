@@ -355,3 +355,36 @@ def test_the_scheduler_logs_what_an_operator_needs_and_no_routine_lines(
     assert len(published) == 1
     routine = [m for m in messages if m not in published]
     assert len(routine) <= 2, routine  # at most a line when it starts and stops
+
+
+def test_an_embargoed_text_changed_after_approval_waits_for_a_new_one(
+    services, embargoes, client
+):
+    """The scheduler never publishes words no publisher approved: the changed
+    text is held past its time, in review, until a publisher approves it."""
+    app = services.press_office
+    draft = app.create_statement(
+        NewStatement(
+            title="Approved words", body="As approved.", kind="news", draft=True
+        ),
+        actor="wanda",
+    ).statement
+    app.submit_for_review(draft.id, actor="wanda")
+    due = soon(1.5)
+    app.approve(draft.id, actor="paul", publish_at=due)
+    app.amend(
+        draft.id,
+        expected_version=None,
+        changes={"body": "Words nobody approved."},
+        change_note=None,
+        minor=False,
+        actor="wanda",
+    )
+    services.worker.wait_until(app.recorder.max_notification_id() or 0)
+    sleep_until(due + timedelta(seconds=1.5))
+    held = app.get_statement(draft.id)
+    assert (held.status, held.in_review) == ("scheduled", True)
+    assert not any(publicly_visible(client, held).values())
+    assert client.get(f"/statements/{held.slug}").status_code == 404
+    app.approve(draft.id, actor="paul")  # and publish now
+    assert app.get_statement(draft.id).status == "published"

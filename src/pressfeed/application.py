@@ -331,6 +331,7 @@ class PressOffice(Application[UUID]):
                 minor=minor,
                 actor=actor,
                 now=self.clock(),
+                second_pair_of_eyes=self.second_pair_of_eyes,
             ),
         )
 

@@ -22,7 +22,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from pressfeed.aggregates import EmbargoNotDue
+from pressfeed.aggregates import EmbargoNotDue, HeldForReview
 from pressfeed.application import PressOffice
 from pressfeed.projections.base import ReadModel
 from pressfeed.projections.schedule import scheduled_statements
@@ -114,6 +114,14 @@ class EmbargoScheduler:
             except EmbargoNotDue:
                 time.sleep(max(0.001, (planned_at - self.app.clock()).total_seconds()))
                 continue
+            except HeldForReview:
+                log.warning(
+                    "Held %s at its embargo of %s: its text changed after it was "
+                    "approved, and waits for a publisher to approve it again",
+                    statement_id,
+                    planned_at.isoformat(),
+                )
+                return
             except Exception:
                 delay = min(2**attempt, 60)
                 log.exception(

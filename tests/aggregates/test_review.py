@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pressfeed.aggregates import (
+    HeldForReview,
     NotADraft,
     NotInReview,
     SecondPairOfEyesRequired,
@@ -104,3 +105,49 @@ def test_publishing_or_scheduling_a_statement_in_review_approves_it():
         release(statement)
         assert statement.approved_by == "paul"
         assert "Approved" in [type(e).__name__ for e in statement.collect_events()]
+
+
+def amend_body(statement: Statement, actor: str, eyes: bool = False) -> None:
+    statement.amend(
+        changes={"body": "Unapproved wording."},
+        change_note=None,
+        minor=False,
+        actor=actor,
+        now=NOW,
+        second_pair_of_eyes=eyes,
+    )
+
+
+def test_an_embargoed_text_changed_after_its_approval_is_held_at_its_time():
+    statement = drafted()
+    statement.submit_for_review(actor="wanda", now=NOW)
+    due = NOW + timedelta(hours=1)
+    statement.schedule(publish_at=due, actor="paul", now=NOW)  # approves it
+    amend_body(statement, "wanda")
+    assert statement.in_review and statement.status == "scheduled"
+    with pytest.raises(HeldForReview):
+        statement.publish_as_scheduled(planned_at=due, actor="scheduler", now=due)
+    statement.publish(actor="paul", now=due + timedelta(minutes=5))  # approved again
+    assert (statement.status, statement.approved_by) == ("published", "paul")
+
+
+def test_with_a_second_pair_of_eyes_any_change_of_an_embargoed_text_is_reviewed():
+    statement = drafted(actor="wanda")
+    due = NOW + timedelta(hours=1)
+    statement.schedule(publish_at=due, actor="paul", now=NOW, second_pair_of_eyes=True)
+    amend_body(statement, "paul", eyes=True)  # the scheduler's own words now
+    assert statement.in_review and statement.review_requested_by == "paul"
+    with pytest.raises(HeldForReview):
+        statement.publish_as_scheduled(planned_at=due, actor="scheduler", now=due)
+    with pytest.raises(SecondPairOfEyesRequired):
+        statement.publish(actor="paul", now=due, second_pair_of_eyes=True)
+
+
+def test_without_review_an_embargoed_correction_publishes_on_time():
+    statement = drafted()
+    due = NOW + timedelta(hours=1)
+    statement.schedule(publish_at=due, actor="paul", now=NOW)
+    amend_body(statement, "paul")
+    assert not statement.in_review
+    statement.publish_as_scheduled(planned_at=due, actor="scheduler", now=due)
+    assert statement.body == "Unapproved wording." and statement.status == "published"

@@ -458,3 +458,33 @@ def test_stopping_from_a_stale_page_leaves_a_colleagues_featuring(office):
     assert str(services.press_office.front_page().featured) == second
     page = paul.get(f"/desk/statements/{first}").get_data(as_text=True)
     assert "The front page features:" in page and "Visa fees in 2027" in page
+
+
+def test_an_embargoed_text_changed_after_approval_is_back_in_review(office):
+    app, services = office
+    writer, publisher = Officer(app, "wanda"), Officer(app, "paul")
+    statement_id = statement_id_of(compose(writer, "save-draft"))
+    writer.post(f"/desk/statements/{statement_id}/review")
+    paris = ZoneInfo("Europe/Paris")
+    local = (datetime.now(paris) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    publisher.post(f"/desk/statements/{statement_id}/schedule", publish_at=local)
+    statement = services.press_office.find_statement(statement_id)
+    services.press_office.amend(  # through the API, say
+        statement.id,
+        expected_version=statement.version,
+        changes={"body": "Changed after approval."},
+        change_note=None,
+        minor=False,
+        actor="wanda",
+    )
+    services.worker.wait_until(services.press_office.recorder.max_notification_id())
+    desk = publisher.get("/desk/").get_data(as_text=True)
+    in_review = desk.split("<h2>In review</h2>")[1].split("</section>")[0]
+    assert "Consular hours in August" in in_review
+    page = publisher.get(f"/desk/statements/{statement_id}").get_data(as_text=True)
+    assert "Approve and publish" in page and "Approve and schedule" in page
+    assert (
+        publisher.post(f"/desk/statements/{statement_id}/publication").status_code
+        == 303
+    )
+    assert services.press_office.find_statement(statement_id).status == "published"

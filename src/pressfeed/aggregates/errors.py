@@ -54,6 +54,11 @@ class EmbargoNotDue(StatementError):
     """The scheduler never publishes before the embargo time."""
 
 
+class HeldForReview(StatementError):
+    """The scheduler never publishes a text no publisher approved: one changed
+    after its approval waits, past its embargo if need be, for another."""
+
+
 class TranslationTaken(StatementError):
     """The group of translations already holds a statement in that language."""
 

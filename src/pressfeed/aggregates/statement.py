@@ -22,6 +22,7 @@ from pressfeed.aggregates.errors import (
     EmbargoNotDue,
     EmbargoNotInFuture,
     FieldNotAmendable,
+    HeldForReview,
     NotADraft,
     NotATranslation,
     NothingToAmend,
@@ -247,6 +248,11 @@ class Statement(Aggregate):
             raise EmbargoNotDue(
                 f"The embargo lasts until {self.publish_at.isoformat()}."
             )
+        if self.in_review:
+            raise HeldForReview(
+                "Its text changed after it was approved: it publishes once a "
+                "publisher approves it again."
+            )
         self._publish(published_at=utc(now), planned_at=self.publish_at, actor=actor)
 
     def amend(
@@ -257,9 +263,12 @@ class Statement(Aggregate):
         minor: bool,
         actor: str,
         now: datetime,
+        second_pair_of_eyes: bool = False,
     ) -> None:
         """Changes title, body, kind, tags, summary or speaker, with a change note
-        saying why (a summary or speaker of None removes it)."""
+        saying why (a summary or speaker of None removes it). A change of an
+        embargoed text takes back its approval (the scheduler holds a text in
+        review); with a second pair of eyes it is always submitted for review."""
         self._refuse_if_retracted()
         unknown = set(changes) - set(AMENDABLE_FIELDS)
         if unknown:
@@ -284,6 +293,10 @@ class Statement(Aggregate):
             actor=actor,
             at=utc(now),
         )
+        text_changed = any(name in TEXT_FIELDS for name in changed)
+        embargoed = self.status == SCHEDULED and text_changed
+        if embargoed and second_pair_of_eyes and not self.in_review:
+            self._submit_for_review(actor=actor, at=utc(now))
 
     def retract(
         self,

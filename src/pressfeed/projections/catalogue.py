@@ -337,15 +337,17 @@ def list_statements(
 
 
 def statements_in_review(views: ReadModel, limit: int) -> list[StatementDocument]:
-    """The drafts waiting for a publisher, newest first, however many newer
-    drafts there are (read from the documents: drafts are few)."""
+    """The drafts and embargoed statements waiting for a publisher, newest
+    first, however many newer drafts there are (read from the documents:
+    they are few)."""
     in_review = (
         "(document::json->'review'->>'in_review') = 'true'"
         if views.dialect.postgres
         else "json_extract(document, '$.review.in_review') = 1"
     )
     rows = views.query(
-        f"SELECT document FROM {{t}} WHERE status = 'draft' AND {in_review} "
+        f"SELECT document FROM {{t}} WHERE status IN ('draft', 'scheduled') "
+        f"AND {in_review} "
         "ORDER BY created_position DESC LIMIT ?",
         [limit],
         t=TABLE,

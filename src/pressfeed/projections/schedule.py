@@ -1,5 +1,7 @@
 """The schedule: statements waiting for their embargo, and when. The scheduler
-follows this view, so it can never disagree with the event log."""
+follows this view, so it can never disagree with the event log. An embargoed
+statement in review (its text changed after its approval) is held out of it
+until a publisher approves it again."""
 
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ class ScheduleView(View):
 
     def apply(self, cursor: Any, dialect: Dialect, change: Change) -> None:
         after = change.after
-        if after.status == SCHEDULED:
+        if after.status == SCHEDULED and not after.in_review:
             cursor.execute(
                 dialect.sql(
                     "INSERT INTO {t} (statement_id, publish_at_us) VALUES (?, ?) "

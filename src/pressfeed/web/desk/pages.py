@@ -109,11 +109,11 @@ def allowed_actions(person: Person, document: StatementDocument) -> set[str]:
         if not in_review and document["review"]["requested_by"] is None:
             actions.add("review")
     if role == "publisher":
-        if status == DRAFT:
+        if status in (DRAFT, SCHEDULED):
             actions |= {"approve", "approve-schedule"} if in_review else set()
             actions |= {"publish", "schedule"} if not in_review else set()
         if status == SCHEDULED:
-            actions |= {"publish", "schedule", "unschedule"}
+            actions.add("unschedule")
         if status == PUBLISHED:
             actions |= {"amend", "withdraw", "feature"}
     return actions
