@@ -161,3 +161,31 @@ def test_the_log_keeps_its_keys_name_when_served_at_another_address(tmp_path):
     run_cli(moved, "backup", str(tmp_path / "office.db"))
     kept = (tmp_path / "office.db.checkpoint").read_bytes()
     assert check_note(kept, verifier)[0] == "127.0.0.1:5000/statements"
+
+
+def test_no_web_process_serves_an_older_checkpoint_than_another_served(settings):
+    """Two processes of one log (each its own Pressfeed on the store): once one
+    signed a larger tree, the other serves that, not the one it signed before,
+    which a witness would take for a log that shrank."""
+    settings = make_settings(
+        settings.instance_dir,
+        settings.database_url if settings.uses_postgres else None,
+        PRESSFEED_CHECKPOINT_SECONDS="3600",
+    )
+    verifier = create_key(settings)
+    first, second = Pressfeed(settings), Pressfeed(settings)
+    one = create_app(services=first).test_client()
+    other = create_app(services=second).test_client()
+    add_events(first, 1)
+    assert check_note(one.get("/audit/checkpoint").data, verifier)[1] == 3
+    add_events(first, 1)
+    statement = first.press_office.find_statement("s-0-2")
+    second.projection_worker().catch_up()
+    second.await_views()
+    receipt = other.get(f"/statements/{statement.slug}/receipt")  # signs afresh
+    assert receipt.status_code == 200, receipt.get_json()
+    sizes = [
+        check_note(c.get("/audit/checkpoint").data, verifier)[1] for c in (one, other)
+    ]
+    assert sizes == [6, 6]
+    first.close(), second.close()

@@ -19,7 +19,7 @@ from pressfeed.application import PressOffice
 from pressfeed.audit import AuditTrail
 from pressfeed.checkpoints import Checkpointer
 from pressfeed.config import Settings
-from pressfeed.ledger import Ledger
+from pressfeed.ledger import Ledger, StoredCheckpoint
 from pressfeed.people import PeopleRegistry
 from pressfeed.projections import open_views
 from pressfeed.projections.base import ReadModel
@@ -159,6 +159,7 @@ class Pressfeed:
             self.settings.signing_key_path,
             self.settings.log_origin,  # else the key's name: one name, whatever the port
             self.settings.checkpoint_interval,
+            StoredCheckpoint(self.ledger.tables),
         )
 
     @cached_property

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -204,8 +205,11 @@ def parse_checkpoint(note: str, key: VerifierKey) -> Checkpoint:
 
 class Checkpointer:
     """Signs the tree's latest root at most every `interval` seconds, and answers
-    the last one signed in between (Ed25519 is deterministic: every process
-    signs the same bytes for the same tree)."""
+    the newest one signed in between by any process: each keeps what it signs
+    in the store (Ed25519 is deterministic: every process signs the same
+    bytes for the same tree), so no process serves a checkpoint older than
+    one another process served, which a witness would take for a log that
+    shrank."""
 
     def __init__(
         self,
@@ -213,15 +217,14 @@ class Checkpointer:
         key_path: Path,
         origin: str,
         interval: float,
+        shared: SharedCheckpoint | None = None,
     ) -> None:
         """origin: the log's name, or "" for the signing key's name."""
         self._tree_head, self._key_path = tree_head, key_path
         self.origin, self.interval = origin, interval
+        self._shared = shared or ProcessCheckpoint()
         self._key: SigningKey | None = None
         self._lock = threading.Lock()
-        self._note: str | None = None
-        self._signed_at = float("-inf")
-        self._size = 0  # the tree size of the note kept
 
     def key(self) -> SigningKey:
         if self._key is None:
@@ -231,16 +234,59 @@ class Checkpointer:
     def latest(self, covering: int = -1) -> str:
         """The latest signed checkpoint; signed afresh when older than the
         interval, or when its tree does not yet hold leaf index covering."""
-        with self._lock:
-            now = time.monotonic()
-            if (
-                self._note is None
-                or now - self._signed_at >= self.interval
-                or self._size <= covering
-            ):
-                size, root = self._tree_head()
-                key = self.key()
-                checkpoint = Checkpoint(self.origin or key.name, size, root)
-                self._note = key.sign(checkpoint.text())
-                self._signed_at, self._size = now, size
-            return self._note
+        key = self.key()
+        origin = self.origin or key.name
+        signer = f"{origin} {b64(key.verifier.hash)}"
+        kept = self._shared.kept()
+        if self._fresh(kept, signer, covering):
+            assert kept is not None
+            return kept.note
+        with self._lock:  # one signature at a time in this process
+            size, root = self._tree_head()
+            note = key.sign(Checkpoint(origin, size, root).text())
+            signed = KeptNote(signer, size, note, int(time.time() * 1_000_000))
+            self._shared.keep(signed)
+        newest = self._shared.kept()  # another process's, if of a larger tree
+        if newest is not None and newest.signer == signer and newest.size >= size:
+            return newest.note
+        return note
+
+    def _fresh(self, kept: KeptNote | None, signer: str, covering: int) -> bool:
+        if kept is None or kept.signer != signer or kept.size <= covering:
+            return False
+        return time.time() * 1_000_000 - kept.signed_us < self.interval * 1_000_000
+
+
+@dataclass(frozen=True)
+class KeptNote:
+    """A signed checkpoint note, who signed it (origin and key hash), its tree
+    size and when it was signed (microseconds since 1970)."""
+
+    signer: str
+    size: int
+    note: str
+    signed_us: int
+
+
+class SharedCheckpoint(Protocol):
+    """Where the processes of one log keep the newest checkpoint signed."""
+
+    def kept(self) -> KeptNote | None: ...
+
+    def keep(self, note: KeptNote) -> None:
+        """Keeps note unless one of a larger tree by the same signer is kept."""
+
+
+class ProcessCheckpoint:
+    """A SharedCheckpoint within one process (tests, a lone verifier)."""
+
+    def __init__(self) -> None:
+        self._note: KeptNote | None = None
+
+    def kept(self) -> KeptNote | None:
+        return self._note
+
+    def keep(self, note: KeptNote) -> None:
+        held = self._note
+        if held is None or held.signer != note.signer or note.size >= held.size:
+            self._note = note

@@ -25,7 +25,14 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
 from psycopg import sql as pg_sql
 
-from pressfeed.storage import Dialect, tables_of, vacuum_analyse
+from pressfeed.checkpoints import KeptNote
+from pressfeed.storage import (
+    Dialect,
+    Tables,
+    store_unavailable,
+    tables_of,
+    vacuum_analyse,
+)
 from pressfeed.transparency import (
     TREE,
     MerkleTree,
@@ -37,6 +44,10 @@ from pressfeed.transparency import (
 )
 
 CHAIN = "pf_chain"
+# One row: the newest checkpoint any process signed, so that every process
+# serves it and none serves an older one after it (a witness would say the
+# log shrank).
+CHECKPOINT = "pf_checkpoint"
 GENESIS = "0" * 64
 BATCH = 1000
 
@@ -58,6 +69,12 @@ def chain_hash(
 
 def chain_table_statements(dialect: Dialect) -> list[str]:
     return [
+        dialect.sql(
+            "CREATE TABLE IF NOT EXISTS {k} (id INTEGER PRIMARY KEY, "
+            f"signer TEXT NOT NULL, size {dialect.bigint} NOT NULL, "
+            f"note TEXT NOT NULL, signed_us {dialect.bigint} NOT NULL)",
+            k=CHECKPOINT,
+        ),
         dialect.sql(
             "CREATE TABLE IF NOT EXISTS {c} ("
             f"position {dialect.bigint} PRIMARY KEY, originator_id TEXT NOT NULL, "
@@ -554,3 +571,45 @@ def _link(row: Any) -> Link:
         row["hash"],
         row["prev_hash"],
     )
+
+
+class StoredCheckpoint:
+    """The newest signed checkpoint, kept in the store for every process of the
+    log (checkpoints.SharedCheckpoint)."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+
+    def kept(self) -> KeptNote | None:
+        rows = self.tables.query(
+            "SELECT signer, size, note, signed_us FROM {k} WHERE id = 1",
+            k=CHECKPOINT,
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return KeptNote(
+            row["signer"], int(row["size"]), row["note"], int(row["signed_us"])
+        )
+
+    def keep(self, note: KeptNote) -> None:
+        """Keeps a newly signed checkpoint unless one of a larger tree by the
+        same signer is kept already (another signer's is always replaced). A
+        store that refuses writes (a hot standby) keeps none: each process
+        then serves its own."""
+        try:
+            self._replace(note)
+        except Exception as error:
+            if not store_unavailable(error):
+                raise
+
+    def _replace(self, note: KeptNote) -> None:
+        self.tables.execute(
+            "INSERT INTO {k} AS held (id, signer, size, note, signed_us) "
+            "VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "signer = excluded.signer, size = excluded.size, "
+            "note = excluded.note, signed_us = excluded.signed_us "
+            "WHERE excluded.signer <> held.signer OR excluded.size >= held.size",
+            [note.signer, note.size, note.note, note.signed_us],
+            k=CHECKPOINT,
+        )
