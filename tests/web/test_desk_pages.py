@@ -488,3 +488,35 @@ def test_an_embargoed_text_changed_after_approval_is_back_in_review(office):
         == 303
     )
     assert services.press_office.find_statement(statement_id).status == "published"
+
+
+@pytest.mark.parametrize("path", ["publication", "schedule"])
+def test_publishing_a_draft_with_unsaved_changes_publishes_nothing(office, path):
+    """Publish now and Schedule send the draft's text fields: typed changes
+    not saved are kept on the page, and the saved text does not go out."""
+    app, services = office
+    publisher = Officer(app, "paul")
+    statement_id = statement_id_of(compose(publisher, "save-draft"))
+    page = publisher.get(f"/desk/statements/{statement_id}").get_data(as_text=True)
+    assert 'form="edit-form" formaction="/desk/statements/' in page
+    statement = services.press_office.find_statement(statement_id)
+    paris = ZoneInfo("Europe/Paris")
+    later = (datetime.now(paris) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    typed = {
+        "version": str(statement.version),
+        "title": "Consular hours in August",
+        "kind": "news",
+        "tags": "visas,consulate",  # spaced otherwise: the same tags
+        "body": "The consulate is closed on Tuesday 1 December.",
+        "publish_at": later,
+    }
+    refused = publisher.post(f"/desk/statements/{statement_id}/{path}", **typed)
+    assert refused.status_code == 409
+    text = refused.get_data(as_text=True)
+    assert "You changed Body and did not save it" in text
+    assert "closed on Tuesday 1 December." in text
+    assert services.press_office.find_statement(statement_id).status == "draft"
+    typed["body"] = "The consulate is **closed** on Fridays.\r\n"  # as saved
+    done = publisher.post(f"/desk/statements/{statement_id}/{path}", **typed)
+    assert done.status_code == 303
+    assert services.press_office.find_statement(statement_id).status != "draft"

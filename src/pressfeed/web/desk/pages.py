@@ -218,6 +218,8 @@ def publish(statement_id: UUID) -> HttpResponse:
     document = current_document(statement_id)
     action = "approve" if document["review"]["in_review"] else "publish"
     person, _ = acting_on(statement_id, action)
+    if unsaved := unsaved_text(document):
+        return unsaved
     return run(
         document,
         lambda: services().press_office.publish(
@@ -234,6 +236,8 @@ def schedule(statement_id: UUID) -> HttpResponse:
     document = current_document(statement_id)
     action = "approve-schedule" if document["review"]["in_review"] else "schedule"
     person, _ = acting_on(statement_id, action)
+    if unsaved := unsaved_text(document):
+        return unsaved
     draft = Draft.of(document)  # the page's forms as they were, and the time typed
     draft.publish_at = request.form.get("publish_at", "")
     try:
@@ -632,6 +636,47 @@ def merged(opened: Draft, mine: Draft, current: Draft) -> tuple[Draft, list[str]
         elif now not in (was, typed):
             both.append(name)
     return result, both
+
+
+def unsaved_text(document: StatementDocument) -> Response | None:
+    """A draft's page sends its text fields with Publish and Schedule: text
+    typed and not saved is never dropped for the saved text to go out. The
+    page comes back with the typed text kept, and nothing is done."""
+    if "title" not in request.form:
+        return None
+    typed, saved = Draft.from_form(), Draft.of(document)
+    changed = [
+        label
+        for name, label in field_labels().items()
+        if (
+            typed.tag_list != saved.tag_list
+            if name == "tags"
+            else _as_read(getattr(typed, name)) != _as_read(getattr(saved, name))
+        )
+    ]
+    if not changed:
+        return None
+    typed.publish_at = request.form.get("publish_at", "")
+    typed.errors = [
+        gettext(
+            "You changed %(fields)s and did not save it: save the draft first, "
+            "then publish or schedule. Nothing was published.",
+            fields=", ".join(changed),
+        )
+    ]
+    return statement_page(document, typed, status=409)
+
+
+def field_labels() -> dict[str, str]:
+    """The text fields of a statement form, by name, as the form labels them."""
+    return {
+        "title": gettext("Title"),
+        "kind": gettext("Kind"),
+        "tags": gettext("Tags"),
+        "summary": gettext("Summary"),
+        "speaker": gettext("Speaker"),
+        "body": gettext("Body"),
+    }
 
 
 def _as_read(text: str) -> str:
