@@ -295,7 +295,7 @@ def withdraw(statement_id: UUID) -> HttpResponse:
         draft.errors = ["A withdrawal needs a reason."]
         return statement_page(document, draft, status=422)
     opened_at = form_version()
-    if opened_at is not None and opened_at != document["version"]:
+    if opened_at != document["version"]:
         return conflict_page(document, Draft.of(document))  # changed meanwhile
     if request.form.get("confirmed") != "yes":
         now = iso(datetime.now(UTC))
@@ -306,14 +306,14 @@ def withdraw(statement_id: UUID) -> HttpResponse:
             statement=document,
             notice=notice,
             reason=reason,
-            version=opened_at or document["version"],
+            version=opened_at,
         )
         return Response(page, mimetype="text/html")
     return run(
         document,
         lambda: services().press_office.retract(
             UUID(document["id"]),
-            expected_version=form_version() or document["version"],
+            expected_version=form_version(),
             reason=reason,
             actor=person.name,
         ),
@@ -377,11 +377,19 @@ def acting_on(statement_id: UUID, action: str) -> tuple[Person, StatementDocumen
     return person, document
 
 
-def form_version() -> int | None:
-    """The version the person's form was opened at."""
+def form_version() -> int:
+    """The version the person's form was opened at: every statement form
+    carries it, and one without it (or with a garbled one) is refused
+    rather than acted on whatever the current version is."""
     raw = request.form.get("version", "")
     # ASCII digits only: "²".isdigit() is true, and int("²") raises.
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 10):
+        raise ProblemError(
+            "bad-request",
+            "The form did not say which version it was opened at: open the "
+            "statement again. Nothing was done.",
+        )
+    return int(raw)
 
 
 def run(
@@ -424,7 +432,7 @@ def amend_with(
         )
         result = services().press_office.amend(
             UUID(document["id"]),
-            expected_version=form_version() or document["version"],
+            expected_version=form_version(),
             changes=fields.changes(),
             change_note=fields.change_note,
             minor=fields.minor,
@@ -592,7 +600,7 @@ def conflict_page(
     """Someone changed the statement since the form was opened: who changed
     what; for a change of the text, the person's own change merged onto the
     current version field by field, to apply on top (see merged)."""
-    opened_at = form_version() or 0
+    opened_at = form_version()
     statement_id = UUID(document["id"])
     current = current_document(statement_id)
     changes = [
