@@ -496,10 +496,10 @@ def test_an_embargoed_text_changed_after_approval_is_back_in_review(office):
     assert "Consular hours in August" in in_review
     page = publisher.get(f"/desk/statements/{statement_id}").get_data(as_text=True)
     assert "Approve and publish" in page and "Approve and schedule" in page
-    assert (
-        publisher.post(f"/desk/statements/{statement_id}/publication").status_code
-        == 303
+    lifted = publisher.post(
+        f"/desk/statements/{statement_id}/publication", lift_embargo="on"
     )
+    assert lifted.status_code == 303
     assert services.press_office.find_statement(statement_id).status == "published"
 
 
@@ -533,3 +533,20 @@ def test_publishing_a_draft_with_unsaved_changes_publishes_nothing(office, path)
     done = publisher.post(f"/desk/statements/{statement_id}/{path}", **typed)
     assert done.status_code == 303
     assert services.press_office.find_statement(statement_id).status != "draft"
+
+
+def test_lifting_an_embargo_early_takes_a_ticked_box(office):
+    app, services = office
+    publisher = Officer(app, "paul")
+    paris = ZoneInfo("Europe/Paris")
+    later = (datetime.now(paris) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    statement_id = statement_id_of(compose(publisher, "schedule", publish_at=later))
+    page = publisher.get(f"/desk/statements/{statement_id}").get_data(as_text=True)
+    assert 'id="lift_embargo" name="lift_embargo" type="checkbox" required' in page
+    path = f"/desk/statements/{statement_id}/publication"
+    refused = publisher.post(path)
+    assert refused.status_code == 422
+    assert "Tick the box to lift the embargo" in refused.get_data(as_text=True)
+    assert services.press_office.find_statement(statement_id).status == "scheduled"
+    assert publisher.post(path, lift_embargo="on").status_code == 303
+    assert services.press_office.find_statement(statement_id).status == "published"

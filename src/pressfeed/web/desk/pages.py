@@ -220,6 +220,10 @@ def publish(statement_id: UUID) -> HttpResponse:
     person, _ = acting_on(statement_id, action)
     if unsaved := unsaved_text(document):
         return unsaved
+    if document["status"] == SCHEDULED and request.form.get("lift_embargo") != "on":
+        draft = Draft.of(document)
+        draft.errors = [gettext("Tick the box to lift the embargo: nothing was done.")]
+        return statement_page(document, draft, status=422)
     return run(
         document,
         lambda: services().press_office.publish(
