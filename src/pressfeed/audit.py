@@ -153,14 +153,17 @@ class AuditTrail:
     def log(
         self, after: int = 0, limit: int | None = None, *, stored: bool = False
     ) -> Iterator[dict[str, Any]]:
-        """The whole log, in order, one record per event, read a batch at a time;
-        stored=True adds each event's stored topic and state (base64), which
-        `pressfeed restore` brings back byte for byte."""
+        """The whole log, in order, one record per event, read a batch at a time,
+        with its chain link (prev_hash, hash); stored=True adds the event's
+        stored topic and state (base64): what the link hashes (ledger.chain_hash),
+        and what `pressfeed restore` brings back byte for byte."""
         links = self.ledger.links(after)
         for count, notification in enumerate(self.ledger.events(after)):
             if limit is not None and count >= limit:
                 return
             link = next(links, None)
+            if link is not None and link.position != notification.id:
+                link = None
             event: Any = self.app.mapper.to_domain_event(notification)
             payload = event_payload(event)
             record = {
@@ -171,9 +174,8 @@ class AuditTrail:
                 "time": iso(event.timestamp),
                 "actor": payload.get("actor"),
                 "payload": payload,
-                "hash": link.hash
-                if link and link.position == notification.id
-                else None,
+                "prev_hash": link.prev_hash if link else None,
+                "hash": link.hash if link else None,
             }
             if stored:
                 record["topic"] = notification.topic

@@ -3,6 +3,8 @@ public versions and Memento, which never reveal a draft or a withdrawn text."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import time
@@ -342,3 +344,29 @@ def test_the_previous_hash_links_a_version_only_when_it_is_that_versions_hash(
         linked = [v for v, e in events.items() if e["hash"] == entry["prev_hash"]]
         assert links == [f"#v{v}" for v in linked], version
     assert events[3]["prev_hash"] != events[2]["hash"]  # the case that was wrong
+
+
+def test_an_auditor_recomputes_every_link_from_the_log_alone(
+    client, desk, audit_headers
+):
+    """The README's recipe, by hand: each record carries what its hash covers,
+    and each hash is the next record's prev_hash."""
+    statement = desk.create(title="Recomputed")
+    desk.amend(statement, "Reworded", body="Other words.")
+    lines = client.get("/audit/log", headers=audit_headers).get_data(as_text=True)
+    previous = "0" * 64
+    for record in map(json.loads, lines.splitlines()):
+        head = "\0".join(
+            [
+                record["prev_hash"],
+                str(record["position"]),
+                record["statement_id"],
+                str(record["version"]),
+                record["topic"],
+                "",
+            ]
+        )
+        content = head.encode() + base64.b64decode(record["state"])
+        assert record["prev_hash"] == previous
+        assert hashlib.sha256(content).hexdigest() == record["hash"]
+        previous = record["hash"]
