@@ -202,6 +202,7 @@ def test_without_a_signing_key_the_page_says_so(settings, tmp_path):
     answer = client.get(f"/statements/{statement.slug}/receipt")
     assert answer.status_code == 503
     assert answer.get_json()["type"].endswith("/problems/no-signing-key")
+    assert str(tmp_path) not in answer.get_data(as_text=True)  # the server's paths
     pressfeed.close()
 
 
@@ -253,6 +254,12 @@ def test_a_journalist_keeps_a_receipt_and_checks_it_later(tmp_path):
     finally:
         server.stop()
     receipt = json.loads(kept.read_text())
+    rooted = tmp_path / "rooted.json"
+    rooted.write_text(json.dumps({**receipt, "root_hash": "00" * 32}))
+    wrong_root = run_cli(
+        settings, "receipt", "check", str(rooted), "--key", verifier, check=False
+    )
+    assert wrong_root.returncode == 1 and "root hash" in wrong_root.stderr
     receipt["leaf"] = "00" * 32
     receipt["leaf_hash"] = hashlib.sha256(b"\x00" + bytes(32)).hexdigest()
     forged = tmp_path / "forged.json"

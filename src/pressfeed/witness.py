@@ -145,12 +145,20 @@ def check_receipt(
         index, size = whole(receipt["leaf_index"]), whole(receipt["tree_size"])
         proof = [bytes.fromhex(h) for h in receipt["inclusion_proof"]]
         statement = receipt["statement"]
-    except (KeyError, TypeError, ValueError, AttributeError, NoteError) as error:
+    except KeyError as missing:
+        raise WitnessFailure(f"Not a receipt: it has no {missing}") from None
+    except (TypeError, ValueError, AttributeError, NoteError) as error:
         raise WitnessFailure(f"Not a receipt this key signed: {error}") from None
     if not isinstance(statement, dict):
         raise WitnessFailure("Not a receipt: its statement is not an object")
-    if size != signed.size or leaf_hash(leaf).hex() != receipt.get("leaf_hash"):
-        raise WitnessFailure("The receipt's size or leaf hash is not its checkpoint's")
+    if (
+        size != signed.size
+        or leaf_hash(leaf).hex() != receipt.get("leaf_hash")
+        or receipt.get("root_hash") != signed.root.hex()
+    ):
+        raise WitnessFailure(
+            "The receipt's size, leaf hash or root hash is not its checkpoint's"
+        )
     try:
         root = root_from_inclusion(index, size, leaf, proof)
     except TreeError as error:

@@ -13,6 +13,7 @@ import pytest
 
 from pressfeed.assembly import Pressfeed
 from pressfeed.web import create_app
+from pressfeed.web.desk.signin import ADDRESS_SHARE
 from pressfeed.web.sessions import COOKIE
 from tests.conftest import make_settings
 
@@ -119,8 +120,17 @@ def test_failures_are_limited_per_account(client, people, services):
 
 
 def test_failures_are_limited_per_address(client, people, services):
+    """Guessing across names from one address is limited too, at a few times
+    an account's limit: one person's typos behind an office's address leave
+    the others' sign-in alone."""
     people.create("anna", "writer", PASSWORD)
-    for n in range(services.settings.sign_in_failures_per_minute):
+    people.create("paul", "publisher", PASSWORD)
+    limit = services.settings.sign_in_failures_per_minute
+    for _ in range(limit):
+        assert WRONG in text_of(sign_in(client, "wanda", "wrong"))
+    colleague = client.application.test_client()  # another browser, same address
+    assert sign_in(colleague, "paul").status_code == 303  # wanda's typos, not his
+    for n in range(limit * (ADDRESS_SHARE - 1)):
         assert WRONG in text_of(sign_in(client, f"guess-{n}", "wrong"))
     response = sign_in(client, "anna")
     assert response.status_code == 429

@@ -9,6 +9,7 @@ inclusion proof against it, for a journalist to keep with a quote."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +25,7 @@ from pressfeed.urls import absolute, inclusion_proof_path, statement_path
 from pressfeed.web.context import services
 from pressfeed.web.problems import ProblemError
 
+log = logging.getLogger(__name__)
 bp = Blueprint("transparency", __name__, url_prefix="/audit")
 receipts = Blueprint("receipts", __name__)
 RECEIPT_FORMAT = "pressfeed-receipt/1"
@@ -141,7 +143,12 @@ def signing(make: Callable[[], str]) -> str:
     try:
         return make()
     except NoSigningKey as error:
-        raise ProblemError("no-signing-key", str(error)) from None
+        log.warning("%s", error)  # where the key was looked for: the operator's
+        raise ProblemError(
+            "no-signing-key",
+            "This press office has no signing key yet: its operator creates one "
+            "with `pressfeed keys create`.",
+        ) from None
 
 
 def text_response(body: str) -> Response:

@@ -1,8 +1,10 @@
 """Signing in and out of the desk, the TOTP second step, changing one's password.
 
 Failed attempts (a password or a code) are counted per account and per client
-address over a sliding minute; past settings.sign_in_failures_per_minute the
-desk answers 429 with Retry-After, whatever the password. Every failure gets
+address over a sliding minute; past settings.sign_in_failures_per_minute for
+the account, or ADDRESS_SHARE times that for the address (an office's people
+behind one address share it, and one person's typos must not lock out the
+others), the desk answers 429 with Retry-After, whatever the password. Every failure gets
 the same message, whether the name exists, is disabled or the password wrong.
 """
 
@@ -38,7 +40,8 @@ from pressfeed.web.sessions import (
     sign_out,
 )
 
-SIGN_IN_FAILURES = "pressfeed.sign_in_failures"  # the app's FailureLimiter
+SIGN_IN_FAILURES = "pressfeed.sign_in_failures"  # the app's FailureLimiters
+ADDRESS_SHARE = 4  # an address may fail this many times an account's limit
 PENDING = "pending_sign_in"  # in Flask's signed cookie: password right, code due
 PENDING_SECONDS = 300
 WRONG = lazy_gettext("Wrong name or password.")
@@ -51,29 +54,30 @@ bp.add_app_template_global(current_person, "desk_person")
 
 @bp.record_once
 def create_limiter(state: BlueprintSetupState) -> None:
-    settings = state.app.extensions[PRESSFEED].settings
-    state.app.extensions[SIGN_IN_FAILURES] = FailureLimiter(
-        settings.sign_in_failures_per_minute
+    per_account = state.app.extensions[PRESSFEED].settings.sign_in_failures_per_minute
+    state.app.extensions[SIGN_IN_FAILURES] = (
+        FailureLimiter(per_account),
+        FailureLimiter(per_account * ADDRESS_SHARE),
     )
 
 
-def limiter() -> FailureLimiter:
-    failures: FailureLimiter = current_app.extensions[SIGN_IN_FAILURES]
-    return failures
-
-
-def failure_keys(name: str) -> tuple[str, str]:
-    """What a failure counts against: the account (named or not) and the address."""
-    return f"account:{name.strip().lower()}", f"address:{request.remote_addr}"
+def failure_counts(name: str) -> list[tuple[FailureLimiter, str]]:
+    """What a failure counts against: the account (named or not), and the
+    client's address."""
+    accounts, addresses = current_app.extensions[SIGN_IN_FAILURES]
+    return [
+        (accounts, f"account:{name.strip().lower()}"),
+        (addresses, f"address:{request.remote_addr}"),
+    ]
 
 
 def wait_seconds(name: str) -> int:
-    return max(limiter().retry_after(key) for key in failure_keys(name))
+    return max(limit.retry_after(key) for limit, key in failure_counts(name))
 
 
 def record_failure(name: str) -> None:
-    for key in failure_keys(name):
-        limiter().record(key)
+    for limit, key in failure_counts(name):
+        limit.record(key)
 
 
 def page(template: str, status: int = 200, **context: object) -> Response:
