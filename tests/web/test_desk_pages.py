@@ -96,6 +96,7 @@ def test_a_writer_composes_previews_and_submits_and_cannot_publish(office):
     preview = compose(writer, "preview")
     assert preview.status_code == 200
     assert "<strong>closed</strong>" in preview.get_data(as_text=True)
+    assert preview.get_data(as_text=True).count("<h1") == 1  # the page's own
     assert "Publish now" not in preview.get_data(as_text=True)
     statement_id = statement_id_of(compose(writer, "save-draft"))
     page = writer.get(f"/desk/statements/{statement_id}").get_data(as_text=True)

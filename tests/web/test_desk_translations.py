@@ -65,3 +65,31 @@ def test_a_publisher_composes_a_translation_and_sees_it_flagged(office):
     )
     assert refused.status_code == 422
     assert "already" in refused.get_data(as_text=True)
+
+
+def test_withdrawing_names_the_translations_that_stay_published(office):
+    app, services = office
+    paul = Officer(app, "paul")
+    english_id = statement_id_of(compose(paul, "publish", title="Food fair dates"))
+    french_id = statement_id_of(
+        compose(
+            paul,
+            "publish",
+            title="Dates du salon",
+            language="fr",
+            translation_of="food-fair-dates",
+        )
+    )
+    asked = paul.post(f"/desk/statements/{english_id}/withdrawal", reason="Wrong dates")
+    page = asked.get_data(as_text=True)
+    assert "Its translations stay published" in page
+    assert f'href="/desk/statements/{french_id}"' in page and "Dates du salon" in page
+    done = paul.post(
+        f"/desk/statements/{english_id}/withdrawal",
+        reason="Wrong dates",
+        confirmed="yes",
+    )
+    assert done.status_code == 303
+    page = paul.get(f"/desk/statements/{english_id}").get_data(as_text=True)
+    assert "Withdrawn " in page and "Reason: Wrong dates" in page
+    assert page.count("<h1") == 1

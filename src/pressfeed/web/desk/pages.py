@@ -304,10 +304,17 @@ def withdraw(statement_id: UUID) -> HttpResponse:
     if request.form.get("confirmed") != "yes":
         now = iso(datetime.now(UTC))
         notice = {**document, "retracted_at": now, "retraction_reason": reason}
+        office = services().press_office
+        translations = [
+            statement_document(other, html=False)
+            for other in office.translations(office.get_statement(statement_id))
+            if other.status == PUBLISHED
+        ]
         page = render_template(
             "desk/withdraw.html",
             person=person,
             statement=document,
+            translations=translations,
             notice=notice,
             reason=reason,
             version=opened_at,
