@@ -235,7 +235,7 @@ def play_the_morning(morning: Morning) -> None:
     button(writer, "Preview").click()
     preview = writer.locator("section.preview")
     preview.locator("strong", has_text="closed").wait_for()
-    assert preview.locator("h1, h2").filter(has_text=TITLE).count() == 1
+    assert preview.locator("h3").filter(has_text=TITLE).count() == 1
     assert "**" not in preview.inner_text()
     assert writer.get_by_label("Body", exact=True).input_value() == BODY
     morning.shot(writer, "writer-preview")
@@ -465,4 +465,29 @@ def play_the_morning(morning: Morning) -> None:
     overview = morning.shot(paul, "overview", full_page=False)
     if os.environ.get("PRESSFEED_README_SCREENSHOTS") == "1":
         shutil.copy(overview, DOCS / "desk.png")
+    assert morning.violations == [] and morning.failures == []
+
+    # 10. The writer's session ends (signed out in another tab) while she types
+    # a correction: the sign-in page carries it, and it comes back to be sent.
+    morning.go(writer, "/desk/")
+    drafts = listing(writer, "Drafts")
+    drafts.get_by_role("link", name="Cultural season programme", exact=True).click()
+    writer.wait_for_url(STATEMENT_URL)
+    typed = "Concerts *every* Tuesday.\n\nAnd on Thursdays in May."
+    writer.get_by_label("Body", exact=True).fill(typed)
+    other_tab = writer.context.new_page()
+    other_tab.goto(morning.url + "/desk/")
+    other_tab.get_by_role("button", name="Sign out", exact=True).click()
+    other_tab.close()
+    button(writer, "Save draft").click()
+    assert "What you sent is not saved yet" in writer.locator("main").inner_text()
+    writer.get_by_label("Name", exact=True).fill("wanda")
+    writer.get_by_label("Password", exact=True).fill(PEOPLE["wanda"][1])
+    button(writer, "Sign in").click()
+    writer.wait_for_url(re.compile(r"/desk/statements/[0-9a-f-]{36}\?kept="))
+    assert writer.get_by_label("Body", exact=True).input_value() == typed
+    morning.shot(writer, "writer-correction-kept")
+    button(writer, "Save draft").click()
+    writer.wait_for_url(STATEMENT_URL)
+    assert "And on Thursdays in May." in writer.locator(".current").inner_text()
     assert morning.violations == [] and morning.failures == []

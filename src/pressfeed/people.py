@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -26,6 +27,10 @@ from pressfeed.storage import Tables
 PERSON_ROLES = ("writer", "publisher", "auditor", "admin")
 PEOPLE = "pf_people"
 SESSIONS = "pf_sessions"
+# Forms a person sent after their session ended, kept for them once they
+# signed in again (only a hash of the token that finds one is stored).
+KEPT_FORMS = "pf_kept_forms"
+KEPT_FOR = timedelta(days=1)
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024  # hashing is deliberately slow: no megabyte passwords
@@ -120,6 +125,14 @@ class PeopleRegistry:
                 d.sql(
                     "CREATE INDEX IF NOT EXISTS pf_sessions_name ON {t} (name)",
                     t=SESSIONS,
+                )
+            )
+            c.execute(
+                d.sql(
+                    "CREATE TABLE IF NOT EXISTS {t} (token_hash TEXT PRIMARY KEY, "
+                    "name TEXT NOT NULL, path TEXT NOT NULL, fields TEXT NOT NULL, "
+                    "created_at TEXT NOT NULL)",
+                    t=KEPT_FORMS,
                 )
             )
 
@@ -311,6 +324,42 @@ class PeopleRegistry:
         self.tables.execute(
             "DELETE FROM {t} WHERE last_seen < ?", (cutoff,), t=SESSIONS
         )
+
+    # Forms kept across a sign-in
+
+    def keep_form(self, name: str, path: str, fields: dict[str, str]) -> str:
+        """Keeps a form the person sent when their session had ended (or from
+        a page of an earlier session), for them to send again; returns the
+        token that finds it. Forms kept longer than KEPT_FOR are forgotten."""
+        token = secrets.token_urlsafe(16)
+        now = _now()
+        self.tables.execute(
+            "DELETE FROM {t} WHERE created_at < ?",
+            (_iso(now - KEPT_FOR),),
+            t=KEPT_FORMS,
+        )
+        self.tables.execute(
+            "INSERT INTO {t} (token_hash, name, path, fields, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (_token_hash(token), name, path, json.dumps(fields), _iso(now)),
+            t=KEPT_FORMS,
+        )
+        return token
+
+    def kept_form(self, name: str, token: str) -> tuple[str, dict[str, str]] | None:
+        """(path, fields) of a form kept for this person, while it is kept."""
+        rows = self.tables.query(
+            "SELECT path, fields, created_at FROM {t} "
+            "WHERE token_hash = ? AND name = ?",
+            (_token_hash(token), name),
+            t=KEPT_FORMS,
+        )
+        if (
+            not rows
+            or _now() - datetime.fromisoformat(rows[0]["created_at"]) > KEPT_FOR
+        ):
+            return None
+        return rows[0]["path"], json.loads(rows[0]["fields"])
 
     # Helpers
 

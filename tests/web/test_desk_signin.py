@@ -237,21 +237,107 @@ def test_sign_out_ends_the_session(client, admin):
     assert "Your session has ended" in page and "was not saved" not in page
 
 
-def test_a_form_sent_after_the_session_ended_is_said_not_saved(client, people):
-    """Idle too long while typing: the sign-in page says the text was lost,
-    rather than silently showing the desk."""
+def published(services, title="Visa hours"):
+    from pressfeed.application import NewStatement
+
+    return services.press_office.create_statement(
+        NewStatement(title=title, body="Open at nine.", kind="news"), actor="paul"
+    ).statement
+
+
+TYPED = 'Open at <b>ten</b>, "not nine".\nOn Fridays too.'
+
+
+def test_a_correction_sent_after_the_session_ended_comes_back_once_signed_in(
+    client, people, services
+):
+    """Idle too long while typing: the sign-in page carries what was sent, and
+    once signed in the correction is back in its form, to send again."""
+    people.create("paul", "publisher", PASSWORD)
+    statement = published(services)
+    sign_in(client, "paul")
+    page = client.get(f"/desk/statements/{statement.id}", headers=HTML)
+    form, labels = form_of(page, "Save amendment")
+    data = {i.get("name"): i.get("value", "") for i in form.inputs if i.get("type") == "hidden"}  # fmt: skip
+    data |= {"title": "Visa hours", "kind": "news", "body": TYPED, "change_note": "Ten"}
+    people.end_sessions("paul")  # as the idle limit would
+    sent = client.post(
+        form.get("action"), data={**data, "action": "save"}, headers=HTML
+    )
+    assert sent.status_code == 401
+    assert "What you sent is not saved yet" in text_of(sent)
+    assert "<b>ten</b>" not in text_of(sent)  # carried, escaped
+    form, labels = form_of(sent, "Sign in")
+    carried = {i.get("name"): i.get("value", "") for i in form.inputs if i.get("type") == "hidden"}  # fmt: skip
+    assert carried["kept.body"] == TYPED
+    carried |= {labels["Name"]: "paul", labels["Password"]: PASSWORD}
+    back = client.post(form.get("action"), data=carried, headers=HTML)
+    assert back.status_code == 303
+    assert location(back).startswith(f"/desk/statements/{statement.id}?kept=")
+    restored = client.get(location(back), headers=HTML)
+    tree = lxml.html.fromstring(text_of(restored))
+    assert "Your session had ended" in text_of(restored)
+    amend = next(f for f in tree.forms if f.get("action").endswith("/amendment"))
+    assert amend.inputs["body"].value == TYPED
+    assert amend.inputs["change_note"].value == "Ten"
+    assert amend.inputs["version"].value == str(statement.version)
+    assert services.press_office.get_statement(statement.id).body == "Open at nine."
+    stranger = client.application.test_client()
+    people.create("petra", "publisher", PASSWORD)
+    sign_in(stranger, "petra")
+    theirs = text_of(stranger.get(location(back), headers=HTML))
+    assert "not nine" not in theirs  # kept for paul alone
+
+
+def test_a_form_from_before_signing_in_again_in_another_tab_is_kept(
+    client, people, services
+):
+    people.create("paul", "publisher", PASSWORD)
+    statement = published(services)
+    sign_in(client, "paul")
+    page = client.get(f"/desk/statements/{statement.id}", headers=HTML)
+    form, _ = form_of(page, "Save amendment")
+    data = {i.get("name"): i.get("value", "") for i in form.inputs if i.get("type") == "hidden"}  # fmt: skip
+    leave, _ = form_of(page, "Sign out")  # in another tab: out, and in again
+    client.post("/desk/logout", data={"csrf_token": leave.inputs["csrf_token"].value})
+    sign_in(client, "paul")  # a new session, and a new CSRF token
+    sent = client.post(
+        form.get("action"),
+        data={**data, "title": "Visa hours", "kind": "news", "body": TYPED,
+              "change_note": "Ten", "action": "save"},
+        headers=HTML,
+    )  # fmt: skip
+    assert sent.status_code == 303 and "?kept=" in location(sent)
+    restored = text_of(client.get(location(sent), headers=HTML))
+    assert "On Fridays too." in restored and "Your session had ended" in restored
+
+
+def test_a_new_statement_typed_while_the_session_ended_comes_back(client, people):
     people.create("paul", "publisher", PASSWORD)
     sign_in(client, "paul")
     page = client.get("/desk/statements/new", headers=HTML)
     token = form_of(page, "Save draft")[0].inputs["csrf_token"].value
-    people.end_sessions("paul")  # as the idle limit would
+    people.end_sessions("paul")
     sent = client.post(
         "/desk/statements/new",
-        data={"csrf_token": token, "title": "Lost", "body": "Typed.", "action": "save-draft"},
+        data={"csrf_token": token, "title": "Not lost", "body": TYPED, "action": "save-draft"},
     )  # fmt: skip
-    assert sent.status_code == 303 and "ended=sent" in location(sent)
-    page = text_of(client.get(location(sent), headers=HTML))
-    assert "What you sent was not saved" in page
+    form, labels = form_of(sent, "Sign in")
+    carried = {i.get("name"): i.get("value", "") for i in form.inputs if i.get("type") == "hidden"}  # fmt: skip
+    carried |= {labels["Name"]: "paul", labels["Password"]: "wrong"}
+    again = client.post(form.get("action"), data=carried, headers=HTML)
+    assert WRONG in text_of(again)  # a typo in the password loses nothing either
+    form, labels = form_of(again, "Sign in")
+    carried = {i.get("name"): i.get("value", "") for i in form.inputs if i.get("type") == "hidden"}  # fmt: skip
+    carried |= {labels["Name"]: "paul", labels["Password"]: PASSWORD}
+    back = client.post(form.get("action"), data=carried, headers=HTML)
+    assert location(back).startswith("/desk/statements/new?kept=")
+    restored = lxml.html.fromstring(text_of(client.get(location(back), headers=HTML)))
+    compose = next(
+        f for f in restored.forms if f.get("action") == "/desk/statements/new"
+    )
+    assert compose.inputs["title"].value == "Not lost"
+    assert compose.inputs["body"].value == TYPED
 
 
 def test_disabling_and_a_role_change_end_the_sessions_at_once(client, admin, people):
@@ -385,3 +471,16 @@ def test_tokens_decide_when_sent(client, desk, people, publisher, auditor):
         "/api/statements", json={"title": "t", "body": "b", "kind": "news"}
     )
     assert response.status_code == 401
+
+
+def test_another_sites_post_of_a_statement_form_is_carried_nowhere(client, people):
+    """A forged cross-site post (no CSRF token, no session) must not come back
+    prefilled after the victim signs in: a plain 400, nothing carried."""
+    people.create("paul", "publisher", PASSWORD)
+    forged = client.post(
+        "/desk/statements/new",
+        data={"title": "Forged", "body": "Words of another site.", "action": "save-draft"},
+        headers={**HTML, "Sec-Fetch-Site": "cross-site"},
+    )  # fmt: skip
+    assert forged.status_code == 400
+    assert "Words of another site" not in text_of(forged)

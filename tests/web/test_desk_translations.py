@@ -68,7 +68,7 @@ def test_a_publisher_composes_a_translation_and_sees_it_flagged(office):
 
 
 def test_withdrawing_names_the_translations_that_stay_published(office):
-    app, services = office
+    app, _ = office
     paul = Officer(app, "paul")
     english_id = statement_id_of(compose(paul, "publish", title="Food fair dates"))
     french_id = statement_id_of(

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from flask import (
     current_app,
     g,
     redirect,
+    render_template,
     request,
     session,
 )
@@ -201,13 +203,86 @@ def safe_next(target: str | None, default: str = HOME_PATH) -> str:
 
 def login_redirect() -> Redirect:
     """303 to the sign-in page, to come back here (a GET) afterwards; telling
-    it when this browser's session has ended, and when what it sent (a form)
-    was therefore not saved."""
+    it when this browser's session has ended. A statement form sent after
+    its session ended gets the sign-in page at once, carrying what was typed
+    (see kept_fields), to come back to it once signed in: its CSRF token
+    passed, so this browser's own page sent it."""
+    if request.method == "POST" and page_of_form(request.path):
+        return sign_in_keeping_the_form()
     here = request.full_path.rstrip("?") if request.method == "GET" else HOME_PATH
     query = {"next": here}
     if _cookie_token():
         query["ended"] = "sent" if request.method == "POST" else "yes"
     return redirect(f"{LOGIN_PATH}?{urlencode(query)}", code=303)
+
+
+# A statement form's fields, kept across a sign-in so that a correction typed
+# while the session ended (or before signing in again in another tab) is not
+# lost: the sign-in page carries them, and once the person is signed in they
+# are kept for them (people.keep_form) and put back into the page's form.
+KEPT_FIELDS = (
+    "title", "kind", "language", "tags", "summary", "speaker", "body",
+    "publish_at", "change_note", "minor", "translation_of", "reason", "version",
+)  # fmt: skip
+KEPT_PREFIX = "kept."
+KEPT_PATH = "kept_path"
+STATEMENT_FORM = re.compile(r"/desk/statements/(new|[0-9a-f-]{36})(/[a-z/]+)?")
+
+
+def page_of_form(path: str) -> str | None:
+    """The desk page a statement form was on (None for any other path)."""
+    found = STATEMENT_FORM.fullmatch(path)
+    return f"/desk/statements/{found.group(1)}" if found else None
+
+
+def kept_fields(form: Mapping[str, str], prefix: str = "") -> dict[str, str]:
+    """The statement fields of a form, as typed (prefix: as the sign-in page
+    carries them)."""
+    return {name: form[prefix + name] for name in KEPT_FIELDS if prefix + name in form}
+
+
+def sign_in_keeping_the_form() -> Response:
+    """The sign-in page, carrying the statement form this request sent."""
+    path = request.path
+    page = render_template(
+        "desk/login.html",
+        next=page_of_form(path),
+        name="",
+        ended="sent",
+        kept=kept_fields(request.form),
+        kept_path=path,
+    )
+    return Response(page, status=401, mimetype="text/html")
+
+
+def kept_after_a_new_sign_in() -> Redirect | None:
+    """A statement form from a page of an earlier session (signed in again in
+    another tab, which gave the browser a new CSRF token): kept for the
+    person signed in now and put back on its page, or carried by the
+    sign-in page; None for any other refused token (the plain 400)."""
+    if request.method != "POST" or page_of_form(request.path) is None:
+        return None
+    person = current_person()
+    if person is None:  # only this site's own page, never another site's post
+        same_site = request.headers.get("Sec-Fetch-Site") == "same-origin"
+        return sign_in_keeping_the_form() if same_site else None
+    page = page_of_form(request.path)
+    token = services().people.keep_form(
+        person.name, request.path, kept_fields(request.form)
+    )
+    return redirect(f"{page}?{urlencode({'kept': token})}", code=303)
+
+
+def keep_the_form(person: Person, target: str) -> str:
+    """Where to go once signed in: the page of the form the sign-in page
+    carried, which keeps it for the person, or target."""
+    path = request.form.get(KEPT_PATH, "")
+    page = page_of_form(path)
+    if page is None:
+        return target
+    fields = kept_fields(request.form, KEPT_PREFIX)
+    token = services().people.keep_form(person.name, path, fields)
+    return f"{page}?{urlencode({'kept': token})}"
 
 
 def password_redirect() -> Redirect:

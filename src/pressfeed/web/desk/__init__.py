@@ -9,6 +9,11 @@ One blueprint, in a few modules: signin (accounts, sessions, sign-in), admin
 from __future__ import annotations
 
 from flask import Blueprint, Response
+from flask_wtf.csrf import CSRFError
+from werkzeug.wrappers import Response as HttpResponse
+
+from pressfeed.web.problems import http_problem, problem_response
+from pressfeed.web.sessions import kept_after_a_new_sign_in
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 
@@ -27,6 +32,11 @@ def private_pages(response: Response) -> Response:
     if response.mimetype == "text/html":
         response.headers["Content-Security-Policy"] = DESK_CSP
     return response
+
+
+@bp.errorhandler(CSRFError)
+def stale_form(error: CSRFError) -> HttpResponse:
+    return kept_after_a_new_sign_in() or problem_response(http_problem(error))
 
 
 from pressfeed.web.desk import admin, pages, signin  # noqa: E402  (routes on bp)

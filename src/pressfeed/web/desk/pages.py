@@ -5,6 +5,7 @@ see an API one."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -39,7 +40,7 @@ from pressfeed.times import iso, on_the_wall_clock
 from pressfeed.web.context import services
 from pressfeed.web.desk import bp
 from pressfeed.web.problems import ProblemError
-from pressfeed.web.sessions import current_person, require_person
+from pressfeed.web.sessions import current_person, page_of_form, require_person
 
 EVERYONE = ("writer", "publisher", "auditor", "admin")
 AUTHORS = ("writer", "publisher")
@@ -65,7 +66,10 @@ class Draft:
 
     @classmethod
     def from_form(cls) -> Draft:
-        form = request.form
+        return cls.from_fields(request.form)
+
+    @classmethod
+    def from_fields(cls, form: Mapping[str, str]) -> Draft:
         return cls(
             title=form.get("title", ""),
             kind=form.get("kind", ""),
@@ -160,6 +164,11 @@ def compose() -> HttpResponse:
     """Title, kind, language, tags and body; preview, save, publish or schedule."""
     person = current_person_or_fail()
     if request.method == "GET":
+        if kept := kept_form("/desk/statements/new"):
+            _, fields = kept
+            draft = Draft.from_fields(fields)
+            draft.errors = [kept_notice()]
+            return compose_page(draft)
         draft = Draft(language=services().settings.default_language)
         return compose_page(draft)
     draft, action = Draft.from_form(), request.form.get("action", "")
@@ -182,7 +191,38 @@ def compose() -> HttpResponse:
 @require_person(*EVERYONE)
 def statement(statement_id: UUID) -> Response:
     document = current_document(statement_id)
+    if kept := kept_form(f"/desk/statements/{statement_id}"):
+        path, fields = kept
+        draft = Draft.from_fields(fields)
+        draft.errors = [kept_notice()]
+        return statement_page(
+            document,
+            draft,
+            amending=path.endswith("/amendment"),
+            opened_version=fields.get("version"),
+            reason=fields.get("reason", ""),
+        )
     return statement_page(document, Draft.of(document))
+
+
+def kept_notice() -> str:
+    return gettext(
+        "Your session had ended, so what you sent was not saved. Here it is as "
+        "you typed it: check it, then send it again."
+    )
+
+
+def kept_form(page: str) -> tuple[str, dict[str, str]] | None:
+    """The form kept for the person across a sign-in (?kept=), when it was
+    sent from this page."""
+    token = request.args.get("kept", "")
+    person = current_person()
+    if not token or person is None:
+        return None
+    kept = services().people.kept_form(person.name, token)
+    if kept is None or page_of_form(kept[0]) != page:
+        return None
+    return kept
 
 
 @bp.post("/statements/<uuid:statement_id>/edit")
@@ -575,8 +615,13 @@ def statement_page(
     diff: str | None = None,
     errors: list[str] | None = None,
     amending: bool = False,
+    opened_version: str | None = None,
+    reason: str = "",
     status: int = 200,
 ) -> Response:
+    """A statement's desk page; opened_version: the version the person's
+    forms were opened at, when not the current one (a form kept across a
+    sign-in), so that saving it again is checked against that version."""
     person = current_person_or_fail()
     office = services().press_office
     translations = [
@@ -598,6 +643,8 @@ def statement_page(
         diff=diff,
         errors=errors or draft.errors,
         amending=amending,
+        opened_version=opened_version,
+        reason=reason,
         kinds=services().settings.kinds,
         zone=zone_name(),
         publish_at_local=local_text(document["publish_at"]),

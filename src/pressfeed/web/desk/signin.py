@@ -32,9 +32,14 @@ from pressfeed.web.context import PRESSFEED, services
 from pressfeed.web.desk import bp
 from pressfeed.web.sessions import (
     HOME_PATH,
+    KEPT_PATH,
+    KEPT_PREFIX,
     LOGIN_PATH,
     PASSWORD_PATH,
     current_person,
+    keep_the_form,
+    kept_fields,
+    page_of_form,
     safe_next,
     sign_in,
     sign_out,
@@ -119,17 +124,29 @@ def login() -> Response:
         return page("desk/login.html", next=target, name="")
     name = request.form.get("name", "")
     password = request.form.get("password", "")
+    carried = carried_form()
     wait = wait_seconds(name)
     if wait:
-        return too_many("desk/login.html", wait, next=target, name=name)
+        return too_many("desk/login.html", wait, next=target, name=name, **carried)
     person = services().people.verify_password(name, password)
     if person is None:
         record_failure(name)
-        return page("desk/login.html", error=WRONG, next=target, name=name)
+        return page("desk/login.html", error=WRONG, next=target, name=name, **carried)
     if person.totp_enabled:
         session[PENDING] = {"name": person.name, "at": time.time(), "next": target}
+        if carried:  # the code's form carries it on
+            return page("desk/code.html", **carried)
         return redirect_to(f"{LOGIN_PATH}/code")
-    return signed_in(person, target)
+    return signed_in(person, keep_the_form(person, target))
+
+
+def carried_form() -> dict[str, Any]:
+    """The statement form a sign-in page carries (see sessions.KEPT_FIELDS),
+    to carry on if the sign-in fails; empty when it carries none."""
+    path = request.form.get(KEPT_PATH, "")
+    if page_of_form(path) is None:
+        return {}
+    return {"kept": kept_fields(request.form, KEPT_PREFIX), "kept_path": path}
 
 
 def pending_name() -> tuple[str, str] | None:
@@ -151,18 +168,19 @@ def login_code() -> Response:
     name, target = pending
     if request.method == "GET":
         return page("desk/code.html")
+    carried = carried_form()
     wait = wait_seconds(name)
     if wait:
-        return too_many("desk/code.html", wait)
+        return too_many("desk/code.html", wait, **carried)
     people = services().people
     if not people.verify_totp(name, request.form.get("code", "")):
         record_failure(name)
-        return page("desk/code.html", error=WRONG_CODE)
+        return page("desk/code.html", error=WRONG_CODE, **carried)
     session.pop(PENDING, None)
     person = people.get(name)
     if person is None or person.disabled:
         return redirect_to(LOGIN_PATH)
-    return signed_in(person, target)
+    return signed_in(person, keep_the_form(person, target))
 
 
 @bp.post("/logout")
