@@ -132,6 +132,8 @@ def test_a_publisher_approves_and_schedules_in_the_offices_zone(office):
     assert (statement.approved_by, statement.review_requested_by) == ("paul", "wanda")
     page = publisher.get(f"/desk/statements/{statement_id}").get_data(as_text=True)
     assert local.strftime("%H:%M CE") in page  # CET or CEST, the zone's name
+    moving = local.strftime("%Y-%m-%dT%H:%M:%S")  # the embargo, ready to move
+    assert f'name="publish_at" type="datetime-local" step="1" value="{moving}"' in page
 
 
 def test_a_publish_at_the_clocks_skip_is_refused_and_changes_nothing(office):

@@ -624,6 +624,8 @@ def statement_page(
     sign-in), so that saving it again is checked against that version."""
     person = current_person_or_fail()
     office = services().press_office
+    if document["publish_at"] and not draft.publish_at:  # the embargo, to move
+        draft = replace(draft, publish_at=local_input(document["publish_at"]))
     translations = [
         statement_document(other, html=False)
         for other in office.translations(office.get_statement(UUID(document["id"])))
@@ -753,6 +755,12 @@ def _as_read(text: str) -> str:
 def zone_name() -> str:
     zone = services().settings.timezone
     return str(zone.key)
+
+
+def local_input(value: str) -> str:
+    """A stored time as a datetime-local field shows it, in the office's zone."""
+    local = datetime.fromisoformat(value).astimezone(services().settings.timezone)
+    return local.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def local_text(value: str | None) -> str:
