@@ -194,10 +194,16 @@ def test_bad_queries_are_problems(logged):
         "/audit/proof/consistency?from=6&to=5",
         "/audit/leaves?limit=1001",
         "/audit/leaves?start=x",
+        "/audit/proof/inclusion?index=01&size=5",  # one spelling per number
+        "/audit/proof/inclusion?index=1&index=2&size=5",
+        "/audit/proof/consistency?from=1&to=5&to=6",
+        "/audit/leaves?start=99999999999999999999999",
     ):
         answer = client.get(query)
         assert answer.status_code == 400, query
         assert answer.get_json()["type"].endswith("/problems/bad-tree-query")
+    said = client.get("/audit/proof/consistency?from=0&to=5").get_json()["detail"]
+    assert "from 1" in said
     beyond = client.get(f"/audit/proof/inclusion?index=0&size={len(leaves) + 1}")
     assert beyond.status_code == 400
     assert beyond.get_json()["type"].endswith("/problems/beyond-tree-size")

@@ -48,7 +48,7 @@ def leaves() -> Response:
 @bp.get("/proof/inclusion")
 def inclusion() -> Response:
     """The audit path of leaf index in the tree of size leaves."""
-    index, size = whole("index"), whole("size")
+    index, size = whole("index"), whole("size", least=1)
     if not index < size:
         raise ProblemError("bad-tree-query", "index must be below size.")
     within_tree(size)
@@ -59,7 +59,7 @@ def inclusion() -> Response:
 @bp.get("/proof/consistency")
 def consistency() -> Response:
     """The proof that the tree of size `from` is a prefix of the tree of size `to`."""
-    old, new = whole("from"), whole("to")
+    old, new = whole("from", least=1), whole("to", least=1)
     if not 1 <= old <= new:
         raise ProblemError("bad-tree-query", "from and to must be 1 <= from <= to.")
     within_tree(new)
@@ -157,14 +157,22 @@ def text_response(body: str) -> Response:
     return response
 
 
-def whole(name: str, default: int | None = None) -> int:
-    value = request.args.get(name)
-    if value is None:
+def whole(name: str, default: int | None = None, least: int = 0) -> int:
+    """A query's whole number, spelt one way only: given once, in digits,
+    without leading zeros (so that one proof has one address a cache keeps)."""
+    values = request.args.getlist(name)
+    if not values:
         if default is None:
             raise ProblemError("bad-tree-query", f"{name} is required.")
         return default
-    if not WHOLE.fullmatch(value):
-        raise ProblemError("bad-tree-query", f"{name} is a whole number from 0.")
+    value = values[0]
+    canonical = WHOLE.fullmatch(value) and (value == "0" or value[0] != "0")
+    if len(values) > 1 or not canonical or int(value) < least:
+        raise ProblemError(
+            "bad-tree-query",
+            f"{name} is given once, as a whole number from {least} of at most "
+            "18 digits and no leading zeros.",
+        )
     return int(value)
 
 
