@@ -419,6 +419,42 @@ def test_applying_mine_on_top_keeps_what_only_a_colleague_corrected(office):
     assert statement.body == "Open 9:00-12:30.\nClosed on Fridays."
 
 
+@pytest.mark.parametrize(
+    ("hers", "offered", "named"),
+    [
+        # apart from his paragraph: both changes, nothing to look at twice
+        ("Open 9:00-13:00.\r\nClosed on Fridays.", "9:00-13:00", False),
+        # the line his paragraph follows: hers alone, and the body named
+        ("Open 9:00-12:00.\r\nClosed on Fridays and Mondays.", "Mondays", True),
+    ],
+)
+def test_a_text_both_changed_is_merged_line_by_line(office, hers, offered, named):
+    """Paul adds a paragraph; Pia, on an older page, corrects another line:
+    the conflict page offers her text with his paragraph in it."""
+    app, services = office
+    paul, petra = Officer(app, "paul"), Officer(app, "petra")
+    body = "Open 9:00-12:00.\r\nClosed on Fridays."
+    statement_id = statement_id_of(compose(paul, "publish", body=body))
+    opened = str(services.press_office.find_statement(statement_id).version)
+    form = {"title": "Consular hours in August", "kind": "news", "version": opened,
+            "tags": "visas, consulate", "action": "save"}  # fmt: skip
+    added = paul.post(
+        f"/desk/statements/{statement_id}/amendment",
+        **form, body=body + "\r\n\r\nPassports on Wednesdays.", change_note="Added",
+    )  # fmt: skip
+    assert added.status_code == 303
+    stale = petra.post(
+        f"/desk/statements/{statement_id}/amendment",
+        **form, body=hers, change_note="Corrected",
+    )  # fmt: skip
+    assert stale.status_code == 409
+    page = stale.get_data(as_text=True)
+    offered_body = page.split('name="body"')[1].split("</textarea>")[0]
+    assert offered in offered_body
+    assert ("Passports on Wednesdays." in offered_body) is not named
+    assert ("both changed" in page) is named
+
+
 def test_a_stale_approval_offers_no_text_to_apply(office):
     app, services = office
     wanda, paul = Officer(app, "wanda"), Officer(app, "paul")

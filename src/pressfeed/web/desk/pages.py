@@ -13,6 +13,7 @@ from uuid import UUID
 
 from flask import Response, redirect, render_template, request, url_for
 from flask_babel import gettext  # type: ignore[import-untyped]
+from merge3 import Merge3
 from pydantic import ValidationError
 from werkzeug.wrappers import Response as HttpResponse
 
@@ -691,19 +692,40 @@ def conflict_page(
 MERGED_FIELDS = ("title", "kind", "tags", "summary", "speaker", "body")
 
 
+LINE_MERGED_FIELDS = ("summary", "body")  # texts of lines, merged line by line
+
+
 def merged(opened: Draft, mine: Draft, current: Draft) -> tuple[Draft, list[str]]:
     """Mine on top of the current version, field by field: a field the person
     left as they opened it takes the current value (a colleague's correction
-    stays); one only they changed keeps theirs; one both changed keeps theirs
-    and is named, to be looked at before applying."""
+    stays); one only they changed keeps theirs. A text both changed is merged
+    line by line when they changed different lines (a colleague's added
+    paragraph stays beside the person's corrected word); a field both
+    changed otherwise keeps theirs and is named, to be looked at first."""
     result, both = replace(mine, errors=[]), []
     for name in MERGED_FIELDS:
         was, typed, now = (_as_read(getattr(d, name)) for d in (opened, mine, current))
         if typed == was:
             setattr(result, name, getattr(current, name))
-        elif now not in (was, typed):
+        elif now in (was, typed):
+            continue
+        elif name in LINE_MERGED_FIELDS and (lines := merged_lines(was, typed, now)):
+            setattr(result, name, lines)
+        else:
             both.append(name)
     return result, both
+
+
+def merged_lines(opened: str, mine: str, current: str) -> str | None:
+    """The two changes of one text, line by line (a three-way merge); None
+    when both changed the same lines."""
+    base, ours, theirs = (
+        f"{t}\n".splitlines(keepends=True) for t in (opened, mine, current)
+    )
+    merge = Merge3(base, ours, theirs)
+    if any(region[0] == "conflict" for region in merge.merge_regions()):
+        return None
+    return "".join(merge.merge_lines()).removesuffix("\n")
 
 
 def unsaved_text(document: StatementDocument) -> Response | None:
