@@ -589,3 +589,28 @@ def test_lifting_an_embargo_early_takes_a_ticked_box(office):
     assert services.press_office.find_statement(statement_id).status == "scheduled"
     assert publisher.post(path, lift_embargo="on").status_code == 303
     assert services.press_office.find_statement(statement_id).status == "published"
+
+
+def test_every_published_statement_is_reachable_from_the_desk(office):
+    """The desk shows the ten latest; the rest are a page (or more) away."""
+    from pressfeed.application import NewStatement
+
+    app, services = office
+    for n in range(55):
+        services.press_office.create_statement(
+            NewStatement(title=f"Note {n:02d}", body="Text.", kind="news"), actor="paul"
+        )
+    services.worker.wait_until(services.press_office.recorder.max_notification_id())
+    aude = Officer(app, "aude")
+    desk = aude.get("/desk/").get_data(as_text=True)
+    assert 'href="/desk/statements?status=published"' in desk
+    first = aude.get("/desk/statements?status=published").get_data(as_text=True)
+    assert first.count("Note ") == 50 and "Note 54" in first and "Note 04" not in first
+    older = (
+        re.search(r'rel="next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    )
+    second = aude.get(older).get_data(as_text=True)
+    assert [f"Note {n:02d}" in second for n in (4, 0)] == [True, True]
+    assert 'rel="next"' not in second
+    assert aude.get("/desk/statements?status=lost").status_code == 404
+    assert aude.get("/desk/statements?status=draft&before=x").status_code == 400

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from flask import Response, redirect, render_template, request, url_for
@@ -23,6 +23,7 @@ from pressfeed.aggregates import (
     RETRACTED,
     SCHEDULED,
     StatementError,
+    Status,
 )
 from pressfeed.application import CommandResult, NewStatement, StaleVersion
 from pressfeed.people import Person
@@ -156,6 +157,42 @@ def index() -> str:
         featured=featured_document(),
         published=published,
         withdrawn=withdrawn,
+    )
+
+
+@bp.get("/statements")
+@require_person(*EVERYONE)
+def statements() -> str:
+    """Every statement of a status, newest first, LIST_SIZE a page."""
+    status = request.args.get("status", "")
+    headings = {
+        DRAFT: gettext("Drafts"),
+        SCHEDULED: gettext("Scheduled"),
+        PUBLISHED: gettext("Published"),
+        RETRACTED: gettext("Withdrawn"),
+    }
+    if status not in headings:
+        raise ProblemError(
+            "not-found", "Give status: draft, scheduled, published or retracted."
+        )
+    before = request.args.get("before")
+    if before is not None and not (
+        before.isascii() and before.isdigit() and len(before) < 19
+    ):
+        raise ProblemError("bad-request", "before is a position: a whole number.")
+    services().await_views()
+    documents, older = list_statements(
+        services().views,
+        status=cast(Status, status),
+        limit=LIST_SIZE,
+        before_position=int(before) if before else None,
+    )
+    return render_template(
+        "desk/statements.html",
+        heading=headings[status],
+        status=status,
+        documents=documents,
+        older=older,
     )
 
 
