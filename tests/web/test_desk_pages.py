@@ -614,3 +614,20 @@ def test_every_published_statement_is_reachable_from_the_desk(office):
     assert 'rel="next"' not in second
     assert aude.get("/desk/statements?status=lost").status_code == 404
     assert aude.get("/desk/statements?status=draft&before=x").status_code == 400
+
+
+def test_a_refused_field_says_why_beside_it_in_words(office):
+    """Screen readers tie the message to its field; nobody reads "tags.1"."""
+    app, _ = office
+    paul = Officer(app, "paul")
+    refused = compose(paul, "save-draft", title="T" * 301, tags="visas, bad tag!")
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert 'aria-invalid="true" aria-describedby="title-error"' in page
+    assert (
+        '<span class="field-error" id="title-error">At most 300 characters.</span>'
+        in page
+    )
+    assert 'aria-describedby="tags-error"' in page
+    assert "tags.1" not in page and "Value error" not in page
+    assert "Title: At most 300 characters." in page

@@ -65,6 +65,7 @@ class Draft:
     minor: bool = False
     translation_of: str = ""  # the id or slug of the statement translated
     errors: list[str] = field(default_factory=list)
+    field_errors: dict[str, str] = field(default_factory=dict)  # beside each field
 
     @classmethod
     def from_form(cls) -> Draft:
@@ -221,6 +222,7 @@ def compose() -> HttpResponse:
         result = services().press_office.create_statement(new, actor=person.name)
     except (ValidationError, StatementError, ValueError) as error:
         draft.errors = messages_of(error)
+        draft.field_errors = field_errors_of(error)
         return compose_page(draft, status=422)
     return after_command(result)
 
@@ -531,6 +533,7 @@ def amend_with(
         return conflict_page(document, draft, text_change=True)
     except (ValidationError, StatementError, ValueError) as error:
         draft.errors = messages_of(error)
+        draft.field_errors = field_errors_of(error)
         return statement_page(document, draft, status=422, amending=note is not None)
     return after_command(result)
 
@@ -603,12 +606,43 @@ def until(publish_at: str | None) -> str:
 
 
 def messages_of(error: Exception) -> list[str]:
+    """What was wrong, in words a person reads: "Title: ..." per field."""
     if isinstance(error, ValidationError):
+        labels = field_labels()
         return [
-            f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg']}"
-            for e in error.errors(include_url=False, include_input=False)
+            f"{labels.get(name, name)}: {said}" for name, said in field_problems(error)
         ]
     return [str(error)]
+
+
+def field_errors_of(error: Exception) -> dict[str, str]:
+    """Each form field's first problem, to show beside it."""
+    if not isinstance(error, ValidationError):
+        return {}
+    found: dict[str, str] = {}
+    for name, said in field_problems(error):
+        found.setdefault(name, said)
+    return found
+
+
+def field_problems(error: ValidationError) -> list[tuple[str, str]]:
+    """(field, problem) of a validation error, the problem in the person's
+    language where pydantic's wording is a programmer's."""
+    problems = []
+    for e in error.errors(include_url=False):
+        name = str(e["loc"][0]) if e["loc"] else "form"
+        limit = (e.get("ctx") or {}).get("max_length") or 0
+        kind = e["type"]
+        if kind in ("string_too_short", "too_short", "missing"):
+            said = gettext("This is required.")
+        elif kind in ("string_too_long", "too_long"):
+            said = gettext("At most %(count)s characters.", count=limit)
+        elif kind == "value_error":
+            said = str(e["msg"]).removeprefix("Value error, ")
+        else:
+            said = str(e["msg"])
+        problems.append((name, said))
+    return problems
 
 
 def preview_of(draft: Draft) -> dict[str, Any]:
