@@ -452,7 +452,8 @@ def test_a_text_both_changed_is_merged_line_by_line(office, hers, offered, named
     offered_body = page.split('name="body"')[1].split("</textarea>")[0]
     assert offered in offered_body
     assert ("Passports on Wednesdays." in offered_body) is not named
-    assert ("both changed" in page) is named
+    assert ("both changed: Body." in page) is named  # the field as labelled
+    assert "by paul" in page and "Amended" in page
 
 
 def test_a_stale_approval_offers_no_text_to_apply(office):

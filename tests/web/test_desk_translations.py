@@ -45,6 +45,8 @@ def test_a_publisher_composes_a_translation_and_sees_it_flagged(office):
     page = paul.get(f"/desk/statements/{english_id}").get_data(as_text=True)
     assert f'href="/desk/statements/{french_id}"' in page
     assert "possibly out of date" not in page
+    french_page = paul.get(f"/desk/statements/{french_id}").get_data(as_text=True)
+    assert 'name="title" lang="fr"' in french_page  # read and spell-checked as French
 
     english = services.press_office.get_statement(UUID(english_id))
     services.press_office.amend(

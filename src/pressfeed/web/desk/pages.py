@@ -828,6 +828,11 @@ def unsaved_text(document: StatementDocument) -> Response | None:
     return statement_page(document, typed, status=409)
 
 
+@bp.app_template_filter("field_label")
+def field_label(name: str) -> str:
+    return field_labels().get(name, name)
+
+
 def field_labels() -> dict[str, str]:
     """The text fields of a statement form, by name, as the form labels them."""
     return {
