@@ -342,3 +342,21 @@ def test_a_hidden_translation_leaves_the_originals_receipt_as_it_was(
     assert after["leaf_index"] == before["leaf_index"]
     check_receipt(after, verifier)
     pressfeed.close()
+
+
+def test_a_receipt_asked_for_as_soon_as_the_create_answered_is_served(
+    settings, tmp_path
+):
+    """The create answers with the receipt's address before the views hold
+    the statement: the receipt waits for them (briefly), rather than 404."""
+    pressfeed, _ = office(settings, tmp_path)
+    client = create_app(services=pressfeed).test_client()
+    statement = pressfeed.press_office.create_statement(
+        NewStatement(title="Just now", body="Body", kind="news"), actor="po"
+    ).statement  # the views have not followed yet
+    assert pressfeed.views.position(pressfeed.press_office.name) == 0
+    pressfeed.attach_worker(pressfeed.projection_worker()).start()
+    answer = client.get(f"/statements/{statement.slug}/receipt")
+    assert answer.status_code == 200, answer.get_json()
+    assert client.get("/statements/no-such-slug/receipt").status_code == 404
+    pressfeed.close()

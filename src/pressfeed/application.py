@@ -710,7 +710,7 @@ class PressOffice(Application[UUID]):
         """A statement by its id or by its slug."""
         if is_uuid(id_or_slug):
             return self.get_statement(UUID(id_or_slug))
-        owner = self._slug_owner(id_or_slug)
+        owner = self.slug_owner(id_or_slug)
         if owner is None:
             raise StatementNotFound(id_or_slug)
         return self.get_statement(owner)
@@ -906,7 +906,8 @@ class PressOffice(Application[UUID]):
         if kind not in self.kinds:
             raise UnknownKind(f"Unknown kind {kind!r}; known: {', '.join(self.kinds)}.")
 
-    def _slug_owner(self, slug: str) -> UUID | None:
+    def slug_owner(self, slug: str) -> UUID | None:
+        """The id of the statement that holds a slug (None: no statement)."""
         try:
             index: Any = self.repository.get(SlugIndex.create_id(slug))
         except AggregateNotFoundError:
@@ -973,7 +974,7 @@ class PressOffice(Application[UUID]):
             [b for b, new in zip(bases, statements, strict=True) if new.slug is None]
         )
         used = set(counts)
-        in_store = functools.cache(lambda slug: self._slug_owner(slug) is not None)
+        in_store = functools.cache(lambda slug: self.slug_owner(slug) is not None)
         next_suffix: dict[str, int] = {}  # below it, every suffix of a base is used
         slugs = []
         for new, base in zip(statements, bases, strict=True):

@@ -189,7 +189,10 @@ def open_note(note: str, key: VerifierKey) -> str:
             if key.verify(text.encode(), data[4:]):
                 return text
             raise NoteError(f"the signature of {name} does not verify")
-    raise NoteError(f"the note has no signature by {key.name}")
+    raise NoteError(
+        f"the note has no signature by the key {key.name}+{key.hash.hex()} "
+        "(a key of another name, or another key of that name, signed it)"
+    )
 
 
 def parse_checkpoint(note: str, key: VerifierKey) -> Checkpoint:

@@ -87,6 +87,9 @@ def receipt(slug: str) -> Response:
     leaf, the latest signed checkpoint, and the inclusion proof against it."""
     s = services()
     document = public_statement(s.views, slug)
+    if document is None and published_just_now(slug):  # the views follow it
+        s.await_views()
+        document = public_statement(s.views, slug)
     if document is None:
         raise ProblemError("not-found", "No public statement has that address.")
     version = s.audit.shown_version(UUID(document["id"]), document["version"])
@@ -137,6 +140,14 @@ def register_receipts(app: Flask) -> None:
     """The receipt route, and signs_checkpoints() for the statement page."""
     app.register_blueprint(receipts)
     app.context_processor(lambda: {"signs_checkpoints": signs_checkpoints})
+
+
+def published_just_now(slug: str) -> bool:
+    """Whether the event store has a public statement of this slug (that the
+    views lack: a receipt asked for as soon as its create answered)."""
+    office = services().press_office
+    owner = office.slug_owner(slug)
+    return owner is not None and office.get_statement(owner).was_public
 
 
 def signing(make: Callable[[], str]) -> str:
