@@ -95,3 +95,15 @@ def test_withdrawing_names_the_translations_that_stay_published(office):
     page = paul.get(f"/desk/statements/{english_id}").get_data(as_text=True)
     assert "Withdrawn " in page and "Reason: Wrong dates" in page
     assert page.count("<h1") == 1
+
+
+def test_a_statement_page_offers_to_translate_it_into_each_missing_language(office):
+    app, _ = office
+    paul = Officer(app, "paul")
+    english_id = statement_id_of(compose(paul, "publish", title="Embassy closed"))
+    page = paul.get(f"/desk/statements/{english_id}").get_data(as_text=True)
+    link = "/desk/statements/new?translation_of=embassy-closed&amp;language=fr"
+    assert f'href="{link}"' in page and "Slug: embassy-closed" in page
+    form = paul.get(link.replace("&amp;", "&")).get_data(as_text=True)
+    assert 'name="translation_of" value="embassy-closed"' in form
+    assert '<option value="fr" selected>' in form

@@ -209,6 +209,9 @@ def compose() -> HttpResponse:
             draft.errors = [kept_notice()]
             return compose_page(draft)
         draft = Draft(language=services().settings.default_language)
+        if translating := request.args.get("translation_of", "").strip():
+            draft.translation_of = translating  # from a statement's "Translate"
+            draft.language = request.args.get("language", draft.language)
         return compose_page(draft)
     draft, action = Draft.from_form(), request.form.get("action", "")
     if action == "preview":
