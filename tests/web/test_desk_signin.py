@@ -37,12 +37,17 @@ def form_of(response, button: str):
     raise AssertionError(f"no form with a {button!r} button")
 
 
+def hidden_fields(form) -> dict[str, str]:
+    """What a browser sends of a form without the person typing anything."""
+    return {i.get("name"): i.get("value", "") for i in form.inputs if i.get("type") == "hidden"}  # fmt: skip
+
+
 def submit(client, page_path: str, button: str, fields: dict[str, str], **kwargs):
     """Opens the page, fills in the form's fields by their labels, presses button."""
     page = client.get(page_path, headers=HTML, **kwargs)
     assert page.status_code == 200, page.status_code
     form, labels = form_of(page, button)
-    data = {i.get("name"): i.get("value", "") for i in form.inputs if i.get("type") == "hidden"}  # fmt: skip
+    data = hidden_fields(form)
     for label, value in fields.items():
         data[labels[label]] = value
     return client.post(form.get("action"), data=data, headers=HTML, **kwargs)
@@ -258,7 +263,7 @@ def test_a_correction_sent_after_the_session_ended_comes_back_once_signed_in(
     sign_in(client, "paul")
     page = client.get(f"/desk/statements/{statement.id}", headers=HTML)
     form, labels = form_of(page, "Save amendment")
-    data = {i.get("name"): i.get("value", "") for i in form.inputs if i.get("type") == "hidden"}  # fmt: skip
+    data = hidden_fields(form)
     data |= {"title": "Visa hours", "kind": "news", "body": TYPED, "change_note": "Ten"}
     people.end_sessions("paul")  # as the idle limit would
     sent = client.post(
@@ -268,7 +273,7 @@ def test_a_correction_sent_after_the_session_ended_comes_back_once_signed_in(
     assert "What you sent is not saved yet" in text_of(sent)
     assert "<b>ten</b>" not in text_of(sent)  # carried, escaped
     form, labels = form_of(sent, "Sign in")
-    carried = {i.get("name"): i.get("value", "") for i in form.inputs if i.get("type") == "hidden"}  # fmt: skip
+    carried = hidden_fields(form)
     assert carried["kept.body"] == TYPED
     carried |= {labels["Name"]: "paul", labels["Password"]: PASSWORD}
     back = client.post(form.get("action"), data=carried, headers=HTML)
@@ -297,7 +302,7 @@ def test_a_form_from_before_signing_in_again_in_another_tab_is_kept(
     sign_in(client, "paul")
     page = client.get(f"/desk/statements/{statement.id}", headers=HTML)
     form, _ = form_of(page, "Save amendment")
-    data = {i.get("name"): i.get("value", "") for i in form.inputs if i.get("type") == "hidden"}  # fmt: skip
+    data = hidden_fields(form)
     leave, _ = form_of(page, "Sign out")  # in another tab: out, and in again
     client.post("/desk/logout", data={"csrf_token": leave.inputs["csrf_token"].value})
     sign_in(client, "paul")  # a new session, and a new CSRF token
@@ -323,12 +328,12 @@ def test_a_new_statement_typed_while_the_session_ended_comes_back(client, people
         data={"csrf_token": token, "title": "Not lost", "body": TYPED, "action": "save-draft"},
     )  # fmt: skip
     form, labels = form_of(sent, "Sign in")
-    carried = {i.get("name"): i.get("value", "") for i in form.inputs if i.get("type") == "hidden"}  # fmt: skip
+    carried = hidden_fields(form)
     carried |= {labels["Name"]: "paul", labels["Password"]: "wrong"}
     again = client.post(form.get("action"), data=carried, headers=HTML)
     assert WRONG in text_of(again)  # a typo in the password loses nothing either
     form, labels = form_of(again, "Sign in")
-    carried = {i.get("name"): i.get("value", "") for i in form.inputs if i.get("type") == "hidden"}  # fmt: skip
+    carried = hidden_fields(form)
     carried |= {labels["Name"]: "paul", labels["Password"]: PASSWORD}
     back = client.post(form.get("action"), data=carried, headers=HTML)
     assert location(back).startswith("/desk/statements/new?kept=")

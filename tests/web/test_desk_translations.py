@@ -30,15 +30,8 @@ def test_a_publisher_composes_a_translation_and_sees_it_flagged(office):
     form = paul.get("/desk/statements/new").get_data(as_text=True)
     assert 'name="translation_of"' in form
     assert '<option value="fr">' in form
-    english_id = statement_id_of(compose(paul, "publish", title="Consular hours"))
-    french_id = statement_id_of(
-        compose(
-            paul,
-            "publish",
-            title="Horaires du consulat",
-            language="fr",
-            translation_of="consular-hours",
-        )
+    english_id, french_id = english_and_french(
+        paul, "Consular hours", "Horaires du consulat"
     )
     french = services.press_office.get_statement(UUID(french_id))
     assert french.translation_group == UUID(english_id)
@@ -69,18 +62,23 @@ def test_a_publisher_composes_a_translation_and_sees_it_flagged(office):
     assert "already" in refused.get_data(as_text=True)
 
 
+def english_and_french(paul: Officer, title: str, titre: str) -> tuple[str, str]:
+    """Ids of an English statement and of its French translation, published."""
+    english_id = statement_id_of(compose(paul, "publish", title=title))
+    slug = slug_of(title)
+    french = compose(paul, "publish", title=titre, language="fr", translation_of=slug)
+    return english_id, statement_id_of(french)
+
+
+def slug_of(title: str) -> str:
+    return title.lower().replace(" ", "-")
+
+
 def test_withdrawing_names_the_translations_that_stay_published(office):
     app, _ = office
     paul = Officer(app, "paul")
-    english_id = statement_id_of(compose(paul, "publish", title="Food fair dates"))
-    french_id = statement_id_of(
-        compose(
-            paul,
-            "publish",
-            title="Dates du salon",
-            language="fr",
-            translation_of="food-fair-dates",
-        )
+    english_id, french_id = english_and_french(
+        paul, "Food fair dates", "Dates du salon"
     )
     asked = paul.post(f"/desk/statements/{english_id}/withdrawal", reason="Wrong dates")
     page = asked.get_data(as_text=True)

@@ -89,11 +89,13 @@ class ArchiveView(View):
         )
 
 
-def closed_page_count(views: ReadModel, language: str) -> int:
+def closed_page_count(views: ReadModel, language: str, table: str = TABLE) -> int:
+    """How many pages of a language's numbered entries are full (closed), in
+    this archive or another numbered alike (seq per language)."""
     rows = views.query(
         "SELECT COALESCE(MAX(seq), 0) AS n FROM {t} WHERE language = ?",
         [language],
-        t=TABLE,
+        t=table,
     )
     return int(rows[0]["n"]) // PAGE_SIZE
 

@@ -13,7 +13,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pressfeed.aggregates import PUBLISHED, Statement
-from pressfeed.projections.archive import PAGE_SIZE
+from pressfeed.projections.archive import (
+    LAST_CLOSED_SEQ,
+    PAGE_SIZE,
+    closed_page_count,
+)
 from pressfeed.projections.base import (
     BatchOutcome,
     Change,
@@ -198,22 +202,9 @@ def latest_changes(
     return [_public_change(row) for row in ordered]
 
 
-# The number of the last change in a closed page of one language (the one
-# parameter), as SQL over the table.
-LAST_CLOSED_SEQ = (
-    f"(SELECT COALESCE(MAX(seq), 0) / {PAGE_SIZE} * {PAGE_SIZE} FROM {{t}} "
-    "WHERE language = ?)"
-)
-
-
 def closed_change_pages(views: ReadModel, language: str) -> int:
     """How many archive pages of a language's changes are full (closed)."""
-    rows = views.query(
-        "SELECT COALESCE(MAX(seq), 0) AS n FROM {t} WHERE language = ?",
-        [language],
-        t=TABLE,
-    )
-    return int(rows[0]["n"]) // PAGE_SIZE
+    return closed_page_count(views, language, TABLE)
 
 
 def change_archive_page(

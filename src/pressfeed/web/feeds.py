@@ -198,17 +198,13 @@ def change_archive(number: int, lang: str = "") -> Response:
     """A closed page of 50 public changes, for a reader that missed them."""
     language = page_language(lang)
     closed = closed_change_pages(services().views, language)
-    if not 1 <= number <= closed:
-        abort(404)
-    settings = services().settings
-    links = ArchiveLinks(
-        prev_archive=change_archive_page_path(number - 1, lang) if number > 1 else None,
-        next_archive=(
-            change_archive_page_path(number + 1, lang) if number < closed else None
-        ),
-        current=changes_feed_path(lang),
-        is_archive=True,
+    links = archive_links(
+        number,
+        closed,
+        lambda n: change_archive_page_path(n, lang),
+        changes_feed_path(lang),
     )
+    settings = services().settings
     title = gettext(
         "%(site)s: changes, archive %(number)s",
         site=settings.site_title,
@@ -238,15 +234,9 @@ def change_archive(number: int, lang: str = "") -> Response:
 def archive(number: int, lang: str = "") -> Response:
     language = page_language(lang)
     closed = closed_page_count(services().views, language)
-    if not 1 <= number <= closed:
-        abort(404)
+    current = feed_path(FeedScope(language=lang), ATOM.extension)
+    links = archive_links(number, closed, lambda n: archive_page_path(n, lang), current)
     settings = services().settings
-    links = ArchiveLinks(
-        prev_archive=archive_page_path(number - 1, lang) if number > 1 else None,
-        next_archive=archive_page_path(number + 1, lang) if number < closed else None,
-        current=feed_path(FeedScope(language=lang), ATOM.extension),
-        is_archive=True,
-    )
     title = gettext(
         "%(site)s: archive %(number)s", site=settings.site_title, number=number
     )
@@ -271,6 +261,20 @@ def archive(number: int, lang: str = "") -> Response:
 
     item = cached(archive_page_path(number, lang), render)
     return conditional_response(item, ATOM.content_type, ARCHIVE_CACHE, replayable=True)
+
+
+def archive_links(
+    number: int, closed: int, page_path: Callable[[int], str], current: str
+) -> ArchiveLinks:
+    """RFC 5005 links of closed archive page number (404 for any other)."""
+    if not 1 <= number <= closed:
+        abort(404)
+    return ArchiveLinks(
+        prev_archive=page_path(number - 1) if number > 1 else None,
+        next_archive=page_path(number + 1) if number < closed else None,
+        current=current,
+        is_archive=True,
+    )
 
 
 def serve_feed(scope: FeedScope, extension: str, title: str) -> Response:
