@@ -250,6 +250,15 @@ def published(services, title="Visa hours"):
     ).statement
 
 
+def amendment_opened(client, people, services):
+    """Paul, signed in, has a published statement's amendment form open."""
+    people.create("paul", "publisher", PASSWORD)
+    statement = published(services)
+    sign_in(client, "paul")
+    page = client.get(f"/desk/statements/{statement.id}", headers=HTML)
+    return statement, page, form_of(page, "Save amendment")[0]
+
+
 TYPED = 'Open at <b>ten</b>, "not nine".\nOn Fridays too.'
 
 
@@ -258,11 +267,7 @@ def test_a_correction_sent_after_the_session_ended_comes_back_once_signed_in(
 ):
     """Idle too long while typing: the sign-in page carries what was sent, and
     once signed in the correction is back in its form, to send again."""
-    people.create("paul", "publisher", PASSWORD)
-    statement = published(services)
-    sign_in(client, "paul")
-    page = client.get(f"/desk/statements/{statement.id}", headers=HTML)
-    form, labels = form_of(page, "Save amendment")
+    statement, _, form = amendment_opened(client, people, services)
     data = hidden_fields(form)
     data |= {"title": "Visa hours", "kind": "news", "body": TYPED, "change_note": "Ten"}
     people.end_sessions("paul")  # as the idle limit would
@@ -297,11 +302,7 @@ def test_a_correction_sent_after_the_session_ended_comes_back_once_signed_in(
 def test_a_form_from_before_signing_in_again_in_another_tab_is_kept(
     client, people, services
 ):
-    people.create("paul", "publisher", PASSWORD)
-    statement = published(services)
-    sign_in(client, "paul")
-    page = client.get(f"/desk/statements/{statement.id}", headers=HTML)
-    form, _ = form_of(page, "Save amendment")
+    _, page, form = amendment_opened(client, people, services)
     data = hidden_fields(form)
     leave, _ = form_of(page, "Sign out")  # in another tab: out, and in again
     client.post("/desk/logout", data={"csrf_token": leave.inputs["csrf_token"].value})
