@@ -14,6 +14,7 @@ import requests
 from pressfeed.application import NewStatement, PressOffice
 from pressfeed.projections import open_views
 from pressfeed.projections.runner import ProjectionWorker
+from pressfeed.projections.schedule import scheduled_statements
 from pressfeed.scheduler import EmbargoScheduler
 from pressfeed.web import create_app
 from tests.helpers import Server, create_token
@@ -388,3 +389,35 @@ def test_an_embargoed_text_changed_after_approval_waits_for_a_new_one(
     assert client.get(f"/statements/{held.slug}").status_code == 404
     app.approve(draft.id, actor="paul")  # and publish now
     assert app.get_statement(draft.id).status == "published"
+
+
+def test_approving_a_held_statement_keeps_its_embargo(services):
+    """An approval without a new time neither publishes early nor drops the
+    embargo: the statement goes back on the schedule at its time."""
+    app = services.press_office
+    draft = app.create_statement(
+        NewStatement(title="Held words", body="As approved.", kind="news", draft=True),
+        actor="wanda",
+    ).statement
+    app.submit_for_review(draft.id, actor="wanda")
+    due = soon(86_400)
+    app.approve(draft.id, actor="paul", publish_at=due)
+    app.amend(
+        draft.id,
+        expected_version=None,
+        changes={"body": "Changed after approval."},
+        change_note=None,
+        minor=False,
+        actor="wanda",
+    )
+    services.worker.wait_until(app.recorder.max_notification_id() or 0)
+    assert draft.id not in scheduled_statements(services.views)  # held
+    app.approve(draft.id, actor="paul")  # through the API: no publish_at
+    approved = app.get_statement(draft.id)
+    assert (approved.status, approved.publish_at, approved.approved_by) == (
+        "scheduled",
+        due,
+        "paul",
+    )
+    services.worker.wait_until(app.recorder.max_notification_id() or 0)
+    assert scheduled_statements(services.views)[draft.id] == due

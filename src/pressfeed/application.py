@@ -32,6 +32,7 @@ from eventsourcing.utils import EnvType
 from slugify import slugify as transliterated_slug
 
 from pressfeed.aggregates import (
+    SCHEDULED,
     AlreadyPublished,
     ChangeNote,
     CommandReceipt,
@@ -459,12 +460,16 @@ class PressOffice(Application[UUID]):
     ) -> CommandResult:
         """A publisher approves a statement in review and publishes it now, or
         schedules it for publish_at: the approval and the publication (or
-        embargo) are two events saved together."""
+        embargo) are two events saved together. An embargoed statement held
+        for review keeps its embargo (published now only if it has passed)."""
 
         def approve_and_release(statement: Statement) -> None:
             now = self.clock()
             eyes = self.second_pair_of_eyes
+            embargo = statement.publish_at if statement.status == SCHEDULED else None
             statement.approve(actor=actor, now=now, second_pair_of_eyes=eyes)
+            if publish_at is None and embargo is not None and embargo > now:
+                return  # held for review: approved, it keeps its embargo
             if publish_at is None:
                 statement.publish(actor=actor, now=now, second_pair_of_eyes=eyes)
             else:

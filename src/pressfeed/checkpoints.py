@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -38,6 +39,8 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
     PublicFormat,
 )
+
+log = logging.getLogger(__name__)
 
 ED25519 = b"\x01"
 SIGNATURE_DASH = "\u2014"  # the em dash that starts a signature line
@@ -228,6 +231,7 @@ class Checkpointer:
         self._shared = shared or ProcessCheckpoint()
         self._key: SigningKey | None = None
         self._lock = threading.Lock()
+        self._own: KeptNote | None = None  # the last note this process signed
 
     def key(self) -> SigningKey:
         if self._key is None:
@@ -244,11 +248,20 @@ class Checkpointer:
         if self._fresh(kept, signer, covering):
             assert kept is not None
             return kept.note
+        if kept is not None and kept.signer != signer:
+            if self._fresh(self._own, signer, covering):  # no row flapping
+                assert self._own is not None
+                return self._own.note
+            log.warning(  # a key or origin changing, or processes that disagree
+                "The checkpoint kept was signed as %r; this process signs as %r",
+                kept.signer,
+                signer,
+            )
         with self._lock:  # one signature at a time in this process
             size, root = self._tree_head()
             note = key.sign(Checkpoint(origin, size, root).text())
-            signed = KeptNote(signer, size, note, int(time.time() * 1_000_000))
-            self._shared.keep(signed)
+            self._own = KeptNote(signer, size, note, int(time.time() * 1_000_000))
+            self._shared.keep(self._own)
         newest = self._shared.kept()  # another process's, if of a larger tree
         if newest is not None and newest.signer == signer and newest.size >= size:
             return newest.note

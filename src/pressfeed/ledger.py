@@ -29,7 +29,7 @@ from pressfeed.checkpoints import KeptNote
 from pressfeed.storage import (
     Dialect,
     Tables,
-    store_unavailable,
+    read_only,
     tables_of,
     vacuum_analyse,
 )
@@ -595,12 +595,13 @@ class StoredCheckpoint:
     def keep(self, note: KeptNote) -> None:
         """Keeps a newly signed checkpoint unless one of a larger tree by the
         same signer is kept already (another signer's is always replaced). A
-        store that refuses writes (a hot standby) keeps none: each process
-        then serves its own."""
+        read-only store (a hot standby) keeps none: each process then serves
+        its own. Any other refusal (locked, full, unreachable) is raised: a
+        note no other process can see must not be served."""
         try:
             self._replace(note)
         except Exception as error:
-            if not store_unavailable(error):
+            if not read_only(error):
                 raise
 
     def _replace(self, note: KeptNote) -> None:

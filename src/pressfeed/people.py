@@ -31,6 +31,7 @@ SESSIONS = "pf_sessions"
 # signed in again (only a hash of the token that finds one is stored).
 KEPT_FORMS = "pf_kept_forms"
 KEPT_FOR = timedelta(days=1)
+KEPT_PER_PERSON = 5  # the newest forms of each person; older ones are forgotten
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024  # hashing is deliberately slow: no megabyte passwords
@@ -333,9 +334,11 @@ class PeopleRegistry:
         token that finds it. Forms kept longer than KEPT_FOR are forgotten."""
         token = secrets.token_urlsafe(16)
         now = _now()
-        self.tables.execute(
-            "DELETE FROM {t} WHERE created_at < ?",
-            (_iso(now - KEPT_FOR),),
+        self.tables.execute(  # the old ones, and all but this person's newest
+            "DELETE FROM {t} WHERE created_at < ? OR token_hash IN (SELECT "
+            "token_hash FROM {t} WHERE name = ? ORDER BY created_at DESC "
+            f"LIMIT 1000000 OFFSET {KEPT_PER_PERSON - 1})",
+            (_iso(now - KEPT_FOR), name),
             t=KEPT_FORMS,
         )
         self.tables.execute(

@@ -270,6 +270,26 @@ def store_unavailable(error: BaseException) -> bool:
     return False
 
 
+SQLITE_READONLY = 8
+POSTGRES_READ_ONLY = "25006"  # read_only_sql_transaction: a hot standby
+
+
+def read_only(error: BaseException) -> bool:
+    """Whether error, or an error it was raised from, says the store takes
+    reads only (a read-only file or a hot standby), for good."""
+    current: BaseException | None = error
+    for _ in range(10):
+        if current is None:
+            return False
+        if isinstance(current, sqlite3.Error):
+            code = getattr(current, "sqlite_errorcode", None)
+            return code is not None and code & 0xFF == SQLITE_READONLY
+        if isinstance(current, psycopg.Error):
+            return current.sqlstate == POSTGRES_READ_ONLY
+        current = current.__cause__ or current.__context__
+    return False
+
+
 HEALTH_TABLE = "pf_health"
 
 

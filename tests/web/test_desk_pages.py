@@ -534,8 +534,11 @@ def test_an_embargoed_text_changed_after_approval_is_back_in_review(office):
     desk = publisher.get("/desk/").get_data(as_text=True)
     in_review = desk.split("<h2>In review</h2>")[1].split("</section>")[0]
     assert "Consular hours in August" in in_review
+    scheduled = desk.split("<h2>Scheduled</h2>")[1].split("</section>")[0]
+    assert "Consular hours in August" not in scheduled  # held, not on its way
     page = publisher.get(f"/desk/statements/{statement_id}").get_data(as_text=True)
     assert "Approve and publish" in page and "Approve and schedule" in page
+    assert "held for review: it was to publish" in page
     lifted = publisher.post(
         f"/desk/statements/{statement_id}/publication", lift_embargo="on"
     )
@@ -632,3 +635,27 @@ def test_a_refused_field_says_why_beside_it_in_words(office):
     assert 'aria-describedby="tags-error"' in page
     assert "tags.1" not in page and "Value error" not in page
     assert "Title: At most 300 characters." in page
+
+
+def test_publishing_a_draft_a_colleague_changed_meanwhile_shows_the_conflict(office):
+    """Paul's page is older than Petra's correction: Publish now from it must
+    neither publish nor offer his old text to save over hers."""
+    app, services = office
+    paul, petra = Officer(app, "paul"), Officer(app, "petra")
+    statement_id = statement_id_of(compose(paul, "save-draft"))
+    opened = services.press_office.find_statement(statement_id).version
+    form = {"title": "Consular hours in August", "kind": "news",
+            "tags": "visas, consulate", "body": "The consulate is **closed** on Fridays."}  # fmt: skip
+    petra.post(
+        f"/desk/statements/{statement_id}/edit",
+        **{**form, "body": "Closed on Fridays and Mondays."}, action="save",
+    )  # fmt: skip
+    stale = paul.post(
+        f"/desk/statements/{statement_id}/publication", **form, version=str(opened)
+    )
+    assert stale.status_code == 409
+    page = stale.get_data(as_text=True)
+    assert "Someone changed this statement meanwhile" in page
+    offered = page.split('name="body"')[1].split("</textarea>")[0]
+    assert "Mondays" in offered  # hers, since he left the body as he opened it
+    assert services.press_office.find_statement(statement_id).status == "draft"

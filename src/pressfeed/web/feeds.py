@@ -43,7 +43,6 @@ from pressfeed.syndication import (
     FeedFormat,
     FeedSpec,
     FeedWords,
-    change_updated,
     changes_feed,
     entry_updated,
 )
@@ -221,7 +220,8 @@ def change_archive(number: int, lang: str = "") -> Response:
         dated = items
         if number < closed:
             dated = items + change_archive_page(views, number + 1, language)
-        modified = max(change_updated(c) for c in dated)
+        # When each was recorded (a back-dated publication's is its import).
+        modified = last_modified([c["statement"] for c in dated])
         extras = FeedExtras(words=feed_words(), quiet_since=modified)
         return rendered(changes_feed(spec, items, settings, extras), modified)
 

@@ -225,6 +225,8 @@ KEPT_FIELDS = (
     "publish_at", "change_note", "minor", "translation_of", "reason", "version",
 )  # fmt: skip
 KEPT_PREFIX = "kept."
+KEPT_MAX_CHARS = 300_000  # a statement's fields, with room to spare
+AUTHOR_ROLES = ("writer", "publisher")  # who sends statement forms
 KEPT_PATH = "kept_path"
 STATEMENT_FORM = re.compile(r"/desk/statements/(new|[0-9a-f-]{36})(/[a-z/]+)?")
 
@@ -252,7 +254,7 @@ def sign_in_keeping_the_form() -> Response:
         kept=kept_fields(request.form),
         kept_path=path,
     )
-    return Response(page, status=401, mimetype="text/html")
+    return Response(page, status=200, mimetype="text/html")
 
 
 def kept_after_a_new_sign_in() -> Redirect | None:
@@ -262,27 +264,44 @@ def kept_after_a_new_sign_in() -> Redirect | None:
     sign-in page; None for any other refused token (the plain 400)."""
     if request.method != "POST" or page_of_form(request.path) is None:
         return None
+    if not from_this_origin():  # another site's post, sibling domains too
+        return None
     person = current_person()
-    if person is None:  # only this site's own page, never another site's post
-        same_site = request.headers.get("Sec-Fetch-Site") == "same-origin"
-        return sign_in_keeping_the_form() if same_site else None
-    page = page_of_form(request.path)
-    token = services().people.keep_form(
-        person.name, request.path, kept_fields(request.form)
-    )
-    return redirect(f"{page}?{urlencode({'kept': token})}", code=303)
+    if person is None:
+        return sign_in_keeping_the_form()
+    page = page_of_form(request.path) or HOME_PATH
+    target = keep_for(person, request.path, kept_fields(request.form), page)
+    return redirect(target, code=303)
+
+
+def from_this_origin() -> bool:
+    """Whether this request came from a page of this very origin, as the
+    browser says (Fetch Metadata, else Origin): a refused CSRF token alone
+    does not tell an earlier page of ours from another site's, and SameSite
+    cookies come along from a sibling domain's pages too."""
+    fetched_from = request.headers.get("Sec-Fetch-Site")
+    if fetched_from is not None:
+        return fetched_from == "same-origin"
+    return request.headers.get("Origin") == request.host_url.rstrip("/")
+
+
+def keep_for(person: Person, path: str, fields: dict[str, str], target: str) -> str:
+    """Keeps a statement form for the person, when their role writes
+    statements and it is of a sane size; where to see it again (else
+    target)."""
+    page = page_of_form(path)
+    size = sum(len(value) for value in fields.values())
+    if page is None or person.role not in AUTHOR_ROLES or size > KEPT_MAX_CHARS:
+        return target
+    token = services().people.keep_form(person.name, path, fields)
+    return f"{page}?{urlencode({'kept': token})}"
 
 
 def keep_the_form(person: Person, target: str) -> str:
     """Where to go once signed in: the page of the form the sign-in page
     carried, which keeps it for the person, or target."""
     path = request.form.get(KEPT_PATH, "")
-    page = page_of_form(path)
-    if page is None:
-        return target
-    fields = kept_fields(request.form, KEPT_PREFIX)
-    token = services().people.keep_form(person.name, path, fields)
-    return f"{page}?{urlencode({'kept': token})}"
+    return keep_for(person, path, kept_fields(request.form, KEPT_PREFIX), target)
 
 
 def password_redirect() -> Redirect:

@@ -154,7 +154,11 @@ def index() -> str:
         person=current_person(),
         drafts=[d for d in drafts if not d["review"]["in_review"]],
         in_review=statements_in_review(views, LIST_SIZE),
-        scheduled=[(d, until(d["publish_at"])) for d in scheduled],
+        scheduled=[  # a held one is in review, not on its way
+            (d, until(d["publish_at"]))
+            for d in scheduled
+            if not d["review"]["in_review"]
+        ],
         featured=featured_document(),
         published=published,
         withdrawn=withdrawn,
@@ -537,7 +541,13 @@ def amend_with(
     except (ValidationError, StatementError, ValueError) as error:
         draft.errors = messages_of(error)
         draft.field_errors = field_errors_of(error)
-        return statement_page(document, draft, status=422, amending=note is not None)
+        return statement_page(
+            document,
+            draft,
+            status=422,
+            amending=note is not None,
+            opened_version=str(form_version()),  # a save then is checked against it
+        )
     return after_command(result)
 
 
@@ -809,6 +819,8 @@ def unsaved_text(document: StatementDocument) -> Response | None:
     if "title" not in request.form:
         return None
     typed, saved = Draft.from_form(), Draft.of(document)
+    if form_version() != document["version"]:  # a colleague's change meanwhile
+        return conflict_page(document, typed, text_change=True)
     changed = [
         label
         for name, label in field_labels().items()
@@ -828,7 +840,9 @@ def unsaved_text(document: StatementDocument) -> Response | None:
             fields=", ".join(changed),
         )
     ]
-    return statement_page(document, typed, status=409)
+    return statement_page(
+        document, typed, opened_version=str(form_version()), status=409
+    )
 
 
 @bp.app_template_filter("field_label")
