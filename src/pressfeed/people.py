@@ -349,20 +349,31 @@ class PeopleRegistry:
         )
         return token
 
-    def kept_form(self, name: str, token: str) -> tuple[str, dict[str, str]] | None:
-        """(path, fields) of a form kept for this person, while it is kept."""
-        rows = self.tables.query(
-            "SELECT path, fields, created_at FROM {t} "
-            "WHERE token_hash = ? AND name = ?",
-            (_token_hash(token), name),
-            t=KEPT_FORMS,
-        )
-        if (
-            not rows
-            or _now() - datetime.fromisoformat(rows[0]["created_at"]) > KEPT_FOR
-        ):
+    def take_kept_form(
+        self, name: str, token: str
+    ) -> tuple[str, dict[str, str]] | None:
+        """(path, fields) of a form kept for this person, handed back once
+        (then forgotten: going back to its address sends nothing twice)."""
+        d = self.tables.dialect
+        with self.tables.cursor(commit=True) as c:
+            c.execute(
+                d.sql(
+                    "SELECT path, fields, created_at FROM {t} "
+                    "WHERE token_hash = ? AND name = ?",
+                    t=KEPT_FORMS,
+                ),
+                (_token_hash(token), name),
+            )
+            row = c.fetchone()
+            c.execute(
+                d.sql(
+                    "DELETE FROM {t} WHERE token_hash = ? AND name = ?", t=KEPT_FORMS
+                ),
+                (_token_hash(token), name),
+            )
+        if row is None or _now() - datetime.fromisoformat(row["created_at"]) > KEPT_FOR:
             return None
-        return rows[0]["path"], json.loads(rows[0]["fields"])
+        return row["path"], json.loads(row["fields"])
 
     # Helpers
 

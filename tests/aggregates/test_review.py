@@ -151,3 +151,20 @@ def test_without_review_an_embargoed_correction_publishes_on_time():
     assert not statement.in_review
     statement.publish_as_scheduled(planned_at=due, actor="scheduler", now=due)
     assert statement.body == "Unapproved wording." and statement.status == "published"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"summary": "A new summary"}, {"speaker": "The consul"}, {"tags": ["visas"]}],
+)
+def test_any_change_of_an_approved_embargoed_statement_is_held(changes):
+    statement = drafted()
+    statement.submit_for_review(actor="wanda", now=NOW)
+    due = NOW + timedelta(hours=1)
+    statement.schedule(publish_at=due, actor="paul", now=NOW)
+    statement.amend(
+        changes=changes, change_note=None, minor=False, actor="wanda", now=NOW
+    )
+    assert statement.in_review
+    with pytest.raises(HeldForReview):
+        statement.publish_as_scheduled(planned_at=due, actor="scheduler", now=due)

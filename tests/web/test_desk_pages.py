@@ -659,3 +659,32 @@ def test_publishing_a_draft_a_colleague_changed_meanwhile_shows_the_conflict(off
     offered = page.split('name="body"')[1].split("</textarea>")[0]
     assert "Mondays" in offered  # hers, since he left the body as he opened it
     assert services.press_office.find_statement(statement_id).status == "draft"
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "x" * 2001])
+def test_a_withdrawal_reason_is_needed_and_no_longer_than_the_apis(office, reason):
+    app, services = office
+    paul = Officer(app, "paul")
+    statement_id = statement_id_of(compose(paul, "publish"))
+    refused = paul.post(
+        f"/desk/statements/{statement_id}/withdrawal", reason=reason, confirmed="yes"
+    )
+    assert refused.status_code == 422
+    assert "Reason: " in refused.get_data(as_text=True)
+    assert services.press_office.find_statement(statement_id).status == "published"
+
+
+def test_an_embargo_shown_to_be_moved_is_never_earlier_than_it_is(office):
+    """The field shows whole seconds: an embargo at 09:30:33.675 shows as
+    09:30:34, so sending it back unchanged cannot lift it 0.675 s early."""
+    from pressfeed.application import NewStatement
+
+    app, services = office
+    paul = Officer(app, "paul")
+    due = datetime(2031, 5, 6, 7, 30, 33, 675000, tzinfo=ZoneInfo("UTC"))
+    statement = services.press_office.create_statement(
+        NewStatement(title="Exact", body="Text.", kind="news", publish_at=due),
+        actor="paul",
+    ).statement
+    page = paul.get(f"/desk/statements/{statement.id}").get_data(as_text=True)
+    assert 'value="2031-05-06T09:30:34"' in page  # Paris, summer time

@@ -330,11 +330,11 @@ def test_a_new_statement_typed_while_the_session_ended_comes_back(client, people
     people.create("paul", "publisher", PASSWORD)
     sign_in(client, "paul")
     page = client.get("/desk/statements/new", headers=HTML)
-    token = form_of(page, "Save draft")[0].inputs["csrf_token"].value
+    opened = hidden_fields(form_of(page, "Save draft")[0])
     people.end_sessions("paul")
     sent = client.post(
         "/desk/statements/new",
-        data={"csrf_token": token, "title": "Not lost", "body": TYPED, "action": "save-draft"},
+        data={**opened, "title": "Not lost", "body": TYPED, "action": "save-draft"},
     )  # fmt: skip
     form, labels = form_of(sent, "Sign in")
     carried = hidden_fields(form)
@@ -506,6 +506,89 @@ def test_each_person_has_a_few_kept_forms_at_most(people):
         people.keep_form("paul", "/desk/statements/new", {"body": f"Draft {n}"})
         for n in range(8)
     ]
-    kept = [people.kept_form("paul", token) for token in tokens]
+    kept = [people.take_kept_form("paul", token) for token in tokens]
     assert [k is not None for k in kept] == [False] * 3 + [True] * 5
     assert kept[-1] == ("/desk/statements/new", {"body": "Draft 7"})
+
+
+def carried_sign_in(client, sent, name: str, password: str = PASSWORD):
+    """Signs in on the sign-in page that carries a form."""
+    form, labels = form_of(sent, "Sign in")
+    carried = hidden_fields(form) | {labels["Name"]: name, labels["Password"]: password}
+    return client.post(form.get("action"), data=carried, headers=HTML)
+
+
+def test_a_kept_form_comes_back_to_the_person_who_typed_it_only_and_once(
+    client, people, services
+):
+    statement, _, form = amendment_opened(client, people, services)
+    people.create("petra", "publisher", PASSWORD)
+    typed = hidden_fields(form) | {"title": "Visa hours", "kind": "news",
+                                   "body": TYPED, "change_note": "Ten", "action": "save"}  # fmt: skip
+    people.end_sessions("paul")
+    sent = client.post(form.get("action"), data=typed, headers=HTML)
+    as_petra = carried_sign_in(client, sent, "petra")  # a colleague at his desk
+    assert location(as_petra) == f"/desk/statements/{statement.id}"  # nothing kept
+    assert "not nine" not in text_of(client.get(location(as_petra), headers=HTML))
+    people.end_sessions("petra")
+    same_origin = {**HTML, "Sec-Fetch-Site": "same-origin"}  # a token from before
+    sent = client.post(form.get("action"), data=typed, headers=same_origin)
+    back = carried_sign_in(client, sent, "paul")
+    assert "not nine" in text_of(client.get(location(back), headers=HTML))
+    again = text_of(client.get(location(back), headers=HTML))  # Back, or a reload
+    assert "not nine" not in again and "Your session had ended" not in again
+
+
+def test_a_stale_sign_in_page_and_sign_out_still_work(client, people, services):
+    """Signed in and out in another tab: the old tab's sign-in page shows
+    afresh, still carrying its form; its Sign out still signs out."""
+    _, page, form = amendment_opened(client, people, services)
+    typed = hidden_fields(form) | {"title": "Visa hours", "kind": "news",
+                                   "body": TYPED, "change_note": "Ten", "action": "save"}  # fmt: skip
+    people.end_sessions("paul")
+    sent = client.post(form.get("action"), data=typed, headers=HTML)  # tab A
+    sign_in(client, "paul")  # tab B: a new CSRF token
+    same_origin = {**HTML, "Sec-Fetch-Site": "same-origin"}
+    login, labels = form_of(sent, "Sign in")
+    stale = client.post(
+        login.get("action"),
+        data=hidden_fields(login)
+        | {labels["Name"]: "paul", labels["Password"]: PASSWORD},
+        headers=same_origin,
+    )
+    assert stale.status_code == 200 and "This page was out of date" in text_of(stale)
+    back = carried_sign_in(client, stale, "paul")
+    assert "not nine" in text_of(client.get(location(back), headers=HTML))
+    leave, _ = form_of(page, "Sign out")  # the old page's own token
+    out = client.post("/desk/logout", data=hidden_fields(leave), headers=same_origin)
+    assert out.status_code == 303 and client.get_cookie(COOKIE) is None
+
+
+def test_a_kept_text_whose_form_is_gone_is_shown_to_copy(client, people, services):
+    """Wanda's session ended while she edited a draft a publisher scheduled
+    meanwhile: its form is gone, her text is still there to copy."""
+    from datetime import UTC, datetime, timedelta
+
+    from pressfeed.application import NewStatement
+
+    people.create("wanda", "writer", PASSWORD)
+    draft = services.press_office.create_statement(
+        NewStatement(
+            title="Cultural season", body="Concerts.", kind="news", draft=True
+        ),
+        actor="wanda",
+    ).statement
+    sign_in(client, "wanda")
+    page = client.get(f"/desk/statements/{draft.id}", headers=HTML)
+    form, _ = form_of(page, "Save draft")
+    typed = hidden_fields(form) | {"title": "Cultural season", "kind": "news",
+                                   "body": "Concerts every Tuesday.", "action": "save"}  # fmt: skip
+    people.end_sessions("wanda")
+    sent = client.post(form.get("action"), data=typed, headers=HTML)
+    services.press_office.schedule(
+        draft.id, publish_at=datetime.now(UTC) + timedelta(days=1), actor="paul"
+    )
+    back = carried_sign_in(client, sent, "wanda")
+    restored = lxml.html.fromstring(text_of(client.get(location(back), headers=HTML)))
+    copy = restored.get_element_by_id("kept-body")
+    assert copy.get("readonly") is not None and copy.text == "Concerts every Tuesday."

@@ -266,9 +266,10 @@ class Statement(Aggregate):
         second_pair_of_eyes: bool = False,
     ) -> None:
         """Changes title, body, kind, tags, summary or speaker, with a change note
-        saying why (a summary or speaker of None removes it). A change of an
-        embargoed text takes back its approval (the scheduler holds a text in
-        review); with a second pair of eyes it is always submitted for review."""
+        saying why (a summary or speaker of None removes it). Any change of an
+        approved embargoed statement sends it back to review (the scheduler
+        holds a statement in review); with a second pair of eyes, so does
+        any change of its text."""
         self._refuse_if_retracted()
         unknown = set(changes) - set(AMENDABLE_FIELDS)
         if unknown:
@@ -286,6 +287,7 @@ class Statement(Aggregate):
             raise ChangeNoteRequired(
                 "An amendment of a published statement needs a note."
             )
+        approved = self.approved_by is not None
         self._amend(
             changes=changed,
             change_note=change_note or "",
@@ -294,8 +296,10 @@ class Statement(Aggregate):
             at=utc(now),
         )
         text_changed = any(name in TEXT_FIELDS for name in changed)
-        embargoed = self.status == SCHEDULED and text_changed
-        if embargoed and second_pair_of_eyes and not self.in_review:
+        reviewed = approved or (second_pair_of_eyes and text_changed)
+        if self.status == SCHEDULED and reviewed and not self.in_review:
+            # what goes out at the embargo (summary, speaker, tags too) is
+            # what a publisher approved, or it waits for their approval
             self._submit_for_review(actor=actor, at=utc(now))
 
     def retract(

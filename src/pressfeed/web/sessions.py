@@ -32,6 +32,7 @@ from flask import (
 )
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import BadSignature, URLSafeSerializer
+from markupsafe import Markup, escape
 from werkzeug.wrappers import Response as Redirect
 
 from pressfeed.config import Settings
@@ -43,6 +44,7 @@ COOKIE = "pressfeed_desk"
 FORM_COOKIE = "pressfeed_form"  # Flask's own session: CSRF token, pending sign-in
 SALT = "pressfeed.desk-session"
 LOGIN_PATH = "/desk/login"
+LOGOUT_PATH = "/desk/logout"
 PASSWORD_PATH = "/desk/password"
 HOME_PATH = "/desk/"
 NEXT_PREFIXES = ("/desk/", "/audit/")  # where a sign-in may lead back to
@@ -113,6 +115,30 @@ def secure_cookies(settings: Settings) -> bool:
 
 def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.secret_key or "", salt=SALT)
+
+
+SENDER_SALT = "pressfeed.form-sender"
+
+
+def sender_field() -> Markup:
+    """A statement form's hidden field naming (signed) who opened it: a form
+    kept across a sign-in comes back to that person only."""
+    person = current_person()
+    if person is None:
+        return Markup("")
+    signed = URLSafeSerializer(current_app.secret_key or "", salt=SENDER_SALT)
+    value = escape(signed.dumps(person.name))
+    return Markup(f'<input type="hidden" name="sent_by" value="{value}">')
+
+
+def sent_by(fields: Mapping[str, str]) -> str | None:
+    """The person who opened a form, if its sent_by field is genuine."""
+    signed = URLSafeSerializer(current_app.secret_key or "", salt=SENDER_SALT)
+    try:
+        name = signed.loads(fields.get("sent_by", ""))
+    except BadSignature:
+        return None
+    return name if isinstance(name, str) else None
 
 
 def _cookie_token() -> str | None:
@@ -223,6 +249,7 @@ def login_redirect() -> Redirect:
 KEPT_FIELDS = (
     "title", "kind", "language", "tags", "summary", "speaker", "body",
     "publish_at", "change_note", "minor", "translation_of", "reason", "version",
+    "sent_by",
 )  # fmt: skip
 KEPT_PREFIX = "kept."
 KEPT_MAX_CHARS = 300_000  # a statement's fields, with room to spare
@@ -245,31 +272,45 @@ def kept_fields(form: Mapping[str, str], prefix: str = "") -> dict[str, str]:
 
 def sign_in_keeping_the_form() -> Response:
     """The sign-in page, carrying the statement form this request sent."""
-    path = request.path
+    return sign_in_page(request.path, kept_fields(request.form))
+
+
+def sign_in_page(kept_path: str, kept: dict[str, str], stale: bool = False) -> Response:
+    """The sign-in page, carrying a statement form (if any) to keep once
+    signed in; stale: the page it was sent from was out of date."""
     page = render_template(
         "desk/login.html",
-        next=page_of_form(path),
+        next=page_of_form(kept_path) or HOME_PATH,
         name="",
         ended="sent",
-        kept=kept_fields(request.form),
-        kept_path=path,
+        kept=kept if page_of_form(kept_path) else {},
+        kept_path=kept_path if page_of_form(kept_path) else "",
+        stale=stale,
     )
     return Response(page, status=200, mimetype="text/html")
 
 
-def kept_after_a_new_sign_in() -> Redirect | None:
-    """A statement form from a page of an earlier session (signed in again in
-    another tab, which gave the browser a new CSRF token): kept for the
-    person signed in now and put back on its page, or carried by the
-    sign-in page; None for any other refused token (the plain 400)."""
-    if request.method != "POST" or page_of_form(request.path) is None:
+def after_a_refused_token() -> Redirect | None:
+    """A form from a page of this origin whose CSRF token is no longer the
+    browser's (signed in or out in another tab meanwhile): Sign out still
+    signs out; a sign-in page is shown afresh, still carrying its statement
+    form; a statement form is kept for the person who opened it, if they
+    are the one signed in now, or carried by the sign-in page. None for
+    any other post (the plain 400), another site's above all."""
+    if request.method != "POST" or not from_this_origin():
         return None
-    if not from_this_origin():  # another site's post, sibling domains too
+    if request.path == LOGOUT_PATH:
+        sign_out()
+        return redirect(LOGIN_PATH, code=303)
+    if request.path in (LOGIN_PATH, LOGIN_PATH + "/code"):
+        carried = request.form.get(KEPT_PATH, "")
+        return sign_in_page(carried, kept_fields(request.form, KEPT_PREFIX), stale=True)
+    page = page_of_form(request.path)
+    if page is None:
         return None
     person = current_person()
     if person is None:
         return sign_in_keeping_the_form()
-    page = page_of_form(request.path) or HOME_PATH
     target = keep_for(person, request.path, kept_fields(request.form), page)
     return redirect(target, code=303)
 
@@ -292,6 +333,8 @@ def keep_for(person: Person, path: str, fields: dict[str, str], target: str) -> 
     page = page_of_form(path)
     size = sum(len(value) for value in fields.values())
     if page is None or person.role not in AUTHOR_ROLES or size > KEPT_MAX_CHARS:
+        return target
+    if sent_by(fields) != person.name:  # a colleague's: never shown to another
         return target
     token = services().people.keep_form(person.name, path, fields)
     return f"{page}?{urlencode({'kept': token})}"

@@ -13,9 +13,10 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response as HttpResponse
 
 from pressfeed.web.problems import http_problem, problem_response
-from pressfeed.web.sessions import kept_after_a_new_sign_in
+from pressfeed.web.sessions import after_a_refused_token, sender_field
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
+bp.add_app_template_global(sender_field, "sender_field")
 
 # Forms post back to the desk: its pages allow that, and nothing else more
 # than the public site does.
@@ -36,7 +37,7 @@ def private_pages(response: Response) -> Response:
 
 @bp.errorhandler(CSRFError)
 def stale_form(error: CSRFError) -> HttpResponse:
-    return kept_after_a_new_sign_in() or problem_response(http_problem(error))
+    return after_a_refused_token() or problem_response(http_problem(error))
 
 
 from pressfeed.web.desk import admin, pages, signin  # noqa: E402  (routes on bp)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
@@ -37,7 +37,12 @@ from pressfeed.representation import (
     text_diff,
     with_translations,
 )
-from pressfeed.schemas import StatementAmendment, StatementCreate, unix_line_ends
+from pressfeed.schemas import (
+    RetractionRequest,
+    StatementAmendment,
+    StatementCreate,
+    unix_line_ends,
+)
 from pressfeed.times import iso, on_the_wall_clock
 from pressfeed.web.context import services
 from pressfeed.web.desk import bp
@@ -240,7 +245,9 @@ def statement(statement_id: UUID) -> Response:
     document = current_document(statement_id)
     if kept := kept_form(f"/desk/statements/{statement_id}"):
         path, fields = kept
-        draft = Draft.from_fields(fields)
+        saved = Draft.of(document)  # what the kept form did not send stays
+        shown = {name: getattr(saved, name) for name in (*MERGED_FIELDS, "language")}
+        draft = Draft.from_fields({**shown, **fields})
         draft.errors = [kept_notice()]
         return statement_page(
             document,
@@ -248,8 +255,30 @@ def statement(statement_id: UUID) -> Response:
             amending=path.endswith("/amendment"),
             opened_version=fields.get("version"),
             reason=fields.get("reason", ""),
+            kept=kept_text(fields) if kept_form_gone(path, document) else None,
         )
     return statement_page(document, Draft.of(document))
+
+
+# The action whose form a statement form's path posts from.
+FORM_OF_PATH = {
+    "edit": "edit", "publication": "edit", "schedule": "edit",
+    "amendment": "amend", "withdrawal": "withdraw",
+}  # fmt: skip
+
+
+def kept_form_gone(path: str, document: StatementDocument) -> bool:
+    """Whether the form a kept one was sent from is no longer on the page
+    (the statement was scheduled, published or withdrawn meanwhile)."""
+    action = FORM_OF_PATH.get(path.rsplit("/", 1)[-1])
+    person = current_person_or_fail()
+    return action is not None and action not in allowed_actions(person, document)
+
+
+def kept_text(fields: Mapping[str, str]) -> dict[str, str]:
+    """The typed fields of a kept form worth showing back as they were."""
+    shown = ("title", "summary", "speaker", "body", "change_note", "reason")
+    return {name: fields[name] for name in shown if fields.get(name)}
 
 
 def kept_notice() -> str:
@@ -266,7 +295,7 @@ def kept_form(page: str) -> tuple[str, dict[str, str]] | None:
     person = current_person()
     if not token or person is None:
         return None
-    kept = services().people.kept_form(person.name, token)
+    kept = services().people.take_kept_form(person.name, token)
     if kept is None or page_of_form(kept[0]) != page:
         return None
     return kept
@@ -381,10 +410,14 @@ def withdraw(statement_id: UUID) -> HttpResponse:
     """First shows what readers will see; withdraws once confirmed."""
     person, document = acting_on(statement_id, "withdraw")
     reason = request.form.get("reason", "").strip()
-    if not reason:
+    try:
+        reason = RetractionRequest.model_validate({"reason": reason}).reason
+    except ValidationError as error:  # none, or longer than the API takes
         draft = Draft.of(document)
-        draft.errors = ["A withdrawal needs a reason."]
-        return statement_page(document, draft, status=422)
+        draft.errors = [
+            f"{gettext('Reason')}: {said}" for _, said in field_problems(error)
+        ]
+        return statement_page(document, draft, reason=reason, status=422)
     opened_at = form_version()
     if opened_at != document["version"]:
         return conflict_page(document, Draft.of(document))  # changed meanwhile
@@ -702,6 +735,7 @@ def statement_page(
     amending: bool = False,
     opened_version: str | None = None,
     reason: str = "",
+    kept: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
     """A statement's desk page; opened_version: the version the person's
@@ -732,6 +766,7 @@ def statement_page(
         amending=amending,
         opened_version=opened_version,
         reason=reason,
+        kept=kept,
         kinds=services().settings.kinds,
         zone=zone_name(),
         publish_at_local=local_text(document["publish_at"]),
@@ -873,8 +908,13 @@ def zone_name() -> str:
 
 
 def local_input(value: str) -> str:
-    """A stored time as a datetime-local field shows it, in the office's zone."""
-    local = datetime.fromisoformat(value).astimezone(services().settings.timezone)
+    """A stored time as a datetime-local field shows it, in the office's zone:
+    to the second, rounded up (the field has no fractions, and an embargo
+    moved by sending it back must never lift earlier)."""
+    moment = datetime.fromisoformat(value)
+    if moment.microsecond:
+        moment = moment.replace(microsecond=0) + timedelta(seconds=1)
+    local = moment.astimezone(services().settings.timezone)
     return local.strftime("%Y-%m-%dT%H:%M:%S")
 
 
