@@ -688,3 +688,24 @@ def test_an_embargo_shown_to_be_moved_is_never_earlier_than_it_is(office):
     ).statement
     page = paul.get(f"/desk/statements/{statement.id}").get_data(as_text=True)
     assert 'value="2031-05-06T09:30:34"' in page  # Paris, summer time
+
+
+def test_a_conflict_with_a_scheduling_keeps_the_typed_text_to_copy(office):
+    app, services = office
+    paul, petra = Officer(app, "paul"), Officer(app, "petra")
+    statement_id = statement_id_of(compose(paul, "save-draft"))
+    opened = services.press_office.find_statement(statement_id).version
+    later = (datetime.now(ZoneInfo("Europe/Paris")) + timedelta(days=2)).strftime(
+        "%Y-%m-%dT%H:%M"
+    )
+    petra.post(f"/desk/statements/{statement_id}/schedule", publish_at=later)
+    stale = paul.post(
+        f"/desk/statements/{statement_id}/edit",
+        title="Consular hours in August", kind="news", tags="visas",
+        body="Typed while Petra scheduled it.", version=str(opened), action="save",
+    )  # fmt: skip
+    assert stale.status_code == 409
+    page = stale.get_data(as_text=True)
+    assert (
+        'id="kept-body" readonly' in page and "Typed while Petra scheduled it." in page
+    )

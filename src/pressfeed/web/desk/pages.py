@@ -502,10 +502,36 @@ def current_document(statement_id: UUID) -> StatementDocument:
 
 
 def acting_on(statement_id: UUID, action: str) -> tuple[Person, StatementDocument]:
+    """The person and the statement, if they may do this to it now; the
+    conflict page when the statement changed since the form was opened so
+    that they no longer may (a colleague scheduled the draft being edited)."""
     person = current_person_or_fail()
     document = current_document(statement_id)
+    allowed = action in allowed_actions(person, document)
+    if (
+        not allowed
+        and "version" in request.form
+        and form_version() != document["version"]
+    ):
+        typed = Draft.from_form()
+        raise ChangedMeanwhile(
+            conflict_page(document, typed, text_change="title" in request.form)
+        )
     require_action(person, document, action)
     return person, document
+
+
+class ChangedMeanwhile(Exception):
+    """Answered with its conflict page (see acting_on)."""
+
+    def __init__(self, page: Response) -> None:
+        super().__init__("The statement changed since the form was opened.")
+        self.page = page
+
+
+@bp.errorhandler(ChangedMeanwhile)
+def changed_meanwhile(error: ChangedMeanwhile) -> Response:
+    return error.page
 
 
 def form_version() -> int:
