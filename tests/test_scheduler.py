@@ -358,20 +358,15 @@ def test_the_scheduler_logs_what_an_operator_needs_and_no_routine_lines(
     assert len(routine) <= 2, routine  # at most a line when it starts and stops
 
 
-def test_an_embargoed_text_changed_after_approval_waits_for_a_new_one(
-    services, embargoes, client
-):
-    """The scheduler never publishes words no publisher approved: the changed
-    text is held past its time, in review, until a publisher approves it."""
+def held_for_review(services, due: datetime):
+    """A statement wanda wrote, paul approved for due, and wanda then changed:
+    held for review, the views caught up."""
     app = services.press_office
     draft = app.create_statement(
-        NewStatement(
-            title="Approved words", body="As approved.", kind="news", draft=True
-        ),
+        NewStatement(title="Held words", body="As approved.", kind="news", draft=True),
         actor="wanda",
     ).statement
     app.submit_for_review(draft.id, actor="wanda")
-    due = soon(1.5)
     app.approve(draft.id, actor="paul", publish_at=due)
     app.amend(
         draft.id,
@@ -382,6 +377,17 @@ def test_an_embargoed_text_changed_after_approval_waits_for_a_new_one(
         actor="wanda",
     )
     services.worker.wait_until(app.recorder.max_notification_id() or 0)
+    return draft
+
+
+def test_an_embargoed_text_changed_after_approval_waits_for_a_new_one(
+    services, embargoes, client
+):
+    """The scheduler never publishes words no publisher approved: the changed
+    text is held past its time, in review, until a publisher approves it."""
+    app = services.press_office
+    due = soon(1.5)
+    draft = held_for_review(services, due)
     sleep_until(due + timedelta(seconds=1.5))
     held = app.get_statement(draft.id)
     assert (held.status, held.in_review) == ("scheduled", True)
@@ -395,22 +401,8 @@ def test_approving_a_held_statement_keeps_its_embargo(services):
     """An approval without a new time neither publishes early nor drops the
     embargo: the statement goes back on the schedule at its time."""
     app = services.press_office
-    draft = app.create_statement(
-        NewStatement(title="Held words", body="As approved.", kind="news", draft=True),
-        actor="wanda",
-    ).statement
-    app.submit_for_review(draft.id, actor="wanda")
     due = soon(86_400)
-    app.approve(draft.id, actor="paul", publish_at=due)
-    app.amend(
-        draft.id,
-        expected_version=None,
-        changes={"body": "Changed after approval."},
-        change_note=None,
-        minor=False,
-        actor="wanda",
-    )
-    services.worker.wait_until(app.recorder.max_notification_id() or 0)
+    draft = held_for_review(services, due)
     assert draft.id not in scheduled_statements(services.views)  # held
     app.approve(draft.id, actor="paul")  # through the API: no publish_at
     approved = app.get_statement(draft.id)
