@@ -105,3 +105,17 @@ def test_a_statement_page_offers_to_translate_it_into_each_missing_language(offi
     form = paul.get(link.replace("&amp;", "&")).get_data(as_text=True)
     assert 'name="translation_of" value="embassy-closed"' in form
     assert '<option value="fr" selected>' in form
+
+
+def test_a_publisher_unlinks_a_translation_from_the_desk(office):
+    app, services = office
+    paul = Officer(app, "paul")
+    english_id, french_id = english_and_french(paul, "Lyon fair", "Foire de Lyon")
+    page = paul.get(f"/desk/statements/{french_id}").get_data(as_text=True)
+    assert "Unlink from its translations" in page
+    unlinked = paul.post(f"/desk/statements/{french_id}/translation/unlink")
+    assert unlinked.status_code == 303
+    french = services.press_office.get_statement(UUID(french_id))
+    assert french.translation_group is None
+    page = paul.get(f"/desk/statements/{english_id}").get_data(as_text=True)
+    assert f'href="/desk/statements/{french_id}"' not in page

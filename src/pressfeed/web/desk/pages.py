@@ -128,6 +128,8 @@ def allowed_actions(person: Person, document: StatementDocument) -> set[str]:
             actions.add("unschedule")
         if status == PUBLISHED:
             actions |= {"amend", "withdraw", "feature"}
+        if status != RETRACTED and document.get("translation_group"):
+            actions.add("unlink")
     return actions
 
 
@@ -474,6 +476,20 @@ def unfeature(statement_id: UUID) -> HttpResponse:
     services().press_office.unfeature(actor=person.name, only=statement_id)
     services().command_recorded()
     return redirect(url_for("desk.statement", statement_id=statement_id), code=303)
+
+
+@bp.post("/statements/<uuid:statement_id>/translation/unlink")
+@require_person("publisher")
+def unlink_translation(statement_id: UUID) -> HttpResponse:
+    """Takes the statement out of its group of translations (the others stay
+    linked to each other)."""
+    person, document = acting_on(statement_id, "unlink")
+    return run(
+        document,
+        lambda: services().press_office.unlink_translation(
+            statement_id, actor=person.name, expected_version=form_version()
+        ),
+    )
 
 
 # Helpers
