@@ -353,27 +353,20 @@ class PeopleRegistry:
         self, name: str, token: str
     ) -> tuple[str, dict[str, str]] | None:
         """(path, fields) of a form kept for this person, handed back once
-        (then forgotten: going back to its address sends nothing twice)."""
-        d = self.tables.dialect
-        with self.tables.cursor(commit=True) as c:
-            c.execute(
-                d.sql(
-                    "SELECT path, fields, created_at FROM {t} "
-                    "WHERE token_hash = ? AND name = ?",
-                    t=KEPT_FORMS,
-                ),
-                (_token_hash(token), name),
-            )
-            row = c.fetchone()
-            c.execute(
-                d.sql(
-                    "DELETE FROM {t} WHERE token_hash = ? AND name = ?", t=KEPT_FORMS
-                ),
-                (_token_hash(token), name),
-            )
-        if row is None or _now() - datetime.fromisoformat(row["created_at"]) > KEPT_FOR:
+        (then forgotten: going back to its address sends nothing twice; of
+        two requests at once, one gets it)."""
+        rows = self.tables.returning(
+            "DELETE FROM {t} WHERE token_hash = ? AND name = ? "
+            "RETURNING path, fields, created_at",
+            (_token_hash(token), name),
+            t=KEPT_FORMS,
+        )
+        if (
+            not rows
+            or _now() - datetime.fromisoformat(rows[0]["created_at"]) > KEPT_FOR
+        ):
             return None
-        return row["path"], json.loads(row["fields"])
+        return rows[0]["path"], json.loads(rows[0]["fields"])
 
     # Helpers
 

@@ -127,6 +127,14 @@ class Tables:
             c.execute(sql, tuple(params))
             return list(c.fetchall())
 
+    def returning(
+        self, text: str, params: Sequence[Any] = (), **tables: str
+    ) -> list[Any]:
+        """The rows a writing statement returns (... RETURNING), committed."""
+        with self.cursor(commit=True) as c:
+            c.execute(self.dialect.sql(text, **tables), tuple(params))
+            return list(c.fetchall())
+
     def execute(self, text: str, params: Sequence[Any] = (), **tables: str) -> None:
         """Runs one statement in its own transaction."""
         with self.cursor(commit=True) as c:

@@ -709,3 +709,60 @@ def test_a_conflict_with_a_scheduling_keeps_the_typed_text_to_copy(office):
     assert (
         'id="kept-body" readonly' in page and "Typed while Petra scheduled it." in page
     )
+
+
+def test_a_writers_conflict_page_shows_no_history(office):
+    """However a writer comes to a conflict page (a crafted stale version of
+    a statement published since), it lists no events: the audit is not a
+    writer's to read."""
+    app, _ = office
+    paul, wanda = Officer(app, "paul"), Officer(app, "wanda")
+    statement_id = statement_id_of(compose(paul, "publish"))
+    crafted = wanda.post(f"/desk/statements/{statement_id}/review", version="1")
+    page = crafted.get_data(as_text=True)
+    assert crafted.status_code in (403, 409)
+    assert 'class="audit-event"' not in page and "by paul" not in page
+    assert 'class="audit-event"' in paul.post(
+        f"/desk/statements/{statement_id}/withdrawal", reason="x", version="1"
+    ).get_data(as_text=True)  # a publisher's shows them
+
+
+def test_a_writers_stale_edit_of_a_draft_published_meanwhile_is_kept_to_copy(office):
+    """Paul publishes Wanda's draft while she edits it: she may not amend it,
+    so her text comes back to copy, with no form she could not send."""
+    app, services = office
+    paul, wanda = Officer(app, "paul"), Officer(app, "wanda")
+    statement_id = statement_id_of(compose(wanda, "save-draft"))
+    opened = services.press_office.find_statement(statement_id).version
+    paul.post(f"/desk/statements/{statement_id}/publication")
+    stale = wanda.post(
+        f"/desk/statements/{statement_id}/edit",
+        title="Consular hours in August", kind="news", tags="visas",
+        body="Wanda's late wording.", version=str(opened), action="save",
+    )  # fmt: skip
+    assert stale.status_code == 409
+    page = stale.get_data(as_text=True)
+    assert "Apply mine on top" not in page
+    assert 'id="kept-body" readonly' in page and "late wording" in page
+
+
+def test_a_withdrawal_reason_survives_a_colleagues_change(office):
+    app, services = office
+    paul, petra = Officer(app, "paul"), Officer(app, "petra")
+    statement_id = statement_id_of(compose(paul, "publish"))
+    opened = services.press_office.find_statement(statement_id).version
+    petra.post(
+        f"/desk/statements/{statement_id}/amendment",
+        title="Consular hours in August", kind="news", tags="visas",
+        body="Corrected.", change_note="Corrected", action="save",
+    )  # fmt: skip
+    stale = paul.post(
+        f"/desk/statements/{statement_id}/withdrawal",
+        reason="Wrong dates given", confirmed="yes", version=str(opened),
+    )  # fmt: skip
+    assert stale.status_code == 409
+    page = stale.get_data(as_text=True)
+    assert (
+        '<label for="kept-reason">Reason</label>' in page
+        and "Wrong dates given" in page
+    )

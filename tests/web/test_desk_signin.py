@@ -592,3 +592,18 @@ def test_a_kept_text_whose_form_is_gone_is_shown_to_copy(client, people, service
     restored = lxml.html.fromstring(text_of(client.get(location(back), headers=HTML)))
     copy = restored.get_element_by_id("kept-body")
     assert copy.get("readonly") is not None and copy.text == "Concerts every Tuesday."
+
+
+def test_a_desk_form_from_another_site_is_refused_even_with_a_token(
+    client, people, services
+):
+    """A sibling domain could plant the form cookie and so know the token:
+    the browser's Sec-Fetch-Site still tells, and the post is refused."""
+    statement, _, form = amendment_opened(client, people, services)
+    typed = hidden_fields(form) | {"title": "Visa hours", "kind": "news",
+                                   "body": "Forged.", "change_note": "x", "action": "save"}  # fmt: skip
+    forged = client.post(
+        form.get("action"), data=typed, headers={**HTML, "Sec-Fetch-Site": "same-site"}
+    )
+    assert forged.status_code == 403
+    assert services.press_office.get_statement(statement.id).body == "Open at nine."

@@ -31,7 +31,7 @@ from flask import (
     session,
 )
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response as Redirect
 
@@ -45,6 +45,7 @@ FORM_COOKIE = "pressfeed_form"  # Flask's own session: CSRF token, pending sign-
 SALT = "pressfeed.desk-session"
 LOGIN_PATH = "/desk/login"
 LOGOUT_PATH = "/desk/logout"
+PENDING_SIGN_IN = "pending_sign_in"  # in Flask's session: password right, code due
 PASSWORD_PATH = "/desk/password"
 HOME_PATH = "/desk/"
 NEXT_PREFIXES = ("/desk/", "/audit/")  # where a sign-in may lead back to
@@ -118,6 +119,7 @@ def _serializer() -> URLSafeSerializer:
 
 
 SENDER_SALT = "pressfeed.form-sender"
+SENDER_MAX_AGE = 2 * 24 * 3600  # a form opened within two days is theirs
 
 
 def sender_field() -> Markup:
@@ -126,17 +128,17 @@ def sender_field() -> Markup:
     person = current_person()
     if person is None:
         return Markup("")
-    signed = URLSafeSerializer(current_app.secret_key or "", salt=SENDER_SALT)
+    signed = URLSafeTimedSerializer(current_app.secret_key or "", salt=SENDER_SALT)
     value = escape(signed.dumps(person.name))
     return Markup(f'<input type="hidden" name="sent_by" value="{value}">')
 
 
 def sent_by(fields: Mapping[str, str]) -> str | None:
     """The person who opened a form, if its sent_by field is genuine."""
-    signed = URLSafeSerializer(current_app.secret_key or "", salt=SENDER_SALT)
+    signed = URLSafeTimedSerializer(current_app.secret_key or "", salt=SENDER_SALT)
     try:
-        name = signed.loads(fields.get("sent_by", ""))
-    except BadSignature:
+        name = signed.loads(fields.get("sent_by", ""), max_age=SENDER_MAX_AGE)
+    except BadSignature:  # forged, or from a page opened days ago
         return None
     return name if isinstance(name, str) else None
 
@@ -275,12 +277,18 @@ def sign_in_keeping_the_form() -> Response:
     return sign_in_page(request.path, kept_fields(request.form))
 
 
-def sign_in_page(kept_path: str, kept: dict[str, str], stale: bool = False) -> Response:
+def sign_in_page(
+    kept_path: str,
+    kept: dict[str, str],
+    stale: bool = False,
+    target: str = HOME_PATH,
+) -> Response:
     """The sign-in page, carrying a statement form (if any) to keep once
-    signed in; stale: the page it was sent from was out of date."""
+    signed in, else leading to target; stale: the page it was sent from was
+    out of date."""
     page = render_template(
         "desk/login.html",
-        next=page_of_form(kept_path) or HOME_PATH,
+        next=page_of_form(kept_path) or target,
         name="",
         ended="sent",
         kept=kept if page_of_form(kept_path) else {},
@@ -301,10 +309,13 @@ def after_a_refused_token() -> Redirect | None:
         return None
     if request.path == LOGOUT_PATH:
         sign_out()
+        session.pop(PENDING_SIGN_IN, None)
         return redirect(LOGIN_PATH, code=303)
     if request.path in (LOGIN_PATH, LOGIN_PATH + "/code"):
         carried = request.form.get(KEPT_PATH, "")
-        return sign_in_page(carried, kept_fields(request.form, KEPT_PREFIX), stale=True)
+        fields = kept_fields(request.form, KEPT_PREFIX)
+        target = safe_next(request.form.get("next"))
+        return sign_in_page(carried, fields, stale=True, target=target)
     page = page_of_form(request.path)
     if page is None:
         return None

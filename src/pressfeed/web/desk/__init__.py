@@ -8,11 +8,11 @@ One blueprint, in a few modules: signin (accounts, sessions, sign-in), admin
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response as HttpResponse
 
-from pressfeed.web.problems import http_problem, problem_response
+from pressfeed.web.problems import ProblemError, http_problem, problem_response
 from pressfeed.web.sessions import after_a_refused_token, sender_field
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
@@ -33,6 +33,18 @@ def private_pages(response: Response) -> Response:
     if response.mimetype == "text/html":
         response.headers["Content-Security-Policy"] = DESK_CSP
     return response
+
+
+@bp.before_request
+def own_pages_only() -> None:
+    """A desk form is sent from the desk's own pages: a post the browser says
+    came from another site, a sibling domain's included, is refused even
+    with a valid CSRF token (a sibling could plant the form cookie)."""
+    fetched_from = request.headers.get("Sec-Fetch-Site")
+    if request.method == "POST" and fetched_from in ("cross-site", "same-site"):
+        raise ProblemError(
+            "forbidden", "Desk forms are sent from the desk's own pages."
+        )
 
 
 @bp.errorhandler(CSRFError)

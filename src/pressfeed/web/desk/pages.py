@@ -422,7 +422,7 @@ def withdraw(statement_id: UUID) -> HttpResponse:
         return statement_page(document, draft, reason=reason, status=422)
     opened_at = form_version()
     if opened_at != document["version"]:
-        return conflict_page(document, Draft.of(document))  # changed meanwhile
+        return conflict_page(document, Draft.of(document), reason=reason)
     if request.form.get("confirmed") != "yes":
         now = iso(datetime.now(UTC))
         notice = {**document, "retracted_at": now, "retraction_reason": reason}
@@ -523,16 +523,18 @@ def acting_on(statement_id: UUID, action: str) -> tuple[Person, StatementDocumen
     that they no longer may (a colleague scheduled the draft being edited)."""
     person = current_person_or_fail()
     document = current_document(statement_id)
-    allowed = action in allowed_actions(person, document)
-    if (
-        not allowed
-        and "version" in request.form
-        and form_version() != document["version"]
-    ):
-        typed = Draft.from_form()
-        raise ChangedMeanwhile(
-            conflict_page(document, typed, text_change="title" in request.form)
-        )
+    if action not in allowed_actions(person, document) and "version" in request.form:
+        opened = form_version()
+        if 1 <= opened < document["version"]:
+            then = statement_document(services().audit.version(statement_id, opened))
+            if action in allowed_actions(person, then):  # allowed when opened
+                changed = conflict_page(
+                    document,
+                    Draft.from_form(),
+                    text_change="title" in request.form,
+                    reason=request.form.get("reason", ""),
+                )
+                raise ChangedMeanwhile(changed)
     require_action(person, document, action)
     return person, document
 
@@ -817,7 +819,11 @@ def statement_page(
 
 
 def conflict_page(
-    document: StatementDocument, draft: Draft, *, text_change: bool = False
+    document: StatementDocument,
+    draft: Draft,
+    *,
+    text_change: bool = False,
+    reason: str = "",
 ) -> Response:
     """Someone changed the statement since the form was opened: who changed
     what; for a change of the text, the person's own change merged onto the
@@ -825,26 +831,31 @@ def conflict_page(
     opened_at = form_version()
     statement_id = UUID(document["id"])
     current = current_document(statement_id)
-    changes = [
+    person = current_person_or_fail()
+    changes = [  # what changed meanwhile: the audit's, so not for writers
         entry
         for entry in services().audit.history(statement_id)
-        if entry["version"] > opened_at
+        if entry["version"] > opened_at and person.role != "writer"
     ]
     both: list[str] = []
     if text_change and 1 <= opened_at <= current["version"]:
         opened = statement_document(services().audit.version(statement_id, opened_at))
         draft, both = merged(Draft.of(opened), draft, Draft.of(current))
     mine = text_diff(current, draft.title or current["title"], draft.body, "yours")
+    published = current["status"] == PUBLISHED
+    applies = "amend" if published else "edit"
     page = render_template(
         "desk/conflict.html",
-        person=current_person_or_fail(),
+        person=person,
         statement=current,
         changes=changes,
         mine=mine,
         draft=draft,
         both_changed=both,
         text_change=text_change,
-        published=current["status"] == PUBLISHED,
+        may_apply=text_change and applies in allowed_actions(person, current),
+        reason=reason,
+        published=published,
         kinds=services().settings.kinds,
     )
     return Response(page, status=409, mimetype="text/html")
@@ -899,8 +910,8 @@ def unsaved_text(document: StatementDocument) -> Response | None:
     if form_version() != document["version"]:  # a colleague's change meanwhile
         return conflict_page(document, typed, text_change=True)
     changed = [
-        label
-        for name, label in field_labels().items()
+        field_label(name)
+        for name in MERGED_FIELDS
         if (
             typed.tag_list != saved.tag_list
             if name == "tags"
@@ -936,6 +947,8 @@ def field_labels() -> dict[str, str]:
         "summary": gettext("Summary"),
         "speaker": gettext("Speaker"),
         "body": gettext("Body"),
+        "change_note": gettext("Change note"),
+        "reason": gettext("Reason"),
     }
 
 

@@ -36,6 +36,7 @@ from pressfeed.web.sessions import (
     KEPT_PREFIX,
     LOGIN_PATH,
     PASSWORD_PATH,
+    PENDING_SIGN_IN,
     current_person,
     keep_the_form,
     kept_fields,
@@ -47,7 +48,7 @@ from pressfeed.web.sessions import (
 
 SIGN_IN_FAILURES = "pressfeed.sign_in_failures"  # the app's FailureLimiters
 ADDRESS_SHARE = 4  # an address may fail this many times an account's limit
-PENDING = "pending_sign_in"  # in Flask's signed cookie: password right, code due
+PENDING = PENDING_SIGN_IN
 PENDING_SECONDS = 300
 WRONG = lazy_gettext("Wrong name or password.")
 WRONG_CODE = lazy_gettext("Wrong code.")
