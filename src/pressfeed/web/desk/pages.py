@@ -416,9 +416,7 @@ def withdraw(statement_id: UUID) -> HttpResponse:
         reason = RetractionRequest.model_validate({"reason": reason}).reason
     except ValidationError as error:  # none, or longer than the API takes
         draft = Draft.of(document)
-        draft.errors = [
-            f"{gettext('Reason')}: {said}" for _, said in field_problems(error)
-        ]
+        draft.errors = messages_of(error)  # "Reason: ...", as the field is labelled
         return statement_page(document, draft, reason=reason, status=422)
     opened_at = form_version()
     if opened_at != document["version"]:
