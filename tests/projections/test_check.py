@@ -89,10 +89,10 @@ def test_an_untouched_store_passes_with_a_count(settings):
     assert summary == {
         "views_ok": True,
         "views_position": head,
-        # 5 catalogue, 6 tags, 9 public changes, 4 archive, 1 schedule, 5 states,
+        # 5 catalogue, 6 tags, 9 public changes, 4 archive, 1 schedule,
         # 4 counts (published and withdrawn, in their year and their month),
         # 5 search rows
-        "rows_compared": 39,
+        "rows_compared": 34,
         "differences": 0,
     }
 
@@ -194,7 +194,7 @@ def test_a_forged_search_text_is_named(settings):
     assert f"statement {ids[1]}: indexed live " in line and "resign" in line
 
 
-def test_a_deleted_row_an_added_row_and_an_edited_state_are_named(settings):
+def test_a_deleted_row_an_added_row_and_an_edited_version_are_named(settings):
     pressfeed, ids = caught_up(settings)
     tables = pressfeed.views.tables
     tables.execute("DELETE FROM {t} WHERE seq = 2", t="pf_archive")
@@ -206,7 +206,7 @@ def test_a_deleted_row_an_added_row_and_an_edited_state_are_named(settings):
     tables.execute(
         "UPDATE {t} SET version = version + 1 WHERE id = ?",
         [str(ids[2])],
-        t="pf_statement_states",
+        t="pf_catalogue",
     )
     pressfeed.close()
     code, lines, summary = verify_views(settings)
@@ -223,7 +223,7 @@ def test_a_deleted_row_an_added_row_and_an_edited_state_are_named(settings):
         for line in lines
     )
     assert any(
-        line.startswith("pf_statement_states ") and ": version live " in line
+        line.startswith(f"pf_catalogue [{ids[2]}] ") and ": version live " in line
         for line in lines
     )
 
@@ -258,9 +258,9 @@ def test_it_compares_in_small_batches_and_leaves_the_live_views_alone(
     assert [(d.table, d.statement, d.column) for d in found] == [
         ("pf_schedule", str(ids[-1]), "publish_at_us")
     ]
-    # 8 catalogue, 10 tags, 15 public changes, 7 archive, 1 schedule, 8 states,
+    # 8 catalogue, 10 tags, 15 public changes, 7 archive, 1 schedule,
     # 4 counts, 8 search rows
-    assert outcome.rows == 61
+    assert outcome.rows == 53
     after = view_rows(pressfeed)
     assert len(after) == len(before) and pressfeed.views_position() == position
     assert list(scratch_dir.iterdir()) == []

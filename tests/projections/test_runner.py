@@ -7,7 +7,8 @@ import threading
 from pressfeed.application import NewStatement, PressOffice
 from pressfeed.projections import open_views
 from pressfeed.projections.catalogue import list_statements
-from pressfeed.projections.runner import ProjectionWorker
+from pressfeed.projections.changes import latest_changes
+from pressfeed.projections.runner import ProjectionWorker, StatementMemory
 
 
 def snapshot_of_views(views) -> list[tuple]:
@@ -108,10 +109,84 @@ def test_a_batch_read_before_a_rebuild_is_not_applied_after_it(settings, press_o
     worker.views.reset(press_office.name)
     assert (
         worker.views.apply_batch(
-            press_office.name, events, start, stale[-1].id, worker.codec
+            press_office.name, events, start, stale[-1].id, worker.memory
         )
         is None
     )
     assert worker.position == 0
     worker.catch_up()
     assert len(list_statements(worker.views, limit=100)[0]) == 8
+
+
+def stored_documents(views) -> list[tuple]:
+    """The documents the changes and the archive store of their own (None:
+    the catalogue's), as they are on disk."""
+    changes = views.query(
+        "SELECT position, document FROM {t} ORDER BY position", t="pf_public_changes"
+    )
+    archive = views.query(
+        "SELECT seq, document FROM {t} ORDER BY language, seq", t="pf_archive"
+    )
+    return [(r["position"], r["document"]) for r in changes] + [
+        (r["seq"], r["document"]) for r in archive
+    ]
+
+
+def amended_twice(app: PressOffice) -> None:
+    statement = app.create_statement(
+        NewStatement(title="Version 2", body="First text.", kind="news"), actor="po"
+    ).statement
+    for title in ("Version 3", "Version 4"):
+        statement = app.amend(
+            statement.id,
+            expected_version=statement.version,
+            changes={"title": title},
+            change_note=f"Now {title}",
+            minor=False,
+            actor="po",
+        ).statement
+
+
+def test_each_version_is_stored_once_and_each_change_reads_its_own(
+    settings, press_office
+):
+    amended_twice(press_office)
+    worker = ProjectionWorker(press_office, open_views(settings))
+    worker.catch_up()
+    changes = latest_changes(worker.views)
+    assert [(c["version"], c["statement"]["title"]) for c in changes] == [
+        (4, "Version 4"),
+        (3, "Version 3"),
+        (2, "Version 2"),
+    ]
+    documents = [document for _, document in stored_documents(worker.views)]
+    # The latest change and the archive entry of an open page are the
+    # catalogue's document; the earlier changes keep their own.
+    assert documents.count(None) == 2
+    assert all('"Version 4"' not in d for d in documents if d is not None)
+
+
+def test_the_views_store_the_same_however_the_log_was_batched(settings, press_office):
+    create_some(press_office, 12)
+    amended_twice(press_office)
+    views = open_views(settings)
+    ProjectionWorker(press_office, views, batch_size=1000).catch_up()
+    in_one_batch = stored_documents(views), snapshot_of_views(views)
+    views.reset(press_office.name)
+    ProjectionWorker(press_office, views, batch_size=1).catch_up()
+    assert (stored_documents(views), snapshot_of_views(views)) == in_one_batch
+
+
+def test_a_worker_reads_the_statements_it_does_not_remember_from_the_log(
+    settings, press_office
+):
+    create_some(press_office, 12)
+    amended_twice(press_office)
+    views = open_views(settings)
+    ProjectionWorker(press_office, views).catch_up()
+    remembering = stored_documents(views), snapshot_of_views(views)
+    views.reset(press_office.name)
+    forgetful = ProjectionWorker(press_office, views, batch_size=3)
+    forgetful.memory = StatementMemory(press_office, size=0)
+    forgetful.catch_up()
+    assert (stored_documents(views), snapshot_of_views(views)) == remembering

@@ -8,7 +8,16 @@ from __future__ import annotations
 from typing import Any
 
 from pressfeed.aggregates import Statement
-from pressfeed.projections.base import BatchOutcome, ReadModel, View, load_document
+from pressfeed.projections.base import (
+    CATALOGUE,
+    IN_CATALOGUE,
+    WITH_CATALOGUE,
+    BatchOutcome,
+    Change,
+    ReadModel,
+    View,
+    load_document,
+)
 from pressfeed.representation import StatementDocument
 from pressfeed.storage import Dialect
 
@@ -30,29 +39,42 @@ class ArchiveView(View):
             dialect.sql(
                 "CREATE TABLE IF NOT EXISTS {t} (language TEXT NOT NULL, "
                 "seq INTEGER NOT NULL, statement_id TEXT NOT NULL UNIQUE, "
-                "document TEXT NOT NULL, PRIMARY KEY (language, seq))",
+                "document TEXT, PRIMARY KEY (language, seq))",
                 t=TABLE,
             )
         ]
 
     def apply_final(self, cursor: Any, dialect: Dialect, batch: BatchOutcome) -> None:
         """Numbers the batch's publications in the log's order, a run at a
-        time; later changes to a public statement rewrite its entry."""
-        published: list[tuple[str, str, str, str]] = []
+        time; later changes to a public statement rewrite its entry.
+
+        An entry that stores no document of its own shows the catalogue's
+        (the statement's current one): while its page is open, or until the
+        statement changes. When it changes, an entry of a closed page keeps
+        the document it had, the one before the change."""
+        published: list[tuple[str, str, str | None, str]] = []
+        before: dict[Any, Change | str] = dict(batch.documents_before)
         for change in batch.changes:
             event, after = change.event, change.after
+            previous = before.get(after.id)
+            before[after.id] = change
             if isinstance(event, Statement.Published):
-                document = change.document
-                published.append(
-                    (after.language, str(after.id), document, after.language)
-                )
+                kept = batch.kept_document(change)
+                published.append((after.language, str(after.id), kept, after.language))
                 continue
             retracted = isinstance(event, Statement.Retracted)
             if not (retracted or after.was_public):
                 continue
             self._number(cursor, dialect, published)
             published = []
-            self._update(cursor, dialect, after, change.document, closed_too=retracted)
+            kept = batch.kept_document(change)
+            if retracted:
+                self._rewrite_all(cursor, dialect, after, kept)
+                continue
+            if previous is not None:
+                document = previous if isinstance(previous, str) else previous.document
+                self._keep_closed(cursor, dialect, after, document)
+            self._rewrite_open(cursor, dialect, after, kept)
         self._number(cursor, dialect, published)
 
     @staticmethod
@@ -70,22 +92,42 @@ class ArchiveView(View):
             )
 
     @staticmethod
-    def _update(
-        cursor: Any,
-        dialect: Dialect,
-        statement: Statement,
-        document: str,
-        closed_too: bool,
+    def _rewrite_all(
+        cursor: Any, dialect: Dialect, statement: Statement, document: str | None
     ) -> None:
-        if closed_too:
-            query, params = "", []
-        else:
-            query, params = f" AND seq > {LAST_CLOSED_SEQ}", [statement.language]
+        """A withdrawal replaces the text of its entry, open or closed."""
+        cursor.execute(
+            dialect.sql("UPDATE {t} SET document = ? WHERE statement_id = ?", t=TABLE),
+            (document, str(statement.id)),
+        )
+
+    @staticmethod
+    def _keep_closed(
+        cursor: Any, dialect: Dialect, statement: Statement, document: str
+    ) -> None:
+        """An entry of a closed page that showed the catalogue's document
+        keeps it (the document before the change)."""
         cursor.execute(
             dialect.sql(
-                "UPDATE {t} SET document = ? WHERE statement_id = ?" + query, t=TABLE
+                "UPDATE {t} SET document = ? WHERE statement_id = ? "
+                f"AND document IS NULL AND seq <= {LAST_CLOSED_SEQ}",
+                t=TABLE,
             ),
-            (document, str(statement.id), *params),
+            (document, str(statement.id), statement.language),
+        )
+
+    @staticmethod
+    def _rewrite_open(
+        cursor: Any, dialect: Dialect, statement: Statement, document: str | None
+    ) -> None:
+        """An entry of the open page shows the statement as it now stands."""
+        cursor.execute(
+            dialect.sql(
+                f"UPDATE {{t}} SET document = ? WHERE statement_id = ? "
+                f"AND seq > {LAST_CLOSED_SEQ}",
+                t=TABLE,
+            ),
+            (document, str(statement.id), statement.language),
         )
 
 
@@ -106,10 +148,11 @@ def archive_page(
     """The statements of a language's closed page number (1-based), oldest first."""
     first = (number - 1) * PAGE_SIZE + 1
     rows = views.query(
-        "SELECT document FROM {t} WHERE language = ? AND seq BETWEEN ? AND ? "
-        "ORDER BY seq",
+        f"SELECT {IN_CATALOGUE} FROM {WITH_CATALOGUE} WHERE r.language = ? "
+        "AND r.seq BETWEEN ? AND ? ORDER BY r.seq",
         [language, first, first + PAGE_SIZE - 1],
         t=TABLE,
+        s=CATALOGUE,
     )
     return [load_document(row["document"]) for row in rows]
 
@@ -118,9 +161,10 @@ def open_page(views: ReadModel, language: str) -> list[StatementDocument]:
     """The statements published since the last closed page, oldest first: the
     subscription feed must carry them (RFC 5005), whatever their dates."""
     rows = views.query(
-        f"SELECT document FROM {{t}} WHERE language = ? AND seq > {LAST_CLOSED_SEQ} "
-        "ORDER BY seq",
+        f"SELECT {IN_CATALOGUE} FROM {WITH_CATALOGUE} WHERE r.language = ? "
+        f"AND r.seq > {LAST_CLOSED_SEQ} ORDER BY r.seq",
         [language, language],
         t=TABLE,
+        s=CATALOGUE,
     )
     return [load_document(row["document"]) for row in rows]

@@ -1,10 +1,11 @@
 """The machinery every view shares: tables beside the event store, updated from the
 event log in batches, each batch in one transaction with its tracking position.
 
-A view is a small class with its tables and an ``apply`` for one change. The
-``ReadModel`` keeps the state of every statement (an eventsourcing snapshot), so a
-view sees each event together with the statement before and after it, without
-reading the log again. The same SQL runs on SQLite and PostgreSQL: it is written
+A view is a small class with its tables and an ``apply`` for one change. Each
+view sees an event together with the statement before and after it: the
+catalogue records the version (and Last-Modified) the views hold of every
+statement, and the worker's ``StatementMemory`` gives the statement at that
+version, from memory or from the event store. The same SQL runs on SQLite and PostgreSQL: it is written
 with ``?`` placeholders and ``{table}`` names, which ``Dialect`` adapts.
 """
 
@@ -13,19 +14,16 @@ from __future__ import annotations
 import copy
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
-from typing import Any
-from uuid import UUID
+from typing import Any, NamedTuple, Protocol
 
-from eventsourcing.domain import Snapshot
-from eventsourcing.persistence import StoredEvent, Tracking
+from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
-from eventsourcing.utils import get_topic
 
 from pressfeed.aggregates import FrontPage, Statement
 from pressfeed.representation import (
@@ -74,6 +72,15 @@ def shows_in_public(event: Any, before: Statement | None, after: Statement) -> b
 
 
 SHADOW_SUFFIX = "__rebuild"  # the tables of views being rebuilt
+# One row per statement, of any status (catalogue.py): its version and
+# Last-Modified are where the views stand with it.
+CATALOGUE = "pf_catalogue"
+# A view row (alias r) whose document is None stores none of its own: it is
+# the statement's current one, the catalogue's (alias s). Such rows are read
+# FROM WITH_CATALOGUE (t: the view's table, s: the catalogue's), selecting
+# IN_CATALOGUE.
+WITH_CATALOGUE = "{t} r JOIN {s} s ON s.id = r.statement_id"
+IN_CATALOGUE = "COALESCE(r.document, s.document) AS document"
 
 
 def next_stamp(previous_us: int | None, recorded_us: int) -> int:
@@ -123,10 +130,21 @@ class BatchOutcome:
     created_at: dict[Any, int]
     changes: list[Change]
     last_change: dict[Any, Change]
+    # The catalogue's document of each statement the views held before the batch.
+    documents_before: dict[Any, str]
 
     def document(self, statement_id: Any) -> str:
         """The view JSON of a statement as the batch left it."""
         return self.last_change[statement_id].document
+
+    def kept_document(self, change: Change) -> str | None:
+        """The document a row about this change stores: None (read as the
+        catalogue's, see ``IN_CATALOGUE``) when it is the statement's last
+        change of the batch, and so the catalogue's own, else its JSON. Each
+        version's text is then stored once, not once per view."""
+        if self.last_change[change.after.id] is change:
+            return None
+        return change.document
 
     def groups_of(self, change: Change) -> set[str]:
         """The groups of translations a change was in (left, joined or inside),
@@ -137,6 +155,24 @@ class BatchOutcome:
         return {
             str(s.translation_group) for s in statements if s and s.translation_group
         }
+
+
+class StatementSource(Protocol):
+    """Where a batch finds the statements the views already hold."""
+
+    def state_at(self, statement_id: Any, version: int) -> Statement:
+        """The statement as it stood at a version."""
+
+    def remember(self, statements: Iterable[Statement]) -> None:
+        """Statements as a batch left them (the next batch is likely to need them)."""
+
+
+class Viewed(NamedTuple):
+    """Where the views stand with a statement: its catalogue row."""
+
+    version: int
+    last_modified_us: int
+    document: str
 
 
 class ReadModel:
@@ -153,7 +189,8 @@ class ReadModel:
     max_tracking_id: Callable[[str], int | None]
     _insert_tracking: Callable[[Any, Tracking], None]
     views: Sequence[View] = ()
-    STATES = "pf_statement_states"
+    # Tables of earlier layouts that no view owns now: a rebuild retires them.
+    FORMER_TABLES = ("pf_statement_states",)
     PUBLIC_STAMP = "pf_public_stamp"  # one row: the Last-Modified of public lists
 
     META = "pf_views_meta"  # name/value rows; 'schema' is the views' layout
@@ -162,12 +199,6 @@ class ReadModel:
     def read_model_statements(self) -> list[str]:
         d = self.dialect
         statements = [
-            d.sql(
-                "CREATE TABLE IF NOT EXISTS {states} ("
-                "id TEXT PRIMARY KEY, version INTEGER NOT NULL, "
-                f"state {d.blob} NOT NULL, last_modified_us {d.bigint} NOT NULL)",
-                states=self.STATES,
-            ),
             d.sql(
                 "CREATE TABLE IF NOT EXISTS {p} (id INTEGER PRIMARY KEY, "
                 f"stamp_us {d.bigint} NOT NULL)",
@@ -181,11 +212,7 @@ class ReadModel:
     @property
     def view_tables(self) -> tuple[str, ...]:
         """Every table these views own."""
-        return (
-            self.STATES,
-            self.PUBLIC_STAMP,
-            *(t for v in self.views for t in v.tables),
-        )
+        return (self.PUBLIC_STAMP, *(t for v in self.views for t in v.tables))
 
     @property
     def tables(self) -> Tables:
@@ -267,7 +294,7 @@ class ReadModel:
         events: Sequence[tuple[int, Any]],
         after: int,
         last_position: int,
-        codec: StateCodec,
+        memory: StatementSource,
     ) -> int | None:
         """Applies (position, event) pairs of statements and of the front page
         read from the log after a position, and tracks last_position.
@@ -282,7 +309,7 @@ class ReadModel:
                 return None
             if self.schema_version and self.stored_schema(c) != self.schema_version:
                 raise ViewsOutdated(self.schema_version, self.stored_schema(c))
-            return self.apply_in(c, application_name, events, last_position, codec)
+            return self.apply_in(c, application_name, events, last_position, memory)
 
     def apply_in(
         self,
@@ -290,20 +317,24 @@ class ReadModel:
         application_name: str,
         events: Sequence[tuple[int, Any]],
         last_position: int,
-        codec: StateCodec,
+        memory: StatementSource,
     ) -> int:
         """apply_batch's work, in a transaction that holds the position's lock."""
         front_page_id = FrontPage.create_id()
         featuring = [e for _, e in events if e.originator_id == front_page_id]
         pending = [(p, e) for p, e in events if e.originator_id != front_page_id]
-        ids = {e.originator_id for _, e in pending}
-        states, stamps = self._load_states(c, codec, ids)
+        viewed = self._viewed(c, {e.originator_id for _, e in pending})
+        stamps = {i: v.last_modified_us for i, v in viewed.items()}
+        states: dict[Any, Statement] = {}
         dirty: dict[Any, Statement] = {}
         created_at: dict[Any, int] = {}
         changes: list[Change] = []
         last_change: dict[Any, Change] = {}
         for position, event in pending:
             before = states.get(event.originator_id)
+            if before is None and event.originator_id in viewed:
+                version = viewed[event.originator_id].version
+                before = memory.state_at(event.originator_id, version)
             if before is None:
                 created_at[event.originator_id] = position
             now = event.mutate(copy.copy(before) if before else None)
@@ -321,13 +352,16 @@ class ReadModel:
             last_change[event.originator_id] = change
             for view in self.views:
                 view.apply(c, self.dialect, change)
-        outcome = BatchOutcome(dirty, created_at, changes, last_change)
+        documents_before = {i: v.document for i, v in viewed.items()}
+        outcome = BatchOutcome(
+            dirty, created_at, changes, last_change, documents_before
+        )
         for view in self.views:
             view.apply_final(c, self.dialect, outcome)
         for event in featuring:
             for view in self.views:
                 view.apply_front_page(c, self.dialect, event)
-        self._save_states(c, codec, dirty.values(), stamps)
+        memory.remember(dirty.values())
         public = [ch.event for ch in changes if ch.shows_in_public]
         public += featuring  # the front page changes with them
         if public:
@@ -427,67 +461,27 @@ class ReadModel:
             (stamp,),
         )
 
-    def _load_states(
-        self, c: Any, codec: StateCodec, ids: set[Any]
-    ) -> tuple[dict[Any, Statement], dict[Any, int]]:
-        """The statements as the views last left them, and their Last-Modified."""
-        states: dict[Any, Statement] = {}
-        stamps: dict[Any, int] = {}
-        id_list = [str(i) for i in ids]
+    def _viewed(self, c: Any, ids: set[Any]) -> dict[Any, Viewed]:
+        """Where the views stand with each of these statements they hold."""
+        viewed: dict[Any, Viewed] = {}
+        by_text = {str(i): i for i in ids}
+        id_list = sorted(by_text)
         for start in range(0, len(id_list), 500):
             chunk = id_list[start : start + 500]
             marks = ",".join("?" * len(chunk))
             c.execute(
                 self.dialect.sql(
-                    "SELECT id, version, state, last_modified_us FROM {s} "
+                    "SELECT id, version, modified_us, document FROM {c} "
                     f"WHERE id IN ({marks})",
-                    s=self.STATES,
+                    c=CATALOGUE,
                 ),
                 tuple(chunk),
             )
             for row in c.fetchall():
-                statement = codec.decode(row["id"], row["version"], bytes(row["state"]))
-                states[statement.id] = statement
-                stamps[statement.id] = int(row["last_modified_us"])
-        return states, stamps
-
-    def _save_states(
-        self, c: Any, codec: StateCodec, statements: Any, stamps: dict[Any, int]
-    ) -> None:
-        c.executemany(
-            self.dialect.sql(
-                "INSERT INTO {s} (id, version, state, last_modified_us) "
-                "VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
-                "last_modified_us = excluded.last_modified_us, "
-                "state = excluded.state",
-                s=self.STATES,
-            ),
-            [(str(s.id), s.version, codec.encode(s), stamps[s.id]) for s in statements],
-        )
-
-
-class StateCodec:
-    """Turns a statement into bytes and back with the application's own mapper."""
-
-    def __init__(self, mapper: Any) -> None:
-        self.mapper = mapper
-
-    def encode(self, statement: Statement) -> bytes:
-        snapshot = Statement.Snapshot.take(statement)
-        return self.mapper.to_stored_event(snapshot).state
-
-    def decode(self, statement_id: str, version: int, state: bytes) -> Statement:
-        stored = StoredEvent(
-            originator_id=UUID(statement_id),
-            originator_version=version,
-            topic=SNAPSHOT_TOPIC,
-            state=state,
-        )
-        return self.mapper.to_domain_event(stored).mutate(None)
-
-
-SNAPSHOT_TOPIC = get_topic(Snapshot)
+                viewed[by_text[row["id"]]] = Viewed(
+                    int(row["version"]), int(row["modified_us"]), row["document"]
+                )
+        return viewed
 
 
 class SQLiteReadModel(ReadModel, SQLiteTrackingRecorder):

@@ -19,6 +19,9 @@ from pressfeed.projections.archive import (
     closed_page_count,
 )
 from pressfeed.projections.base import (
+    CATALOGUE,
+    IN_CATALOGUE,
+    WITH_CATALOGUE,
     BatchOutcome,
     Change,
     ReadModel,
@@ -66,7 +69,7 @@ class PublicChangesView(View):
                 "CREATE TABLE IF NOT EXISTS {t} ("
                 f"position {d.bigint} PRIMARY KEY, statement_id TEXT NOT NULL, "
                 f"version INTEGER NOT NULL, what TEXT NOT NULL, at_us {d.bigint} NOT NULL, "
-                "note TEXT NOT NULL, diff TEXT NOT NULL, document TEXT NOT NULL, "
+                "note TEXT NOT NULL, diff TEXT NOT NULL, document TEXT, "
                 "language TEXT NOT NULL, seq INTEGER NOT NULL)",
                 t=TABLE,
             ),
@@ -99,7 +102,10 @@ class PublicChangesView(View):
 
     def apply_final(self, cursor: Any, dialect: Dialect, batch: BatchOutcome) -> None:
         """A row per public change of the batch, in the log's order, written a
-        run at a time (a withdrawal rewrites the rows before it first)."""
+        run at a time (a withdrawal rewrites the rows before it first). First,
+        the rows that stored no document of their own (the catalogue's) get
+        the one the catalogue is about to replace."""
+        self._keep_documents_before(cursor, dialect, batch)
         rows: list[tuple[Any, ...]] = []
         for change in batch.changes:
             found = public_change(change)
@@ -110,13 +116,31 @@ class PublicChangesView(View):
                 self._insert(cursor, dialect, rows)
                 rows = []
                 self._withdraw_earlier_changes(
-                    cursor, dialect, str(change.after.id), change.document
+                    cursor, dialect, str(change.after.id), batch.kept_document(change)
                 )
-            rows.append(self._row(change, what, note))
+            rows.append(self._row(change, what, note, batch.kept_document(change)))
         self._insert(cursor, dialect, rows)
 
     @staticmethod
-    def _row(change: Change, what: What, note: str) -> tuple[Any, ...]:
+    def _keep_documents_before(
+        cursor: Any, dialect: Dialect, batch: BatchOutcome
+    ) -> None:
+        cursor.executemany(
+            dialect.sql(
+                "UPDATE {t} SET document = ? WHERE statement_id = ? "
+                "AND document IS NULL",
+                t=TABLE,
+            ),
+            [
+                (document, str(statement_id))
+                for statement_id, document in batch.documents_before.items()
+            ],
+        )
+
+    @staticmethod
+    def _row(
+        change: Change, what: What, note: str, document: str | None
+    ) -> tuple[Any, ...]:
         after = change.after
         at = {
             "published": after.published_at,
@@ -136,7 +160,7 @@ class PublicChangesView(View):
             micros(at),
             note,
             diff,
-            change.document,
+            document,
             after.language,
             after.language,
         )
@@ -158,7 +182,7 @@ class PublicChangesView(View):
 
     @staticmethod
     def _withdraw_earlier_changes(
-        cursor: Any, dialect: Dialect, statement_id: str, document: str
+        cursor: Any, dialect: Dialect, statement_id: str, document: str | None
     ) -> None:
         """A retraction takes the text out of the statement's earlier changes too."""
         cursor.execute(
@@ -169,7 +193,8 @@ class PublicChangesView(View):
         )
 
 
-COLUMNS = "position, version, what, at_us, note, diff, document"
+# A change with its document, selected FROM WITH_CATALOGUE.
+COLUMNS = f"r.position, r.version, r.what, r.at_us, r.note, r.diff, {IN_CATALOGUE}"
 
 
 def latest_changes(
@@ -183,19 +208,21 @@ def latest_changes(
     the office's latest changes out of the feed. With open_page_of, also the
     changes of that language no closed archive page holds yet, so that the
     feed and its archive together hold every change (RFC 5005)."""
-    condition, params = ("WHERE language = ? ", [language]) if language else ("", [])
+    condition, params = ("WHERE r.language = ? ", [language]) if language else ("", [])
     rows = views.query(
-        f"SELECT {COLUMNS} FROM {{t}} "
-        f"{condition}ORDER BY at_us DESC, position DESC LIMIT ?",
+        f"SELECT {COLUMNS} FROM {WITH_CATALOGUE} "
+        f"{condition}ORDER BY r.at_us DESC, r.position DESC LIMIT ?",
         [*params, limit],
         t=TABLE,
+        s=CATALOGUE,
     )
     if open_page_of is not None:
         rows += views.query(
-            f"SELECT {COLUMNS} FROM {{t}} WHERE language = ? "
-            f"AND seq > {LAST_CLOSED_SEQ}",
+            f"SELECT {COLUMNS} FROM {WITH_CATALOGUE} WHERE r.language = ? "
+            f"AND r.seq > {LAST_CLOSED_SEQ}",
             [open_page_of, open_page_of],
             t=TABLE,
+            s=CATALOGUE,
         )
     newest = {row["position"]: row for row in rows}.values()
     ordered = sorted(newest, key=lambda r: (r["at_us"], r["position"]), reverse=True)
@@ -213,10 +240,11 @@ def change_archive_page(
     """The changes of a language's closed page number (1-based), newest first."""
     first = (number - 1) * PAGE_SIZE + 1
     rows = views.query(
-        f"SELECT {COLUMNS} FROM {{t}} WHERE language = ? AND seq BETWEEN ? AND ? "
-        "ORDER BY seq DESC",
+        f"SELECT {COLUMNS} FROM {WITH_CATALOGUE} WHERE r.language = ? "
+        "AND r.seq BETWEEN ? AND ? ORDER BY r.seq DESC",
         [language, first, first + PAGE_SIZE - 1],
         t=TABLE,
+        s=CATALOGUE,
     )
     return [_public_change(row) for row in rows]
 
@@ -226,14 +254,15 @@ def rewritten_by_withdrawal(
 ) -> list[PublicChange]:
     """The earlier changes of statements withdrawn since a time: the changes feed
     rewrote them, and keeps a tombstone for each. Of one language if given."""
-    condition, params = ("AND language = ? ", [language]) if language else ("", [])
+    condition, params = ("AND r.language = ? ", [language]) if language else ("", [])
     rows = views.query(
-        f"SELECT {COLUMNS} FROM {{t}} "
-        f"WHERE what <> 'retracted' {condition}AND statement_id IN "
+        f"SELECT {COLUMNS} FROM {WITH_CATALOGUE} "
+        f"WHERE r.what <> 'retracted' {condition}AND r.statement_id IN "
         "(SELECT statement_id FROM {t} WHERE what = 'retracted' AND at_us >= ?) "
-        "ORDER BY position DESC",
+        "ORDER BY r.position DESC",
         [*params, micros(since)],
         t=TABLE,
+        s=CATALOGUE,
     )
     return [_public_change(row) for row in rows]
 

@@ -102,7 +102,7 @@ def _shadow(views: ReadModel, name: str) -> ReadModel:
     d = views.dialect
     with views.cursor(commit=True) as c:
         views.lock_position(c, name)  # one transaction at a time decides
-        for table in views.view_tables:
+        for table in (*views.view_tables, *views.FORMER_TABLES):
             c.execute(d.sql("DROP TABLE IF EXISTS {t}", t=table + RETIRED_SUFFIX))
         c.execute(d.sql("SELECT value FROM {m} WHERE name = 'rebuild'", m=views.META))
         row = c.fetchone()
@@ -165,12 +165,14 @@ def _swap(
             events, last, covered = worker.read_batch(at, until=live)
             if not covered:
                 break
-            shadow.apply_in(c, name, events, last, worker.codec)
+            shadow.apply_in(c, name, events, last, worker.memory)
             applied, at = applied + covered, last
         stamps = [s for s in (views.stamp_in(c), shadow.stamp_in(c)) if s is not None]
         for table in shadow.view_tables:
             _rename(c, views, table, table + RETIRED_SUFFIX)
             _rename(c, views, table + SHADOW_SUFFIX, table)
+        for table in views.FORMER_TABLES:
+            _rename(c, views, table, table + RETIRED_SUFFIX)
         if stamps:  # never earlier than a Last-Modified already sent
             views.set_public_stamp(c, max(stamps))
         for view in views.views:
@@ -193,5 +195,5 @@ def _rename(c: Any, views: ReadModel, table: str, new_name: str) -> None:
 def _drop_retired(views: ReadModel) -> None:
     """Drops the replaced tables, one per transaction (on SQLite a drop holds
     the write lock while it frees the table's pages)."""
-    for table in views.view_tables:
+    for table in (*views.view_tables, *views.FORMER_TABLES):
         views.execute("DROP TABLE IF EXISTS {t}", t=table + RETIRED_SUFFIX)

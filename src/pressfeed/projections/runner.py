@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import psycopg
@@ -19,13 +20,41 @@ from eventsourcing.persistence import IntegrityError
 
 from pressfeed.aggregates import FrontPage, Statement
 from pressfeed.application import PressOffice
-from pressfeed.projections.base import ReadModel, StateCodec
+from pressfeed.projections.base import ReadModel
 
 log = logging.getLogger(__name__)
 
 STATEMENT_TOPIC_PREFIX = f"{Statement.__module__}:{Statement.__qualname__}."
 FRONT_PAGE_TOPIC_PREFIX = f"{FrontPage.__module__}:{FrontPage.__qualname__}."
 VIEWED_TOPICS = (STATEMENT_TOPIC_PREFIX, FRONT_PAGE_TOPIC_PREFIX)
+REMEMBERED = 1_000  # statements a worker keeps as its last batches left them
+
+
+class StatementMemory:
+    """The statements as the worker's last batches left them, the most recent
+    REMEMBERED of them; any other is read from the event store at the version
+    asked for. A statement at a version is the same however it was made (its
+    events never change), so a memory from a batch that was rolled back, or
+    that another worker overtook, is never wrong: only unused."""
+
+    def __init__(self, app: PressOffice, size: int = REMEMBERED) -> None:
+        self.app = app
+        self.size = size
+        self._statements: OrderedDict[Any, Statement] = OrderedDict()
+
+    def state_at(self, statement_id: Any, version: int) -> Statement:
+        remembered = self._statements.get(statement_id)
+        if remembered is not None and remembered.version == version:
+            return remembered
+        statement: Statement = self.app.repository.get(statement_id, version=version)
+        return statement
+
+    def remember(self, statements: Iterable[Statement]) -> None:
+        for statement in statements:
+            self._statements[statement.id] = statement
+            self._statements.move_to_end(statement.id)
+        while len(self._statements) > self.size:
+            self._statements.popitem(last=False)
 
 
 class ProjectionWorker:
@@ -49,7 +78,7 @@ class ProjectionWorker:
         self.on_batch: list[Callable[[], object]] = []  # after each committed batch
         self.on_tick: list[Callable[[], object]] = []  # after every look at the log
         self.views = views
-        self.codec = StateCodec(app.mapper)
+        self.memory = StatementMemory(app)
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self._stop = threading.Event()
@@ -93,7 +122,7 @@ class ProjectionWorker:
             return 0
         try:
             applied = self.views.apply_batch(
-                self.tracking_name, events, start, last, self.codec
+                self.tracking_name, events, start, last, self.memory
             )
         except IntegrityError:
             applied = None
