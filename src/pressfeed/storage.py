@@ -170,6 +170,26 @@ def table_exists(cursor: Any, dialect: Dialect, name: str) -> bool:
     return bool(cursor.fetchone()["found"])
 
 
+def relation_kind(cursor: Any, dialect: Dialect, name: str) -> str | None:
+    """Whether a name (unqualified) is a "table" or a "view" of the store, or
+    None if it names neither."""
+    if dialect.postgres:
+        cursor.execute(
+            "SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'table' END AS kind "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p', 'v')",
+            (dialect.schema, name),
+        )
+    else:
+        cursor.execute(
+            "SELECT type AS kind FROM sqlite_master "
+            "WHERE type IN ('table', 'view') AND name = ?",
+            (name,),
+        )
+    row = cursor.fetchone()
+    return str(row["kind"]) if row else None
+
+
 SCHEMA_LOCK_KEY = 7_202_611  # any fixed number: the advisory lock that guards DDL
 REBUILD_LOCK_KEY = 7_202_612  # the one that lets one rebuild of the views run
 

@@ -111,7 +111,7 @@ def test_an_edited_view_row_is_named_while_the_chain_verifies(settings):
         "UPDATE {t} SET note = 'A note never written' "
         "WHERE statement_id = ? AND what = 'amended'",
         [other],
-        t="pf_public_changes",
+        t="pf_change_entries",
     )
     pressfeed.close()
     chain = run_cli(settings, "verify", check=False)
@@ -124,7 +124,7 @@ def test_an_edited_view_row_is_named_while_the_chain_verifies(settings):
     assert f"statement {edited}: document live " in catalogue
     assert "Forged 1" in catalogue.split(" replayed ")[0]
     assert "Amended 1" in catalogue.split(" replayed ")[1]
-    (change,) = [line for line in lines if line.startswith("pf_public_changes ")]
+    (change,) = [line for line in lines if line.startswith("pf_change_entries ")]
     assert f"statement {other}: note live 'A note never written' replayed 'Note 2'" in (
         change
     )
@@ -150,7 +150,7 @@ def test_a_statement_moved_to_another_language_is_named(settings):
     """Forged into the French feeds and archive, it is reported."""
     pressfeed, ids = caught_up(settings)
     moved = str(ids[1])
-    for table in ("pf_public_changes", "pf_archive"):
+    for table in ("pf_change_entries", "pf_archive_entries"):
         pressfeed.views.tables.execute(
             "UPDATE {t} SET language = 'fr' WHERE statement_id = ?", [moved], t=table
         )
@@ -158,12 +158,12 @@ def test_a_statement_moved_to_another_language_is_named(settings):
     code, lines, summary = verify_views(settings)
     assert code == 1 and summary["views_ok"] is False
     assert any(
-        line.startswith("pf_public_changes ")
+        line.startswith("pf_change_entries ")
         and f"statement {moved}: language live 'fr' replayed 'en'" in line
         for line in lines
     ), lines
     assert any(
-        line.startswith("pf_archive ") and f"statement {moved}" in line
+        line.startswith("pf_archive_entries ") and f"statement {moved}" in line
         for line in lines
     ), lines
 
@@ -197,7 +197,7 @@ def test_a_forged_search_text_is_named(settings):
 def test_a_deleted_row_an_added_row_and_an_edited_version_are_named(settings):
     pressfeed, ids = caught_up(settings)
     tables = pressfeed.views.tables
-    tables.execute("DELETE FROM {t} WHERE seq = 2", t="pf_archive")
+    tables.execute("DELETE FROM {t} WHERE seq = 2", t="pf_archive_entries")
     tables.execute(
         "INSERT INTO {t} (tag, statement_id, changed_us) VALUES ('forged', ?, 1)",
         [str(ids[3])],
@@ -213,7 +213,7 @@ def test_a_deleted_row_an_added_row_and_an_edited_version_are_named(settings):
     assert code == 1
     assert summary["differences"] == 3
     assert any(
-        line.startswith("pf_archive [en, 2] ")
+        line.startswith("pf_archive_entries [en, 2] ")
         and "row live missing replayed present" in line
         for line in lines
     )

@@ -18,12 +18,12 @@ from lxml import etree
 
 from pressfeed.application import NewStatement, PressOffice
 from pressfeed.assembly import Pressfeed
-from pressfeed.projections import SCHEMA_VERSION
+from pressfeed.projections import SCHEMA_VERSION, open_views
 from pressfeed.projections.base import SHADOW_SUFFIX, ViewsOutdated
 from pressfeed.projections.catalogue import TABLE as CATALOGUE
 from pressfeed.projections.check import check_views
 from pressfeed.projections.rebuild import RETIRED_SUFFIX, rebuild_in_shadow
-from pressfeed.storage import rebuild_lock
+from pressfeed.storage import rebuild_lock, relation_kind
 from tests.conftest import POSTGRES_URL, make_settings
 from tests.helpers import PRESSFEED, Server, env_for, wait_for_views
 
@@ -58,9 +58,41 @@ def made_by_the_previous_version(settings, statements: int) -> None:
         [str(SCHEMA_VERSION - 1)],
         m=first.views.META,
     )
-    for table in first.views.FORMER_TABLES:  # tables no view of this layout owns
-        first.views.execute("CREATE TABLE {t} (id TEXT PRIMARY KEY)", t=table)
+    with first.views.cursor(commit=True) as c:
+        as_the_previous_layout_stored_them(c, first.views)
     first.close()
+
+
+def as_the_previous_layout_stored_them(c, views) -> None:
+    """Layout 18's tables: the changes and the archive with every document
+    in place (now SQL views of those names), a table of snapshots, and the
+    one an interrupted rebuild of layout 18 left."""
+    d = views.dialect
+    for name in PREVIOUS_READS:
+        c.execute(
+            d.sql("CREATE TABLE {o} AS SELECT * FROM {t}", o=name + "_18", t=name)
+        )
+    views.drop_readings(c)
+    for name in PREVIOUS_READS:
+        c.execute(d.sql(f'ALTER TABLE {{o}} RENAME TO "{name}"', o=name + "_18"))
+    for snapshots in ("pf_statement_states", "pf_statement_states" + SHADOW_SUFFIX):
+        c.execute(d.sql("CREATE TABLE {t} (id TEXT PRIMARY KEY)", t=snapshots))
+
+
+# What a process of the previous layout reads, as it read it.
+PREVIOUS_READS = {
+    "pf_public_changes": "SELECT position, version, what, at_us, note, diff, "
+    "document FROM {t} ORDER BY position",
+    "pf_archive": "SELECT language, seq, statement_id, document FROM {t} "
+    "ORDER BY language, seq",
+}
+
+
+def previous_reads(views) -> dict[str, list[dict]]:
+    return {
+        name: [dict(row) for row in views.query(query, t=name)]
+        for name, query in PREVIOUS_READS.items()
+    }
 
 
 def feed_entries(url: str) -> tuple[int, list[str]]:
@@ -178,6 +210,27 @@ def test_an_older_layout_keeps_serving_until_the_new_one_is_swapped_in(settings)
         }
     finally:
         upgraded.close()
+
+
+def test_a_process_of_the_previous_layout_reads_the_same_after_the_swap(settings):
+    """During an upgrade the old processes serve on until the new ones are
+    ready: the changes and the archive they read keep their names and
+    columns, every document in place."""
+    made_by_the_previous_version(settings, statements=60)
+    old = open_views(settings)  # as an old process holds them: it reads on
+    assert not old.layout_is_current()
+    with old.cursor() as c:
+        kinds = {relation_kind(c, old.dialect, name) for name in PREVIOUS_READS}
+    assert kinds == {"table"}
+    before = previous_reads(old)
+    assert all(row["document"] for rows in before.values() for row in rows)
+    upgraded = Pressfeed(settings)  # rebuilds in shadow and swaps
+    try:
+        assert upgraded.views.layout_is_current()
+        assert previous_reads(old) == before
+    finally:
+        upgraded.close()
+        old.datastore.close()
 
 
 def test_the_rebuild_command_rebuilds_an_older_layout(settings):

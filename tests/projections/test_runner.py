@@ -122,10 +122,10 @@ def stored_documents(views) -> list[tuple]:
     """The documents the changes and the archive store of their own (None:
     the catalogue's), as they are on disk."""
     changes = views.query(
-        "SELECT position, document FROM {t} ORDER BY position", t="pf_public_changes"
+        "SELECT position, document FROM {t} ORDER BY position", t="pf_change_entries"
     )
     archive = views.query(
-        "SELECT seq, document FROM {t} ORDER BY language, seq", t="pf_archive"
+        "SELECT seq, document FROM {t} ORDER BY language, seq", t="pf_archive_entries"
     )
     return [(r["position"], r["document"]) for r in changes] + [
         (r["seq"], r["document"]) for r in archive

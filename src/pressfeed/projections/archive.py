@@ -21,12 +21,13 @@ from pressfeed.projections.base import (
 from pressfeed.representation import StatementDocument
 from pressfeed.storage import Dialect
 
-TABLE = "pf_archive"
+TABLE = "pf_archive_entries"  # written; a NULL document is the catalogue's
+READ = "pf_archive"  # the SQL view readers read: every entry with its document
 PAGE_SIZE = 50
 # The number of the last entry in a closed page of one language (the one
-# parameter), as SQL over the table.
+# parameter), as SQL over a numbered table {e}.
 LAST_CLOSED_SEQ = (
-    f"(SELECT COALESCE(MAX(seq), 0) / {PAGE_SIZE} * {PAGE_SIZE} FROM {{t}} "
+    f"(SELECT COALESCE(MAX(seq), 0) / {PAGE_SIZE} * {PAGE_SIZE} FROM {{e}} "
     "WHERE language = ?)"
 )
 
@@ -43,6 +44,16 @@ class ArchiveView(View):
                 t=TABLE,
             )
         ]
+
+    def readings(self, dialect: Dialect) -> dict[str, str]:
+        return {
+            READ: dialect.sql(
+                f"SELECT r.language, r.seq, r.statement_id, {IN_CATALOGUE} "
+                f"FROM {WITH_CATALOGUE}",
+                t=TABLE,
+                s=CATALOGUE,
+            )
+        }
 
     def apply_final(self, cursor: Any, dialect: Dialect, batch: BatchOutcome) -> None:
         """Numbers the batch's publications in the log's order, a run at a
@@ -112,6 +123,7 @@ class ArchiveView(View):
                 "UPDATE {t} SET document = ? WHERE statement_id = ? "
                 f"AND document IS NULL AND seq <= {LAST_CLOSED_SEQ}",
                 t=TABLE,
+                e=TABLE,
             ),
             (document, str(statement.id), statement.language),
         )
@@ -126,6 +138,7 @@ class ArchiveView(View):
                 f"UPDATE {{t}} SET document = ? WHERE statement_id = ? "
                 f"AND seq > {LAST_CLOSED_SEQ}",
                 t=TABLE,
+                e=TABLE,
             ),
             (document, str(statement.id), statement.language),
         )
@@ -148,11 +161,10 @@ def archive_page(
     """The statements of a language's closed page number (1-based), oldest first."""
     first = (number - 1) * PAGE_SIZE + 1
     rows = views.query(
-        f"SELECT {IN_CATALOGUE} FROM {WITH_CATALOGUE} WHERE r.language = ? "
-        "AND r.seq BETWEEN ? AND ? ORDER BY r.seq",
+        "SELECT document FROM {t} WHERE language = ? AND seq BETWEEN ? AND ? "
+        "ORDER BY seq",
         [language, first, first + PAGE_SIZE - 1],
-        t=TABLE,
-        s=CATALOGUE,
+        t=READ,
     )
     return [load_document(row["document"]) for row in rows]
 
@@ -161,10 +173,10 @@ def open_page(views: ReadModel, language: str) -> list[StatementDocument]:
     """The statements published since the last closed page, oldest first: the
     subscription feed must carry them (RFC 5005), whatever their dates."""
     rows = views.query(
-        f"SELECT {IN_CATALOGUE} FROM {WITH_CATALOGUE} WHERE r.language = ? "
-        f"AND r.seq > {LAST_CLOSED_SEQ} ORDER BY r.seq",
+        f"SELECT document FROM {{t}} WHERE language = ? AND seq > {LAST_CLOSED_SEQ} "
+        "ORDER BY seq",
         [language, language],
-        t=TABLE,
-        s=CATALOGUE,
+        t=READ,
+        e=TABLE,
     )
     return [load_document(row["document"]) for row in rows]

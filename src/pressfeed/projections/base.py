@@ -31,7 +31,7 @@ from pressfeed.representation import (
     statement_document,
     with_body_html,
 )
-from pressfeed.storage import Dialect, Tables
+from pressfeed.storage import Dialect, Tables, relation_kind
 from pressfeed.times import EPOCH, from_micros, iso, micros
 
 
@@ -77,8 +77,8 @@ SHADOW_SUFFIX = "__rebuild"  # the tables of views being rebuilt
 CATALOGUE = "pf_catalogue"
 # A view row (alias r) whose document is None stores none of its own: it is
 # the statement's current one, the catalogue's (alias s). Such rows are read
-# FROM WITH_CATALOGUE (t: the view's table, s: the catalogue's), selecting
-# IN_CATALOGUE.
+# through an SQL view (View.readings) that selects IN_CATALOGUE FROM
+# WITH_CATALOGUE (t: the view's table, s: the catalogue's).
 WITH_CATALOGUE = "{t} r JOIN {s} s ON s.id = r.statement_id"
 IN_CATALOGUE = "COALESCE(r.document, s.document) AS document"
 
@@ -109,6 +109,11 @@ class View(ABC):
     @abstractmethod
     def create_statements(self, dialect: Dialect) -> list[str]:
         """CREATE TABLE / INDEX statements, idempotent."""
+
+    def readings(self, dialect: Dialect) -> dict[str, str]:
+        """SQL views over the view's tables, by name: the SELECT each stands
+        for. Readers read them; only the live tables have them."""
+        return {}
 
     def apply(self, cursor: Any, dialect: Dialect, change: Change) -> None:  # noqa: B027
         """Updates the view's tables for one change, inside the batch transaction."""
@@ -189,8 +194,9 @@ class ReadModel:
     max_tracking_id: Callable[[str], int | None]
     _insert_tracking: Callable[[Any, Tracking], None]
     views: Sequence[View] = ()
-    # Tables of earlier layouts that no view owns now: a rebuild retires them.
-    FORMER_TABLES = ("pf_statement_states",)
+    # Tables of earlier layouts that no view owns now (two of them are now
+    # the names of SQL views, see View.readings): a rebuild retires them.
+    FORMER_TABLES = ("pf_statement_states", "pf_public_changes", "pf_archive")
     PUBLIC_STAMP = "pf_public_stamp"  # one row: the Last-Modified of public lists
 
     META = "pf_views_meta"  # name/value rows; 'schema' is the views' layout
@@ -208,6 +214,30 @@ class ReadModel:
         for view in self.views:
             statements.extend(view.create_statements(d))
         return statements
+
+    def create_readings(self, c: Any) -> None:
+        """Makes the live views' SQL views (View.readings)."""
+        d = self.dialect.live
+        create = "CREATE OR REPLACE VIEW" if d.postgres else "CREATE VIEW IF NOT EXISTS"
+        for view in self.views:
+            for name, select in view.readings(d).items():
+                c.execute(f"{create} {d.table(name)} AS {select}")
+
+    def drop_readings(self, c: Any) -> None:
+        """Drops the live SQL views, before the tables they read are renamed."""
+        d = self.dialect.live
+        for view in self.views:
+            for name in view.readings(d):
+                if relation_kind(c, d, name) == "view":
+                    c.execute(f"DROP VIEW {d.table(name)}")
+
+    def drop_former_tables(self, c: Any, suffix: str = "") -> None:
+        """Drops what earlier layouts left under FORMER_TABLES (with a suffix:
+        their shadows or retired copies)."""
+        d = self.dialect.live
+        for name in self.FORMER_TABLES:
+            if relation_kind(c, d, name + suffix) == "table":
+                c.execute(f"DROP TABLE {d.table(name + suffix)}")
 
     @property
     def view_tables(self) -> tuple[str, ...]:
@@ -251,8 +281,10 @@ class ReadModel:
                 return stored == version
             for table in self.view_tables:  # a store older than its layout's record
                 c.execute(d.sql("DROP TABLE IF EXISTS {t}", t=table))
+            self.drop_former_tables(c)
             for statement in self.read_model_statements():
                 c.execute(statement)
+            self.create_readings(c)
             self.rewind(c, application_name)
             self.record_schema(c, version)
         return True

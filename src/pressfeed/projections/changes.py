@@ -38,7 +38,8 @@ from pressfeed.representation import (
 from pressfeed.storage import Dialect
 from pressfeed.times import micros
 
-TABLE = "pf_public_changes"
+TABLE = "pf_change_entries"  # written; a NULL document is the catalogue's
+READ = "pf_public_changes"  # the SQL view readers read: every change with its document
 
 
 What = Literal["published", "amended", "retracted"]
@@ -74,31 +75,42 @@ class PublicChangesView(View):
                 t=TABLE,
             ),
             d.sql(
-                f"CREATE UNIQUE INDEX IF NOT EXISTS {d.index('pf_public_changes_by_seq')} "
+                f"CREATE UNIQUE INDEX IF NOT EXISTS {d.index('pf_change_entries_by_seq')} "
                 "ON {t} (language, seq)",
                 t=TABLE,
             ),
             d.sql(
-                f"CREATE INDEX IF NOT EXISTS {d.index('pf_public_changes_by_language')} "
+                f"CREATE INDEX IF NOT EXISTS {d.index('pf_change_entries_by_language')} "
                 "ON {t} (language, at_us, position)",
                 t=TABLE,
             ),
             d.sql(
-                f"CREATE INDEX IF NOT EXISTS {d.index('pf_public_changes_by_time')} "
+                f"CREATE INDEX IF NOT EXISTS {d.index('pf_change_entries_by_time')} "
                 "ON {t} (at_us, position)",
                 t=TABLE,
             ),
             d.sql(
-                f"CREATE INDEX IF NOT EXISTS {d.index('pf_public_changes_by_what')} "
+                f"CREATE INDEX IF NOT EXISTS {d.index('pf_change_entries_by_what')} "
                 "ON {t} (what, at_us)",
                 t=TABLE,
             ),
             d.sql(
-                f"CREATE INDEX IF NOT EXISTS {d.index('pf_public_changes_by_statement')} "
+                f"CREATE INDEX IF NOT EXISTS {d.index('pf_change_entries_by_statement')} "
                 "ON {t} (statement_id)",
                 t=TABLE,
             ),
         ]
+
+    def readings(self, dialect: Dialect) -> dict[str, str]:
+        return {
+            READ: dialect.sql(
+                "SELECT r.position, r.statement_id, r.version, r.what, r.at_us, "
+                f"r.note, r.diff, {IN_CATALOGUE}, r.language, r.seq "
+                f"FROM {WITH_CATALOGUE}",
+                t=TABLE,
+                s=CATALOGUE,
+            )
+        }
 
     def apply_final(self, cursor: Any, dialect: Dialect, batch: BatchOutcome) -> None:
         """A row per public change of the batch, in the log's order, written a
@@ -193,8 +205,7 @@ class PublicChangesView(View):
         )
 
 
-# A change with its document, selected FROM WITH_CATALOGUE.
-COLUMNS = f"r.position, r.version, r.what, r.at_us, r.note, r.diff, {IN_CATALOGUE}"
+COLUMNS = "position, version, what, at_us, note, diff, document"
 
 
 def latest_changes(
@@ -208,21 +219,20 @@ def latest_changes(
     the office's latest changes out of the feed. With open_page_of, also the
     changes of that language no closed archive page holds yet, so that the
     feed and its archive together hold every change (RFC 5005)."""
-    condition, params = ("WHERE r.language = ? ", [language]) if language else ("", [])
+    condition, params = ("WHERE language = ? ", [language]) if language else ("", [])
     rows = views.query(
-        f"SELECT {COLUMNS} FROM {WITH_CATALOGUE} "
-        f"{condition}ORDER BY r.at_us DESC, r.position DESC LIMIT ?",
+        f"SELECT {COLUMNS} FROM {{t}} "
+        f"{condition}ORDER BY at_us DESC, position DESC LIMIT ?",
         [*params, limit],
-        t=TABLE,
-        s=CATALOGUE,
+        t=READ,
     )
     if open_page_of is not None:
         rows += views.query(
-            f"SELECT {COLUMNS} FROM {WITH_CATALOGUE} WHERE r.language = ? "
-            f"AND r.seq > {LAST_CLOSED_SEQ}",
+            f"SELECT {COLUMNS} FROM {{t}} WHERE language = ? "
+            f"AND seq > {LAST_CLOSED_SEQ}",
             [open_page_of, open_page_of],
-            t=TABLE,
-            s=CATALOGUE,
+            t=READ,
+            e=TABLE,
         )
     newest = {row["position"]: row for row in rows}.values()
     ordered = sorted(newest, key=lambda r: (r["at_us"], r["position"]), reverse=True)
@@ -240,11 +250,10 @@ def change_archive_page(
     """The changes of a language's closed page number (1-based), newest first."""
     first = (number - 1) * PAGE_SIZE + 1
     rows = views.query(
-        f"SELECT {COLUMNS} FROM {WITH_CATALOGUE} WHERE r.language = ? "
-        "AND r.seq BETWEEN ? AND ? ORDER BY r.seq DESC",
+        f"SELECT {COLUMNS} FROM {{t}} WHERE language = ? AND seq BETWEEN ? AND ? "
+        "ORDER BY seq DESC",
         [language, first, first + PAGE_SIZE - 1],
-        t=TABLE,
-        s=CATALOGUE,
+        t=READ,
     )
     return [_public_change(row) for row in rows]
 
@@ -254,15 +263,15 @@ def rewritten_by_withdrawal(
 ) -> list[PublicChange]:
     """The earlier changes of statements withdrawn since a time: the changes feed
     rewrote them, and keeps a tombstone for each. Of one language if given."""
-    condition, params = ("AND r.language = ? ", [language]) if language else ("", [])
+    condition, params = ("AND language = ? ", [language]) if language else ("", [])
     rows = views.query(
-        f"SELECT {COLUMNS} FROM {WITH_CATALOGUE} "
-        f"WHERE r.what <> 'retracted' {condition}AND r.statement_id IN "
-        "(SELECT statement_id FROM {t} WHERE what = 'retracted' AND at_us >= ?) "
-        "ORDER BY r.position DESC",
+        f"SELECT {COLUMNS} FROM {{t}} "
+        f"WHERE what <> 'retracted' {condition}AND statement_id IN "
+        "(SELECT statement_id FROM {e} WHERE what = 'retracted' AND at_us >= ?) "
+        "ORDER BY position DESC",
         [*params, micros(since)],
-        t=TABLE,
-        s=CATALOGUE,
+        t=READ,
+        e=TABLE,
     )
     return [_public_change(row) for row in rows]
 

@@ -105,7 +105,7 @@ COMPARED = (
         "statement_id",
     ),
     Compared(
-        "pf_public_changes",
+        "pf_change_entries",
         ("position",),
         (False,),
         (
@@ -122,7 +122,7 @@ COMPARED = (
         "statement_id",
     ),
     Compared(
-        "pf_archive",
+        "pf_archive_entries",
         ("language", "seq"),
         (True, False),
         ("statement_id", "document"),

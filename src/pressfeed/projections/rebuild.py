@@ -27,7 +27,7 @@ from pressfeed.application import PressOffice
 from pressfeed.projections.base import SHADOW_SUFFIX, ReadModel
 from pressfeed.projections.runner import ProjectionWorker
 from pressfeed.projections.websub import WebSubOutboxView
-from pressfeed.storage import table_exists, vacuum_analyse
+from pressfeed.storage import relation_kind, table_exists, vacuum_analyse
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,9 @@ def _shadow(views: ReadModel, name: str) -> ReadModel:
     d = views.dialect
     with views.cursor(commit=True) as c:
         views.lock_position(c, name)  # one transaction at a time decides
-        for table in (*views.view_tables, *views.FORMER_TABLES):
+        for table in views.view_tables:
             c.execute(d.sql("DROP TABLE IF EXISTS {t}", t=table + RETIRED_SUFFIX))
+        views.drop_former_tables(c, RETIRED_SUFFIX)
         c.execute(d.sql("SELECT value FROM {m} WHERE name = 'rebuild'", m=views.META))
         row = c.fetchone()
         layout, _, token = (row["value"] if row else "").partition(":")
@@ -112,6 +113,7 @@ def _shadow(views: ReadModel, name: str) -> ReadModel:
         shadow = _without_outbox(views.shadow(secrets.token_hex(4)))
         for table in views.view_tables:
             c.execute(d.sql("DROP TABLE IF EXISTS {t}", t=table + SHADOW_SUFFIX))
+        views.drop_former_tables(c, SHADOW_SUFFIX)  # an older layout's rebuild
         for statement in shadow.read_model_statements():
             c.execute(statement)
         shadow.rewind(c, name)
@@ -168,11 +170,14 @@ def _swap(
             shadow.apply_in(c, name, events, last, worker.memory)
             applied, at = applied + covered, last
         stamps = [s for s in (views.stamp_in(c), shadow.stamp_in(c)) if s is not None]
+        views.drop_readings(c)  # they name the live tables
         for table in shadow.view_tables:
             _rename(c, views, table, table + RETIRED_SUFFIX)
             _rename(c, views, table + SHADOW_SUFFIX, table)
         for table in views.FORMER_TABLES:
-            _rename(c, views, table, table + RETIRED_SUFFIX)
+            if relation_kind(c, views.dialect.live, table) == "table":
+                _rename(c, views, table, table + RETIRED_SUFFIX)
+        views.create_readings(c)
         if stamps:  # never earlier than a Last-Modified already sent
             views.set_public_stamp(c, max(stamps))
         for view in views.views:
@@ -195,5 +200,7 @@ def _rename(c: Any, views: ReadModel, table: str, new_name: str) -> None:
 def _drop_retired(views: ReadModel) -> None:
     """Drops the replaced tables, one per transaction (on SQLite a drop holds
     the write lock while it frees the table's pages)."""
-    for table in (*views.view_tables, *views.FORMER_TABLES):
+    for table in views.view_tables:
         views.execute("DROP TABLE IF EXISTS {t}", t=table + RETIRED_SUFFIX)
+    with views.cursor(commit=True) as c:
+        views.drop_former_tables(c, RETIRED_SUFFIX)
