@@ -22,7 +22,7 @@ from pressfeed.config import Settings
 from pressfeed.ledger import Ledger, StoredCheckpoint
 from pressfeed.people import PeopleRegistry
 from pressfeed.projections import open_views
-from pressfeed.projections.base import ReadModel
+from pressfeed.projections.base import ReadModel, ViewsOutdated
 from pressfeed.projections.rebuild import rebuild_in_shadow, vacuum_views
 from pressfeed.projections.runner import ProjectionWorker
 from pressfeed.scheduler import EmbargoScheduler
@@ -108,9 +108,13 @@ class Pressfeed:
     @cached_property
     def views(self) -> ReadModel:
         """The views; if they hold an older layout, it keeps serving (to the
-        processes of the older version) while this one rebuilds them in shadow."""
+        processes of the older version) while this one rebuilds them in shadow.
+        ViewsOutdated if a newer version built them: going back is an
+        operator's decision (`pressfeed rebuild`), never a process's start."""
         with schema_lock(self.settings):
             views = open_views(self.settings)
+        if views.layout_is_newer():
+            raise ViewsOutdated(views.schema_version, views.stored_layout())
         if not views.layout_is_current():
             with rebuild_lock(self.settings):
                 if not views.layout_is_current():  # not rebuilt meanwhile

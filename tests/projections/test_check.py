@@ -91,8 +91,8 @@ def test_an_untouched_store_passes_with_a_count(settings):
         "views_position": head,
         # 5 catalogue, 6 tags, 9 public changes, 4 archive, 1 schedule,
         # 4 counts (published and withdrawn, in their year and their month),
-        # 5 search rows
-        "rows_compared": 34,
+        # 5 search rows; and the 9 changes and 4 entries as readers read them
+        "rows_compared": 47,
         "differences": 0,
     }
 
@@ -119,7 +119,14 @@ def test_an_edited_view_row_is_named_while_the_chain_verifies(settings):
     assert json.loads(chain.stdout)["ok"] is True
     code, lines, summary = verify_views(settings)
     assert code == 1
-    assert summary["differences"] == 2
+    # Each forged row once as stored, and again where readers read it: the
+    # note in the changes, the text in the change and the archive entry that
+    # show the catalogue's.
+    assert summary["differences"] == 5
+    read = [line.split(" [")[0] for line in lines if " live " in line]
+    assert sorted(read) == sorted(
+        ["pf_catalogue", "pf_change_entries", *["pf_public_changes"] * 2, "pf_archive"]
+    )
     (catalogue,) = [line for line in lines if line.startswith("pf_catalogue ")]
     assert f"statement {edited}: document live " in catalogue
     assert "Forged 1" in catalogue.split(" replayed ")[0]
@@ -137,13 +144,43 @@ def test_every_column_of_every_replayed_table_is_compared(sqlite_settings):
     views = pressfeed.views
     compared = {c.table: c for c in COMPARED}
     not_compared = {views.PUBLIC_STAMP, *WebSubOutboxView.tables}
-    assert set(views.view_tables) - not_compared == set(compared)
+    readings = {name for v in views.views for name in v.readings(views.dialect)}
+    assert (set(views.view_tables) | readings) - not_compared == set(compared)
     for table, rule in compared.items():
         if rule.sqlite_rows is not None:  # FTS5: compared through its own SELECT
             continue
         columns = {r["name"] for r in views.query(f"PRAGMA table_info({table})")}
         assert columns == {*rule.key, *rule.columns}, table
     pressfeed.close()
+
+
+def test_a_forged_reading_of_the_stored_rows_is_named(settings):
+    """Readers read the changes through an SQL view: one that rewrites the
+    text is reported, though the stored rows are untouched."""
+    pressfeed, _ = caught_up(settings)
+    views = pressfeed.views
+    with views.cursor(commit=True) as c:
+        views.drop_readings(c)
+        views.create_readings(c)  # made as this code makes them: no difference
+        c.execute(views.dialect.sql("DROP VIEW {v}", v="pf_public_changes"))
+        c.execute(
+            views.dialect.sql(
+                "CREATE VIEW {v} AS SELECT r.position, r.statement_id, r.version, "
+                "r.what, r.at_us, r.note, r.diff, "
+                "replace(COALESCE(r.document, s.document), 'Body', 'FORGED') "
+                "AS document, r.language, r.seq "
+                "FROM {t} r JOIN {s} s ON s.id = r.statement_id",
+                v="pf_public_changes",
+                t="pf_change_entries",
+                s="pf_catalogue",
+            )
+        )
+    pressfeed.close()
+    code, lines, summary = verify_views(settings)
+    assert code == 1 and summary["views_ok"] is False
+    forged = [line for line in lines if line.startswith("pf_public_changes ")]
+    assert forged and all(": document live " in line for line in forged)
+    assert not [line for line in lines if line.startswith("pf_change_entries ")]
 
 
 def test_a_statement_moved_to_another_language_is_named(settings):
@@ -211,12 +248,13 @@ def test_a_deleted_row_an_added_row_and_an_edited_version_are_named(settings):
     pressfeed.close()
     code, lines, summary = verify_views(settings)
     assert code == 1
-    assert summary["differences"] == 3
-    assert any(
-        line.startswith("pf_archive_entries [en, 2] ")
-        and "row live missing replayed present" in line
-        for line in lines
-    )
+    assert summary["differences"] == 4  # the missing entry, as stored and as read
+    for table in ("pf_archive_entries", "pf_archive"):
+        assert any(
+            line.startswith(f"{table} [en, 2] ")
+            and "row live missing replayed present" in line
+            for line in lines
+        )
     assert any(
         line.startswith(f"pf_catalogue_tags [{ids[3]}, forged] ")
         and "row live present replayed missing" in line
@@ -259,8 +297,8 @@ def test_it_compares_in_small_batches_and_leaves_the_live_views_alone(
         ("pf_schedule", str(ids[-1]), "publish_at_us")
     ]
     # 8 catalogue, 10 tags, 15 public changes, 7 archive, 1 schedule,
-    # 4 counts, 8 search rows
-    assert outcome.rows == 53
+    # 4 counts, 8 search rows; 15 changes and 7 entries as readers read them
+    assert outcome.rows == 75
     after = view_rows(pressfeed)
     assert len(after) == len(before) and pressfeed.views_position() == position
     assert list(scratch_dir.iterdir()) == []

@@ -255,6 +255,63 @@ def test_the_rebuild_command_rebuilds_an_older_layout(settings):
         upgraded.close()
 
 
+def test_a_process_does_not_start_on_views_a_newer_version_built(settings):
+    """Going back is the operator's decision (pressfeed rebuild), never what a
+    process of the older version does on its way up: two versions would
+    otherwise rebuild the views from under each other."""
+    made_by_the_previous_version(settings, statements=5)
+    first = Pressfeed(settings)
+    first.views.execute(
+        "UPDATE {m} SET value = ? WHERE name = 'schema'",
+        [str(SCHEMA_VERSION + 1)],
+        m=first.views.META,
+    )
+    first.close()
+    older = Pressfeed(settings)
+    try:
+        with pytest.raises(ViewsOutdated, match="pressfeed rebuild"):
+            older.views  # noqa: B018
+        assert older.rebuild_views() > 0
+        assert older.views.layout_is_current()
+    finally:
+        older.close()
+
+
+def test_views_an_older_version_retired_with_its_tables_are_dropped(settings):
+    """An older version's swap renames whatever bears its tables' names: on
+    PostgreSQL the SQL views too, which then hold its retired tables."""
+    pressfeed = Pressfeed(settings)
+    import_statements(pressfeed.press_office, 5)
+    pressfeed.projection_worker().catch_up()
+    views, d = pressfeed.views, pressfeed.views.dialect
+    with views.cursor(commit=True) as c:
+        c.execute(
+            d.sql(
+                "CREATE TABLE {r} AS SELECT * FROM {t}",
+                r=CATALOGUE + RETIRED_SUFFIX,
+                t=CATALOGUE,
+            )
+        )
+        c.execute(
+            d.sql(
+                "CREATE VIEW {v} AS SELECT id, document FROM {r}",
+                v="pf_public_changes" + RETIRED_SUFFIX,
+                r=CATALOGUE + RETIRED_SUFFIX,
+            )
+        )
+    try:
+        assert pressfeed.rebuild_views() > 0
+        with views.cursor() as c:
+            left = {
+                name
+                for name in (CATALOGUE, "pf_public_changes")
+                if relation_kind(c, d, name + RETIRED_SUFFIX)
+            }
+        assert not left
+    finally:
+        pressfeed.close()
+
+
 def test_a_process_of_an_older_version_stops_writing_views_it_does_not_know(
     pressfeed,
 ):

@@ -239,6 +239,16 @@ class ReadModel:
             if relation_kind(c, d, name + suffix) == "table":
                 c.execute(f"DROP TABLE {d.table(name + suffix)}")
 
+    def drop_renamed_readings(self, c: Any, suffix: str) -> None:
+        """Drops SQL views renamed with a suffix, before the tables they read:
+        an older version's swap renames whatever bears its tables' names
+        (on PostgreSQL, views too, which then hold the retired tables)."""
+        d = self.dialect.live
+        for view in self.views:
+            for name in view.readings(d):
+                if relation_kind(c, d, name + suffix) == "view":
+                    c.execute(f"DROP VIEW {d.table(name + suffix)}")
+
     @property
     def view_tables(self) -> tuple[str, ...]:
         """Every table these views own."""
@@ -423,8 +433,16 @@ class ReadModel:
 
     def layout_is_current(self) -> bool:
         """Whether the stored views have the layout this code writes."""
+        return self.stored_layout() == self.schema_version
+
+    def layout_is_newer(self) -> bool:
+        """Whether a newer version of pressfeed built the stored views."""
+        stored = self.stored_layout()
+        return stored is not None and stored > self.schema_version
+
+    def stored_layout(self) -> int | None:
         with self.cursor() as c:
-            return self.stored_schema(c) == self.schema_version
+            return self.stored_schema(c)
 
     def rewind(self, c: Any, application_name: str) -> None:
         """Sets the position back to the start of the log."""
@@ -535,7 +553,8 @@ class ViewsOutdated(RuntimeError):
     def __init__(self, expected: int, stored: int | None) -> None:
         super().__init__(
             f"The views have layout {stored}; this pressfeed writes {expected}. "
-            "Restart it with the version that rebuilt them."
+            "Run the version that rebuilt them, or rebuild them for this one "
+            "(pressfeed rebuild; see docs/deployment.md on going back)."
         )
 
 

@@ -128,6 +128,32 @@ COMPARED = (
         ("statement_id", "document"),
         "statement_id",
     ),
+    # What readers read of those two (View.readings): a forged SQL view would
+    # change it while the tables still compare equal.
+    Compared(
+        "pf_public_changes",
+        ("position",),
+        (False,),
+        (
+            "statement_id",
+            "version",
+            "what",
+            "at_us",
+            "note",
+            "diff",
+            "document",
+            "language",
+            "seq",
+        ),
+        "statement_id",
+    ),
+    Compared(
+        "pf_archive",
+        ("language", "seq"),
+        (True, False),
+        ("statement_id", "document"),
+        "statement_id",
+    ),
     Compared(
         "pf_schedule", ("statement_id",), (True,), ("publish_at_us",), "statement_id"
     ),

@@ -102,6 +102,7 @@ def _shadow(views: ReadModel, name: str) -> ReadModel:
     d = views.dialect
     with views.cursor(commit=True) as c:
         views.lock_position(c, name)  # one transaction at a time decides
+        views.drop_renamed_readings(c, RETIRED_SUFFIX)
         for table in views.view_tables:
             c.execute(d.sql("DROP TABLE IF EXISTS {t}", t=table + RETIRED_SUFFIX))
         views.drop_former_tables(c, RETIRED_SUFFIX)
@@ -200,6 +201,8 @@ def _rename(c: Any, views: ReadModel, table: str, new_name: str) -> None:
 def _drop_retired(views: ReadModel) -> None:
     """Drops the replaced tables, one per transaction (on SQLite a drop holds
     the write lock while it frees the table's pages)."""
+    with views.cursor(commit=True) as c:
+        views.drop_renamed_readings(c, RETIRED_SUFFIX)
     for table in views.view_tables:
         views.execute("DROP TABLE IF EXISTS {t}", t=table + RETIRED_SUFFIX)
     with views.cursor(commit=True) as c:
