@@ -9,20 +9,19 @@ from typing import Any
 
 from pressfeed.aggregates import Statement
 from pressfeed.projections.base import (
-    CATALOGUE,
-    IN_CATALOGUE,
-    WITH_CATALOGUE,
     BatchOutcome,
     Change,
     ReadModel,
     View,
     load_document,
+    with_documents,
 )
 from pressfeed.representation import StatementDocument
 from pressfeed.storage import Dialect
 
 TABLE = "pf_archive_entries"  # written; a NULL document is the catalogue's
 READ = "pf_archive"  # the SQL view readers read: every entry with its document
+READ_COLUMNS = ("language", "seq", "statement_id", "document")
 PAGE_SIZE = 50
 # The number of the last entry in a closed page of one language (the one
 # parameter), as SQL over a numbered table {e}.
@@ -46,14 +45,7 @@ class ArchiveView(View):
         ]
 
     def readings(self, dialect: Dialect) -> dict[str, str]:
-        return {
-            READ: dialect.sql(
-                f"SELECT r.language, r.seq, r.statement_id, {IN_CATALOGUE} "
-                f"FROM {WITH_CATALOGUE}",
-                t=TABLE,
-                s=CATALOGUE,
-            )
-        }
+        return {READ: with_documents(dialect, TABLE, READ_COLUMNS)}
 
     def apply_final(self, cursor: Any, dialect: Dialect, batch: BatchOutcome) -> None:
         """Numbers the batch's publications in the log's order, a run at a

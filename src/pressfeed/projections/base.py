@@ -75,12 +75,6 @@ SHADOW_SUFFIX = "__rebuild"  # the tables of views being rebuilt
 # One row per statement, of any status (catalogue.py): its version and
 # Last-Modified are where the views stand with it.
 CATALOGUE = "pf_catalogue"
-# A view row (alias r) whose document is None stores none of its own: it is
-# the statement's current one, the catalogue's (alias s). Such rows are read
-# through an SQL view (View.readings) that selects IN_CATALOGUE FROM
-# WITH_CATALOGUE (t: the view's table, s: the catalogue's).
-WITH_CATALOGUE = "{t} r JOIN {s} s ON s.id = r.statement_id"
-IN_CATALOGUE = "COALESCE(r.document, s.document) AS document"
 
 
 def next_stamp(previous_us: int | None, recorded_us: int) -> int:
@@ -144,7 +138,7 @@ class BatchOutcome:
 
     def kept_document(self, change: Change) -> str | None:
         """The document a row about this change stores: None (read as the
-        catalogue's, see ``IN_CATALOGUE``) when it is the statement's last
+        catalogue's, see ``with_documents``) when it is the statement's last
         change of the batch, and so the catalogue's own, else its JSON. Each
         version's text is then stored once, not once per view."""
         if self.last_change[change.after.id] is change:
@@ -160,6 +154,21 @@ class BatchOutcome:
         return {
             str(s.translation_group) for s in statements if s and s.translation_group
         }
+
+
+def with_documents(dialect: Dialect, table: str, columns: Sequence[str]) -> str:
+    """A SELECT of a view table's columns, in order, for an SQL view
+    (View.readings): a row whose document is None stores none of its own,
+    and its document is the statement's current one, the catalogue's."""
+    listed = ", ".join(
+        "COALESCE(r.document, s.document) AS document" if c == "document" else f"r.{c}"
+        for c in columns
+    )
+    return dialect.sql(
+        f"SELECT {listed} FROM {{t}} r JOIN {{s}} s ON s.id = r.statement_id",
+        t=table,
+        s=CATALOGUE,
+    )
 
 
 class StatementSource(Protocol):

@@ -19,14 +19,12 @@ from pressfeed.projections.archive import (
     closed_page_count,
 )
 from pressfeed.projections.base import (
-    CATALOGUE,
-    IN_CATALOGUE,
-    WITH_CATALOGUE,
     BatchOutcome,
     Change,
     ReadModel,
     View,
     load_document,
+    with_documents,
 )
 from pressfeed.representation import (
     PublicChange,
@@ -40,6 +38,18 @@ from pressfeed.times import micros
 
 TABLE = "pf_change_entries"  # written; a NULL document is the catalogue's
 READ = "pf_public_changes"  # the SQL view readers read: every change with its document
+READ_COLUMNS = (
+    "position",
+    "statement_id",
+    "version",
+    "what",
+    "at_us",
+    "note",
+    "diff",
+    "document",
+    "language",
+    "seq",
+)
 
 
 What = Literal["published", "amended", "retracted"]
@@ -102,15 +112,7 @@ class PublicChangesView(View):
         ]
 
     def readings(self, dialect: Dialect) -> dict[str, str]:
-        return {
-            READ: dialect.sql(
-                "SELECT r.position, r.statement_id, r.version, r.what, r.at_us, "
-                f"r.note, r.diff, {IN_CATALOGUE}, r.language, r.seq "
-                f"FROM {WITH_CATALOGUE}",
-                t=TABLE,
-                s=CATALOGUE,
-            )
-        }
+        return {READ: with_documents(dialect, TABLE, READ_COLUMNS)}
 
     def apply_final(self, cursor: Any, dialect: Dialect, batch: BatchOutcome) -> None:
         """A row per public change of the batch, in the log's order, written a

@@ -41,6 +41,8 @@ from pressfeed.projections import (
     SCHEMA_VERSION,
     PostgresViews,
     SQLiteViews,
+    archive,
+    changes,
     views_for,
 )
 from pressfeed.projections.base import ReadModel
@@ -75,6 +77,24 @@ class Compared:
         return f"({dialect.sql(rows, t=self.table, c='pf_catalogue')}) AS compared"
 
 
+def changes_compared(table: str) -> Compared:
+    """The public changes, as stored or as read."""
+    return Compared(
+        table, ("position",), (False,), changes.READ_COLUMNS[1:], "statement_id"
+    )
+
+
+def archive_compared(table: str) -> Compared:
+    """The archive's entries, as stored or as read."""
+    return Compared(
+        table,
+        ("language", "seq"),
+        (True, False),
+        archive.READ_COLUMNS[2:],
+        "statement_id",
+    )
+
+
 COMPARED = (
     Compared(
         "pf_catalogue",
@@ -104,56 +124,12 @@ COMPARED = (
         ("changed_us",),
         "statement_id",
     ),
-    Compared(
-        "pf_change_entries",
-        ("position",),
-        (False,),
-        (
-            "statement_id",
-            "version",
-            "what",
-            "at_us",
-            "note",
-            "diff",
-            "document",
-            "language",
-            "seq",
-        ),
-        "statement_id",
-    ),
-    Compared(
-        "pf_archive_entries",
-        ("language", "seq"),
-        (True, False),
-        ("statement_id", "document"),
-        "statement_id",
-    ),
+    changes_compared(changes.TABLE),
+    archive_compared(archive.TABLE),
     # What readers read of those two (View.readings): a forged SQL view would
     # change it while the tables still compare equal.
-    Compared(
-        "pf_public_changes",
-        ("position",),
-        (False,),
-        (
-            "statement_id",
-            "version",
-            "what",
-            "at_us",
-            "note",
-            "diff",
-            "document",
-            "language",
-            "seq",
-        ),
-        "statement_id",
-    ),
-    Compared(
-        "pf_archive",
-        ("language", "seq"),
-        (True, False),
-        ("statement_id", "document"),
-        "statement_id",
-    ),
+    changes_compared(changes.READ),
+    archive_compared(archive.READ),
     Compared(
         "pf_schedule", ("statement_id",), (True,), ("publish_at_us",), "statement_id"
     ),
