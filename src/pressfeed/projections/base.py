@@ -298,7 +298,8 @@ class ReadModel:
             stored = self.stored_schema(c)
             if stored is not None:  # made meanwhile by another process
                 return stored == version
-            for table in self.view_tables:  # a store older than its layout's record
+            self.drop_readings(c)  # a store older than its layout's record
+            for table in self.view_tables:
                 c.execute(d.sql("DROP TABLE IF EXISTS {t}", t=table))
             self.drop_former_tables(c)
             for statement in self.read_model_statements():
