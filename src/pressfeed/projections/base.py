@@ -5,8 +5,9 @@ A view is a small class with its tables and an ``apply`` for one change. Each
 view sees an event together with the statement before and after it: the
 catalogue records the version (and Last-Modified) the views hold of every
 statement, and the worker's ``StatementMemory`` gives the statement at that
-version, from memory or from the event store. The same SQL runs on SQLite and PostgreSQL: it is written
-with ``?`` placeholders and ``{table}`` names, which ``Dialect`` adapts.
+version, from memory or from the event store. The same SQL runs on SQLite and
+PostgreSQL: it is written with ``?`` placeholders and ``{table}`` names, which
+``Dialect`` adapts.
 """
 
 from __future__ import annotations
