@@ -12,9 +12,10 @@ import pytest
 from pressfeed import rendering
 from pressfeed.rendering import (
     MARKDOWN_CACHE_BYTES,
-    RENDER_BUDGET_MS,
+    READ_BUDGET_MS,
     check_render_cost,
     markdown_to_html,
+    render_budget_ms,
 )
 
 # The reproductions of the robustness issue: seconds each, unbounded.
@@ -35,7 +36,8 @@ def cold_cache():
 @pytest.mark.parametrize("name", PATHOLOGICAL)
 def test_a_body_over_the_budget_is_refused_quickly_naming_the_limit(name):
     started = time.perf_counter()
-    with pytest.raises(ValueError, match=f"more than {RENDER_BUDGET_MS} ms"):
+    budget = render_budget_ms(PATHOLOGICAL[name])
+    with pytest.raises(ValueError, match=f"more than {budget} ms"):
         check_render_cost(PATHOLOGICAL[name])
     assert time.perf_counter() - started < 1.0  # the attempt stops at the budget
 
@@ -196,3 +198,11 @@ def test_a_bodys_headings_sit_under_the_statements_title():
     assert "<h2>Background</h2>" in html and "<h3>Details</h3>" in html
     assert "<h6>Deep</h6>" in html
     assert "<h1" not in html and "Raw" in html
+
+
+def test_the_budget_grows_with_the_length_and_stays_under_the_read_budget():
+    """Ordinary text costs in proportion to its length: a fixed 50 ms refused
+    65,000 characters of plain words at random on a busy machine."""
+    assert render_budget_ms("x" * 1_000) == 51
+    assert render_budget_ms("x" * 65_000) == 115
+    assert render_budget_ms("x" * 200_000) * 2 == READ_BUDGET_MS

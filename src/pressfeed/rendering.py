@@ -3,7 +3,7 @@
 Rendering costs CPU in proportion to the markup, and markdown-it's cost on some
 input is superlinear (``"![" * 99000`` takes seconds). So every rendering runs
 against a budget of this thread's CPU time, checked from inside the parser:
-a body whose rendering exceeds RENDER_BUDGET_MS is refused when written
+a body whose rendering exceeds its budget (render_budget_ms) is refused when written
 (``check_render_cost``, called by the request schemas), and a stored body that
 exceeds the much larger READ_BUDGET_MS when read (only a store written before
 the budget existed can hold one) is shown as escaped plain text instead.
@@ -23,9 +23,12 @@ from typing import Any
 import nh3
 from markdown_it import MarkdownIt
 
-RENDER_BUDGET_MS = 50  # a body must render within this (CPU time) to be accepted
+RENDER_BUDGET_MS = 50  # a body must render within this (CPU time) to be accepted,
+RENDER_MS_PER_10K = 10  # and this much more per 10,000 characters (render_budget_ms)
 RENDER_ATTEMPTS = 3  # a costly body exceeds the budget every time, a pause once
-READ_BUDGET_MS = 10 * RENDER_BUDGET_MS  # past this a stored body is shown as text
+# Past this a stored body is shown as text: twice the write budget of the
+# longest body (200,000 characters: 250 ms), so never one accepted under it.
+READ_BUDGET_MS = 10 * RENDER_BUDGET_MS
 MARKDOWN_CACHE_BYTES = 16 * 1024 * 1024
 _CHECK_EVERY = 16  # parser steps between two looks at the clock
 
@@ -323,21 +326,29 @@ class MarkdownCache:
 markdown_cache = MarkdownCache(MARKDOWN_CACHE_BYTES)
 
 
+def render_budget_ms(body: str) -> int:
+    """The CPU time a body's rendering may take to be accepted. Ordinary text
+    costs in proportion to its length (65,000 characters of plain words took
+    35 ms on this project's 2-core machine, and more than 50 under a full test
+    run); pathological markup grows faster and takes seconds."""
+    return RENDER_BUDGET_MS + RENDER_MS_PER_10K * len(body) // 10_000
+
+
 def check_render_cost(body: str) -> str:
-    """The body, if its rendering fits RENDER_BUDGET_MS of CPU time (its HTML is
+    """The body, if its rendering fits its budget of CPU time (its HTML is
     then cached for the answer and the first readers); ValueError naming the
     limit otherwise. The attempt stops as soon as the budget is spent."""
     if markdown_cache.get(body) is not None:
         return body
     for _ in range(RENDER_ATTEMPTS):
         try:
-            html, _ = _render(body, RENDER_BUDGET_MS)
+            html, _ = _render(body, render_budget_ms(body))
         except RenderBudgetExceeded:
             continue  # a pause (garbage collection) can spend one budget
         markdown_cache.put(body, html)
         return body
     raise ValueError(
-        f"the body's Markdown takes more than {RENDER_BUDGET_MS} ms to render "
+        f"the body's Markdown takes more than {render_budget_ms(body)} ms to render "
         "(the limit on rendering cost): use less markup, or split the text"
     )
 
@@ -349,7 +360,7 @@ _rendering_lock = threading.Lock()
 def markdown_to_html(body: str) -> str:
     """Renders a statement body (CommonMark) to sanitised HTML, cached; threads
     asking for a body another is rendering wait for it. A body that takes more
-    than READ_BUDGET_MS (never one accepted under the write budget) is shown as
+    than READ_BUDGET_MS (never one accepted under its write budget) is shown as
     escaped plain text."""
     cached = markdown_cache.get(body)
     if cached is not None:
