@@ -27,7 +27,7 @@ from pressfeed.application import PressOffice
 from pressfeed.projections.base import SHADOW_SUFFIX, ReadModel
 from pressfeed.projections.runner import ProjectionWorker
 from pressfeed.projections.websub import WebSubOutboxView
-from pressfeed.storage import relation_kind, table_exists, vacuum_analyse
+from pressfeed.storage import table_exists, vacuum_analyse
 
 log = logging.getLogger(__name__)
 
@@ -175,9 +175,8 @@ def _swap(
         for table in shadow.view_tables:
             _rename(c, views, table, table + RETIRED_SUFFIX)
             _rename(c, views, table + SHADOW_SUFFIX, table)
-        for table in views.FORMER_TABLES:
-            if relation_kind(c, views.dialect.live, table) == "table":
-                _rename(c, views, table, table + RETIRED_SUFFIX)
+        for table in views.FORMER_TABLES:  # its SQL views of these names are gone
+            _rename(c, views, table, table + RETIRED_SUFFIX)
         views.create_readings(c)
         if stamps:  # never earlier than a Last-Modified already sent
             views.set_public_stamp(c, max(stamps))
